@@ -1,0 +1,677 @@
+//! The entities berth keeps. Fields hold parsed values; the storage layer turns rows into these
+//! and nothing else constructs them from untrusted input without going through the parsers.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Validator;
+use crate::*;
+
+pub type Timestamp = DateTime<Utc>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub username: Username,
+    pub email: Email,
+    pub role: PlatformRole,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: TeamName,
+    pub description: Option<Description>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TeamMember {
+    pub id: TeamMemberId,
+    pub team_id: TeamId,
+    pub user_id: UserId,
+    pub role: TeamRole,
+    pub joined_at: Timestamp,
+}
+
+/// A change to a team's membership, checked against the rule that a team always keeps at least
+/// one owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    SetRole(UserId, TeamRole),
+    Remove(UserId),
+}
+
+/// Fails when `change` would leave the team with no owner.
+pub fn check_team_keeps_an_owner(
+    members: &[(UserId, TeamRole)],
+    change: MemberChange,
+) -> Result<(), ValidationError> {
+    let owners_after = members
+        .iter()
+        .filter_map(|(user, role)| match change {
+            MemberChange::Remove(u) if u == *user => None,
+            MemberChange::SetRole(u, r) if u == *user => Some(r),
+            _ => Some(*role),
+        })
+        .filter(|r| *r == TeamRole::Owner)
+        .count();
+    if owners_after == 0 {
+        Err(ValidationError::field(
+            "role",
+            "a team must keep at least one owner",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Project {
+    pub id: ProjectId,
+    pub name: ProjectName,
+    pub description: Option<Description>,
+    pub owner_id: UserId,
+    pub team_id: Option<TeamId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Where an application's code or image comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ApplicationSource {
+    Git(GitSourceSpec),
+    Image { image: ImageReference },
+}
+
+impl ApplicationSource {
+    pub fn kind(&self) -> ApplicationKind {
+        match self {
+            Self::Git(_) => ApplicationKind::Git,
+            Self::Image { .. } => ApplicationKind::Docker,
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Git(_) => "git",
+            Self::Image { .. } => "image",
+        }
+    }
+}
+
+/// A git source: where the repository is, which branch to follow, and how to build it.
+/// Credentials are not part of it: they are write-only and kept encrypted apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitSourceSpec {
+    pub provider: GitProvider,
+    pub repository: RepositoryUrl,
+    pub branch: BranchName,
+    #[serde(default = "default_dockerfile")]
+    pub dockerfile: RelativePath,
+    #[serde(default = "default_context")]
+    pub context: RelativePath,
+    #[serde(default)]
+    pub build_args: BTreeMap<String, String>,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub submodules: bool,
+}
+
+fn default_dockerfile() -> RelativePath {
+    RelativePath::parse("Dockerfile").unwrap_or_else(|_| unreachable!())
+}
+
+fn default_context() -> RelativePath {
+    RelativePath::parse(".").unwrap_or_else(|_| unreachable!())
+}
+
+impl GitSourceSpec {
+    /// Build argument names follow the rules of environment variable names.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut v = Validator::new();
+        for key in self.build_args.keys() {
+            v.check(&format!("build_args.{key}"), EnvKey::parse(key));
+        }
+        if let Some(t) = &self.target {
+            if t.is_empty()
+                || t.len() > 128
+                || !t
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+            {
+                v.push(
+                    "target",
+                    "must be a build stage name of letters, digits, '_', '-' or '.'",
+                );
+            }
+        }
+        v.finish()
+    }
+}
+
+/// Credentials for a private repository, write-only: a token for HTTPS, or a deploy key for SSH
+/// with the host key it must present.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum GitCredentials {
+    Token {
+        token: SecretString,
+    },
+    SshKey {
+        ssh_key: SecretString,
+        known_host: Option<String>,
+    },
+}
+
+impl GitCredentials {
+    /// The JSON that is encrypted at rest. Only the storage layer calls this.
+    pub fn to_secret_json(&self) -> String {
+        let v = match self {
+            Self::Token { token } => serde_json::json!({ "token": token.expose() }),
+            Self::SshKey {
+                ssh_key,
+                known_host,
+            } => {
+                serde_json::json!({ "ssh_key": ssh_key.expose(), "known_host": known_host })
+            }
+        };
+        v.to_string()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortProtocol {
+    Tcp,
+    Udp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublishMode {
+    Ingress,
+    Host,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortMapping {
+    pub container: PortNumber,
+    #[serde(default)]
+    pub published: Option<PortNumber>,
+    #[serde(default = "tcp")]
+    pub protocol: PortProtocol,
+    #[serde(default = "ingress")]
+    pub mode: PublishMode,
+}
+
+fn tcp() -> PortProtocol {
+    PortProtocol::Tcp
+}
+fn ingress() -> PublishMode {
+    PublishMode::Ingress
+}
+
+/// A health check: an HTTP path probed on a port, or a command run in the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    #[serde(default)]
+    pub http_path: Option<String>,
+    #[serde(default)]
+    pub port: Option<PortNumber>,
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default = "five")]
+    pub interval_s: u32,
+    #[serde(default = "three")]
+    pub timeout_s: u32,
+    #[serde(default = "three")]
+    pub retries: u32,
+    #[serde(default)]
+    pub start_period_s: u32,
+}
+
+fn five() -> u32 {
+    5
+}
+fn three() -> u32 {
+    3
+}
+
+impl HealthCheck {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut v = Validator::new();
+        match (&self.http_path, &self.command) {
+            (Some(_), Some(_)) => v.push("", "give either http_path or command, not both"),
+            (None, None) => v.push("", "give http_path or command"),
+            (Some(p), None) => {
+                if !p.starts_with('/') || p.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                    v.push(
+                        "http_path",
+                        "must be a path starting with '/' without spaces",
+                    );
+                }
+                if self.port.is_none() {
+                    v.push("port", "is required with http_path");
+                }
+            }
+            (None, Some(c)) => {
+                if c.is_empty() || c[0].is_empty() {
+                    v.push("command", "must name a program");
+                }
+            }
+        }
+        for (field, value, max) in [
+            ("interval_s", self.interval_s, 3600),
+            ("timeout_s", self.timeout_s, 3600),
+            ("retries", self.retries, 100),
+            ("start_period_s", self.start_period_s, 3600),
+        ] {
+            if value > max {
+                v.push(field, format!("must be at most {max}"));
+            }
+        }
+        if self.interval_s == 0 || self.timeout_s == 0 {
+            v.push(
+                "interval_s",
+                "interval and timeout must be at least 1 second",
+            );
+        }
+        v.finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    #[serde(default)]
+    pub cpus: Option<f64>,
+    #[serde(default)]
+    pub memory_mb: Option<u32>,
+}
+
+impl Resources {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut v = Validator::new();
+        if let Some(c) = self.cpus {
+            if !(c.is_finite() && c > 0.0 && c <= 1024.0) {
+                v.push("cpus", "must be more than 0 and at most 1024");
+            }
+        }
+        if let Some(m) = self.memory_mb {
+            if !(6..=4_194_304).contains(&m) {
+                v.push(
+                    "memory_mb",
+                    "must be from 6 to 4194304 (Docker's minimum is 6 MiB)",
+                );
+            }
+        }
+        v.finish()
+    }
+}
+
+/// How an application runs: what a deployment snapshots, beside its image.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default)]
+    pub resources: Option<Resources>,
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub release_command: Option<Vec<String>>,
+}
+
+impl RuntimeConfig {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut v = Validator::new();
+        if let Some(h) = &self.health_check {
+            v.check("health_check", h.validate());
+        }
+        if let Some(r) = &self.resources {
+            v.check("resources", r.validate());
+        }
+        for (field, cmd) in [
+            ("command", &self.command),
+            ("release_command", &self.release_command),
+        ] {
+            if let Some(c) = cmd {
+                if c.is_empty() || c[0].is_empty() {
+                    v.push(field, "must name a program");
+                }
+                if c.iter().any(|a| a.contains('\0')) {
+                    v.push(field, "must not contain NUL characters");
+                }
+            }
+        }
+        let mut published = std::collections::HashSet::new();
+        for (i, p) in self.ports.iter().enumerate() {
+            if let Some(pp) = p.published {
+                if !published.insert((pp, p.protocol as u8)) {
+                    v.push(format!("ports.{i}.published"), "is published twice");
+                }
+            }
+        }
+        v.finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Application {
+    pub id: ApplicationId,
+    pub project_id: ProjectId,
+    pub name: ResourceName,
+    pub description: Option<Description>,
+    pub kind: ApplicationKind,
+    pub status: ApplicationStatus,
+    pub source: ApplicationSource,
+    pub runtime: RuntimeConfig,
+    pub replicas: Replicas,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The git side of an application: what it tracks and the last commit deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GitSource {
+    pub id: GitSourceId,
+    pub application_id: ApplicationId,
+    pub provider: GitProvider,
+    pub repository: RepositoryUrl,
+    pub branch: BranchName,
+    pub last_deployed_commit: Option<CommitSha>,
+    pub has_credentials: bool,
+}
+
+/// An environment variable as it may be shown: a secret's value never is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvVar {
+    pub id: EnvVarId,
+    pub application_id: ApplicationId,
+    pub key: EnvKey,
+    /// `None` for secrets.
+    pub value: Option<String>,
+    pub is_secret: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Who a volume belongs to: an application or a database; either keeps the volume from being
+/// deleted while it exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum VolumeOwner {
+    Application(ApplicationId),
+    Database(DatabaseId),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Volume {
+    pub id: VolumeId,
+    pub name: VolumeName,
+    pub kind: VolumeKind,
+    pub mount_path: MountPath,
+    pub size_gb: SizeGb,
+    pub owner: VolumeOwner,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum DomainTarget {
+    Application(ApplicationId),
+    Database(DatabaseId),
+}
+
+impl DomainTarget {
+    pub fn kind(&self) -> DomainTargetKind {
+        match self {
+            Self::Application(_) => DomainTargetKind::Application,
+            Self::Database(_) => DomainTargetKind::Database,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Domain {
+    pub id: DomainId,
+    pub project_id: ProjectId,
+    pub host: DomainName,
+    pub target: DomainTarget,
+    pub tls: bool,
+    pub created_at: Timestamp,
+}
+
+/// A certificate for a domain; its private key is kept encrypted and is not part of this view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Certificate {
+    pub id: CertificateId,
+    pub domain_id: DomainId,
+    pub issuer: String,
+    pub certificate_pem: String,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
+}
+
+impl Certificate {
+    /// A certificate is only accepted while it is still valid.
+    pub fn check_not_expired(expires_at: Timestamp, now: Timestamp) -> Result<(), ValidationError> {
+        if expires_at <= now {
+            Err(ValidationError::field("certificate", "has expired"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Database {
+    pub id: DatabaseId,
+    pub project_id: ProjectId,
+    pub name: ResourceName,
+    pub kind: DatabaseKind,
+    pub status: DatabaseStatus,
+    pub version: String,
+    pub config: serde_json::Value,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Backup {
+    pub id: BackupId,
+    pub database_id: DatabaseId,
+    pub kind: BackupKind,
+    pub status: BackupStatus,
+    pub storage_path: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub created_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
+}
+
+/// One image build, kept apart from the deployments that roll it out (a rollback deploys an
+/// old build again; a redeploy of the same commit reuses it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Build {
+    pub id: BuildId,
+    pub application_id: ApplicationId,
+    pub status: BuildStatus,
+    pub commit_sha: Option<CommitSha>,
+    pub commit_message: Option<String>,
+    pub image: Option<String>,
+    pub image_id: Option<String>,
+    pub message: Option<String>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deployment {
+    pub id: DeploymentId,
+    pub application_id: ApplicationId,
+    pub build_id: Option<BuildId>,
+    pub triggered_by: Option<UserId>,
+    pub service_token_id: Option<ServiceTokenId>,
+    pub trigger: DeploymentTrigger,
+    pub status: DeploymentStatus,
+    pub commit_sha: Option<CommitSha>,
+    pub message: Option<String>,
+    /// The image, replicas and runtime configuration this deployment rolls out, frozen when it
+    /// was created so that a rollback deploys exactly the same thing again.
+    pub config_snapshot: serde_json::Value,
+    pub rollback_of: Option<DeploymentId>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentStep {
+    pub id: StepId,
+    pub deployment_id: DeploymentId,
+    pub position: i32,
+    pub name: StepName,
+    pub state: StepState,
+    pub message: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// One line of a deployment's log, ordered by `seq` within the deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    pub deployment_id: DeploymentId,
+    pub seq: i64,
+    pub step: Option<StepName>,
+    pub level: LogLevel,
+    pub message: String,
+    pub created_at: Timestamp,
+}
+
+/// A token that lets one outside party (a CI job, a git host) deploy one application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceToken {
+    pub id: ServiceTokenId,
+    pub application_id: ApplicationId,
+    pub name: Label,
+    pub origin: Label,
+    pub created_by: Option<UserId>,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiToken {
+    pub id: ApiTokenId,
+    pub user_id: UserId,
+    pub name: Label,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// One line of the audit log. `details` never holds a secret value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub user_id: Option<UserId>,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub details: serde_json::Value,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_team_keeps_an_owner() {
+        let (a, b) = (UserId::new(), UserId::new());
+        let members = [(a, TeamRole::Owner), (b, TeamRole::Member)];
+        assert!(check_team_keeps_an_owner(&members, MemberChange::Remove(a)).is_err());
+        assert!(
+            check_team_keeps_an_owner(&members, MemberChange::SetRole(a, TeamRole::Admin)).is_err()
+        );
+        assert!(check_team_keeps_an_owner(&members, MemberChange::Remove(b)).is_ok());
+        assert!(
+            check_team_keeps_an_owner(&members, MemberChange::SetRole(b, TeamRole::Owner)).is_ok()
+        );
+    }
+
+    #[test]
+    fn application_source_parses_and_validates() {
+        let src: ApplicationSource = serde_json::from_value(serde_json::json!({
+            "type": "git", "provider": "github", "repository": "https://github.com/acme/web.git",
+            "branch": "main", "build_args": { "NODE_ENV": "production" }
+        }))
+        .unwrap();
+        let ApplicationSource::Git(g) = &src else {
+            panic!("git source expected")
+        };
+        assert_eq!(g.dockerfile.as_str(), "Dockerfile");
+        assert_eq!(src.kind(), ApplicationKind::Git);
+
+        let bad = serde_json::from_value::<ApplicationSource>(serde_json::json!({
+            "type": "git", "provider": "github", "repository": "https://x/y",
+            "branch": "main; touch /tmp/pwned"
+        }));
+        assert!(bad.is_err());
+        let bad = serde_json::from_value::<ApplicationSource>(serde_json::json!({
+            "type": "image", "image": "busybox", "extra": 1
+        }));
+        assert!(bad.is_err(), "unknown fields are rejected");
+    }
+
+    #[test]
+    fn runtime_config_validation_names_fields() {
+        let rc: RuntimeConfig = serde_json::from_value(serde_json::json!({
+            "health_check": { "http_path": "/health" },
+            "resources": { "cpus": -1.0 },
+            "command": []
+        }))
+        .unwrap();
+        let e = rc.validate().unwrap_err();
+        let fields: Vec<&str> = e.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["health_check.port", "resources.cpus", "command"]);
+        assert!(serde_json::from_value::<RuntimeConfig>(serde_json::json!({
+            "ports": [{ "container": 0 }]
+        }))
+        .is_err());
+    }
+
+    #[test]
+    fn expired_certificates_are_refused() {
+        let now = Utc::now();
+        assert!(Certificate::check_not_expired(now, now).is_err());
+        assert!(Certificate::check_not_expired(now + chrono::Duration::days(1), now).is_ok());
+    }
+}

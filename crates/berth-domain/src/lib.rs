@@ -1,0 +1,21 @@
+//! Pure domain types of berth: identifiers, entities, parsing constructors for every value a
+//! user supplies, and the status state machines of builds and deployments.
+//!
+//! Architecture invariant: this crate does no I/O and depends on no database, HTTP, Docker or
+//! git library. Every entry point (API, webhooks, CLI) validates through these constructors.
+
+pub mod entities;
+pub mod error;
+pub mod ids;
+pub mod page;
+pub mod secret;
+pub mod status;
+pub mod values;
+
+pub use entities::*;
+pub use error::{FieldError, TransitionError, ValidationError};
+pub use ids::*;
+pub use page::{Page, Paginated};
+pub use secret::SecretString;
+pub use status::*;
+pub use values::*;

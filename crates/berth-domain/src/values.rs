@@ -1,0 +1,793 @@
+//! Values that come from users, each with a parsing constructor. Once a value has its type it
+//! is valid everywhere; nothing downstream re-checks it. Error messages name the rule broken;
+//! the field name is filled in by the caller (see [`crate::error::Validator`]).
+
+use crate::ValidationError;
+
+fn err(message: impl Into<String>) -> ValidationError {
+    ValidationError::field("", message)
+}
+
+macro_rules! string_value {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(into = "String", try_from = "String")]
+        pub struct $name(String);
+
+        impl TryFrom<String> for $name {
+            type Error = ValidationError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = ValidationError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+    };
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+string_value!(
+    /// `^[a-z0-9_-]{3,50}$`.
+    Username
+);
+impl Username {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        let ok = (3..=50).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(err(
+                "must be 3 to 50 characters of lowercase letters, digits, '_' or '-'",
+            ))
+        }
+    }
+}
+
+string_value!(
+    /// An email address: one `@`, a non-empty local part, a domain with a dot; stored lowercase.
+    Email
+);
+impl Email {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        let s = s.trim();
+        let bad = || err("must be a valid email address");
+        if s.len() > 254 || has_control(s) || s.contains(char::is_whitespace) {
+            return Err(bad());
+        }
+        let (local, domain) = s.split_once('@').ok_or_else(bad)?;
+        if local.is_empty() || domain.contains('@') || local.len() > 64 {
+            return Err(bad());
+        }
+        DomainName::parse(domain).map_err(|_| bad())?;
+        Ok(Self(s.to_ascii_lowercase()))
+    }
+}
+
+/// A new password as typed: 8 to 72 bytes (bcrypt reads no further than 72).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(crate::SecretString);
+impl Password {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        if s.len() < 8 {
+            return Err(err("must be at least 8 characters"));
+        }
+        if s.len() > 72 {
+            return Err(err("must be at most 72 bytes"));
+        }
+        Ok(Self(crate::SecretString::new(s)))
+    }
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+fn display_name(s: &str, min: usize, max: usize) -> Result<String, ValidationError> {
+    let t = s.trim();
+    let n = t.chars().count();
+    if n < min || n > max {
+        return Err(err(format!("must be {min} to {max} characters")));
+    }
+    if has_control(t) {
+        return Err(err("must not contain control characters"));
+    }
+    Ok(t.to_owned())
+}
+
+string_value!(
+    /// A team name: 3 to 100 characters, unique on the installation.
+    TeamName
+);
+impl TeamName {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        display_name(s, 3, 100).map(Self)
+    }
+}
+
+string_value!(
+    /// A project name: 3 to 100 characters, unique per owner.
+    ProjectName
+);
+impl ProjectName {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        display_name(s, 3, 100).map(Self)
+    }
+}
+
+string_value!(
+    /// Free text describing something: at most 1000 characters.
+    Description
+);
+impl Description {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        if s.chars().count() > 1000 {
+            return Err(err("must be at most 1000 characters"));
+        }
+        if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            return Err(err("must not contain control characters"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+string_value!(
+    /// The name of an application or a database. It becomes part of Docker service, network and
+    /// DNS names, so it is a DNS label: 2 to 63 characters of lowercase letters, digits and
+    /// hyphens, starting with a letter and not ending with a hyphen.
+    ResourceName
+);
+impl ResourceName {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        let b = s.as_bytes();
+        let ok = (2..=63).contains(&b.len())
+            && b[0].is_ascii_lowercase()
+            && b[b.len() - 1] != b'-'
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(err("must be 2 to 63 lowercase letters, digits or '-', starting with a letter and not ending with '-'"))
+        }
+    }
+}
+
+string_value!(
+    /// A Docker volume name, unique on the engine: `^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}$`.
+    VolumeName
+);
+impl VolumeName {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        let b = s.as_bytes();
+        let ok = (2..=128).contains(&b.len())
+            && b[0].is_ascii_alphanumeric()
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(err("must be 2 to 128 letters, digits, '_', '.' or '-', starting with a letter or digit"))
+        }
+    }
+}
+
+string_value!(
+    /// An environment variable name: `^[A-Z_][A-Z0-9_]*$`, at most 255 characters.
+    EnvKey
+);
+impl EnvKey {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        let b = s.as_bytes();
+        let ok = !b.is_empty()
+            && b.len() <= 255
+            && (b[0].is_ascii_uppercase() || b[0] == b'_')
+            && b.iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(err("must match ^[A-Z_][A-Z0-9_]*$ (uppercase letters, digits and '_', not starting with a digit), at most 255 characters"))
+        }
+    }
+}
+
+string_value!(
+    /// A fully qualified host name, stored lowercase: at most 253 characters, at least two labels
+    /// of 1 to 63 letters, digits and hyphens (not at either end of a label), a top-level label
+    /// that is not all digits (so no IP addresses). A leading `*.` makes it a wildcard.
+    DomainName
+);
+impl DomainName {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        let lower = s.trim().trim_end_matches('.').to_ascii_lowercase();
+        let (wildcard, rest) = match lower.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, lower.as_str()),
+        };
+        if lower.len() > 253 || rest.is_empty() {
+            return Err(err("must be a host name of at most 253 characters"));
+        }
+        let labels: Vec<&str> = rest.split('.').collect();
+        if labels.len() < 2 {
+            return Err(err("must have at least two labels, like example.com"));
+        }
+        for label in &labels {
+            let b = label.as_bytes();
+            let ok = (1..=63).contains(&b.len())
+                && b[0] != b'-'
+                && b[b.len() - 1] != b'-'
+                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-');
+            if !ok {
+                return Err(err(format!(
+                    "label '{label}' must be 1 to 63 letters, digits or '-', not starting or ending with '-'"
+                )));
+            }
+        }
+        if labels
+            .last()
+            .is_some_and(|tld| tld.bytes().all(|c| c.is_ascii_digit()))
+        {
+            return Err(err("must be a host name, not an IP address"));
+        }
+        let _ = wildcard;
+        Ok(Self(lower))
+    }
+
+    pub fn is_wildcard(&self) -> bool {
+        self.0.starts_with("*.")
+    }
+}
+
+/// How many copies of an application run: 0 (stopped) to 100.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(into = "i64", try_from = "i64")]
+pub struct Replicas(u32);
+impl TryFrom<i64> for Replicas {
+    type Error = ValidationError;
+    fn try_from(n: i64) -> Result<Self, Self::Error> {
+        Self::parse(n)
+    }
+}
+impl From<Replicas> for i64 {
+    fn from(v: Replicas) -> i64 {
+        i64::from(v.0)
+    }
+}
+impl Replicas {
+    pub const MAX: u32 = 100;
+
+    pub fn parse(n: i64) -> Result<Self, ValidationError> {
+        if n < 0 {
+            return Err(err("must not be negative"));
+        }
+        if n > i64::from(Self::MAX) {
+            return Err(err(format!("must be at most {}", Self::MAX)));
+        }
+        Ok(Self(n as u32))
+    }
+    pub fn get(&self) -> u32 {
+        self.0
+    }
+}
+impl Default for Replicas {
+    fn default() -> Self {
+        Self(1)
+    }
+}
+
+string_value!(
+    /// A git branch or tag name, by the rules of `git check-ref-format --branch`: no spaces,
+    /// control characters, `..`, `~^:?*[\`, `@{`, leading `-` or `/`, trailing `/`, `.` or
+    /// `.lock`. Passed to git as data, never through a shell.
+    BranchName
+);
+impl BranchName {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        let bad = |why: &str| err(format!("is not a valid branch name: {why}"));
+        if s.is_empty() || s.len() > 255 {
+            return Err(bad("must be 1 to 255 characters"));
+        }
+        if s.starts_with('-') || s.starts_with('/') || s.ends_with('/') || s.ends_with('.') {
+            return Err(bad("must not start with '-' or '/' or end with '/' or '.'"));
+        }
+        if s.contains("..") || s.contains("@{") || s.contains("//") || s == "@" {
+            return Err(bad("must not contain '..', '//' or '@{'"));
+        }
+        if s.chars().any(|c| {
+            c.is_control()
+                || c.is_whitespace()
+                || matches!(
+                    c,
+                    '~' | '^'
+                        | ':'
+                        | '?'
+                        | '*'
+                        | '['
+                        | '\\'
+                        | ';'
+                        | '$'
+                        | '`'
+                        | '|'
+                        | '&'
+                        | '<'
+                        | '>'
+                        | '"'
+                        | '\''
+                )
+        }) {
+            return Err(bad(
+                "must not contain spaces, control characters or any of ~^:?*[\\;$`|&<>\"'",
+            ));
+        }
+        if s.split('/')
+            .any(|c| c.starts_with('.') || c.ends_with(".lock"))
+        {
+            return Err(bad("no component may start with '.' or end with '.lock'"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+string_value!(
+    /// A full 40-character (SHA-1) or 64-character (SHA-256) commit id, lowercase hex.
+    CommitSha
+);
+impl CommitSha {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        let s = s.trim();
+        if (s.len() == 40 || s.len() == 64) && s.bytes().all(|c| c.is_ascii_hexdigit()) {
+            Ok(Self(s.to_ascii_lowercase()))
+        } else {
+            Err(err(
+                "must be a full commit id: 40 or 64 hexadecimal characters",
+            ))
+        }
+    }
+}
+
+string_value!(
+    /// Where a repository lives: `https://`, `http://`, `ssh://`, `git://` or `file://` URLs,
+    /// scp-like `user@host:path`, or an absolute local path. Credentials never belong in it;
+    /// a URL carrying a user name and password is rejected (they go in the credentials field).
+    RepositoryUrl
+);
+impl RepositoryUrl {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        let s = s.trim();
+        if s.is_empty() || s.len() > 2048 || s.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(err("must be a repository URL without spaces"));
+        }
+        if s.starts_with('-') {
+            return Err(err("must not start with '-'"));
+        }
+        if let Some((scheme, rest)) = s.split_once("://") {
+            if !matches!(scheme, "https" | "http" | "ssh" | "git" | "file") {
+                return Err(err("scheme must be https, http, ssh, git or file"));
+            }
+            let authority = rest.split('/').next().unwrap_or("");
+            if scheme != "file" && authority.is_empty() {
+                return Err(err("must name a host"));
+            }
+            if matches!(scheme, "https" | "http") && authority.contains('@') {
+                return Err(err(
+                    "must not contain credentials; put a token in the credentials field",
+                ));
+            }
+            return Ok(Self(s.to_owned()));
+        }
+        if s.starts_with('/') {
+            return Ok(Self(s.to_owned()));
+        }
+        // scp-like syntax: [user@]host:path
+        if let Some((host, path)) = s.split_once(':') {
+            if !host.is_empty() && !path.is_empty() && !host.contains('/') {
+                return Ok(Self(s.to_owned()));
+            }
+        }
+        Err(err(
+            "must be an https, ssh, git or file URL, user@host:path, or an absolute path",
+        ))
+    }
+}
+
+string_value!(
+    /// A Docker image reference, `[registry/]name[:tag][@digest]`, lowercase repository path.
+    ImageReference
+);
+impl ImageReference {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        let bad = || err("must be an image reference like registry.example.com/team/app:1.2");
+        if s.is_empty() || s.len() > 512 || s.starts_with('-') {
+            return Err(bad());
+        }
+        let (name, _digest) = match s.split_once('@') {
+            Some((n, d)) => {
+                let (algo, hex) = d.split_once(':').ok_or_else(bad)?;
+                if algo.is_empty() || hex.len() < 32 || !hex.bytes().all(|c| c.is_ascii_hexdigit())
+                {
+                    return Err(bad());
+                }
+                (n, Some(d))
+            }
+            None => (s, None),
+        };
+        // A tag follows the last ':' that comes after the last '/'.
+        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+        let (path, tag) = match name[last_slash..].rfind(':') {
+            Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
+            None => (name, None),
+        };
+        if let Some(tag) = tag {
+            let ok = (1..=128).contains(&tag.len())
+                && tag
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+                && !tag.starts_with(['.', '-']);
+            if !ok {
+                return Err(bad());
+            }
+        }
+        let mut components = path.split('/');
+        let first = components.next().ok_or_else(bad)?;
+        let first_is_registry = path.contains('/')
+            && (first.contains('.') || first.contains(':') || first == "localhost");
+        let ok_component = |c: &str| {
+            !c.is_empty()
+                && c.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+                })
+                && c.as_bytes()[0].is_ascii_alphanumeric()
+        };
+        if !first_is_registry && !ok_component(first) {
+            return Err(bad());
+        }
+        if !components.all(ok_component) {
+            return Err(bad());
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+string_value!(
+    /// A path inside a checkout (Dockerfile, build context): relative, normalised, with no `..`
+    /// component. Whether it escapes through a symlink is checked where the files are.
+    RelativePath
+);
+impl RelativePath {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        if s.is_empty() || s.len() > 1024 || has_control(s) {
+            return Err(err("must be a relative path of 1 to 1024 characters"));
+        }
+        if s.starts_with('/') || s.starts_with('\\') {
+            return Err(err("must be relative to the repository, not absolute"));
+        }
+        let mut parts = Vec::new();
+        for part in s.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => return Err(err("must stay inside the repository (no '..')")),
+                p => parts.push(p),
+            }
+        }
+        if parts.is_empty() {
+            return Ok(Self(".".to_owned()));
+        }
+        Ok(Self(parts.join("/")))
+    }
+}
+
+string_value!(
+    /// An absolute path inside a container where a volume is mounted.
+    MountPath
+);
+impl MountPath {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        if !s.starts_with('/') || s.len() > 1024 || has_control(s) {
+            return Err(err("must be an absolute path inside the container"));
+        }
+        if s.split('/').any(|p| p == "..") {
+            return Err(err("must not contain '..'"));
+        }
+        if s == "/" {
+            return Err(err("must not be the container's root"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+string_value!(
+    /// A short label: a token's name, or the `origin` of a service token (`github`, `ci`).
+    /// 1 to 100 characters, no control characters.
+    Label
+);
+impl Label {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        display_name(s, 1, 100).map(Self)
+    }
+}
+
+/// The size of a volume in GiB: more than 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "i64", try_from = "i64")]
+pub struct SizeGb(u32);
+impl TryFrom<i64> for SizeGb {
+    type Error = ValidationError;
+    fn try_from(n: i64) -> Result<Self, Self::Error> {
+        Self::parse(n)
+    }
+}
+impl From<SizeGb> for i64 {
+    fn from(v: SizeGb) -> i64 {
+        i64::from(v.0)
+    }
+}
+impl SizeGb {
+    pub fn parse(n: i64) -> Result<Self, ValidationError> {
+        if n <= 0 {
+            return Err(err("must be more than 0"));
+        }
+        if n > 1_000_000 {
+            return Err(err("must be at most 1000000"));
+        }
+        Ok(Self(n as u32))
+    }
+    pub fn get(&self) -> u32 {
+        self.0
+    }
+}
+
+/// A TCP or UDP port number, 1 to 65535.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(into = "i64", try_from = "i64")]
+pub struct PortNumber(u16);
+impl TryFrom<i64> for PortNumber {
+    type Error = ValidationError;
+    fn try_from(n: i64) -> Result<Self, Self::Error> {
+        Self::parse(n)
+    }
+}
+impl From<PortNumber> for i64 {
+    fn from(v: PortNumber) -> i64 {
+        i64::from(v.0)
+    }
+}
+impl PortNumber {
+    pub fn parse(n: i64) -> Result<Self, ValidationError> {
+        if (1..=65535).contains(&n) {
+            Ok(Self(n as u16))
+        } else {
+            Err(err("must be a port from 1 to 65535"))
+        }
+    }
+    pub fn get(&self) -> u16 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert!(Username::parse("john_doe").is_ok());
+        assert!(Username::parse("a-1").is_ok());
+        for bad in [
+            "jo",
+            "John",
+            "john doe",
+            "x".repeat(51).as_str(),
+            "jöhn",
+            "a;rm",
+        ] {
+            assert!(Username::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            Email::parse(" John@Example.COM ").unwrap().as_str(),
+            "john@example.com"
+        );
+        for bad in [
+            "john",
+            "@example.com",
+            "john@",
+            "john@localhost",
+            "a b@example.com",
+            "a@b@c.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn env_keys() {
+        for good in ["PORT", "_X", "DATABASE_URL", "A1"] {
+            assert!(EnvKey::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "1A", "port", "A-B", "A B", "É"] {
+            assert!(EnvKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn domain_names() {
+        assert_eq!(
+            DomainName::parse("App.Example.com.").unwrap().as_str(),
+            "app.example.com"
+        );
+        assert!(DomainName::parse("*.example.com").unwrap().is_wildcard());
+        assert!(DomainName::parse("xn--bcher-kva.example").is_ok());
+        for bad in [
+            "localhost",
+            "-a.com",
+            "a-.com",
+            "a..com",
+            "a_b.com",
+            "10.0.0.1",
+            "exa mple.com",
+            "a.*.com",
+            &format!("{}.com", "a".repeat(64)),
+            "",
+        ] {
+            assert!(DomainName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_and_numbers() {
+        assert!(ProjectName::parse("my app").is_ok());
+        assert!(ProjectName::parse("ab").is_err());
+        assert!(ProjectName::parse(&"x".repeat(101)).is_err());
+        assert!(ResourceName::parse("api-service").is_ok());
+        for bad in ["Api", "1api", "api-", "a", "a_b", "a.b"] {
+            assert!(ResourceName::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Replicas::parse(0).unwrap().get(), 0);
+        assert_eq!(
+            Replicas::parse(-1).unwrap_err().errors[0].message,
+            "must not be negative"
+        );
+        assert!(Replicas::parse(101).is_err());
+        assert!(SizeGb::parse(0).is_err());
+        assert!(PortNumber::parse(0).is_err());
+        assert!(PortNumber::parse(65536).is_err());
+    }
+
+    #[test]
+    fn branches() {
+        for good in ["main", "feature/x-1", "release-1.2", "v1.0.0"] {
+            assert!(BranchName::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "main; touch /tmp/pwned",
+            "-f",
+            "a..b",
+            "a b",
+            "a~1",
+            "a:b",
+            "x.lock",
+            "/a",
+            "a/",
+            ".hidden",
+            "a/.b",
+            "$(id)",
+            "a`b`",
+            "",
+        ] {
+            assert!(BranchName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn repository_urls() {
+        for good in [
+            "https://github.com/acme/web.git",
+            "ssh://git@example.com:2222/acme/web.git",
+            "git@github.com:acme/web.git",
+            "file:///srv/git/web",
+            "/srv/git/web",
+        ] {
+            assert!(RepositoryUrl::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "https://user:pass@github.com/a/b",
+            "ftp://x/y",
+            "-uhttps://x",
+            "web",
+            "https:// x",
+            "ext::sh -c touch% /tmp/pwned",
+        ] {
+            assert!(RepositoryUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn image_references() {
+        for good in [
+            "busybox",
+            "berth/web:abc123",
+            "registry.example.com:5000/team/app:1.2",
+            "localhost/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            assert!(ImageReference::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "Busybox",
+            "app:",
+            "app:-x",
+            "-app",
+            "a//b",
+            "app@sha256:xyz",
+        ] {
+            assert!(ImageReference::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(
+            RelativePath::parse("./docker//Dockerfile")
+                .unwrap()
+                .as_str(),
+            "docker/Dockerfile"
+        );
+        assert_eq!(RelativePath::parse(".").unwrap().as_str(), ".");
+        for bad in ["../../etc/passwd", "/etc/passwd", "a/../../b", ""] {
+            assert!(RelativePath::parse(bad).is_err(), "{bad}");
+        }
+        assert!(MountPath::parse("/data").is_ok());
+        assert!(MountPath::parse("data").is_err());
+        assert!(MountPath::parse("/").is_err());
+    }
+}

@@ -1,0 +1,299 @@
+//! berth's storage: sea-orm over SQLite (the embedded default) or Postgres (production, with
+//! row-level security), one set of migrations for both, and secrets encrypted at rest.
+//!
+//! Every read and write happens in a [`Scope`]: a transaction opened for an [`Actor`]. On
+//! Postgres the scope tells the database who is acting, so row-level security filters every
+//! query a second time, after the application's own filter.
+//!
+//! Architecture invariant: this is the only crate that speaks SQL. It knows nothing of HTTP,
+//! Docker or git.
+
+pub mod crypto;
+mod entity;
+mod error;
+mod repo;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_domain::{PlatformRole, TeamId, TeamRole, UserId};
+use berth_migrations::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    Statement, TransactionTrait,
+};
+
+pub use crypto::{Cipher, CryptoError, MasterKey};
+pub use error::StoreError;
+pub use repo::*;
+use repo::{memberships_of, parse_col};
+
+/// Which database berth is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Who a scope acts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// A signed-in user, with their platform role.
+    User { id: UserId, role: PlatformRole },
+    /// berth's own background work (workers, recovery, retention): sees everything.
+    System,
+    /// Nobody yet (before authentication): sees no tenant data.
+    Anonymous,
+}
+
+/// The handle to the database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    backend: Backend,
+    cipher: Arc<Cipher>,
+}
+
+/// Replaces the password of a database URL, so the URL can be shown in messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("[redacted]"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "[unparseable database URL]".to_owned(),
+    }
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`). On Postgres the role must be neither
+    /// a superuser nor allowed to bypass row-level security.
+    pub async fn connect(url: &str, key: &MasterKey) -> Result<Self, StoreError> {
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Connect {
+                url: redact_url(url),
+                message: "the database URL must start with sqlite: or postgres://".into(),
+            });
+        };
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        match backend {
+            Backend::Sqlite => {
+                // WAL lets readers go on while one writer writes; writers wait for each other
+                // (up to the busy timeout) instead of failing.
+                options.max_connections(4).min_connections(1);
+                options.map_sqlx_sqlite_opts(|o| {
+                    o.create_if_missing(true)
+                        .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                        .busy_timeout(Duration::from_secs(10))
+                        .foreign_keys(true)
+                });
+            }
+            Backend::Postgres => {
+                options.max_connections(16).min_connections(1);
+            }
+        }
+        let db = Database::connect(options)
+            .await
+            .map_err(|e| StoreError::Connect {
+                url: redact_url(url),
+                message: error::describe_connect_error(&e, url),
+            })?;
+        let store = Self {
+            db,
+            backend,
+            cipher: Arc::new(Cipher::new(key)),
+        };
+        if backend == Backend::Postgres {
+            store.check_role().await?;
+        }
+        Ok(store)
+    }
+
+    /// Fails when the Postgres role would be exempt from row-level security.
+    async fn check_role(&self) -> Result<(), StoreError> {
+        let row = self
+            .db
+            .query_one(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT current_user::text AS name, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+            ))
+            .await?
+            .ok_or_else(|| StoreError::UnsafeRole("the current role is not in pg_roles".into()))?;
+        let name: String = row.try_get("", "name")?;
+        let superuser: bool = row.try_get("", "rolsuper")?;
+        let bypass: bool = row.try_get("", "rolbypassrls")?;
+        if superuser || bypass {
+            return Err(StoreError::UnsafeRole(format!(
+                "role \"{name}\" is a superuser or has BYPASSRLS, so row-level security would not \
+                 apply to it; connect as a role created with NOSUPERUSER NOBYPASSRLS"
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies every migration not applied yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Whether the database answers (for readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    /// Closes every connection of the pool.
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await?;
+        Ok(())
+    }
+
+    /// Opens a transaction acting for `actor`. Nothing it writes is kept unless
+    /// [`Scope::commit`] is called; dropping a scope rolls it back.
+    pub async fn scope(&self, actor: Actor) -> Result<Scope, StoreError> {
+        let tx = self.db.begin().await?;
+        let mut teams = Vec::new();
+        match (self.backend, actor) {
+            (Backend::Postgres, Actor::User { id, .. }) => {
+                let rows = tx
+                    .query_all(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        "SELECT team_id, role FROM berth_act_as($1)",
+                        [id.as_uuid().into()],
+                    ))
+                    .await?;
+                for row in rows {
+                    let team: uuid::Uuid = row.try_get("", "team_id")?;
+                    let role: String = row.try_get("", "role")?;
+                    teams.push((TeamId::from_uuid(team), parse_col::<TeamRole>(&role)?));
+                }
+            }
+            (Backend::Postgres, Actor::System) => {
+                tx.execute_unprepared("SELECT set_config('berth.system', 'on', true)")
+                    .await?;
+            }
+            (Backend::Sqlite, Actor::User { id, .. }) => {
+                teams = memberships_of(&tx, id).await?;
+            }
+            (_, Actor::System | Actor::Anonymous) => {}
+        }
+        Ok(Scope {
+            tx,
+            actor,
+            teams: std::sync::Mutex::new(teams),
+            backend: self.backend,
+            cipher: self.cipher.clone(),
+        })
+    }
+
+    /// The raw connection, for tests of the database itself.
+    #[doc(hidden)]
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+/// A transaction acting for one [`Actor`]; every repository method lives on it.
+#[derive(Debug)]
+pub struct Scope {
+    tx: DatabaseTransaction,
+    actor: Actor,
+    /// The acting user's teams and roles in them, read when the scope opened (and extended
+    /// when the scope founds a team).
+    teams: std::sync::Mutex<Vec<(TeamId, TeamRole)>>,
+    backend: Backend,
+    cipher: Arc<Cipher>,
+}
+
+impl Scope {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The acting user's role in `team`, if they belong to it.
+    pub fn team_role(&self, team: TeamId) -> Option<TeamRole> {
+        self.memberships()
+            .iter()
+            .find(|(t, _)| *t == team)
+            .map(|(_, r)| *r)
+    }
+
+    pub(crate) fn memberships(&self) -> Vec<(TeamId, TeamRole)> {
+        self.teams.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// Records, for the rest of this transaction, that the acting user now holds `role` in
+    /// `team` (used when they found it). On Postgres the row-level security settings follow.
+    pub(crate) async fn enter_team(&self, team: TeamId, role: TeamRole) -> Result<(), StoreError> {
+        if let Ok(mut t) = self.teams.lock() {
+            t.push((team, role));
+        }
+        if self.backend == Backend::Postgres {
+            let rank = |r: TeamRole| match r {
+                TeamRole::Viewer => 0,
+                TeamRole::Member => 1,
+                TeamRole::Admin => 2,
+                TeamRole::Owner => 3,
+            };
+            for (level, min) in [("viewer", 0), ("member", 1), ("admin", 2), ("owner", 3)] {
+                if rank(role) >= min {
+                    self.tx
+                        .execute(Statement::from_sql_and_values(
+                            DbBackend::Postgres,
+                            format!(
+                                "SELECT set_config('berth.teams_{level}', concat_ws(',', NULLIF(current_setting('berth.teams_{level}', true), ''), $1::text), true)"
+                            ),
+                            [team.as_uuid().to_string().into()],
+                        ))
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the actor sees every tenant's data (berth itself, or a platform admin).
+    pub fn is_unrestricted(&self) -> bool {
+        match self.actor {
+            Actor::System => true,
+            Actor::User { role, .. } => role.is_admin(),
+            Actor::Anonymous => false,
+        }
+    }
+
+    /// The transaction, for queries that no repository method covers (and for tests that
+    /// check what the database itself lets through).
+    pub fn connection(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+}

@@ -1,0 +1,105 @@
+//! Repository methods, grouped by aggregate, all on [`crate::Scope`]. Each list is newest first
+//! and paginated with its total. Application-level filters restrict every read to what the
+//! actor may see; on Postgres, row-level security applies the same rule again.
+
+mod applications;
+mod audit;
+mod deployments;
+mod projects;
+mod resources;
+mod tokens;
+mod users;
+
+pub use applications::*;
+pub use audit::*;
+pub use deployments::*;
+pub use projects::*;
+pub use resources::*;
+pub use tokens::*;
+pub use users::*;
+
+use std::str::FromStr;
+
+use berth_domain::{Page, TeamId, TeamRole, UserId, ValidationError};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    Select,
+};
+
+use crate::entity::team_members;
+use crate::StoreError;
+
+/// Parses a stored value back into its domain type; a failure means the row was changed
+/// outside berth.
+pub(crate) fn parse_col<T>(s: &str) -> Result<T, StoreError>
+where
+    T: FromStr<Err = ValidationError>,
+{
+    T::from_str(s).map_err(|e| StoreError::Corrupt(format!("{s:?}: {e}")))
+}
+
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    v: serde_json::Value,
+) -> Result<T, StoreError> {
+    serde_json::from_value(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// The current time, truncated to microseconds (the precision both backends keep), so that a
+/// value read back equals the value written.
+pub(crate) fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+/// Turns a uniqueness or reference violation into a conflict with a message for the user.
+pub(crate) fn conflict(message: &'static str) -> impl Fn(DbErr) -> StoreError {
+    move |e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(message.to_owned()),
+        other => other,
+    }
+}
+
+/// One page of `select`, with the total count of rows it matches.
+pub(crate) async fn fetch_page<E, C>(
+    conn: &C,
+    select: Select<E>,
+    page: Page,
+) -> Result<(Vec<E::Model>, u64), StoreError>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    C: ConnectionTrait,
+{
+    let total = select.clone().count(conn).await?;
+    let rows = select
+        .limit(page.limit())
+        .offset(page.offset())
+        .all(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+/// A user's team memberships (read by the application on SQLite; Postgres returns them from
+/// `berth_act_as`).
+pub(crate) async fn memberships_of<C: ConnectionTrait>(
+    conn: &C,
+    user: UserId,
+) -> Result<Vec<(TeamId, TeamRole)>, StoreError> {
+    team_members::Entity::find()
+        .filter(team_members::Column::UserId.eq(user.as_uuid()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| Ok((TeamId::from_uuid(m.team_id), parse_col(&m.role)?)))
+        .collect()
+}
+
+/// Maps "no row" to the not-found error of that kind of object.
+pub(crate) fn found<T>(v: Option<T>, what: &'static str) -> Result<T, StoreError> {
+    v.ok_or(StoreError::NotFound(what))
+}

@@ -1,0 +1,413 @@
+use berth_domain::*;
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+};
+
+use super::{conflict, fetch_page, found, now, parse_col};
+use crate::entity::{applications, backups, certificates, databases, domains, projects, volumes};
+use crate::{Scope, StoreError};
+
+fn volume_from(m: volumes::Model) -> Result<Volume, StoreError> {
+    let owner = match (m.application_id, m.database_id) {
+        (Some(a), None) => VolumeOwner::Application(ApplicationId::from_uuid(a)),
+        (None, Some(d)) => VolumeOwner::Database(DatabaseId::from_uuid(d)),
+        _ => {
+            return Err(StoreError::Corrupt(format!(
+                "volume {} has no single owner",
+                m.id
+            )))
+        }
+    };
+    Ok(Volume {
+        id: VolumeId::from_uuid(m.id),
+        name: parse_col(&m.name)?,
+        kind: parse_col(&m.kind)?,
+        mount_path: parse_col(&m.mount_path)?,
+        size_gb: SizeGb::parse(i64::from(m.size_gb))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        owner,
+        created_at: m.created_at,
+    })
+}
+
+fn domain_from(m: domains::Model) -> Result<Domain, StoreError> {
+    let target = match (m.application_id, m.database_id) {
+        (Some(a), None) => DomainTarget::Application(ApplicationId::from_uuid(a)),
+        (None, Some(d)) => DomainTarget::Database(DatabaseId::from_uuid(d)),
+        _ => {
+            return Err(StoreError::Corrupt(format!(
+                "domain {} has no single target",
+                m.id
+            )))
+        }
+    };
+    Ok(Domain {
+        id: DomainId::from_uuid(m.id),
+        project_id: ProjectId::from_uuid(m.project_id),
+        host: parse_col(&m.host)?,
+        target,
+        tls: m.tls,
+        created_at: m.created_at,
+    })
+}
+
+fn database_from(m: databases::Model) -> Result<Database, StoreError> {
+    Ok(Database {
+        id: DatabaseId::from_uuid(m.id),
+        project_id: ProjectId::from_uuid(m.project_id),
+        name: parse_col(&m.name)?,
+        kind: parse_col(&m.kind)?,
+        status: parse_col(&m.status)?,
+        version: m.version,
+        config: m.config,
+        created_at: m.created_at,
+    })
+}
+
+fn backup_from(m: backups::Model) -> Result<Backup, StoreError> {
+    Ok(Backup {
+        id: BackupId::from_uuid(m.id),
+        database_id: DatabaseId::from_uuid(m.database_id),
+        kind: parse_col(&m.kind)?,
+        status: parse_col(&m.status)?,
+        storage_path: m.storage_path,
+        size_bytes: m.size_bytes,
+        created_at: m.created_at,
+        completed_at: m.completed_at,
+    })
+}
+
+fn certificate_from(m: certificates::Model) -> Certificate {
+    Certificate {
+        id: CertificateId::from_uuid(m.id),
+        domain_id: DomainId::from_uuid(m.domain_id),
+        issuer: m.issuer,
+        certificate_pem: m.certificate_pem,
+        expires_at: m.expires_at,
+        created_at: m.created_at,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewVolume {
+    pub name: VolumeName,
+    pub kind: VolumeKind,
+    pub mount_path: MountPath,
+    pub size_gb: SizeGb,
+    pub owner: VolumeOwner,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDatabase {
+    pub name: ResourceName,
+    pub kind: DatabaseKind,
+    pub version: String,
+    pub config: serde_json::Value,
+    /// Encrypted at rest, never shown again.
+    pub connection_string: Option<SecretString>,
+}
+
+impl Scope {
+    fn visible_databases(&self) -> Select<databases::Entity> {
+        let projects = self
+            .visible_projects()
+            .select_only()
+            .column(projects::Column::Id)
+            .into_query();
+        databases::Entity::find().filter(databases::Column::ProjectId.in_subquery(projects))
+    }
+
+    fn visible_domains(&self) -> Select<domains::Entity> {
+        let projects = self
+            .visible_projects()
+            .select_only()
+            .column(projects::Column::Id)
+            .into_query();
+        domains::Entity::find().filter(domains::Column::ProjectId.in_subquery(projects))
+    }
+
+    pub async fn create_volume(&self, new: NewVolume) -> Result<Volume, StoreError> {
+        let (app, db) = match new.owner {
+            VolumeOwner::Application(a) => (Some(self.application(a).await?.id.as_uuid()), None),
+            VolumeOwner::Database(d) => (None, Some(self.database(d).await?.id.as_uuid())),
+        };
+        let m = volumes::Model {
+            id: VolumeId::new().as_uuid(),
+            name: new.name.into_inner(),
+            kind: new.kind.as_str().to_owned(),
+            mount_path: new.mount_path.into_inner(),
+            size_gb: new.size_gb.get() as i32,
+            application_id: app,
+            database_id: db,
+            created_at: now(),
+        };
+        volumes::Entity::insert(volumes::ActiveModel::from(m.clone()))
+            .exec_without_returning(self.connection())
+            .await
+            .map_err(conflict("a volume with this name already exists"))?;
+        volume_from(m)
+    }
+
+    pub async fn list_volumes(
+        &self,
+        application: ApplicationId,
+    ) -> Result<Vec<Volume>, StoreError> {
+        self.application(application).await?;
+        volumes::Entity::find()
+            .filter(volumes::Column::ApplicationId.eq(application.as_uuid()))
+            .order_by_desc(volumes::Column::CreatedAt)
+            .all(self.connection())
+            .await?
+            .into_iter()
+            .map(volume_from)
+            .collect()
+    }
+
+    pub async fn volume(&self, id: VolumeId) -> Result<Volume, StoreError> {
+        let apps = self
+            .visible_applications()
+            .select_only()
+            .column(applications::Column::Id)
+            .into_query();
+        let dbs = self
+            .visible_databases()
+            .select_only()
+            .column(databases::Column::Id)
+            .into_query();
+        let m = volumes::Entity::find_by_id(id.as_uuid())
+            .filter(
+                Condition::any()
+                    .add(volumes::Column::ApplicationId.in_subquery(apps))
+                    .add(volumes::Column::DatabaseId.in_subquery(dbs)),
+            )
+            .one(self.connection())
+            .await?;
+        volume_from(found(m, "volume")?)
+    }
+
+    pub async fn delete_volume(&self, id: VolumeId) -> Result<(), StoreError> {
+        self.volume(id).await?;
+        volumes::Entity::delete_by_id(id.as_uuid())
+            .exec(self.connection())
+            .await?;
+        Ok(())
+    }
+
+    /// Adds a domain to a project, routed to one of that project's applications or databases.
+    /// A host is unique on the whole installation; the conflict does not say who holds it.
+    pub async fn create_domain(
+        &self,
+        project: ProjectId,
+        host: DomainName,
+        target: DomainTarget,
+        tls: bool,
+    ) -> Result<Domain, StoreError> {
+        self.project(project).await?;
+        let (app, db) = match target {
+            DomainTarget::Application(a) => {
+                let app = self.application(a).await?;
+                if app.project_id != project {
+                    return Err(StoreError::NotFound("application"));
+                }
+                (Some(a.as_uuid()), None)
+            }
+            DomainTarget::Database(d) => {
+                let db = self.database(d).await?;
+                if db.project_id != project {
+                    return Err(StoreError::NotFound("database"));
+                }
+                (None, Some(d.as_uuid()))
+            }
+        };
+        let t = now();
+        let m = domains::Model {
+            id: DomainId::new().as_uuid(),
+            project_id: project.as_uuid(),
+            host: host.into_inner(),
+            application_id: app,
+            database_id: db,
+            tls,
+            created_at: t,
+            updated_at: t,
+        };
+        domains::Entity::insert(domains::ActiveModel::from(m.clone()))
+            .exec_without_returning(self.connection())
+            .await
+            .map_err(conflict("this domain is already in use"))?;
+        domain_from(m)
+    }
+
+    pub async fn domain(&self, id: DomainId) -> Result<Domain, StoreError> {
+        let m = self
+            .visible_domains()
+            .filter(domains::Column::Id.eq(id.as_uuid()))
+            .one(self.connection())
+            .await?;
+        domain_from(found(m, "domain")?)
+    }
+
+    pub async fn list_domains(
+        &self,
+        application: ApplicationId,
+    ) -> Result<Vec<Domain>, StoreError> {
+        self.application(application).await?;
+        self.visible_domains()
+            .filter(domains::Column::ApplicationId.eq(application.as_uuid()))
+            .order_by_asc(domains::Column::Host)
+            .all(self.connection())
+            .await?
+            .into_iter()
+            .map(domain_from)
+            .collect()
+    }
+
+    pub async fn delete_domain(&self, id: DomainId) -> Result<(), StoreError> {
+        self.domain(id).await?;
+        domains::Entity::delete_by_id(id.as_uuid())
+            .exec(self.connection())
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a certificate for a domain; the private key is encrypted. Expired ones are refused.
+    pub async fn add_certificate(
+        &self,
+        domain: DomainId,
+        issuer: &str,
+        certificate_pem: &str,
+        private_key_pem: &SecretString,
+        expires_at: Timestamp,
+    ) -> Result<Certificate, StoreError> {
+        self.domain(domain).await?;
+        Certificate::check_not_expired(expires_at, now())?;
+        let m = certificates::Model {
+            id: CertificateId::new().as_uuid(),
+            domain_id: domain.as_uuid(),
+            issuer: issuer.to_owned(),
+            certificate_pem: certificate_pem.to_owned(),
+            private_key_encrypted: self.cipher.encrypt_str(private_key_pem.expose()),
+            expires_at,
+            created_at: now(),
+        };
+        certificates::Entity::insert(certificates::ActiveModel::from(m.clone()))
+            .exec_without_returning(self.connection())
+            .await?;
+        Ok(certificate_from(m))
+    }
+
+    /// The newest certificate of a domain with its decrypted private key.
+    pub async fn current_certificate(
+        &self,
+        domain: DomainId,
+    ) -> Result<Option<(Certificate, SecretString)>, StoreError> {
+        self.domain(domain).await?;
+        let m = certificates::Entity::find()
+            .filter(certificates::Column::DomainId.eq(domain.as_uuid()))
+            .order_by_desc(certificates::Column::ExpiresAt)
+            .one(self.connection())
+            .await?;
+        m.map(|m| {
+            let key = SecretString::new(self.cipher.decrypt_str(&m.private_key_encrypted)?);
+            Ok((certificate_from(m), key))
+        })
+        .transpose()
+    }
+
+    pub async fn create_database(
+        &self,
+        project: ProjectId,
+        new: NewDatabase,
+    ) -> Result<Database, StoreError> {
+        self.project(project).await?;
+        let t = now();
+        let m = databases::Model {
+            id: DatabaseId::new().as_uuid(),
+            project_id: project.as_uuid(),
+            name: new.name.into_inner(),
+            kind: new.kind.as_str().to_owned(),
+            status: DatabaseStatus::Initializing.as_str().to_owned(),
+            version: new.version,
+            config: new.config,
+            connection_string_encrypted: new
+                .connection_string
+                .map(|c| self.cipher.encrypt_str(c.expose())),
+            created_at: t,
+            updated_at: t,
+        };
+        databases::Entity::insert(databases::ActiveModel::from(m.clone()))
+            .exec_without_returning(self.connection())
+            .await
+            .map_err(conflict(
+                "the project already has a database with this name",
+            ))?;
+        database_from(m)
+    }
+
+    pub async fn database(&self, id: DatabaseId) -> Result<Database, StoreError> {
+        let m = self
+            .visible_databases()
+            .filter(databases::Column::Id.eq(id.as_uuid()))
+            .one(self.connection())
+            .await?;
+        database_from(found(m, "database")?)
+    }
+
+    /// The decrypted connection string of a database.
+    pub async fn database_connection_string(
+        &self,
+        id: DatabaseId,
+    ) -> Result<Option<SecretString>, StoreError> {
+        self.database(id).await?;
+        let m = found(
+            databases::Entity::find_by_id(id.as_uuid())
+                .one(self.connection())
+                .await?,
+            "database",
+        )?;
+        m.connection_string_encrypted
+            .map(|b| Ok(SecretString::new(self.cipher.decrypt_str(&b)?)))
+            .transpose()
+    }
+
+    pub async fn create_backup(
+        &self,
+        database: DatabaseId,
+        kind: BackupKind,
+    ) -> Result<Backup, StoreError> {
+        self.database(database).await?;
+        let m = backups::Model {
+            id: BackupId::new().as_uuid(),
+            database_id: database.as_uuid(),
+            kind: kind.as_str().to_owned(),
+            status: BackupStatus::Pending.as_str().to_owned(),
+            storage_path: None,
+            size_bytes: None,
+            created_at: now(),
+            completed_at: None,
+        };
+        backups::Entity::insert(backups::ActiveModel::from(m.clone()))
+            .exec_without_returning(self.connection())
+            .await?;
+        backup_from(m)
+    }
+
+    pub async fn list_backups(
+        &self,
+        database: DatabaseId,
+        page: Page,
+    ) -> Result<Paginated<Backup>, StoreError> {
+        self.database(database).await?;
+        let select = backups::Entity::find()
+            .filter(backups::Column::DatabaseId.eq(database.as_uuid()))
+            .order_by_desc(backups::Column::CreatedAt)
+            .order_by_desc(backups::Column::Id);
+        let (rows, total) = fetch_page(self.connection(), select, page).await?;
+        Ok(Paginated::new(
+            rows.into_iter()
+                .map(backup_from)
+                .collect::<Result<_, _>>()?,
+            total,
+            page,
+        ))
+    }
+}

@@ -1,0 +1,9 @@
+//! The store's test suite. Every test in `both_backends!` runs twice: on a fresh SQLite file
+//! and on a fresh Postgres database (`BERTH_TEST_PG_URL`, set by `make test`).
+
+mod db;
+mod deployments;
+mod resources;
+mod rls;
+mod tenancy;
+mod tokens;

@@ -1,0 +1,315 @@
+use berth_domain::*;
+use berth_store::{NewDatabase, NewVolume, StoreError};
+use sea_orm::{ConnectionTrait, Statement};
+
+use crate::db::{app, both_backends, git_app, TestDb};
+
+both_backends!(
+    secret_env_values_are_write_only_and_encrypted,
+    git_credentials_are_encrypted_at_rest,
+    volumes_restrict_deleting_their_owner,
+    domains_are_globally_unique_without_saying_whose,
+    certificates_keep_their_key_encrypted_and_refuse_expired_ones,
+    databases_and_backups,
+);
+
+/// The raw bytes of one column of one row, read past every repository.
+async fn raw(db: &TestDb, sql: &str) -> Vec<u8> {
+    let s = db.system().await;
+    let row = s
+        .connection()
+        .query_one(Statement::from_string(
+            s.connection().get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap()
+        .expect("a row");
+    row.try_get_by_index::<Vec<u8>>(0).unwrap()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+async fn secret_env_values_are_write_only_and_encrypted(db: TestDb) {
+    let alice = db.user("alice", PlatformRole::Developer).await;
+    let p = db.project(&alice, "envs", None).await;
+    let a = app(&db, &alice, &p, "web").await;
+    let s = db.as_user(&alice).await;
+    let secret = s
+        .set_env_var(
+            a.id,
+            EnvKey::parse("DATABASE_URL").unwrap(),
+            SecretString::new("postgres://u:hunter2@db/app"),
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(secret.value, None);
+    s.set_env_var(
+        a.id,
+        EnvKey::parse("PORT").unwrap(),
+        SecretString::new("8080"),
+        false,
+    )
+    .await
+    .unwrap();
+    // Setting a key again replaces it.
+    s.set_env_var(
+        a.id,
+        EnvKey::parse("PORT").unwrap(),
+        SecretString::new("9090"),
+        false,
+    )
+    .await
+    .unwrap();
+    s.commit().await.unwrap();
+
+    let s = db.as_user(&alice).await;
+    let listed = s.list_env_vars(a.id).await.unwrap();
+    let shown: Vec<(&str, Option<&str>, bool)> = listed
+        .iter()
+        .map(|e| (e.key.as_str(), e.value.as_deref(), e.is_secret))
+        .collect();
+    assert_eq!(
+        shown,
+        [("DATABASE_URL", None, true), ("PORT", Some("9090"), false)]
+    );
+    let resolved = s.resolved_env(a.id).await.unwrap();
+    assert_eq!(resolved[0].1.expose(), "postgres://u:hunter2@db/app");
+    assert_eq!(format!("{:?}", resolved[0].1), "[redacted]");
+    s.delete_env_var(a.id, &EnvKey::parse("PORT").unwrap())
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.delete_env_var(a.id, &EnvKey::parse("PORT").unwrap())
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    s.commit().await.unwrap();
+
+    let stored = raw(
+        &db,
+        "SELECT secret_value FROM env_vars WHERE key = 'DATABASE_URL'",
+    )
+    .await;
+    assert!(
+        !contains(&stored, "hunter2"),
+        "the secret is not stored in clear"
+    );
+}
+
+async fn git_credentials_are_encrypted_at_rest(db: TestDb) {
+    let alice = db.user("alice", PlatformRole::Developer).await;
+    let p = db.project(&alice, "private", None).await;
+    let mut new = git_app("web");
+    new.credentials = Some(GitCredentials::Token {
+        token: SecretString::new("ghp_topsecret"),
+    });
+    let s = db.as_user(&alice).await;
+    let a = s.create_application(p.id, new).await.unwrap();
+    s.commit().await.unwrap();
+
+    let s = db.as_user(&alice).await;
+    let git = s.git_source(a.id).await.unwrap();
+    assert!(git.has_credentials);
+    assert_eq!(git.branch.as_str(), "main");
+    match s.git_credentials(a.id).await.unwrap() {
+        Some(GitCredentials::Token { token }) => assert_eq!(token.expose(), "ghp_topsecret"),
+        other => panic!("unexpected {other:?}"),
+    }
+    s.set_last_deployed_commit(a.id, &CommitSha::parse(&"a".repeat(40)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.git_source(a.id)
+            .await
+            .unwrap()
+            .last_deployed_commit
+            .unwrap()
+            .as_str(),
+        "a".repeat(40)
+    );
+    s.commit().await.unwrap();
+    let stored = raw(&db, "SELECT credentials_encrypted FROM git_sources").await;
+    assert!(!contains(&stored, "topsecret"));
+}
+
+async fn volumes_restrict_deleting_their_owner(db: TestDb) {
+    let alice = db.user("alice", PlatformRole::Developer).await;
+    let p = db.project(&alice, "stateful", None).await;
+    let a = app(&db, &alice, &p, "web").await;
+    let s = db.as_user(&alice).await;
+    let v = s
+        .create_volume(NewVolume {
+            name: VolumeName::parse("web-data").unwrap(),
+            kind: VolumeKind::DockerVolume,
+            mount_path: MountPath::parse("/data").unwrap(),
+            size_gb: SizeGb::parse(10).unwrap(),
+            owner: VolumeOwner::Application(a.id),
+        })
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+
+    let s = db.as_user(&alice).await;
+    assert_eq!(s.list_volumes(a.id).await.unwrap(), [v.clone()]);
+    let e = s.delete_project(p.id).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Conflict(ref m) if m.contains("volumes")),
+        "{e:?}"
+    );
+    drop(s);
+    let s = db.as_user(&alice).await;
+    let dup = s
+        .create_volume(NewVolume {
+            name: VolumeName::parse("web-data").unwrap(),
+            kind: VolumeKind::DockerVolume,
+            mount_path: MountPath::parse("/other").unwrap(),
+            size_gb: SizeGb::parse(1).unwrap(),
+            owner: VolumeOwner::Application(a.id),
+        })
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))));
+    drop(s);
+    let s = db.as_user(&alice).await;
+    s.delete_volume(v.id).await.unwrap();
+    s.delete_project(p.id).await.unwrap();
+    s.commit().await.unwrap();
+}
+
+async fn domains_are_globally_unique_without_saying_whose(db: TestDb) {
+    let alice = db.user("alice", PlatformRole::Developer).await;
+    let bob = db.user("bob", PlatformRole::Developer).await;
+    let pa = db.project(&alice, "alice site", None).await;
+    let pb = db.project(&bob, "bob site", None).await;
+    let a = app(&db, &alice, &pa, "web").await;
+    let b = app(&db, &bob, &pb, "web").await;
+    let s = db.as_user(&alice).await;
+    let d = s
+        .create_domain(
+            pa.id,
+            DomainName::parse("www.Example.com").unwrap(),
+            DomainTarget::Application(a.id),
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.host.as_str(), "www.example.com");
+    s.commit().await.unwrap();
+
+    let s = db.as_user(&bob).await;
+    let e = s
+        .create_domain(
+            pb.id,
+            DomainName::parse("www.example.com").unwrap(),
+            DomainTarget::Application(b.id),
+            true,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_string(), "this domain is already in use");
+    drop(s);
+    let s = db.as_user(&bob).await;
+    // A domain may only target an application of its own project.
+    assert!(s
+        .create_domain(
+            pb.id,
+            DomainName::parse("b.example.com").unwrap(),
+            DomainTarget::Application(a.id),
+            true
+        )
+        .await
+        .is_err());
+    assert!(matches!(
+        s.domain(d.id).await,
+        Err(StoreError::NotFound("domain"))
+    ));
+    drop(s);
+    let s = db.as_user(&alice).await;
+    assert_eq!(s.list_domains(a.id).await.unwrap(), [d]);
+}
+
+async fn certificates_keep_their_key_encrypted_and_refuse_expired_ones(db: TestDb) {
+    let alice = db.user("alice", PlatformRole::Developer).await;
+    let p = db.project(&alice, "tls", None).await;
+    let a = app(&db, &alice, &p, "web").await;
+    let s = db.as_user(&alice).await;
+    let d = s
+        .create_domain(
+            p.id,
+            DomainName::parse("tls.example.com").unwrap(),
+            DomainTarget::Application(a.id),
+            true,
+        )
+        .await
+        .unwrap();
+    let key = SecretString::new(
+        "-----BEGIN PRIVATE KEY-----\nsecretkeymaterial\n-----END PRIVATE KEY-----",
+    );
+    let expired = s
+        .add_certificate(
+            d.id,
+            "test",
+            "PEM",
+            &key,
+            chrono::Utc::now() - chrono::Duration::days(1),
+        )
+        .await;
+    assert!(matches!(expired, Err(StoreError::Validation(_))));
+    let c = s
+        .add_certificate(
+            d.id,
+            "Pebble",
+            "-----BEGIN CERTIFICATE-----",
+            &key,
+            chrono::Utc::now() + chrono::Duration::days(90),
+        )
+        .await
+        .unwrap();
+    let (current, k) = s.current_certificate(d.id).await.unwrap().unwrap();
+    assert_eq!(current.id, c.id);
+    assert_eq!(k.expose(), key.expose());
+    s.commit().await.unwrap();
+    let stored = raw(&db, "SELECT private_key_encrypted FROM certificates").await;
+    assert!(!contains(&stored, "secretkeymaterial"));
+}
+
+async fn databases_and_backups(db: TestDb) {
+    let alice = db.user("alice", PlatformRole::Developer).await;
+    let p = db.project(&alice, "data", None).await;
+    let s = db.as_user(&alice).await;
+    let d = s
+        .create_database(
+            p.id,
+            NewDatabase {
+                name: ResourceName::parse("app-db").unwrap(),
+                kind: DatabaseKind::Postgresql,
+                version: "15".into(),
+                config: serde_json::json!({ "max_connections": 100 }),
+                connection_string: Some(SecretString::new("postgres://app:pw@app-db/app")),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.status, DatabaseStatus::Initializing);
+    assert_eq!(
+        s.database_connection_string(d.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "postgres://app:pw@app-db/app"
+    );
+    s.create_backup(d.id, BackupKind::Full).await.unwrap();
+    s.create_backup(d.id, BackupKind::Snapshot).await.unwrap();
+    let page = s.list_backups(d.id, Page::default()).await.unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(page.items[0].kind, BackupKind::Snapshot);
+    s.commit().await.unwrap();
+    let stored = raw(&db, "SELECT connection_string_encrypted FROM databases").await;
+    assert!(!contains(&stored, "pw@app-db"));
+}

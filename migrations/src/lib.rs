@@ -1,0 +1,22 @@
+//! Every schema change of berth, in order, portable across SQLite and Postgres. Parts that only
+//! Postgres has (row-level security) are applied only there.
+//!
+//! Architecture invariant: a migration, once released, is never edited; a change is a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_initial;
+mod m20261122_000002_row_level_security;
+
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_initial::Migration),
+            Box::new(m20261122_000002_row_level_security::Migration),
+        ]
+    }
+}
