@@ -1,1 +1,62 @@
+//! berth's HTTP surface (actix-web). This first part serves liveness and readiness, gives every
+//! request an id that its log lines carry, and answers errors as RFC 9457 problem+json.
+//!
+//! Architecture invariant: the only crate that knows HTTP and JSON request/response shapes. It
+//! reaches the database only through berth-store, never with SQL of its own.
 
+mod problem;
+mod request_id;
+
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{web, App, HttpResponse};
+use berth_store::Store;
+
+pub use problem::Problem;
+pub use request_id::RequestId;
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+}
+
+/// The whole application, for the server and for in-process tests.
+pub fn build_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(web::JsonConfig::default().error_handler(problem::json_error))
+        .app_data(web::PathConfig::default().error_handler(problem::path_error))
+        .app_data(web::QueryConfig::default().error_handler(problem::query_error))
+        .configure(routes)
+        .default_service(web::to(problem::not_found))
+        .wrap(actix_web::middleware::from_fn(request_id::middleware))
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Readiness: the database answers too.
+async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    state.store.ping().await.map_err(|e| {
+        tracing::error!(error = %e, "readiness check: the database does not answer");
+        Problem::new(503, "Service Unavailable").detail("the database is not reachable")
+    })?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
+}

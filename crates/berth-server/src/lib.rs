@@ -1,1 +1,112 @@
+//! The `berth` binary's library half: settings, wiring and the commands. `main.rs` only parses
+//! the command line and calls in here.
+//!
+//! Architecture invariant: the only crate that reads configuration, the environment and the
+//! command line, and the only one that picks concrete adapters for the other crates.
 
+pub mod settings;
+
+use std::time::Instant;
+
+use anyhow::Context;
+use berth_store::{redact_url, MasterKey, Store};
+pub use settings::{Flags, Settings};
+
+/// Sets up logging as the settings ask: text or JSON lines, filtered by `log_level`.
+pub fn init_tracing(settings: &Settings) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
+        .with_context(|| format!("invalid log level {:?}", settings.log_level))?;
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    let result = if settings.log_json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init()
+    } else {
+        builder.try_init()
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+/// Opens the database (creating the data directory and the secret key as needed).
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    create_private_dir(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
+    let key = match &settings.secret_key {
+        Some(k) => MasterKey::from_base64(k.expose()).context("BERTH_SECRET_KEY")?,
+        None => {
+            let path = settings.data_dir.join("secret.key");
+            MasterKey::load_or_create(&path)?
+        }
+    };
+    let url = settings.database_url();
+    let store = Store::connect(&url, &key).await?;
+    tracing::info!(database = %redact_url(&url), "connected to the database");
+    Ok(store)
+}
+
+/// Creates a directory (and its parents) that only berth's user can enter, as the data
+/// directory holds the database and the secret key.
+fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// `berth migrate`: applies pending migrations and exits.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    store.migrate().await.context("applying migrations")?;
+    tracing::info!("the database schema is up to date");
+    store.close().await?;
+    Ok(())
+}
+
+/// `berth serve`: migrates, then serves HTTP until SIGTERM or SIGINT, finishing the requests in
+/// flight before it exits.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let store = open_store(&settings).await?;
+    store.migrate().await.context("applying migrations")?;
+    let state = berth_api::AppState {
+        store: store.clone(),
+    };
+    let server = actix_web::HttpServer::new(move || berth_api::build_app(state.clone()))
+        .workers(2)
+        .shutdown_timeout(30)
+        .bind(settings.listen)
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let addrs = server.addrs();
+    let server = server.run();
+    for addr in addrs {
+        tracing::info!(%addr, startup_ms = started.elapsed().as_millis() as u64, "berth is listening");
+        // A line on stdout that scripts and tests wait for.
+        println_listening(addr);
+    }
+    server.await.context("the HTTP server failed")?;
+    tracing::info!("stopped; closing the database");
+    store.close().await?;
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn println_listening(addr: std::net::SocketAddr) {
+    println!("listening on http://{addr}");
+}

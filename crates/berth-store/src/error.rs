@@ -56,11 +56,16 @@ pub(crate) fn describe_connect_error(e: &DbErr, url: &str) -> String {
         DbErr::Conn(RuntimeErr::SqlxError(inner)) => inner.to_string(),
         other => other.to_string(),
     };
+    redact_password(&text, url)
+}
+
+/// `text` with the password of `url` (if any) replaced.
+pub(crate) fn redact_password(text: &str, url: &str) -> String {
     match url::Url::parse(url)
         .ok()
         .and_then(|u| u.password().map(str::to_owned))
     {
         Some(pw) if !pw.is_empty() => text.replace(&pw, "[redacted]"),
-        _ => text,
+        _ => text.to_owned(),
     }
 }

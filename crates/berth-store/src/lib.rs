@@ -59,8 +59,8 @@ pub struct Store {
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("[redacted]"));
-            u.to_string()
+            let _ = u.set_password(Some("REDACTEDPASSWORD"));
+            u.to_string().replacen("REDACTEDPASSWORD", "[redacted]", 1)
         }
         Ok(u) => u.to_string(),
         Err(_) => "[unparseable database URL]".to_owned(),
@@ -101,6 +101,29 @@ impl Store {
             }
             Backend::Postgres => {
                 options.max_connections(16).min_connections(1);
+            }
+        }
+        if backend == Backend::Postgres {
+            // One direct connection first: a pool only reports that it timed out, while this
+            // says why (refused, authentication failed, no such database).
+            use sea_orm::sqlx::Connection;
+            let probe = tokio_timeout(sea_orm::sqlx::PgConnection::connect(url)).await;
+            match probe {
+                Ok(Ok(conn)) => {
+                    let _ = conn.close().await;
+                }
+                Ok(Err(e)) => {
+                    return Err(StoreError::Connect {
+                        url: redact_url(url),
+                        message: error::redact_password(&e.to_string(), url),
+                    })
+                }
+                Err(()) => {
+                    return Err(StoreError::Connect {
+                        url: redact_url(url),
+                        message: "no answer within 5 seconds".into(),
+                    })
+                }
             }
         }
         let db = Database::connect(options)
@@ -207,6 +230,13 @@ impl Store {
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
+}
+
+/// Waits at most five seconds for `f`.
+async fn tokio_timeout<F: std::future::Future>(f: F) -> Result<F::Output, ()> {
+    tokio::time::timeout(Duration::from_secs(5), f)
+        .await
+        .map_err(|_| ())
 }
 
 /// A transaction acting for one [`Actor`]; every repository method lives on it.

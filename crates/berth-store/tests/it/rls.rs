@@ -283,7 +283,7 @@ async fn a_database_that_is_down_gives_a_clear_error_without_the_password() {
         .unwrap_err();
     let text = e.to_string();
     assert!(
-        text.starts_with("cannot connect to the database at postgres://berth:"),
+        text.starts_with("cannot connect to the database at postgres://berth:[redacted]@"),
         "{text}"
     );
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");

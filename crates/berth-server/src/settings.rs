@@ -1,0 +1,270 @@
+//! One typed `Settings`, layered: built-in defaults, then an optional TOML file, then `BERTH_*`
+//! environment variables, then command-line flags. Every setting has a default, so `berth
+//! serve` runs with none.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use berth_domain::SecretString;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the HTTP server listens.
+    pub listen: SocketAddr,
+    /// Where berth keeps its SQLite database, its generated secret key and its work files.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; SQLite in the data directory when unset.
+    pub database_url: Option<SecretString>,
+    /// The key that encrypts secrets at rest (32 bytes, base64); generated into
+    /// `<data_dir>/secret.key` on first start when unset.
+    pub secret_key: Option<SecretString>,
+    /// A tracing filter: `info`, `debug`, `berth_store=debug,info`, …
+    pub log_level: String,
+    /// One JSON object per log line instead of text.
+    pub log_json: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            secret_key: None,
+            log_level: "info".into(),
+            log_json: false,
+        }
+    }
+}
+
+/// The settings file: every key optional.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    secret_key: Option<String>,
+    log_level: Option<String>,
+    log_json: Option<bool>,
+}
+
+/// Values given on the command line (each overrides everything else).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Flags {
+    /// Settings file (TOML); also `BERTH_CONFIG`.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:3000]; also `BERTH_LISTEN`.
+    #[arg(long, global = true)]
+    pub listen: Option<SocketAddr>,
+    /// Data directory [default: ./data]; also `BERTH_DATA_DIR`.
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL [default: SQLite in the data directory]; also `BERTH_DATABASE_URL`.
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    /// Log filter [default: info]; also `BERTH_LOG_LEVEL`.
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+    /// Log JSON lines; also `BERTH_LOG_JSON=true`.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+}
+
+fn parse_bool(name: &str, v: &str) -> anyhow::Result<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => anyhow::bail!("{name} must be true or false, not {v:?}"),
+    }
+}
+
+impl Settings {
+    /// Builds the settings from every layer. `env` is the process environment (passed in so
+    /// tests can give their own).
+    pub fn load(flags: &Flags, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let mut s = Settings::default();
+
+        let file = flags
+            .config
+            .clone()
+            .or_else(|| env("BERTH_CONFIG").map(PathBuf::from));
+        if let Some(path) = file {
+            s.apply_file(&path)?;
+        }
+
+        if let Some(v) = env("BERTH_LISTEN") {
+            s.listen = v.parse().with_context(|| {
+                format!("BERTH_LISTEN must be an address like 127.0.0.1:3000, not {v:?}")
+            })?;
+        }
+        if let Some(v) = env("BERTH_DATA_DIR") {
+            s.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("BERTH_DATABASE_URL") {
+            s.database_url = Some(SecretString::new(v));
+        }
+        if let Some(v) = env("BERTH_SECRET_KEY") {
+            s.secret_key = Some(SecretString::new(v));
+        }
+        if let Some(v) = env("BERTH_LOG_LEVEL") {
+            s.log_level = v;
+        }
+        if let Some(v) = env("BERTH_LOG_JSON") {
+            s.log_json = parse_bool("BERTH_LOG_JSON", &v)?;
+        }
+
+        if let Some(v) = flags.listen {
+            s.listen = v;
+        }
+        if let Some(v) = &flags.data_dir {
+            s.data_dir = v.clone();
+        }
+        if let Some(v) = &flags.database_url {
+            s.database_url = Some(SecretString::new(v.clone()));
+        }
+        if let Some(v) = &flags.log_level {
+            s.log_level = v.clone();
+        }
+        if flags.log_json {
+            s.log_json = true;
+        }
+        Ok(s)
+    }
+
+    fn apply_file(&mut self, path: &Path) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the settings file {}", path.display()))?;
+        let f: FileSettings = toml::from_str(&text)
+            .with_context(|| format!("invalid settings file {}", path.display()))?;
+        if let Some(v) = f.listen {
+            self.listen = v;
+        }
+        if let Some(v) = f.data_dir {
+            self.data_dir = v;
+        }
+        if let Some(v) = f.database_url {
+            self.database_url = Some(SecretString::new(v));
+        }
+        if let Some(v) = f.secret_key {
+            self.secret_key = Some(SecretString::new(v));
+        }
+        if let Some(v) = f.log_level {
+            self.log_level = v;
+        }
+        if let Some(v) = f.log_json {
+            self.log_json = v;
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.expose().to_owned(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("berth.db").display()
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let s = Settings::load(&Flags::default(), &env_of(&[])).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.database_url(), "sqlite://data/berth.db?mode=rwc");
+        assert!(!s.log_json);
+    }
+
+    #[test]
+    fn layers_override_in_order_file_env_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("berth.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:4000\"\nlog_level = \"debug\"\ndata_dir = \"/var/lib/berth\"\nlog_json = true\n").unwrap();
+        let flags = Flags {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+
+        let s = Settings::load(&flags, &env_of(&[])).unwrap();
+        assert_eq!(
+            (s.listen.port(), s.log_level.as_str(), s.log_json),
+            (4000, "debug", true)
+        );
+
+        let env = env_of(&[
+            ("BERTH_LISTEN", "127.0.0.1:5000"),
+            ("BERTH_LOG_JSON", "false"),
+        ]);
+        let s = Settings::load(&flags, &env).unwrap();
+        assert_eq!(
+            (s.listen.port(), s.log_level.as_str(), s.log_json),
+            (5000, "debug", false)
+        );
+        assert_eq!(s.data_dir, PathBuf::from("/var/lib/berth"));
+
+        let flags = Flags {
+            listen: Some("127.0.0.1:6000".parse().unwrap()),
+            log_level: Some("warn".into()),
+            ..flags
+        };
+        let s = Settings::load(&flags, &env).unwrap();
+        assert_eq!((s.listen.port(), s.log_level.as_str()), (6000, "warn"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e =
+            Settings::load(&Flags::default(), &env_of(&[("BERTH_LISTEN", "nope")])).unwrap_err();
+        assert!(e.to_string().contains("BERTH_LISTEN"), "{e}");
+        let e =
+            Settings::load(&Flags::default(), &env_of(&[("BERTH_LOG_JSON", "maybe")])).unwrap_err();
+        assert!(e.to_string().contains("BERTH_LOG_JSON"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("berth.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let e = Settings::load(
+            &Flags {
+                config: Some(file),
+                ..Default::default()
+            },
+            &env_of(&[]),
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("unknown field"), "{e:#}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Settings::load(
+            &Flags::default(),
+            &env_of(&[
+                ("BERTH_DATABASE_URL", "postgres://u:pw@h/d"),
+                ("BERTH_SECRET_KEY", "k"),
+            ]),
+        )
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("pw@") && !shown.contains("\"k\""),
+            "{shown}"
+        );
+    }
+}
