@@ -232,13 +232,13 @@ impl DeploymentStatus {
         if self.is_final() {
             return false;
         }
-        match (self, to) {
-            (_, Cancelled) => true,
-            (Pending, Building | Deploying | Failed) => true,
-            (Building, Deploying | Failed) => true,
-            (Deploying, Success | Failed | RolledBack) => true,
-            _ => false,
-        }
+        matches!(
+            (self, to),
+            (_, Cancelled)
+                | (Pending, Building | Deploying | Failed)
+                | (Building, Deploying | Failed)
+                | (Deploying, Success | Failed | RolledBack)
+        )
     }
 
     /// The new status, or an error when the table does not allow the change.

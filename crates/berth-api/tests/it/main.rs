@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // test helpers fail loudly by design
 use actix_web::test;
 use berth_api::{build_app, AppState};
 use berth_store::{MasterKey, Store};

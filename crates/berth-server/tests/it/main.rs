@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // test helpers fail loudly by design
 //! End-to-end tests of the real `berth` binary: started as a user would start it, on a free
 //! port, driven over HTTP, stopped with a signal.
 

@@ -156,7 +156,10 @@ async fn volumes_restrict_deleting_their_owner(db: TestDb) {
     s.commit().await.unwrap();
 
     let s = db.as_user(&alice).await;
-    assert_eq!(s.list_volumes(a.id).await.unwrap(), [v.clone()]);
+    assert_eq!(
+        s.list_volumes(a.id).await.unwrap(),
+        std::slice::from_ref(&v)
+    );
     let e = s.delete_project(p.id).await.unwrap_err();
     assert!(
         matches!(e, StoreError::Conflict(ref m) if m.contains("volumes")),

@@ -1,0 +1,46 @@
+# The commands a person types. `make run` serves berth on SQLite in ./data; `make test` runs
+# every check and the whole suite on SQLite and on a throwaway Postgres.
+
+CARGO ?= cargo
+# Reuse a build cache outside the clone when one is there (CI and repeat runs stay fast).
+ifeq ($(origin CARGO_TARGET_DIR), undefined)
+  ifneq ($(wildcard $(HOME)/.cache),)
+    export CARGO_TARGET_DIR := $(HOME)/.cache/berth-target
+  endif
+endif
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+
+.PHONY: run test deps fmt lint check-architecture nextest bench build-release help
+
+help:
+	@echo "make run    build and serve berth on SQLite in ./data (http://127.0.0.1:3000)"
+	@echo "make test   format check, clippy, architecture check, the whole suite on SQLite and Postgres"
+	@echo "make bench  measure and record the numbers in docs/benchmarks.md"
+
+run:
+	$(CARGO) build --locked --release -p berth-server
+	$(TARGET_DIR)/release/berth serve
+
+deps:
+	scripts/install-deps.sh
+
+fmt:
+	$(CARGO) fmt --all --check
+
+lint:
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+check-architecture:
+	scripts/check-architecture.sh
+
+nextest:
+	scripts/test-postgres.sh $(CARGO) nextest run --locked --workspace --no-fail-fast
+
+test: deps fmt lint check-architecture nextest
+
+build-release:
+	$(CARGO) build --locked --release -p berth-server
+
+bench: build-release
+	scripts/install-deps.sh bench
+	scripts/bench-server.sh $(TARGET_DIR)/release/berth

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what `make test` and `make bench` need and the machine lacks. Safe to run again.
+set -euo pipefail
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null && sudo_cmd=(sudo)
+fi
+
+apt_packages=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
+command -v psql >/dev/null || apt_packages+=(postgresql-client)
+command -v python3 >/dev/null || apt_packages+=(python3)
+if [[ ${1:-} == bench ]]; then
+  command -v hyperfine >/dev/null || apt_packages+=(hyperfine)
+fi
+if ((${#apt_packages[@]})); then
+  echo "install-deps: installing ${apt_packages[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+
+if command -v rustup >/dev/null; then
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi
+cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
