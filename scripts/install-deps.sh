@@ -12,7 +12,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql
 command -v psql >/dev/null || apt_packages+=(postgresql-client)
 command -v python3 >/dev/null || apt_packages+=(python3)
 if [[ ${1:-} == bench ]]; then
-  command -v hyperfine >/dev/null || apt_packages+=(hyperfine)
+  command -v curl >/dev/null || apt_packages+=(curl)
 fi
 if ((${#apt_packages[@]})); then
   echo "install-deps: installing ${apt_packages[*]}"

@@ -4,6 +4,7 @@
 //! Architecture invariant: the only crate that knows HTTP and JSON request/response shapes. It
 //! reaches the database only through berth-store, never with SQL of its own.
 
+mod error;
 mod problem;
 mod request_id;
 
@@ -11,6 +12,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpResponse};
 use berth_store::Store;
 
+pub use error::ApiError;
 pub use problem::Problem;
 pub use request_id::RequestId;
 

@@ -10,6 +10,15 @@ use tracing::Instrument;
 
 const HEADER: &str = "x-request-id";
 
+tokio::task_local! {
+    static CURRENT: String;
+}
+
+/// The id of the request being handled on this task, if any (for error bodies).
+pub(crate) fn current() -> Option<String> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
 /// The id of the request being handled, available to handlers as request data.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -35,7 +44,9 @@ pub(crate) async fn middleware(
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let started = std::time::Instant::now();
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    let mut res = CURRENT
+        .scope(id.clone(), next.call(req).instrument(span.clone()))
+        .await?;
     let status = res.status().as_u16();
     span.in_scope(|| {
         if status >= 500 {
