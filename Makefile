@@ -10,12 +10,13 @@ ifeq ($(origin CARGO_TARGET_DIR), undefined)
 endif
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: run test deps fmt lint check-architecture nextest bench build-release help
+.PHONY: run test deps fmt lint check-architecture nextest bench build-release openapi help
 
 help:
 	@echo "make run    build and serve berth on SQLite in ./data (http://127.0.0.1:3000)"
 	@echo "make test   format check, clippy, architecture check, the whole suite on SQLite and Postgres"
 	@echo "make bench  measure and record the numbers in docs/benchmarks.md"
+	@echo "make openapi  regenerate openapi/openapi.json from the code"
 
 run:
 	$(CARGO) build --locked --release -p berth-server
@@ -37,6 +38,9 @@ nextest:
 	scripts/test-postgres.sh $(CARGO) nextest run --locked --workspace --no-fail-fast
 
 test: deps fmt lint check-architecture nextest
+
+openapi:
+	$(CARGO) run --locked -q -p berth-server -- openapi > openapi/openapi.json
 
 build-release:
 	$(CARGO) build --locked --release -p berth-server

@@ -4,9 +4,14 @@
 //! Architecture invariant: the only crate that knows HTTP and JSON request/response shapes. It
 //! reaches the database only through berth-store, never with SQL of its own.
 
+pub mod auth;
+pub mod authz;
+pub mod dto;
 mod error;
+pub mod openapi;
 mod problem;
 mod request_id;
+mod routes;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpResponse};
@@ -14,12 +19,30 @@ use berth_store::Store;
 
 pub use error::ApiError;
 pub use problem::Problem;
+
+/// A shorthand used by handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
 pub use request_id::RequestId;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Store,
+    pub auth: auth::AuthSettings,
+    pub throttle: std::sync::Arc<auth::LoginThrottle>,
+    /// Largest request body accepted, in bytes (1 MiB by default).
+    pub body_limit: usize,
+}
+
+impl AppState {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            auth: auth::AuthSettings::default(),
+            throttle: Default::default(),
+            body_limit: 1024 * 1024,
+        }
+    }
 }
 
 /// The whole application, for the server and for in-process tests.
@@ -34,12 +57,24 @@ pub fn build_app(
         InitError = (),
     >,
 > {
+    let body_limit = state.body_limit;
     App::new()
         .app_data(web::Data::new(state))
-        .app_data(web::JsonConfig::default().error_handler(problem::json_error))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(body_limit)
+                .error_handler(problem::json_error),
+        )
+        .app_data(web::PayloadConfig::default().limit(body_limit))
         .app_data(web::PathConfig::default().error_handler(problem::path_error))
         .app_data(web::QueryConfig::default().error_handler(problem::query_error))
         .configure(routes)
+        .configure(routes::configure)
+        .service(utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}").url(
+            "/api/openapi.json",
+            <openapi::ApiDoc as utoipa::OpenApi>::openapi(),
+        ))
+        .route("/api/docs", web::get().to(docs_redirect))
         .default_service(web::to(problem::not_found))
         .wrap(actix_web::middleware::from_fn(request_id::middleware))
 }
@@ -47,6 +82,12 @@ pub fn build_app(
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz));
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header(("Location", "/api/docs/"))
+        .finish()
 }
 
 /// Liveness: the process answers.

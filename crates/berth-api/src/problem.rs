@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
 /// An error as the caller sees it: `type`, `title`, `status`, `detail`, and for invalid input
 /// the list of fields and what is wrong with each.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
@@ -17,7 +17,7 @@ pub struct Problem {
     pub errors: Vec<FieldProblem>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct FieldProblem {
     pub field: String,
     pub message: String,
@@ -78,6 +78,16 @@ pub(crate) fn json_error(
         }
         J::OverflowKnownLength { .. } | J::Overflow { .. } => {
             Problem::new(413, "Content Too Large").detail("the request body is too large")
+        }
+        J::Deserialize(inner) if inner.classify() == serde_json::error::Category::Data => {
+            // Well-formed JSON with a wrong field: unknown, missing or of the wrong type.
+            let mut p =
+                Problem::new(422, "Unprocessable Content").detail("some fields are invalid");
+            p.errors.push(FieldProblem {
+                field: "body".into(),
+                message: inner.to_string(),
+            });
+            p
         }
         _ => Problem::new(400, "Bad Request").detail(format!("malformed JSON body: {e}")),
     };

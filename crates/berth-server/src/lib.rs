@@ -70,6 +70,84 @@ fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
     builder.create(path)
 }
 
+/// The API's shared state as the settings configure it.
+pub fn app_state(settings: &Settings, store: Store) -> berth_api::AppState {
+    let mut state = berth_api::AppState::new(store);
+    state.auth.bcrypt_cost = settings.bcrypt_cost;
+    state.auth.session_ttl = chrono::Duration::hours(i64::from(settings.session_ttl_hours));
+    state.body_limit = settings.body_limit_bytes;
+    state
+}
+
+/// `berth user create`: creates an account from the command line, for a first admin or to
+/// recover access. The password is read from `BERTH_USER_PASSWORD` or the first line of
+/// standard input, never from an argument (which other users of the host could see).
+pub async fn create_user(
+    settings: &Settings,
+    username: &str,
+    email: &str,
+    admin: bool,
+) -> anyhow::Result<()> {
+    use berth_domain::PlatformRole;
+    let password = match std::env::var("BERTH_USER_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let role = if admin {
+        PlatformRole::SuperAdmin
+    } else {
+        PlatformRole::Developer
+    };
+    let account = berth_api::dto::parse_account(username, email, &password, Some(role.as_str()))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = open_store(settings).await?;
+    store.migrate().await.context("applying migrations")?;
+    let hash =
+        berth_api::auth::hash_password(account.password.expose().to_owned(), settings.bcrypt_cost)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scope = store.scope(berth_store::Actor::System).await?;
+    let user = scope
+        .create_user(berth_store::NewUser {
+            username: account.username,
+            email: account.email,
+            password_hash: hash,
+            role,
+        })
+        .await?;
+    scope
+        .append_audit(berth_store::NewAuditEntry {
+            user_id: None,
+            action: "user.create".into(),
+            resource_type: "user".into(),
+            resource_id: Some(user.id.to_string()),
+            details: serde_json_details(&user),
+            ip_address: None,
+            user_agent: Some("berth user create".into()),
+        })
+        .await?;
+    scope.commit().await?;
+    tracing::info!(user = %user.username, role = %user.role, "user created");
+    store.close().await?;
+    Ok(())
+}
+
+fn serde_json_details(user: &berth_domain::User) -> serde_json::Value {
+    serde_json::json!({ "username": user.username, "role": user.role, "via": "command line" })
+}
+
+/// `berth openapi`: the OpenAPI document of the REST API.
+#[allow(clippy::print_stdout)]
+pub fn print_openapi() {
+    println!("{}", berth_api::openapi::document());
+}
+
 /// `berth migrate`: applies pending migrations and exits.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
@@ -85,9 +163,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let started = Instant::now();
     let store = open_store(&settings).await?;
     store.migrate().await.context("applying migrations")?;
-    let state = berth_api::AppState {
-        store: store.clone(),
-    };
+    let state = app_state(&settings, store.clone());
     let server = actix_web::HttpServer::new(move || berth_api::build_app(state.clone()))
         .workers(2)
         .shutdown_timeout(30)

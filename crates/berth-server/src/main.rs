@@ -16,6 +16,25 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Manage accounts from the command line.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Print the OpenAPI document of the REST API.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account. The password comes from BERTH_USER_PASSWORD or standard input.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// Make the account a super admin (to set up or recover access).
+        #[arg(long)]
+        admin: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +58,15 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve => berth_server::serve(settings).await,
             Command::Migrate => berth_server::migrate(&settings).await,
+            Command::User(UserCommand::Create {
+                username,
+                email,
+                admin,
+            }) => berth_server::create_user(&settings, &username, &email, admin).await,
+            Command::Openapi => {
+                berth_server::print_openapi();
+                Ok(())
+            }
         }
     });
     match result {

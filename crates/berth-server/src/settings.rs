@@ -23,6 +23,12 @@ pub struct Settings {
     pub log_level: String,
     /// One JSON object per log line instead of text.
     pub log_json: bool,
+    /// bcrypt cost of new password hashes (4 to 31).
+    pub bcrypt_cost: u32,
+    /// How long a login session lasts, in hours.
+    pub session_ttl_hours: u32,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
 }
 
 impl Default for Settings {
@@ -34,6 +40,9 @@ impl Default for Settings {
             secret_key: None,
             log_level: "info".into(),
             log_json: false,
+            bcrypt_cost: 12,
+            session_ttl_hours: 24 * 7,
+            body_limit_bytes: 1024 * 1024,
         }
     }
 }
@@ -48,6 +57,9 @@ struct FileSettings {
     secret_key: Option<String>,
     log_level: Option<String>,
     log_json: Option<bool>,
+    bcrypt_cost: Option<u32>,
+    session_ttl_hours: Option<u32>,
+    body_limit_bytes: Option<usize>,
 }
 
 /// Values given on the command line (each overrides everything else).
@@ -115,6 +127,21 @@ impl Settings {
         if let Some(v) = env("BERTH_LOG_JSON") {
             s.log_json = parse_bool("BERTH_LOG_JSON", &v)?;
         }
+        if let Some(v) = env("BERTH_BCRYPT_COST") {
+            s.bcrypt_cost = v
+                .parse()
+                .with_context(|| format!("BERTH_BCRYPT_COST must be a number, not {v:?}"))?;
+        }
+        if let Some(v) = env("BERTH_SESSION_TTL_HOURS") {
+            s.session_ttl_hours = v
+                .parse()
+                .with_context(|| format!("BERTH_SESSION_TTL_HOURS must be a number, not {v:?}"))?;
+        }
+        if let Some(v) = env("BERTH_BODY_LIMIT_BYTES") {
+            s.body_limit_bytes = v
+                .parse()
+                .with_context(|| format!("BERTH_BODY_LIMIT_BYTES must be a number, not {v:?}"))?;
+        }
 
         if let Some(v) = flags.listen {
             s.listen = v;
@@ -130,6 +157,15 @@ impl Settings {
         }
         if flags.log_json {
             s.log_json = true;
+        }
+        if !(4..=31).contains(&s.bcrypt_cost) {
+            anyhow::bail!("bcrypt_cost must be from 4 to 31, not {}", s.bcrypt_cost);
+        }
+        if s.session_ttl_hours == 0 {
+            anyhow::bail!("session_ttl_hours must be at least 1");
+        }
+        if s.body_limit_bytes < 1024 {
+            anyhow::bail!("body_limit_bytes must be at least 1024");
         }
         Ok(s)
     }
@@ -156,6 +192,15 @@ impl Settings {
         }
         if let Some(v) = f.log_json {
             self.log_json = v;
+        }
+        if let Some(v) = f.bcrypt_cost {
+            self.bcrypt_cost = v;
+        }
+        if let Some(v) = f.session_ttl_hours {
+            self.session_ttl_hours = v;
+        }
+        if let Some(v) = f.body_limit_bytes {
+            self.body_limit_bytes = v;
         }
         Ok(())
     }

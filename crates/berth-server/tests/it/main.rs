@@ -55,13 +55,33 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> Berth {
 
 /// A GET over a fresh connection: the status code and the body.
 fn get(addr: &str, path: &str) -> (u16, String) {
+    request(addr, "GET", path, None, None)
+}
+
+/// One HTTP/1.1 request over a fresh connection: the status code and the body.
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: berth-e2e\r\n");
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    if body.is_some() {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            payload.len()
+        ));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(payload.as_bytes()).unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     let status = resp
@@ -237,4 +257,226 @@ fn bad_settings_are_refused_with_their_name() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("BERTH_LISTEN"));
+}
+
+fn json_of(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|_| panic!("JSON body expected: {body}"))
+}
+
+/// Creates an empty database on the test cluster (blocking).
+fn fresh_pg() -> String {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(berth_testkit::fresh_pg_database())
+}
+
+#[test]
+fn a_team_works_through_the_api_on_postgres() {
+    use serde_json::json;
+    let url = fresh_pg();
+    let dir = tempfile::tempdir().unwrap();
+    let b = start(
+        &["--data-dir", dir.path().to_str().unwrap()],
+        &[("BERTH_DATABASE_URL", &url), ("BERTH_BCRYPT_COST", "4")],
+    );
+    let call = |method: &str, path: &str, token: Option<&str>, body: Option<serde_json::Value>| {
+        let (status, text) = request(&b.addr, method, path, token, body.as_ref());
+        (
+            status,
+            if text.is_empty() {
+                serde_json::Value::Null
+            } else {
+                json_of(&text)
+            },
+        )
+    };
+
+    let (status, body) = call(
+        "POST",
+        "/api/v1/auth/setup",
+        None,
+        Some(
+            json!({ "username": "root", "email": "root@example.com", "password": "correct horse" }),
+        ),
+    );
+    assert_eq!(status, 201, "{body}");
+    let root = body["token"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        "POST",
+        "/api/v1/users",
+        Some(&root),
+        Some(
+            json!({ "username": "alice", "email": "alice@example.com", "password": "alice-password" }),
+        ),
+    );
+    assert_eq!(status, 201);
+    let (status, body) = call(
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({ "login": "alice@example.com", "password": "alice-password" })),
+    );
+    assert_eq!(status, 200, "{body}");
+    let alice = body["token"].as_str().unwrap().to_owned();
+    let alice_id = body["user"]["id"].as_str().unwrap().to_owned();
+
+    let (status, body) = call(
+        "POST",
+        "/api/v1/teams",
+        Some(&root),
+        Some(json!({ "name": "platform" })),
+    );
+    assert_eq!(status, 201);
+    let team = body["id"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        "POST",
+        &format!("/api/v1/teams/{team}/members"),
+        Some(&root),
+        Some(json!({ "user_id": alice_id, "role": "member" })),
+    );
+    assert_eq!(status, 201);
+
+    let (status, body) = call(
+        "POST",
+        "/api/v1/projects",
+        Some(&alice),
+        Some(json!({ "name": "web shop", "team_id": team })),
+    );
+    assert_eq!(status, 201, "{body}");
+    let project = body["id"].as_str().unwrap().to_owned();
+    let app = json!({
+        "name": "web",
+        "source": { "type": "git", "provider": "github", "repository": "https://github.com/acme/web.git", "branch": "main" },
+        "replicas": 2,
+        "ports": [ { "container": 8080 } ]
+    });
+    let (status, body) = call(
+        "POST",
+        &format!("/api/v1/projects/{project}/applications"),
+        Some(&alice),
+        Some(app),
+    );
+    assert_eq!(status, 201, "{body}");
+    let app = body["id"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        "PUT",
+        &format!("/api/v1/applications/{app}/env/STRIPE_KEY"),
+        Some(&alice),
+        Some(json!({ "value": "sk_live_secret", "is_secret": true })),
+    );
+    assert_eq!(status, 200);
+    let (status, body) = call(
+        "GET",
+        &format!("/api/v1/applications/{app}/env"),
+        Some(&alice),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!([{ "key": "STRIPE_KEY", "value": null, "is_secret": true, "updated_at": body[0]["updated_at"] }])
+    );
+
+    let (status, body) = call("GET", "/api/v1/audit-log?limit=100", Some(&root), None);
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "auth.setup",
+        "user.create",
+        "auth.login",
+        "team.create",
+        "team.member_add",
+        "project.create",
+        "application.create",
+        "application.env_set",
+    ] {
+        assert!(actions.contains(&a), "{a} is in the audit log: {actions:?}");
+    }
+    assert!(!body.to_string().contains("sk_live_secret"));
+    let env_set = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "application.env_set")
+        .unwrap();
+    assert_eq!(env_set["user_agent"], "berth-e2e");
+    assert_eq!(env_set["ip_address"], "127.0.0.1");
+    let (status, _) = call("GET", "/api/v1/audit-log", Some(&alice), None);
+    assert_eq!(status, 403);
+    let (status, page) = request(&b.addr, "GET", "/api/docs/", None, None);
+    assert_eq!(status, 200);
+    assert!(page.contains("swagger"), "the interactive viewer: {page}");
+    terminate(b);
+}
+
+#[test]
+fn an_admin_can_be_created_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args([
+            "user",
+            "create",
+            "--username",
+            "rescue",
+            "--email",
+            "rescue@example.com",
+            "--admin",
+            "--data-dir",
+            data,
+        ])
+        .env("BERTH_USER_PASSWORD", "rescue-password")
+        .env("BERTH_BCRYPT_COST", "4")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args([
+            "user",
+            "create",
+            "--username",
+            "x",
+            "--email",
+            "nope",
+            "--data-dir",
+            data,
+        ])
+        .env("BERTH_USER_PASSWORD", "short")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("username") && err.contains("email") && err.contains("password"),
+        "{err}"
+    );
+
+    let b = start(&["--data-dir", data], &[("BERTH_BCRYPT_COST", "4")]);
+    let body = serde_json::json!({ "login": "rescue", "password": "rescue-password" });
+    let (status, text) = request(&b.addr, "POST", "/api/v1/auth/login", None, Some(&body));
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(json_of(&text)["user"]["role"], "super_admin");
+    terminate(b);
+}
+
+#[test]
+fn the_openapi_command_prints_the_document() {
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("openapi")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let doc = json_of(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(doc["info"]["title"], "berth");
 }

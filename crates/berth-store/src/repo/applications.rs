@@ -20,6 +20,18 @@ pub struct NewApplication {
     pub credentials: Option<GitCredentials>,
 }
 
+/// A change to an application; `None` leaves a field as it is. `credentials: Some(None)`
+/// removes the stored credentials.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationChanges {
+    pub name: Option<ResourceName>,
+    pub description: Option<Option<Description>>,
+    pub source: Option<ApplicationSource>,
+    pub runtime: Option<RuntimeConfig>,
+    pub replicas: Option<Replicas>,
+    pub credentials: Option<Option<GitCredentials>>,
+}
+
 fn application_from(m: applications::Model) -> Result<Application, StoreError> {
     Ok(Application {
         id: ApplicationId::from_uuid(m.id),
@@ -186,15 +198,45 @@ impl Scope {
     pub async fn update_application(
         &self,
         id: ApplicationId,
-        source: Option<ApplicationSource>,
-        runtime: Option<RuntimeConfig>,
-        replicas: Option<Replicas>,
+        changes: ApplicationChanges,
     ) -> Result<Application, StoreError> {
+        let ApplicationChanges {
+            name,
+            description,
+            source,
+            runtime,
+            replicas,
+            credentials,
+        } = changes;
         let current = self.application(id).await?;
         let mut am = applications::ActiveModel {
             updated_at: Set(now()),
             ..Default::default()
         };
+        if let Some(n) = name {
+            am.name = Set(n.into_inner());
+        }
+        if let Some(d) = description {
+            am.description = Set(d.map(Description::into_inner));
+        }
+        if let Some(c) = credentials {
+            if current.kind != ApplicationKind::Git {
+                return Err(ValidationError::field(
+                    "source.credentials",
+                    "only a git source takes credentials",
+                )
+                .into());
+            }
+            git_sources::Entity::update_many()
+                .col_expr(
+                    git_sources::Column::CredentialsEncrypted,
+                    c.map(|c| self.cipher.encrypt_str(&c.to_secret_json()))
+                        .into(),
+                )
+                .filter(git_sources::Column::ApplicationId.eq(id.as_uuid()))
+                .exec(self.connection())
+                .await?;
+        }
         if let Some(rc) = &runtime {
             rc.validate()?;
             am.docker_config = Set(to_json(rc));
@@ -232,7 +274,10 @@ impl Scope {
             .set(am)
             .filter(applications::Column::Id.eq(id.as_uuid()))
             .exec(self.connection())
-            .await?;
+            .await
+            .map_err(conflict(
+                "the project already has an application with this name",
+            ))?;
         self.application(id).await
     }
 

@@ -261,6 +261,43 @@ impl Scope {
             .collect()
     }
 
+    /// Changes where a domain points (within its project) and whether it serves TLS.
+    pub async fn update_domain(
+        &self,
+        id: DomainId,
+        target: Option<DomainTarget>,
+        tls: Option<bool>,
+    ) -> Result<Domain, StoreError> {
+        let current = self.domain(id).await?;
+        let mut q = domains::Entity::update_many()
+            .col_expr(domains::Column::UpdatedAt, now().into())
+            .filter(domains::Column::Id.eq(id.as_uuid()));
+        if let Some(t) = tls {
+            q = q.col_expr(domains::Column::Tls, t.into());
+        }
+        if let Some(target) = target {
+            let (app, db): (Option<uuid::Uuid>, Option<uuid::Uuid>) = match target {
+                DomainTarget::Application(a) => {
+                    if self.application(a).await?.project_id != current.project_id {
+                        return Err(StoreError::NotFound("application"));
+                    }
+                    (Some(a.as_uuid()), None)
+                }
+                DomainTarget::Database(d) => {
+                    if self.database(d).await?.project_id != current.project_id {
+                        return Err(StoreError::NotFound("database"));
+                    }
+                    (None, Some(d.as_uuid()))
+                }
+            };
+            q = q
+                .col_expr(domains::Column::ApplicationId, app.into())
+                .col_expr(domains::Column::DatabaseId, db.into());
+        }
+        q.exec(self.connection()).await?;
+        self.domain(id).await
+    }
+
     pub async fn delete_domain(&self, id: DomainId) -> Result<(), StoreError> {
         self.domain(id).await?;
         domains::Entity::delete_by_id(id.as_uuid())

@@ -69,6 +69,22 @@ impl Scope {
         user_from(model)
     }
 
+    /// Creates the first user of the installation; a conflict once any user exists. Two
+    /// concurrent calls cannot both succeed: on Postgres they serialise on an advisory lock, on
+    /// SQLite on the database's single writer.
+    pub async fn create_first_user(&self, new: NewUser) -> Result<User, StoreError> {
+        if self.backend() == crate::Backend::Postgres {
+            use sea_orm::ConnectionTrait;
+            self.connection()
+                .execute_unprepared("SELECT pg_advisory_xact_lock(7243001)")
+                .await?;
+        }
+        if self.count_users().await? > 0 {
+            return Err(StoreError::Conflict("berth is already set up".into()));
+        }
+        self.create_user(new).await
+    }
+
     pub async fn user(&self, id: UserId) -> Result<User, StoreError> {
         user_from(found(
             users::Entity::find_by_id(id.as_uuid())
@@ -322,6 +338,57 @@ impl Scope {
         }
         check_team_keeps_an_owner(&members, change)?;
         Ok(())
+    }
+
+    pub async fn update_team(
+        &self,
+        id: TeamId,
+        name: Option<TeamName>,
+        description: Option<Option<Description>>,
+    ) -> Result<Team, StoreError> {
+        self.team(id).await?;
+        let mut am = teams::ActiveModel {
+            updated_at: Set(now()),
+            ..Default::default()
+        };
+        if let Some(n) = name {
+            am.name = Set(n.into_inner());
+        }
+        if let Some(d) = description {
+            am.description = Set(d.map(Description::into_inner));
+        }
+        teams::Entity::update_many()
+            .set(am)
+            .filter(teams::Column::Id.eq(id.as_uuid()))
+            .exec(self.connection())
+            .await
+            .map_err(conflict("a team with this name already exists"))?;
+        self.team(id).await
+    }
+
+    /// The members of a team with their usernames, in the order they joined.
+    pub async fn team_members_named(
+        &self,
+        team: TeamId,
+    ) -> Result<Vec<(TeamMember, Username)>, StoreError> {
+        let members = self.team_members(team).await?;
+        let ids: Vec<uuid::Uuid> = members.iter().map(|m| m.user_id.as_uuid()).collect();
+        let names: std::collections::HashMap<uuid::Uuid, String> = users::Entity::find()
+            .filter(users::Column::Id.is_in(ids))
+            .all(self.connection())
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.username))
+            .collect();
+        members
+            .into_iter()
+            .map(|m| {
+                let name = names
+                    .get(&m.user_id.as_uuid())
+                    .ok_or(StoreError::NotFound("user"))?;
+                Ok((m, parse_col(name)?))
+            })
+            .collect()
     }
 
     pub async fn delete_team(&self, id: TeamId) -> Result<(), StoreError> {

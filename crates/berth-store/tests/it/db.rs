@@ -1,78 +1,24 @@
 use berth_domain::*;
-use berth_store::{Actor, MasterKey, NewProject, NewUser, Scope, Store};
+use berth_store::{Actor, NewProject, NewUser, Scope, Store};
 
-/// A store on a database of its own, migrated.
+/// A store on a database of its own, migrated, with helpers to populate it.
+#[derive(Debug)]
 pub struct TestDb {
     pub store: Store,
-
-    _dir: Option<tempfile::TempDir>,
+    _inner: berth_testkit::TestStore,
 }
 
-pub async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("berth.db").display()
-    );
-    let store = Store::connect(&url, &MasterKey::generate())
-        .await
-        .expect("open sqlite");
-    store.migrate().await.expect("migrate sqlite");
+pub async fn setup(backend: berth_testkit::Backend) -> TestDb {
+    let inner = berth_testkit::TestStore::new(backend).await;
     TestDb {
-        store,
-        _dir: Some(dir),
+        store: inner.store.clone(),
+        _inner: inner,
     }
 }
 
-/// The URL of the test cluster's unprivileged role, or a failure that says how to get one.
-pub fn pg_url() -> String {
-    std::env::var("BERTH_TEST_PG_URL").unwrap_or_else(|_| {
-        panic!(
-            "BERTH_TEST_PG_URL is not set: the Postgres tests need a server. Run them with \
-             `make test`, or `scripts/test-postgres.sh cargo nextest run`"
-        )
-    })
-}
-
-pub fn with_database(url: &str, db: &str) -> String {
-    let mut u = url::Url::parse(url).expect("url");
-    u.set_path(&format!("/{db}"));
-    u.to_string()
-}
-
 pub async fn postgres() -> TestDb {
-    use sea_orm::ConnectionTrait;
-    let base = pg_url();
-    let name = format!("berth_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = sea_orm::Database::connect(base.clone())
-        .await
-        .expect("connect to the test cluster");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create test database");
-    admin.close().await.ok();
-    let url = with_database(&base, &name);
-    let store = Store::connect(&url, &MasterKey::generate())
-        .await
-        .expect("open postgres");
-    store.migrate().await.expect("migrate postgres");
-    TestDb { store, _dir: None }
+    setup(berth_testkit::Backend::Postgres).await
 }
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(crate::db::sqlite().await).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(crate::db::postgres().await).await })*
-        }
-    };
-}
-pub(crate) use both_backends;
 
 impl TestDb {
     pub async fn system(&self) -> Scope {

@@ -1,7 +1,8 @@
 use berth_domain::*;
 use berth_store::{NewDeployment, NewLogLine, StoreError};
 
-use crate::db::{app, both_backends, TestDb};
+use crate::db::{app, TestDb};
+use berth_testkit::both_backends;
 
 both_backends!(
     builds_follow_their_state_machine,

@@ -3,6 +3,8 @@
 //! and on a fresh Postgres database (`BERTH_TEST_PG_URL`, set by `make test`).
 
 mod db;
+
+pub use db::setup;
 mod deployments;
 mod resources;
 mod rls;

@@ -2,7 +2,8 @@ use berth_domain::*;
 use berth_store::{NewDatabase, NewVolume, StoreError};
 use sea_orm::{ConnectionTrait, Statement};
 
-use crate::db::{app, both_backends, git_app, TestDb};
+use crate::db::{app, git_app, TestDb};
+use berth_testkit::both_backends;
 
 both_backends!(
     secret_env_values_are_write_only_and_encrypted,

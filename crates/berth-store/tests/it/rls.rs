@@ -5,7 +5,9 @@ use berth_domain::*;
 use berth_store::{Actor, MasterKey, NewLogLine, Store, StoreError};
 use sea_orm::{ConnectionTrait, Statement};
 
-use crate::db::{app, pg_url, postgres, TestDb};
+use berth_testkit::pg_url;
+
+use crate::db::{app, postgres, TestDb};
 
 const TENANT_TABLES: &[&str] = &[
     "teams",

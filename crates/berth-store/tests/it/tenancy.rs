@@ -1,7 +1,8 @@
 use berth_domain::*;
 use berth_store::{NewUser, ProjectChanges, StoreError};
 
-use crate::db::{app, both_backends, git_app, TestDb};
+use crate::db::{app, git_app, TestDb};
+use berth_testkit::both_backends;
 
 both_backends!(
     users_are_unique_and_found_by_username_or_email,

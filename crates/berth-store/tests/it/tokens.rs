@@ -1,7 +1,8 @@
 use berth_domain::*;
 use berth_store::TokenOwner;
 
-use crate::db::{app, both_backends, TestDb};
+use crate::db::{app, TestDb};
+use berth_testkit::both_backends;
 
 both_backends!(tokens_authenticate_until_revoked_or_expired);
 

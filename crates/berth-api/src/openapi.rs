@@ -1,0 +1,65 @@
+//! The OpenAPI document, generated from the handlers and types. Committed at
+//! `openapi/openapi.json`; a test fails when the two differ.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{applications, audit, auth, history, projects, teams, users};
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "berth",
+        description = "berth's REST API. Authenticate with `Authorization: Bearer <token>` (a session token from \
+                       `/api/v1/auth/login` or a personal API token). Errors are RFC 9457 problem+json.",
+        license(name = "AGPL-3.0-only")
+    ),
+    paths(
+        auth::setup, auth::login, auth::logout, auth::me,
+        users::list_users, users::create_user, users::get_user, users::update_user, users::delete_user,
+        users::list_tokens, users::create_token, users::delete_token,
+        teams::list_teams, teams::create_team, teams::get_team, teams::update_team, teams::delete_team,
+        teams::list_members, teams::add_member, teams::update_member, teams::remove_member,
+        projects::list_projects, projects::create_project, projects::get_project, projects::update_project, projects::delete_project,
+        applications::list_applications, applications::create_application, applications::get_application,
+        applications::update_application, applications::delete_application,
+        applications::list_env, applications::set_env, applications::delete_env,
+        applications::list_volumes, applications::create_volume, applications::delete_volume,
+        applications::list_domains, applications::create_domain, applications::get_domain, applications::update_domain,
+        applications::delete_domain,
+        history::list_deployments, history::get_deployment, history::deployment_logs,
+        history::list_builds, history::latest_successful_build, history::get_build,
+        audit::list_audit,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "First-user setup, login, logout"),
+        (name = "users", description = "Accounts (admins) and the caller"),
+        (name = "tokens", description = "Personal API tokens"),
+        (name = "teams", description = "Teams and their members"),
+        (name = "projects", description = "Projects"),
+        (name = "applications", description = "Applications, their environment and volumes"),
+        (name = "domains", description = "Domains routed to applications"),
+        (name = "deployments", description = "Deployment history, steps and logs"),
+        (name = "builds", description = "Image builds"),
+        (name = "audit", description = "The audit log (admins)"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The document as pretty JSON, as committed.
+pub fn document() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}

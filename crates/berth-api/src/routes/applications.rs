@@ -1,0 +1,511 @@
+use actix_web::{web, HttpResponse};
+use berth_domain::{
+    ApplicationId, DomainId, DomainName, DomainTarget, EnvKey, MountPath, ProjectId, SecretString,
+    SizeGb, VolumeId, VolumeKind, VolumeName, VolumeOwner,
+};
+use berth_store::{NewApplication, NewVolume, Scope};
+
+use crate::auth::Caller;
+use crate::authz::{require_project, Access};
+use crate::dto::{
+    ApplicationInput, ApplicationView, DomainCreate, DomainUpdate, DomainView, EnvSet, EnvView,
+    PageOf, PageQuery, VolumeCreate, VolumeView,
+};
+use crate::problem::Problem;
+use crate::{ApiError, AppState};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/projects/{id}/applications",
+        web::get().to(list_applications),
+    )
+    .route(
+        "/projects/{id}/applications",
+        web::post().to(create_application),
+    )
+    .route("/applications/{id}", web::get().to(get_application))
+    .route("/applications/{id}", web::patch().to(update_application))
+    .route("/applications/{id}", web::delete().to(delete_application))
+    .route("/applications/{id}/env", web::get().to(list_env))
+    .route("/applications/{id}/env/{key}", web::put().to(set_env))
+    .route("/applications/{id}/env/{key}", web::delete().to(delete_env))
+    .route("/applications/{id}/volumes", web::get().to(list_volumes))
+    .route("/applications/{id}/volumes", web::post().to(create_volume))
+    .route("/volumes/{id}", web::delete().to(delete_volume))
+    .route("/applications/{id}/domains", web::get().to(list_domains))
+    .route("/applications/{id}/domains", web::post().to(create_domain))
+    .route("/domains/{id}", web::get().to(get_domain))
+    .route("/domains/{id}", web::patch().to(update_domain))
+    .route("/domains/{id}", web::delete().to(delete_domain));
+}
+
+/// Loads an application the caller can see and checks their access to its project.
+async fn application_with(
+    s: &Scope,
+    caller: &Caller,
+    id: ApplicationId,
+    needed: Access,
+) -> Result<berth_domain::Application, ApiError> {
+    let app = s.application(id).await?;
+    let project = s.project(app.project_id).await?;
+    require_project(caller.user()?, s, &project, needed)?;
+    Ok(app)
+}
+
+async fn view(s: &Scope, app: berth_domain::Application) -> Result<ApplicationView, ApiError> {
+    let has_credentials = match app.kind {
+        berth_domain::ApplicationKind::Git => s.git_source(app.id).await?.has_credentials,
+        _ => false,
+    };
+    Ok(ApplicationView::new(app, has_credentials))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{id}/applications", tag = "applications", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), PageQuery),
+    responses((status = 200, body = PageOf<ApplicationView>), (status = 404, body = Problem)))]
+pub async fn list_applications(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = q.page()?;
+    let s = caller.scope(&state).await?;
+    let apps = s.list_applications(ProjectId::from_uuid(*id), page).await?;
+    let mut items = Vec::with_capacity(apps.items.len());
+    for a in apps.items {
+        items.push(view(&s, a).await?);
+    }
+    Ok(HttpResponse::Ok().json(PageOf {
+        items,
+        total: apps.total,
+        limit: apps.limit,
+        offset: apps.offset,
+    }))
+}
+
+/// Creates an application in a project (write access).
+#[utoipa::path(post, path = "/api/v1/projects/{id}/applications", tag = "applications", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path)), request_body = ApplicationInput,
+    responses((status = 201, body = ApplicationView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_application(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+    body: web::Json<ApplicationInput>,
+) -> Result<HttpResponse, ApiError> {
+    let parsed = body.parse(true)?;
+    let s = caller.scope(&state).await?;
+    let project = s.project(ProjectId::from_uuid(*id)).await?;
+    require_project(caller.user()?, &s, &project, Access::Write)?;
+    let runtime = parsed.runtime_over(&Default::default());
+    let c = parsed.changes;
+    let (Some(name), Some(source)) = (c.name, c.source) else {
+        return Err(ApiError::invalid("name", "is required"));
+    };
+    let app = s
+        .create_application(
+            project.id,
+            NewApplication {
+                name,
+                description: c.description.flatten(),
+                source,
+                runtime,
+                replicas: c.replicas.unwrap_or_default(),
+                credentials: c.credentials.flatten(),
+            },
+        )
+        .await?;
+    super::audit(
+        &s,
+        &caller,
+        "application.create",
+        "application",
+        app.id,
+        serde_json::json!({ "name": app.name, "project_id": project.id }),
+    )
+    .await?;
+    let v = view(&s, app).await?;
+    s.commit().await?;
+    Ok(HttpResponse::Created().json(v))
+}
+
+#[utoipa::path(get, path = "/api/v1/applications/{id}", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ApplicationView), (status = 404, body = Problem)))]
+pub async fn get_application(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = caller.scope(&state).await?;
+    let app = s.application(ApplicationId::from_uuid(*id)).await?;
+    Ok(HttpResponse::Ok().json(view(&s, app).await?))
+}
+
+/// Changes any subset of an application's settings (write access). Credentials given in
+/// `source` replace the stored ones.
+#[utoipa::path(patch, path = "/api/v1/applications/{id}", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    request_body = ApplicationInput,
+    responses((status = 200, body = ApplicationView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_application(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+    body: web::Json<ApplicationInput>,
+) -> Result<HttpResponse, ApiError> {
+    let parsed = body.parse(false)?;
+    let s = caller.scope(&state).await?;
+    let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Write).await?;
+    let mut changes = parsed.changes.clone();
+    if parsed.touches_runtime() {
+        changes.runtime = Some(parsed.runtime_over(&app.runtime));
+    }
+    let changed: Vec<&str> = [
+        changes.name.as_ref().map(|_| "name"),
+        changes.description.as_ref().map(|_| "description"),
+        changes.source.as_ref().map(|_| "source"),
+        changes.runtime.as_ref().map(|_| "runtime"),
+        changes.replicas.as_ref().map(|_| "replicas"),
+        changes.credentials.as_ref().map(|_| "credentials"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let updated = s.update_application(app.id, changes).await?;
+    super::audit(
+        &s,
+        &caller,
+        "application.update",
+        "application",
+        app.id,
+        serde_json::json!({ "changed": changed }),
+    )
+    .await?;
+    let v = view(&s, updated).await?;
+    s.commit().await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// Deletes an application (admin access): it disappears, its history is kept.
+#[utoipa::path(delete, path = "/api/v1/applications/{id}", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete_application(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = caller.scope(&state).await?;
+    let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Admin).await?;
+    s.soft_delete_application(app.id).await?;
+    super::audit(
+        &s,
+        &caller,
+        "application.delete",
+        "application",
+        app.id,
+        serde_json::json!({ "name": app.name }),
+    )
+    .await?;
+    s.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The application's environment; secret values are `null`.
+#[utoipa::path(get, path = "/api/v1/applications/{id}/env", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Vec<EnvView>), (status = 404, body = Problem)))]
+pub async fn list_env(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = caller.scope(&state).await?;
+    let vars: Vec<EnvView> = s
+        .list_env_vars(ApplicationId::from_uuid(*id))
+        .await?
+        .into_iter()
+        .map(EnvView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(vars))
+}
+
+/// Sets a variable (write access). A secret's value is encrypted and never shown again.
+#[utoipa::path(put, path = "/api/v1/applications/{id}/env/{key}", tag = "applications", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), ("key" = String, Path)), request_body = EnvSet,
+    responses((status = 200, body = EnvView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_env(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(uuid::Uuid, String)>,
+    body: web::Json<EnvSet>,
+) -> Result<HttpResponse, ApiError> {
+    let key = EnvKey::parse(&path.1).map_err(|e| e.nested("key"))?;
+    if body.value.len() > 65_536 || body.value.contains('\0') {
+        return Err(ApiError::invalid(
+            "value",
+            "must be at most 64 KiB with no NUL character",
+        ));
+    }
+    let s = caller.scope(&state).await?;
+    let app =
+        application_with(&s, &caller, ApplicationId::from_uuid(path.0), Access::Write).await?;
+    let var = s
+        .set_env_var(
+            app.id,
+            key,
+            SecretString::new(body.value.clone()),
+            body.is_secret,
+        )
+        .await?;
+    super::audit(
+        &s,
+        &caller,
+        "application.env_set",
+        "application",
+        app.id,
+        serde_json::json!({ "key": var.key, "is_secret": var.is_secret }),
+    )
+    .await?;
+    s.commit().await?;
+    Ok(HttpResponse::Ok().json(EnvView::from(var)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/applications/{id}/env/{key}", tag = "applications", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), ("key" = String, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete_env(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(uuid::Uuid, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let key = EnvKey::parse(&path.1).map_err(|_| ApiError::NotFound("environment variable"))?;
+    let s = caller.scope(&state).await?;
+    let app =
+        application_with(&s, &caller, ApplicationId::from_uuid(path.0), Access::Write).await?;
+    s.delete_env_var(app.id, &key).await?;
+    super::audit(
+        &s,
+        &caller,
+        "application.env_delete",
+        "application",
+        app.id,
+        serde_json::json!({ "key": key }),
+    )
+    .await?;
+    s.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(get, path = "/api/v1/applications/{id}/volumes", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Vec<VolumeView>), (status = 404, body = Problem)))]
+pub async fn list_volumes(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = caller.scope(&state).await?;
+    let vols: Vec<VolumeView> = s
+        .list_volumes(ApplicationId::from_uuid(*id))
+        .await?
+        .into_iter()
+        .map(VolumeView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(vols))
+}
+
+/// Adds a named volume to an application (write access). Volume names are unique on the host.
+#[utoipa::path(post, path = "/api/v1/applications/{id}/volumes", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    request_body = VolumeCreate,
+    responses((status = 201, body = VolumeView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_volume(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+    body: web::Json<VolumeCreate>,
+) -> Result<HttpResponse, ApiError> {
+    let mut v = berth_domain::error::Validator::new();
+    let name = v.check("name", VolumeName::parse(&body.name));
+    let mount_path = v.check("mount_path", MountPath::parse(&body.mount_path));
+    let size_gb = v.check("size_gb", SizeGb::parse(body.size_gb));
+    let kind = v.check(
+        "kind",
+        body.kind
+            .as_deref()
+            .map_or(Ok(VolumeKind::DockerVolume), VolumeKind::parse),
+    );
+    v.finish()?;
+    let (Some(name), Some(mount_path), Some(size_gb), Some(kind)) =
+        (name, mount_path, size_gb, kind)
+    else {
+        return Err(ApiError::invalid("body", "is invalid"));
+    };
+    let s = caller.scope(&state).await?;
+    let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Write).await?;
+    let vol = s
+        .create_volume(NewVolume {
+            name,
+            kind,
+            mount_path,
+            size_gb,
+            owner: VolumeOwner::Application(app.id),
+        })
+        .await?;
+    super::audit(
+        &s,
+        &caller,
+        "volume.create",
+        "volume",
+        vol.id,
+        serde_json::json!({ "name": vol.name, "application_id": app.id }),
+    )
+    .await?;
+    s.commit().await?;
+    Ok(HttpResponse::Created().json(VolumeView::from(vol)))
+}
+
+/// Deletes a volume record (admin access).
+#[utoipa::path(delete, path = "/api/v1/volumes/{id}", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete_volume(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = caller.scope(&state).await?;
+    let vol = s.volume(VolumeId::from_uuid(*id)).await?;
+    let VolumeOwner::Application(app) = vol.owner else {
+        return Err(ApiError::NotFound("volume"));
+    };
+    application_with(&s, &caller, app, Access::Admin).await?;
+    s.delete_volume(vol.id).await?;
+    super::audit(
+        &s,
+        &caller,
+        "volume.delete",
+        "volume",
+        vol.id,
+        serde_json::json!({ "name": vol.name }),
+    )
+    .await?;
+    s.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(get, path = "/api/v1/applications/{id}/domains", tag = "domains", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Vec<DomainView>), (status = 404, body = Problem)))]
+pub async fn list_domains(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = caller.scope(&state).await?;
+    let ds: Vec<DomainView> = s
+        .list_domains(ApplicationId::from_uuid(*id))
+        .await?
+        .into_iter()
+        .map(DomainView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(ds))
+}
+
+/// Routes a domain to the application (write access). A domain is unique on the whole
+/// installation; a taken one is a conflict that does not say who holds it.
+#[utoipa::path(post, path = "/api/v1/applications/{id}/domains", tag = "domains", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    request_body = DomainCreate,
+    responses((status = 201, body = DomainView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_domain(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+    body: web::Json<DomainCreate>,
+) -> Result<HttpResponse, ApiError> {
+    let host = DomainName::parse(&body.host).map_err(|e| e.nested("host"))?;
+    let s = caller.scope(&state).await?;
+    let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Write).await?;
+    let d = s
+        .create_domain(
+            app.project_id,
+            host,
+            DomainTarget::Application(app.id),
+            body.tls.unwrap_or(true),
+        )
+        .await?;
+    super::audit(
+        &s,
+        &caller,
+        "domain.create",
+        "domain",
+        d.id,
+        serde_json::json!({ "host": d.host, "application_id": app.id }),
+    )
+    .await?;
+    s.commit().await?;
+    Ok(HttpResponse::Created().json(DomainView::from(d)))
+}
+
+#[utoipa::path(get, path = "/api/v1/domains/{id}", tag = "domains", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = DomainView), (status = 404, body = Problem)))]
+pub async fn get_domain(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = caller.scope(&state).await?;
+    Ok(HttpResponse::Ok().json(DomainView::from(s.domain(DomainId::from_uuid(*id)).await?)))
+}
+
+/// Changes TLS or the target application of a domain (write access).
+#[utoipa::path(patch, path = "/api/v1/domains/{id}", tag = "domains", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    request_body = DomainUpdate,
+    responses((status = 200, body = DomainView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn update_domain(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+    body: web::Json<DomainUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let s = caller.scope(&state).await?;
+    let d = s.domain(DomainId::from_uuid(*id)).await?;
+    let project = s.project(d.project_id).await?;
+    require_project(caller.user()?, &s, &project, Access::Write)?;
+    let target = body
+        .application_id
+        .map(|a| DomainTarget::Application(ApplicationId::from_uuid(a)));
+    let d = s.update_domain(d.id, target, body.tls).await?;
+    super::audit(
+        &s,
+        &caller,
+        "domain.update",
+        "domain",
+        d.id,
+        serde_json::json!({ "host": d.host, "tls": d.tls }),
+    )
+    .await?;
+    s.commit().await?;
+    Ok(HttpResponse::Ok().json(DomainView::from(d)))
+}
+
+/// Removes a domain (admin access).
+#[utoipa::path(delete, path = "/api/v1/domains/{id}", tag = "domains", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete_domain(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = caller.scope(&state).await?;
+    let d = s.domain(DomainId::from_uuid(*id)).await?;
+    let project = s.project(d.project_id).await?;
+    require_project(caller.user()?, &s, &project, Access::Admin)?;
+    s.delete_domain(d.id).await?;
+    super::audit(
+        &s,
+        &caller,
+        "domain.delete",
+        "domain",
+        d.id,
+        serde_json::json!({ "host": d.host }),
+    )
+    .await?;
+    s.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

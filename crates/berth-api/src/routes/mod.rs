@@ -1,0 +1,52 @@
+//! The handlers of `/api/v1`, one module per resource family.
+
+pub mod applications;
+pub mod audit;
+pub mod auth;
+pub mod history;
+pub mod projects;
+pub mod teams;
+pub mod users;
+
+use actix_web::web;
+use berth_store::{NewAuditEntry, Scope};
+
+use crate::auth::Caller;
+use crate::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .configure(auth::routes)
+            .configure(users::routes)
+            .configure(teams::routes)
+            .configure(projects::routes)
+            .configure(applications::routes)
+            .configure(history::routes)
+            .configure(audit::routes),
+    );
+}
+
+/// Writes the audit entry of a mutating request, in the same transaction as the change, so
+/// both are kept or neither is. `details` never holds a secret.
+pub(crate) async fn audit(
+    scope: &Scope,
+    caller: &Caller,
+    action: &str,
+    resource_type: &str,
+    resource_id: impl ToString,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    scope
+        .append_audit(NewAuditEntry {
+            user_id: caller.user().ok().map(|u| u.id),
+            action: action.into(),
+            resource_type: resource_type.into(),
+            resource_id: Some(resource_id.to_string()),
+            details,
+            ip_address: caller.client.ip.clone(),
+            user_agent: caller.client.user_agent.clone(),
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,385 @@
+use actix_web::test::TestRequest;
+use berth_testkit::both_backends;
+use serde_json::json;
+
+use crate::api::TestApi;
+
+both_backends!(
+    setup_creates_the_first_super_admin_once,
+    login_by_username_or_email_and_logout,
+    failed_logins_are_audited_and_throttled,
+    tokens_are_shown_once_and_revocable,
+    bad_bodies_get_clear_errors,
+    users_are_managed_by_admins,
+);
+
+async fn setup_creates_the_first_super_admin_once(api: TestApi) {
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/auth/setup",
+            None,
+            Some(json!({ "username": "ROOT", "email": "x", "password": "short" })),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let fields: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["username", "email", "password"],
+        "every invalid field is named: {}",
+        r.body
+    );
+
+    let token = api.admin().await;
+    let me = api.get("/api/v1/users/me", &token).await;
+    assert_eq!(
+        (me.status, me.body["role"].as_str()),
+        (200, Some("super_admin"))
+    );
+    let again = api.call("POST", "/api/v1/auth/setup", None, Some(json!({ "username": "other", "email": "o@example.com", "password": "password-123" }))).await;
+    assert_eq!(again.status, 409);
+    assert_eq!(again.body["detail"], "berth is already set up");
+}
+
+async fn login_by_username_or_email_and_logout(api: TestApi) {
+    api.admin().await;
+    for login in ["root", "ROOT@example.com"] {
+        let r = api
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({ "login": login, "password": "correct horse" })),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{login}: {}", r.body);
+        assert!(r.body["token"].as_str().unwrap().starts_with("berth_s_"));
+        assert!(r.body["expires_at"].is_string());
+    }
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "login": "root", "password": "correct horse" })),
+        )
+        .await;
+    let token = r.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(api.get("/api/v1/users/me", &token).await.status, 200);
+    assert_eq!(
+        api.call("POST", "/api/v1/auth/logout", Some(&token), None)
+            .await
+            .status,
+        204
+    );
+    let after = api.get("/api/v1/users/me", &token).await;
+    assert_eq!(after.status, 401, "the session is revoked");
+    assert_eq!(after.content_type, "application/problem+json");
+    assert_eq!(
+        api.call("GET", "/api/v1/users/me", None, None).await.status,
+        401
+    );
+    assert_eq!(
+        api.get("/api/v1/users/me", "berth_s_forged").await.status,
+        401
+    );
+}
+
+async fn failed_logins_are_audited_and_throttled(api: TestApi) {
+    let admin = api.admin().await;
+    for _ in 0..5 {
+        let r = api
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({ "login": "root", "password": "wrong" })),
+            )
+            .await;
+        assert_eq!(r.status, 401);
+        assert_eq!(r.body["detail"], "wrong login or password");
+    }
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "login": "root", "password": "correct horse" })),
+        )
+        .await;
+    assert_eq!(
+        r.status, 429,
+        "blocked even with the right password while throttled"
+    );
+    assert!(r.retry_after.unwrap().parse::<u64>().unwrap() > 0);
+    let log = api
+        .get("/api/v1/audit-log?resource_type=user", &admin)
+        .await;
+    let failed = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "auth.login_failed")
+        .count();
+    assert_eq!(failed, 5);
+    assert!(
+        log.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !e["details"].to_string().contains("wrong")),
+        "no password in the log"
+    );
+}
+
+async fn tokens_are_shown_once_and_revocable(api: TestApi) {
+    let admin = api.admin().await;
+    let r = api
+        .post("/api/v1/tokens", &admin, json!({ "name": "ci" }))
+        .await;
+    assert_eq!(r.status, 201);
+    let secret = r.body["token"].as_str().unwrap().to_owned();
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("berth_p_"));
+    let list = api.get("/api/v1/tokens", &admin).await;
+    assert_eq!(list.body.as_array().unwrap().len(), 1);
+    assert!(
+        list.body[0].get("token").is_none(),
+        "the secret is never listed"
+    );
+    assert_eq!(
+        api.get("/api/v1/users/me", &secret).await.body["username"],
+        "root"
+    );
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/api/v1/tokens/{id}"),
+            Some(&admin),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(api.get("/api/v1/users/me", &secret).await.status, 401);
+    let r = api
+        .post(
+            "/api/v1/tokens",
+            &admin,
+            json!({ "name": "old", "expires_at": "2000-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["field"].as_str()),
+        (422, Some("expires_at"))
+    );
+}
+
+async fn bad_bodies_get_clear_errors(api: TestApi) {
+    let admin = api.admin().await;
+    let auth = ("authorization", format!("Bearer {admin}"));
+    let r = api
+        .raw(
+            TestRequest::post()
+                .uri("/api/v1/projects")
+                .insert_header(auth.clone())
+                .insert_header(("content-type", "application/json"))
+                .set_payload("{\"name\": "),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (400, "application/problem+json")
+    );
+    let r = api
+        .raw(
+            TestRequest::post()
+                .uri("/api/v1/projects")
+                .insert_header(auth.clone())
+                .insert_header(("content-type", "text/plain"))
+                .set_payload("name=x"),
+        )
+        .await;
+    assert_eq!(r.status, 415);
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let r = api
+        .raw(
+            TestRequest::post()
+                .uri("/api/v1/projects")
+                .insert_header(auth.clone())
+                .insert_header(("content-type", "application/json"))
+                .set_payload(big),
+        )
+        .await;
+    assert_eq!(r.status, 413);
+    let r = api
+        .post(
+            "/api/v1/projects",
+            &admin,
+            json!({ "name": "ok name", "colour": "red" }),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown field `colour`"));
+    let r = api
+        .post("/api/v1/projects", &admin, json!({ "name": 7 }))
+        .await;
+    assert_eq!(r.status, 422);
+    let r = api.get("/api/v1/projects?limit=500", &admin).await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["field"].as_str()),
+        (422, Some("limit"))
+    );
+    // Nothing was created by any of these.
+    assert_eq!(api.get("/api/v1/projects", &admin).await.body["total"], 0);
+}
+
+async fn users_are_managed_by_admins(api: TestApi) {
+    let root = api.admin().await;
+    let (dev_id, dev) = api.user(&root, "dev", "developer").await;
+    let (admin_id, admin) = api.user(&root, "boss", "admin").await;
+    assert_eq!(api.get("/api/v1/users", &dev).await.status, 403);
+    let list = api.get("/api/v1/users?limit=2", &admin).await;
+    assert_eq!(
+        (
+            list.body["total"].as_u64(),
+            list.body["items"].as_array().unwrap().len()
+        ),
+        (Some(3), 2)
+    );
+    assert_eq!(
+        api.get(&format!("/api/v1/users/{dev_id}"), &dev)
+            .await
+            .status,
+        200,
+        "a user reads themselves"
+    );
+    assert_eq!(
+        api.get(&format!("/api/v1/users/{admin_id}"), &dev)
+            .await
+            .status,
+        403
+    );
+
+    // An admin cannot make super admins; a super admin can.
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{dev_id}"),
+            Some(&admin),
+            Some(json!({ "role": "super_admin" })),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{dev_id}"),
+            Some(&admin),
+            Some(json!({ "role": "viewer" })),
+        )
+        .await;
+    assert_eq!((r.status, r.body["role"].as_str()), (200, Some("viewer")));
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{dev_id}"),
+            Some(&dev),
+            Some(json!({ "role": "admin" })),
+        )
+        .await;
+    assert_eq!(r.status, 403, "no self-promotion");
+
+    // Changing one's own password needs the current one.
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{dev_id}"),
+            Some(&dev),
+            Some(json!({ "password": "new-password-1" })),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["field"].as_str()),
+        (422, Some("current_password"))
+    );
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{dev_id}"),
+            Some(&dev),
+            Some(json!({ "password": "new-password-1", "current_password": "password-123" })),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "login": "dev", "password": "new-password-1" })),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+
+    let r = api
+        .post(
+            "/api/v1/users",
+            &admin,
+            json!({ "username": "dev", "email": "again@example.com", "password": "password-123" }),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/api/v1/users/{admin_id}"),
+            Some(&admin),
+            None
+        )
+        .await
+        .status,
+        409,
+        "not yourself"
+    );
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/api/v1/users/{dev_id}"),
+            Some(&admin),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        api.get(&format!("/api/v1/users/{dev_id}"), &admin)
+            .await
+            .status,
+        404
+    );
+    let log = api.get("/api/v1/audit-log?resource_type=user", &root).await;
+    let actions: Vec<&str> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"user.delete")
+            && actions.contains(&"user.update")
+            && actions.contains(&"user.create"),
+        "{actions:?}"
+    );
+}

@@ -1,0 +1,61 @@
+use actix_web::test::TestRequest;
+use berth_testkit::both_backends;
+
+use crate::api::TestApi;
+
+both_backends!(
+    health_and_readiness_answer,
+    readiness_fails_when_the_database_is_gone,
+    unknown_paths_are_problem_json,
+    request_ids_are_kept_when_sane,
+);
+
+async fn request_ids_are_kept_when_sane(api: TestApi) {
+    let r = api
+        .raw(
+            TestRequest::get()
+                .uri("/healthz")
+                .insert_header(("x-request-id", "abc-123")),
+        )
+        .await;
+    assert_eq!(r.request_id.as_deref(), Some("abc-123"));
+    let r = api
+        .raw(
+            TestRequest::get()
+                .uri("/healthz")
+                .insert_header(("x-request-id", "bad id;rm")),
+        )
+        .await;
+    let id = r.request_id.unwrap();
+    assert_ne!(id, "bad id;rm");
+    assert_eq!(id.len(), 36, "a fresh UUID instead");
+}
+
+async fn health_and_readiness_answer(api: TestApi) {
+    let r = api.raw(TestRequest::get().uri("/healthz")).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("ok")));
+    let r = api.raw(TestRequest::get().uri("/readyz")).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("ready")));
+}
+
+async fn readiness_fails_when_the_database_is_gone(api: TestApi) {
+    api.state.store.clone().close().await.unwrap();
+    let r = api.raw(TestRequest::get().uri("/readyz")).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.content_type, "application/problem+json");
+    assert_eq!(r.body["detail"], "the database is not reachable");
+}
+
+async fn unknown_paths_are_problem_json(api: TestApi) {
+    let r = api.raw(TestRequest::get().uri("/nope")).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.content_type, "application/problem+json");
+    assert_eq!(r.body["status"], 404);
+    let admin = api.admin().await;
+    let r = api.get("/api/v1/projects/not-a-uuid", &admin).await;
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (404, "application/problem+json"),
+        "a malformed id names nothing"
+    );
+}

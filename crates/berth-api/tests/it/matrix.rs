@@ -1,0 +1,624 @@
+//! The authorization matrix: every endpoint, called by every kind of caller, against an object
+//! of the caller's tenant and one of another tenant, answers what the rules in
+//! `berth_api::authz` say. Run on both backends.
+
+use berth_domain::*;
+use berth_store::{Actor, NewDeployment, NewLogLine, NewProject, NewVolume};
+use berth_testkit::both_backends;
+use serde_json::{json, Value};
+
+use crate::api::{app_body, TestApi};
+
+both_backends!(every_endpoint_role_and_tenant);
+
+/// What a caller may do to the project under test, as the rules say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    None,
+    Read,
+    Write,
+    Admin,
+    Owner,
+    /// The user who owns the project (or a platform admin).
+    Principal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Own,
+    Other,
+}
+
+struct Caller {
+    name: &'static str,
+    token: String,
+    /// Access to the own tenant's project; to the other tenant's it is `Principal` for
+    /// platform admins and `None` for everyone else.
+    level: Level,
+    platform_admin: bool,
+    team_role: Option<&'static str>,
+}
+
+/// The objects of one tenant that requests point at.
+#[derive(Debug, Clone)]
+struct Objects {
+    project: String,
+    app: String,
+    domain: String,
+    volume: String,
+    deployment: String,
+    build: String,
+}
+
+struct World {
+    owner: User,
+    stranger: User,
+    team: TeamId,
+    counter: std::sync::atomic::AtomicUsize,
+}
+
+impl World {
+    fn next(&self) -> usize {
+        self.counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A fresh project with everything in it, for the tenant `target`.
+    async fn objects(&self, api: &TestApi, target: Target) -> Objects {
+        let n = self.next();
+        let (user, team) = match target {
+            Target::Own => (&self.owner, Some(self.team)),
+            Target::Other => (&self.stranger, None),
+        };
+        let s = api
+            .state
+            .store
+            .scope(Actor::User {
+                id: user.id,
+                role: user.role,
+            })
+            .await
+            .unwrap();
+        let p = s
+            .create_project(NewProject {
+                name: ProjectName::parse(&format!("project {n}")).unwrap(),
+                description: None,
+                team_id: team,
+            })
+            .await
+            .unwrap();
+        let mut new = berth_store::NewApplication {
+            name: ResourceName::parse("web").unwrap(),
+            description: None,
+            source: ApplicationSource::Image {
+                image: ImageReference::parse("busybox").unwrap(),
+            },
+            runtime: RuntimeConfig::default(),
+            replicas: Replicas::default(),
+            credentials: None,
+        };
+        new.name = ResourceName::parse(&format!("web-{n}")).unwrap();
+        let a = s.create_application(p.id, new).await.unwrap();
+        s.set_env_var(
+            a.id,
+            EnvKey::parse("PORT").unwrap(),
+            SecretString::new("80"),
+            false,
+        )
+        .await
+        .unwrap();
+        let d = s
+            .create_domain(
+                p.id,
+                DomainName::parse(&format!("d{n}.example.com")).unwrap(),
+                DomainTarget::Application(a.id),
+                true,
+            )
+            .await
+            .unwrap();
+        let v = s
+            .create_volume(NewVolume {
+                name: VolumeName::parse(&format!("vol-{n}")).unwrap(),
+                kind: VolumeKind::DockerVolume,
+                mount_path: MountPath::parse("/data").unwrap(),
+                size_gb: SizeGb::parse(1).unwrap(),
+                owner: VolumeOwner::Application(a.id),
+            })
+            .await
+            .unwrap();
+        s.commit().await.unwrap();
+        let s = api.state.store.scope(Actor::System).await.unwrap();
+        let b = s.create_build(a.id, None).await.unwrap();
+        s.transition_build(b.id, BuildStatus::InProgress, None)
+            .await
+            .unwrap();
+        s.transition_build(b.id, BuildStatus::Succeeded, None)
+            .await
+            .unwrap();
+        let dep = s
+            .create_deployment(
+                a.id,
+                NewDeployment {
+                    trigger: DeploymentTrigger::Manual,
+                    triggered_by: None,
+                    service_token_id: None,
+                    commit_sha: None,
+                    build_id: Some(b.id),
+                    config_snapshot: json!({}),
+                    rollback_of: None,
+                },
+            )
+            .await
+            .unwrap();
+        s.append_logs(
+            dep.id,
+            vec![NewLogLine {
+                step: None,
+                level: LogLevel::Info,
+                message: "hi".into(),
+            }],
+        )
+        .await
+        .unwrap();
+        s.commit().await.unwrap();
+        Objects {
+            project: p.id.to_string(),
+            app: a.id.to_string(),
+            domain: d.id.to_string(),
+            volume: v.id.to_string(),
+            deployment: dep.id.to_string(),
+            build: b.id.to_string(),
+        }
+    }
+}
+
+/// A team endpoint: method, path, body, the team roles allowed, the success status.
+type TeamCase = (
+    &'static str,
+    String,
+    Option<Value>,
+    &'static [&'static str],
+    u16,
+);
+
+struct Case {
+    method: &'static str,
+    path: fn(&Objects) -> String,
+    body: fn(usize) -> Option<Value>,
+    needed: Level,
+    ok: u16,
+    /// Changes or removes what it targets, so it gets objects of its own.
+    mutates: bool,
+}
+
+fn none(_: usize) -> Option<Value> {
+    None
+}
+
+fn cases() -> Vec<Case> {
+    use Level::*;
+    vec![
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/projects/{}", o.project),
+            body: none,
+            needed: Read,
+            ok: 200,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/projects/{}/applications", o.project),
+            body: none,
+            needed: Read,
+            ok: 200,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/applications/{}", o.app),
+            body: none,
+            needed: Read,
+            ok: 200,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/applications/{}/env", o.app),
+            body: none,
+            needed: Read,
+            ok: 200,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/applications/{}/volumes", o.app),
+            body: none,
+            needed: Read,
+            ok: 200,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/applications/{}/domains", o.app),
+            body: none,
+            needed: Read,
+            ok: 200,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/domains/{}", o.domain),
+            body: none,
+            needed: Read,
+            ok: 200,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/applications/{}/deployments", o.app),
+            body: none,
+            needed: Read,
+            ok: 200,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/deployments/{}", o.deployment),
+            body: none,
+            needed: Read,
+            ok: 200,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/deployments/{}/logs", o.deployment),
+            body: none,
+            needed: Read,
+            ok: 200,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/applications/{}/builds", o.app),
+            body: none,
+            needed: Read,
+            ok: 200,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/applications/{}/builds/latest-successful", o.app),
+            body: none,
+            needed: Read,
+            ok: 200,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/builds/{}", o.build),
+            body: none,
+            needed: Read,
+            ok: 200,
+            mutates: false,
+        },
+        Case {
+            method: "PATCH",
+            path: |o| format!("/api/v1/projects/{}", o.project),
+            body: |n| Some(json!({ "name": format!("renamed {n}") })),
+            needed: Write,
+            ok: 200,
+            mutates: true,
+        },
+        Case {
+            method: "PATCH",
+            path: |o| format!("/api/v1/projects/{}", o.project),
+            body: |_| Some(json!({ "team_id": null })),
+            needed: Principal,
+            ok: 200,
+            mutates: true,
+        },
+        Case {
+            method: "DELETE",
+            path: |o| format!("/api/v1/projects/{}", o.project),
+            body: none,
+            needed: Owner,
+            ok: 409,
+            mutates: true,
+        },
+        Case {
+            method: "POST",
+            path: |o| format!("/api/v1/projects/{}/applications", o.project),
+            body: |n| Some(app_body(&format!("new-{n}"))),
+            needed: Write,
+            ok: 201,
+            mutates: true,
+        },
+        Case {
+            method: "PATCH",
+            path: |o| format!("/api/v1/applications/{}", o.app),
+            body: |_| Some(json!({ "replicas": 3 })),
+            needed: Write,
+            ok: 200,
+            mutates: true,
+        },
+        Case {
+            method: "DELETE",
+            path: |o| format!("/api/v1/applications/{}", o.app),
+            body: none,
+            needed: Admin,
+            ok: 204,
+            mutates: true,
+        },
+        Case {
+            method: "PUT",
+            path: |o| format!("/api/v1/applications/{}/env/SECRET", o.app),
+            body: |_| Some(json!({ "value": "s", "is_secret": true })),
+            needed: Write,
+            ok: 200,
+            mutates: true,
+        },
+        Case {
+            method: "DELETE",
+            path: |o| format!("/api/v1/applications/{}/env/PORT", o.app),
+            body: none,
+            needed: Write,
+            ok: 204,
+            mutates: true,
+        },
+        Case {
+            method: "POST",
+            path: |o| format!("/api/v1/applications/{}/volumes", o.app),
+            body: |n| {
+                Some(json!({ "name": format!("extra-{n}"), "mount_path": "/x", "size_gb": 1 }))
+            },
+            needed: Write,
+            ok: 201,
+            mutates: true,
+        },
+        Case {
+            method: "DELETE",
+            path: |o| format!("/api/v1/volumes/{}", o.volume),
+            body: none,
+            needed: Admin,
+            ok: 204,
+            mutates: true,
+        },
+        Case {
+            method: "POST",
+            path: |o| format!("/api/v1/applications/{}/domains", o.app),
+            body: |n| Some(json!({ "host": format!("new{n}.example.com") })),
+            needed: Write,
+            ok: 201,
+            mutates: true,
+        },
+        Case {
+            method: "PATCH",
+            path: |o| format!("/api/v1/domains/{}", o.domain),
+            body: |_| Some(json!({ "tls": false })),
+            needed: Write,
+            ok: 200,
+            mutates: true,
+        },
+        Case {
+            method: "DELETE",
+            path: |o| format!("/api/v1/domains/{}", o.domain),
+            body: none,
+            needed: Admin,
+            ok: 204,
+            mutates: true,
+        },
+    ]
+}
+
+fn expected(case: &Case, caller: &Caller, target: Target) -> u16 {
+    let level = match target {
+        Target::Own => caller.level,
+        Target::Other if caller.platform_admin => Level::Principal,
+        Target::Other => Level::None,
+    };
+    if level == Level::None {
+        404
+    } else if level >= case.needed {
+        case.ok
+    } else {
+        403
+    }
+}
+
+async fn every_endpoint_role_and_tenant(api: TestApi) {
+    let root = api.admin().await;
+    let mut callers = Vec::new();
+    let (owner_id, owner_token) = api.user(&root, "owner", "developer").await;
+    let (stranger_id, _) = api.user(&root, "stranger", "developer").await;
+    let r = api
+        .post("/api/v1/teams", &owner_token, json!({ "name": "the team" }))
+        .await;
+    let team = r.body["id"].as_str().unwrap().to_owned();
+    callers.push(Caller {
+        name: "super_admin",
+        token: root.clone(),
+        level: Level::Principal,
+        platform_admin: true,
+        team_role: None,
+    });
+    let (_, admin) = api.user(&root, "admin", "admin").await;
+    callers.push(Caller {
+        name: "admin",
+        token: admin,
+        level: Level::Principal,
+        platform_admin: true,
+        team_role: None,
+    });
+    callers.push(Caller {
+        name: "project owner",
+        token: owner_token.clone(),
+        level: Level::Principal,
+        platform_admin: false,
+        team_role: None,
+    });
+    for (name, platform, team_role, level) in [
+        ("team owner", "developer", "owner", Level::Owner),
+        ("team admin", "developer", "admin", Level::Admin),
+        ("team member", "developer", "member", Level::Write),
+        ("team viewer", "developer", "viewer", Level::Read),
+        ("platform viewer in team", "viewer", "owner", Level::Read),
+        ("outsider", "developer", "", Level::None),
+    ] {
+        let username = name.replace(' ', "-");
+        let (id, token) = api.user(&root, &username, platform).await;
+        if !team_role.is_empty() {
+            let r = api
+                .post(
+                    &format!("/api/v1/teams/{team}/members"),
+                    &owner_token,
+                    json!({ "user_id": id, "role": team_role }),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+        callers.push(Caller {
+            name,
+            token,
+            level,
+            platform_admin: false,
+            team_role: (!team_role.is_empty()).then_some(team_role),
+        });
+    }
+    let s = api.state.store.scope(Actor::System).await.unwrap();
+    let owner = s
+        .user(UserId::from_uuid(owner_id.parse().unwrap()))
+        .await
+        .unwrap();
+    let stranger = s
+        .user(UserId::from_uuid(stranger_id.parse().unwrap()))
+        .await
+        .unwrap();
+    drop(s);
+    let world = World {
+        owner,
+        stranger,
+        team: TeamId::from_uuid(team.parse().unwrap()),
+        counter: Default::default(),
+    };
+
+    let shared_own = world.objects(&api, Target::Own).await;
+    let shared_other = world.objects(&api, Target::Other).await;
+    let mut mismatches = Vec::new();
+    let mut calls = 0;
+    for case in cases() {
+        for caller in &callers {
+            for target in [Target::Own, Target::Other] {
+                let objects = if case.mutates {
+                    world.objects(&api, target).await
+                } else if target == Target::Own {
+                    shared_own.clone()
+                } else {
+                    shared_other.clone()
+                };
+                let path = (case.path)(&objects);
+                let r = api
+                    .call(
+                        case.method,
+                        &path,
+                        Some(&caller.token),
+                        (case.body)(world.next()),
+                    )
+                    .await;
+                calls += 1;
+                let want = expected(&case, caller, target);
+                if r.status != want {
+                    mismatches.push(format!(
+                        "{} {path} as {} on {target:?}: got {}, want {want}: {}",
+                        case.method, caller.name, r.status, r.body
+                    ));
+                }
+            }
+        }
+    }
+
+    // Team endpoints, on the team that manages the own project.
+    let team_cases: &[TeamCase] = &[
+        (
+            "GET",
+            format!("/api/v1/teams/{team}"),
+            None,
+            &["owner", "admin", "member", "viewer"],
+            200,
+        ),
+        (
+            "GET",
+            format!("/api/v1/teams/{team}/members"),
+            None,
+            &["owner", "admin", "member", "viewer"],
+            200,
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/teams/{team}"),
+            Some(json!({ "description": "d" })),
+            &["owner", "admin"],
+            200,
+        ),
+    ];
+    for (method, path, body, allowed, ok) in team_cases {
+        for caller in &callers {
+            let r = api
+                .call(method, path, Some(&caller.token), body.clone())
+                .await;
+            calls += 1;
+            let want = if caller.platform_admin || caller.name == "project owner" {
+                *ok
+            } else {
+                match caller.team_role {
+                    None => 404,
+                    // A platform viewer reads the team but changes nothing.
+                    Some(_) if caller.name == "platform viewer in team" => {
+                        if *method == "GET" {
+                            *ok
+                        } else {
+                            403
+                        }
+                    }
+                    Some(role) if allowed.contains(&role) => *ok,
+                    Some(_) => 403,
+                }
+            };
+            if r.status != want {
+                mismatches.push(format!(
+                    "{method} {path} as {}: got {}, want {want}: {}",
+                    caller.name, r.status, r.body
+                ));
+            }
+        }
+    }
+    for (path, admins_only) in [
+        ("/api/v1/users", true),
+        ("/api/v1/audit-log", true),
+        ("/api/v1/projects", false),
+        ("/api/v1/tokens", false),
+    ] {
+        for caller in &callers {
+            let r = api.get(path, &caller.token).await;
+            calls += 1;
+            let want = if admins_only && !caller.platform_admin {
+                403
+            } else {
+                200
+            };
+            if r.status != want {
+                mismatches.push(format!(
+                    "GET {path} as {}: got {}, want {want}",
+                    caller.name, r.status
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {calls} calls answered otherwise than the rules:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    assert!(calls > 500, "the matrix is complete ({calls} calls)");
+}

@@ -1,0 +1,606 @@
+use berth_domain::{ApplicationId, BuildStatus, DeploymentTrigger, LogLevel, StepName};
+use berth_store::{Actor, NewDeployment, NewLogLine};
+use berth_testkit::both_backends;
+use serde_json::json;
+
+use crate::api::{app_body, TestApi};
+
+both_backends!(
+    projects_crud_and_pagination,
+    teams_and_members,
+    applications_round_trip_without_credentials,
+    secrets_are_write_only,
+    volumes_and_domains,
+    history_is_readable,
+);
+
+async fn projects_crud_and_pagination(api: TestApi) {
+    let root = api.admin().await;
+    let (_, dev) = api.user(&root, "dev", "developer").await;
+    for i in 0..3 {
+        api.project(&dev, &format!("project {i}"), None).await;
+    }
+    let r = api.get("/api/v1/projects?limit=2&offset=1", &dev).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        (
+            r.body["total"].as_u64(),
+            r.body["limit"].as_u64(),
+            r.body["offset"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
+    assert_eq!(r.body["items"][0]["name"], "project 1", "newest first");
+    let id = r.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let dup = api
+        .post("/api/v1/projects", &dev, json!({ "name": "project 0" }))
+        .await;
+    assert_eq!(dup.status, 409);
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/projects/{id}"),
+            Some(&dev),
+            Some(json!({ "name": "renamed", "description": "now described" })),
+        )
+        .await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["name"].as_str(),
+            r.body["description"].as_str()
+        ),
+        (200, Some("renamed"), Some("now described"))
+    );
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/projects/{id}"),
+            Some(&dev),
+            Some(json!({ "description": null })),
+        )
+        .await;
+    assert_eq!(r.body["description"], serde_json::Value::Null);
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/api/v1/projects/{id}"),
+            Some(&dev),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        api.get(&format!("/api/v1/projects/{id}"), &dev)
+            .await
+            .status,
+        404
+    );
+    let r = api
+        .post("/api/v1/projects", &dev, json!({ "name": "x" }))
+        .await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["field"].as_str()),
+        (422, Some("name"))
+    );
+}
+
+async fn teams_and_members(api: TestApi) {
+    let root = api.admin().await;
+    let (_, alice) = api.user(&root, "alice", "developer").await;
+    let (bob_id, bob) = api.user(&root, "bob", "developer").await;
+    let (_, carol) = api.user(&root, "carol", "developer").await;
+    let r = api
+        .post("/api/v1/teams", &alice, json!({ "name": "platform" }))
+        .await;
+    assert_eq!(r.status, 201);
+    let team = r.body["id"].as_str().unwrap().to_owned();
+    let r = api
+        .post(
+            &format!("/api/v1/teams/{team}/members"),
+            &alice,
+            json!({ "user_id": bob_id, "role": "member" }),
+        )
+        .await;
+    assert_eq!((r.status, r.body["username"].as_str()), (201, Some("bob")));
+    let members = api
+        .get(&format!("/api/v1/teams/{team}/members"), &bob)
+        .await;
+    assert_eq!(members.body.as_array().unwrap().len(), 2);
+    assert_eq!(
+        api.get(&format!("/api/v1/teams/{team}"), &carol)
+            .await
+            .status,
+        404
+    );
+
+    // A member reaches the team's project and writes in it, but does not manage the team.
+    let project = api.project(&alice, "shared", Some(&team)).await;
+    assert_eq!(
+        api.get(&format!("/api/v1/projects/{project}"), &bob)
+            .await
+            .status,
+        200
+    );
+    api.application(&bob, &project, "api").await;
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/teams/{team}"),
+            Some(&bob),
+            Some(json!({ "name": "mine" })),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/api/v1/projects/{project}"),
+            Some(&bob),
+            None
+        )
+        .await
+        .status,
+        403
+    );
+
+    // The last owner cannot go.
+    let alice_id = api.get("/api/v1/users/me", &alice).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = api
+        .call(
+            "DELETE",
+            &format!("/api/v1/teams/{team}/members/{alice_id}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("at least one owner"));
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/teams/{team}/members/{bob_id}"),
+            Some(&alice),
+            Some(json!({ "role": "owner" })),
+        )
+        .await;
+    assert_eq!((r.status, r.body["role"].as_str()), (200, Some("owner")));
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/api/v1/teams/{team}/members/{alice_id}"),
+            Some(&alice),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        api.get(&format!("/api/v1/teams/{team}"), &alice)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        api.call("DELETE", &format!("/api/v1/teams/{team}"), Some(&bob), None)
+            .await
+            .status,
+        204
+    );
+}
+
+async fn applications_round_trip_without_credentials(api: TestApi) {
+    let root = api.admin().await;
+    let project = api.project(&root, "apps", None).await;
+    let r = api
+        .post(
+            &format!("/api/v1/projects/{project}/applications"),
+            &root,
+            app_body("web"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["type"], "git");
+    assert_eq!(r.body["status"], "stopped");
+    assert_eq!(r.body["has_credentials"], true);
+    assert_eq!(r.body["source"]["branch"], "main");
+    assert_eq!(r.body["ports"][0]["published"], 18080);
+    assert_eq!(r.body["health_check"]["http_path"], "/health");
+    assert!(
+        !r.body.to_string().contains("ghp_secret_token"),
+        "credentials are write-only"
+    );
+
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/applications/{id}"),
+            Some(&root),
+            Some(json!({ "replicas": 0, "command": null })),
+        )
+        .await;
+    assert_eq!((r.status, r.body["replicas"].as_u64()), (200, Some(0)));
+    assert_eq!(r.body["command"], serde_json::Value::Null);
+    assert_eq!(
+        r.body["release_command"][0], "./migrate",
+        "untouched fields keep their value"
+    );
+
+    let mut bad = app_body("Bad_Name");
+    bad["replicas"] = json!(-1);
+    bad["source"]["branch"] = json!("main; touch /tmp/pwned");
+    bad["source"]["dockerfile"] = json!("../../etc/passwd");
+    bad["ports"][0]["container"] = json!(70000);
+    let r = api
+        .post(
+            &format!("/api/v1/projects/{project}/applications"),
+            &root,
+            bad,
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let mut fields: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "name",
+            "ports.0.container",
+            "replicas",
+            "source.branch",
+            "source.dockerfile"
+        ],
+        "{}",
+        r.body
+    );
+    let dup = api
+        .post(
+            &format!("/api/v1/projects/{project}/applications"),
+            &root,
+            app_body("web"),
+        )
+        .await;
+    assert_eq!(dup.status, 409);
+    let list = api
+        .get(&format!("/api/v1/projects/{project}/applications"), &root)
+        .await;
+    assert_eq!(list.body["total"], 1, "failed requests left nothing behind");
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/api/v1/applications/{id}"),
+            Some(&root),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        api.get(&format!("/api/v1/applications/{id}"), &root)
+            .await
+            .status,
+        404
+    );
+}
+
+async fn secrets_are_write_only(api: TestApi) {
+    let root = api.admin().await;
+    let project = api.project(&root, "envs", None).await;
+    let app = api.application(&root, &project, "web").await;
+    let r = api
+        .call(
+            "PUT",
+            &format!("/api/v1/applications/{app}/env/DATABASE_URL"),
+            Some(&root),
+            Some(json!({ "value": "postgres://u:hunter2@db/x", "is_secret": true })),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["value"].clone()),
+        (200, serde_json::Value::Null)
+    );
+    api.call(
+        "PUT",
+        &format!("/api/v1/applications/{app}/env/PORT"),
+        Some(&root),
+        Some(json!({ "value": "8080" })),
+    )
+    .await;
+    let r = api
+        .get(&format!("/api/v1/applications/{app}/env"), &root)
+        .await;
+    assert_eq!(
+        r.body,
+        json!([
+            { "key": "DATABASE_URL", "value": null, "is_secret": true, "updated_at": r.body[0]["updated_at"] },
+            { "key": "PORT", "value": "8080", "is_secret": false, "updated_at": r.body[1]["updated_at"] },
+        ])
+    );
+    let r = api
+        .call(
+            "PUT",
+            &format!("/api/v1/applications/{app}/env/bad-key"),
+            Some(&root),
+            Some(json!({ "value": "x" })),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["field"].as_str()),
+        (422, Some("key"))
+    );
+    let log = api.get("/api/v1/audit-log", &root).await;
+    assert!(
+        !log.body.to_string().contains("hunter2"),
+        "no secret value in the audit log"
+    );
+    assert!(log.body.to_string().contains("application.env_set"));
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/api/v1/applications/{app}/env/PORT"),
+            Some(&root),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/api/v1/applications/{app}/env/PORT"),
+            Some(&root),
+            None
+        )
+        .await
+        .status,
+        404
+    );
+}
+
+async fn volumes_and_domains(api: TestApi) {
+    let root = api.admin().await;
+    let (_, dev) = api.user(&root, "dev", "developer").await;
+    let p1 = api.project(&root, "one", None).await;
+    let p2 = api.project(&dev, "two", None).await;
+    let a1 = api.application(&root, &p1, "web").await;
+    let a2 = api.application(&dev, &p2, "web").await;
+    let r = api
+        .post(
+            &format!("/api/v1/applications/{a1}/volumes"),
+            &root,
+            json!({ "name": "web-data", "mount_path": "/data", "size_gb": 5 }),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let vol = r.body["id"].as_str().unwrap().to_owned();
+    let r = api
+        .post(
+            &format!("/api/v1/applications/{a1}/volumes"),
+            &root,
+            json!({ "name": "x", "mount_path": "data", "size_gb": 0 }),
+        )
+        .await;
+    assert_eq!(r.body["errors"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/api/v1/projects/{p1}"),
+            Some(&root),
+            None
+        )
+        .await
+        .status,
+        409,
+        "volumes restrict"
+    );
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/api/v1/volumes/{vol}"),
+            Some(&root),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+
+    let r = api
+        .post(
+            &format!("/api/v1/applications/{a1}/domains"),
+            &root,
+            json!({ "host": "WWW.example.com" }),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["host"].as_str(), r.body["tls"].as_bool()),
+        (201, Some("www.example.com"), Some(true))
+    );
+    let domain = r.body["id"].as_str().unwrap().to_owned();
+    let r = api
+        .post(
+            &format!("/api/v1/applications/{a2}/domains"),
+            &dev,
+            json!({ "host": "www.example.com" }),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert!(
+        !r.body.to_string().contains("root") && !r.body.to_string().contains(&p1),
+        "the conflict does not say who holds it"
+    );
+    let r = api
+        .post(
+            &format!("/api/v1/applications/{a2}/domains"),
+            &dev,
+            json!({ "host": "10.0.0.1" }),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        api.get(&format!("/api/v1/domains/{domain}"), &dev)
+            .await
+            .status,
+        404
+    );
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/domains/{domain}"),
+            Some(&root),
+            Some(json!({ "tls": false })),
+        )
+        .await;
+    assert_eq!(r.body["tls"], false);
+    assert_eq!(
+        api.get(&format!("/api/v1/applications/{a1}/domains"), &root)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/api/v1/domains/{domain}"),
+            Some(&root),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+}
+
+async fn history_is_readable(api: TestApi) {
+    let root = api.admin().await;
+    let (_, dev) = api.user(&root, "dev", "developer").await;
+    let project = api.project(&root, "history", None).await;
+    let app = api.application(&root, &project, "web").await;
+    let app_id = ApplicationId::from_uuid(app.parse().unwrap());
+    let s = api.state.store.scope(Actor::System).await.unwrap();
+    let build = s.create_build(app_id, None).await.unwrap();
+    s.transition_build(build.id, BuildStatus::InProgress, None)
+        .await
+        .unwrap();
+    s.transition_build(build.id, BuildStatus::Succeeded, None)
+        .await
+        .unwrap();
+    let d = s
+        .create_deployment(
+            app_id,
+            NewDeployment {
+                trigger: DeploymentTrigger::Manual,
+                triggered_by: None,
+                service_token_id: None,
+                commit_sha: None,
+                build_id: Some(build.id),
+                config_snapshot: json!({}),
+                rollback_of: None,
+            },
+        )
+        .await
+        .unwrap();
+    s.create_steps(d.id, &[StepName::Clone, StepName::Build])
+        .await
+        .unwrap();
+    s.append_logs(
+        d.id,
+        (1..=3)
+            .map(|i| NewLogLine {
+                step: None,
+                level: LogLevel::Info,
+                message: format!("line {i}"),
+            })
+            .collect(),
+    )
+    .await
+    .unwrap();
+    s.commit().await.unwrap();
+
+    let r = api
+        .get(&format!("/api/v1/applications/{app}/deployments"), &root)
+        .await;
+    assert_eq!(r.body["total"], 1);
+    let r = api
+        .get(&format!("/api/v1/deployments/{}", d.id), &root)
+        .await;
+    assert_eq!(
+        (
+            r.body["status"].as_str(),
+            r.body["build"]["status"].as_str()
+        ),
+        (Some("pending"), Some("succeeded"))
+    );
+    assert_eq!(r.body["steps"].as_array().unwrap().len(), 2);
+    let r = api
+        .get(
+            &format!("/api/v1/deployments/{}/logs?after=1&limit=1", d.id),
+            &root,
+        )
+        .await;
+    assert_eq!(
+        (r.body[0]["seq"].as_i64(), r.body[0]["message"].as_str()),
+        (Some(2), Some("line 2"))
+    );
+    assert_eq!(
+        api.get(
+            &format!("/api/v1/deployments/{}/logs?after=-1", d.id),
+            &root
+        )
+        .await
+        .status,
+        422
+    );
+    assert_eq!(
+        api.get(&format!("/api/v1/applications/{app}/builds"), &root)
+            .await
+            .body["total"],
+        1
+    );
+    assert_eq!(
+        api.get(
+            &format!("/api/v1/applications/{app}/builds/latest-successful"),
+            &root
+        )
+        .await
+        .body["id"],
+        build.id.to_string()
+    );
+    assert_eq!(
+        api.get(&format!("/api/v1/builds/{}", build.id), &root)
+            .await
+            .status,
+        200
+    );
+    for path in [
+        format!("/api/v1/deployments/{}", d.id),
+        format!("/api/v1/builds/{}", build.id),
+        format!("/api/v1/deployments/{}/logs", d.id),
+    ] {
+        assert_eq!(
+            api.get(&path, &dev).await.status,
+            404,
+            "{path} is another tenant's"
+        );
+    }
+}
