@@ -43,8 +43,9 @@ openapi:
 	$(CARGO) run --locked -q -p berth-server -- openapi > openapi/openapi.json
 
 build-release:
-	$(CARGO) build --locked --release -p berth-server
+	$(CARGO) build --locked --release -p berth-server -p berth-api --bin berth --example ceiling
 
 bench: build-release
 	scripts/install-deps.sh bench
 	scripts/bench-server.sh $(TARGET_DIR)/release/berth
+	scripts/test-postgres.sh scripts/bench-api.sh $(TARGET_DIR)/release/berth $(TARGET_DIR)/release/examples/ceiling

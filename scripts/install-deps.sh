@@ -13,6 +13,7 @@ command -v psql >/dev/null || apt_packages+=(postgresql-client)
 command -v python3 >/dev/null || apt_packages+=(python3)
 if [[ ${1:-} == bench ]]; then
   command -v curl >/dev/null || apt_packages+=(curl)
+  command -v wrk >/dev/null || apt_packages+=(wrk)
 fi
 if ((${#apt_packages[@]})); then
   echo "install-deps: installing ${apt_packages[*]}"

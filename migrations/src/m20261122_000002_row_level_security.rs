@@ -33,12 +33,14 @@ $$;
 CREATE FUNCTION berth_teams(min_role text) RETURNS uuid[] LANGUAGE sql STABLE AS $$
   SELECT coalesce(string_to_array(NULLIF(current_setting('berth.teams_' || min_role, true), ''), ',')::uuid[], '{}'::uuid[])
 $$;
--- Enters the acting user for the rest of the transaction: sets berth.user_id, then (now allowed
+-- Enters the acting user for the rest of the transaction (leaving berth.system if it was on):
+-- sets berth.user_id, then (now allowed
 -- to read that user's own memberships) the team lists by minimum role, and returns the
 -- memberships so the application can use them too. One round trip per request.
 CREATE FUNCTION berth_act_as(acting uuid) RETURNS TABLE (team_id uuid, role text)
 LANGUAGE plpgsql VOLATILE AS $fn$
 BEGIN
+  PERFORM set_config('berth.system', '', true);
   PERFORM set_config('berth.user_id', acting::text, true);
   PERFORM set_config('berth.teams_viewer', coalesce(string_agg(m.team_id::text, ','), ''), true),
           set_config('berth.teams_member', coalesce(string_agg(m.team_id::text, ',') FILTER (WHERE m.role IN ('owner', 'admin', 'member')), ''), true),

@@ -26,11 +26,14 @@ pub enum Principal {
 }
 
 /// Everything a handler needs to know about the request's origin: who, from where, which
-/// request. Extracting it fails with 401 when there is no valid token.
-#[derive(Debug, Clone)]
+/// request. Extracting it fails with 401 when there is no valid token. It carries the
+/// request's transaction, opened while the token was checked and already acting for the
+/// caller, so a request costs one transaction.
+#[derive(Debug)]
 pub struct Caller {
     pub principal: Principal,
     pub client: ClientInfo,
+    scope: Mutex<Option<Scope>>,
 }
 
 /// Where a request came from, for the audit log.
@@ -72,9 +75,15 @@ impl Caller {
         })
     }
 
-    /// A transaction acting for this caller.
+    /// The transaction acting for this caller: the request's own the first time, a new one
+    /// after that.
     pub async fn scope(&self, state: &AppState) -> Result<Scope, ApiError> {
-        Ok(state.store.scope(self.actor()?).await?)
+        let actor = self.actor()?;
+        let opened = self.scope.lock().ok().and_then(|mut s| s.take());
+        match opened {
+            Some(s) => Ok(s),
+            None => Ok(state.store.scope(actor).await?),
+        }
     }
 
     pub fn require_admin(&self) -> Result<&User, ApiError> {
@@ -130,29 +139,27 @@ impl FromRequest for Caller {
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no application state")))?
                 .clone();
-            let scope = state.store.scope(Actor::System).await?;
-            let owner = scope.authenticate(&token).await?;
-            scope.commit().await?;
+            let Some((owner, scope)) = state.store.scope_for_token(&token).await? else {
+                return Err(ApiError::Unauthorized(
+                    "the token is invalid, expired or revoked".into(),
+                ));
+            };
             let principal = match owner {
-                Some(TokenOwner::User {
+                TokenOwner::User {
                     user,
                     session,
                     api_token,
-                }) => Principal::User {
+                } => Principal::User {
                     user,
                     session,
                     api_token,
                 },
-                Some(TokenOwner::Service(t)) => Principal::Service(t),
-                None => {
-                    return Err(ApiError::Unauthorized(
-                        "the token is invalid, expired or revoked".into(),
-                    ))
-                }
+                TokenOwner::Service(t) => Principal::Service(t),
             };
             Ok(Caller {
                 principal,
                 client: ClientInfo::of(&req),
+                scope: Mutex::new(Some(scope)),
             })
         })
     }

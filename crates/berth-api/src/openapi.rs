@@ -27,6 +27,7 @@ use crate::routes::{applications, audit, auth, history, projects, teams, users};
         applications::list_volumes, applications::create_volume, applications::delete_volume,
         applications::list_domains, applications::create_domain, applications::get_domain, applications::update_domain,
         applications::delete_domain,
+        applications::list_service_tokens, applications::create_service_token, applications::delete_service_token,
         history::list_deployments, history::get_deployment, history::deployment_logs,
         history::list_builds, history::latest_successful_build, history::get_build,
         audit::list_audit,

@@ -39,7 +39,9 @@ enum UserCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let settings = match berth_server::Settings::load(&cli.flags, &|k| std::env::var(k).ok()) {
+    let settings = match berth_server::Settings::load(&cli.flags, &|k| {
+        std::env::var(k).ok().filter(|v| !v.is_empty())
+    }) {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };

@@ -90,7 +90,7 @@ impl Store {
             Backend::Sqlite => {
                 // WAL lets readers go on while one writer writes; writers wait for each other
                 // (up to the busy timeout) instead of failing.
-                options.max_connections(4).min_connections(1);
+                options.max_connections(8).min_connections(1);
                 options.map_sqlx_sqlite_opts(|o| {
                     o.create_if_missing(true)
                         .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -191,38 +191,56 @@ impl Store {
     /// [`Scope::commit`] is called; dropping a scope rolls it back.
     pub async fn scope(&self, actor: Actor) -> Result<Scope, StoreError> {
         let tx = self.db.begin().await?;
-        let mut teams = Vec::new();
-        match (self.backend, actor) {
-            (Backend::Postgres, Actor::User { id, .. }) => {
-                let rows = tx
-                    .query_all(Statement::from_sql_and_values(
-                        DbBackend::Postgres,
-                        "SELECT team_id, role FROM berth_act_as($1)",
-                        [id.as_uuid().into()],
-                    ))
-                    .await?;
-                for row in rows {
-                    let team: uuid::Uuid = row.try_get("", "team_id")?;
-                    let role: String = row.try_get("", "role")?;
-                    teams.push((TeamId::from_uuid(team), parse_col::<TeamRole>(&role)?));
-                }
-            }
-            (Backend::Postgres, Actor::System) => {
-                tx.execute_unprepared("SELECT set_config('berth.system', 'on', true)")
-                    .await?;
-            }
-            (Backend::Sqlite, Actor::User { id, .. }) => {
-                teams = memberships_of(&tx, id).await?;
-            }
-            (_, Actor::System | Actor::Anonymous) => {}
-        }
-        Ok(Scope {
+        let mut scope = Scope {
             tx,
-            actor,
-            teams: std::sync::Mutex::new(teams),
+            actor: Actor::Anonymous,
+            teams: std::sync::Mutex::new(Vec::new()),
             backend: self.backend,
             cipher: self.cipher.clone(),
-        })
+        };
+        match actor {
+            Actor::User { id, role } => scope.become_user(id, role).await?,
+            Actor::System => {
+                if self.backend == Backend::Postgres {
+                    scope
+                        .tx
+                        .execute_unprepared("SELECT set_config('berth.system', 'on', true)")
+                        .await?;
+                }
+                scope.actor = Actor::System;
+            }
+            Actor::Anonymous => {}
+        }
+        Ok(scope)
+    }
+
+    /// Authenticates a bearer token and, when it is valid, opens the request's scope acting
+    /// for its owner: one transaction serves both, so a request costs one `BEGIN`/`COMMIT`.
+    /// A service token's scope acts for nobody (it sees no tenant data by itself).
+    pub async fn scope_for_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<(TokenOwner, Scope)>, StoreError> {
+        let scope = self.scope(Actor::System).await?;
+        let Some((owner, touch)) = scope.lookup_token(token).await? else {
+            return Ok(None);
+        };
+        let mut scope = match touch {
+            // At most once a minute per token: record the use and commit it, so a request that
+            // only reads still keeps it, then carry on in a fresh transaction. (Never two
+            // connections at once for one request: a small pool cannot deadlock on it.)
+            Some(used) => {
+                scope.touch_token(used).await?;
+                scope.commit().await?;
+                self.scope(Actor::System).await?
+            }
+            None => scope,
+        };
+        match &owner {
+            TokenOwner::User { user, .. } => scope.become_user(user.id, user.role).await?,
+            TokenOwner::Service(_) => scope.become_anonymous().await?,
+        }
+        Ok(Some((owner, scope)))
     }
 
     /// The raw connection, for tests of the database itself.
@@ -264,6 +282,44 @@ impl Scope {
 
     pub fn actor(&self) -> Actor {
         self.actor
+    }
+
+    /// From here on the transaction acts for this user (and no longer as berth itself).
+    async fn become_user(&mut self, id: UserId, role: PlatformRole) -> Result<(), StoreError> {
+        let teams = match self.backend {
+            Backend::Postgres => {
+                let rows = self
+                    .tx
+                    .query_all(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        "SELECT team_id, role FROM berth_act_as($1)",
+                        [id.as_uuid().into()],
+                    ))
+                    .await?;
+                let mut teams = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let team: uuid::Uuid = row.try_get("", "team_id")?;
+                    let role: String = row.try_get("", "role")?;
+                    teams.push((TeamId::from_uuid(team), parse_col::<TeamRole>(&role)?));
+                }
+                teams
+            }
+            Backend::Sqlite => memberships_of(&self.tx, id).await?,
+        };
+        self.teams = std::sync::Mutex::new(teams);
+        self.actor = Actor::User { id, role };
+        Ok(())
+    }
+
+    /// From here on the transaction acts for nobody.
+    async fn become_anonymous(&mut self) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            self.tx
+                .execute_unprepared("SELECT set_config('berth.system', '', true)")
+                .await?;
+        }
+        self.actor = Actor::Anonymous;
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {

@@ -1,6 +1,6 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use berth_domain::{PlatformRole, User};
-use berth_store::{Actor, NewAuditEntry, NewUser};
+use berth_store::{Actor, NewUser};
 
 use crate::auth::{hash_password, verify_password, Caller, ClientInfo, Principal};
 use crate::dto::{parse_account, LoginRequest, SessionView, SetupRequest, UserView};
@@ -27,15 +27,15 @@ async fn open_session(
             client.user_agent.as_deref(),
         )
         .await?;
-    s.append_audit(NewAuditEntry {
-        user_id: Some(user.id),
-        action: "auth.login".into(),
-        resource_type: "user".into(),
-        resource_id: Some(user.id.to_string()),
-        details: serde_json::json!({}),
-        ip_address: client.ip.clone(),
-        user_agent: client.user_agent.clone(),
-    })
+    super::audit_as(
+        &s,
+        Some(user.id),
+        client,
+        "auth.login",
+        "user",
+        Some(user.id.to_string()),
+        serde_json::json!({}),
+    )
     .await?;
     s.commit().await?;
     Ok(SessionView {
@@ -72,15 +72,15 @@ pub async fn setup(
         })
         .await?;
     let client = ClientInfo::of(&req);
-    s.append_audit(NewAuditEntry {
-        user_id: Some(user.id),
-        action: "auth.setup".into(),
-        resource_type: "user".into(),
-        resource_id: Some(user.id.to_string()),
-        details: serde_json::json!({ "username": user.username }),
-        ip_address: client.ip.clone(),
-        user_agent: client.user_agent.clone(),
-    })
+    super::audit_as(
+        &s,
+        Some(user.id),
+        &client,
+        "auth.setup",
+        "user",
+        Some(user.id.to_string()),
+        serde_json::json!({ "username": user.username }),
+    )
     .await?;
     s.commit().await?;
     Ok(HttpResponse::Created().json(open_session(&state, user, &client).await?))
@@ -118,15 +118,15 @@ pub async fn login(
         user => {
             state.throttle.failed(&body.login, ip);
             let s = state.store.scope(Actor::System).await?;
-            s.append_audit(NewAuditEntry {
-                user_id: user.as_ref().map(|u| u.id),
-                action: "auth.login_failed".into(),
-                resource_type: "user".into(),
-                resource_id: user.as_ref().map(|u| u.id.to_string()),
-                details: serde_json::json!({ "login": body.login.chars().take(254).collect::<String>() }),
-                ip_address: client.ip.clone(),
-                user_agent: client.user_agent.clone(),
-            })
+            super::audit_as(
+                &s,
+                user.as_ref().map(|u| u.id),
+                &client,
+                "auth.login_failed",
+                "user",
+                user.as_ref().map(|u| u.id.to_string()),
+                serde_json::json!({ "login": body.login.chars().take(254).collect::<String>() }),
+            )
             .await?;
             s.commit().await?;
             Err(ApiError::Unauthorized("wrong login or password".into()))
@@ -141,7 +141,7 @@ pub async fn logout(state: web::Data<AppState>, caller: Caller) -> Result<HttpRe
     let Principal::User { user, session, .. } = &caller.principal else {
         return Err(ApiError::forbidden("a service token has no session"));
     };
-    let s = state.store.scope(Actor::System).await?;
+    let s = caller.scope(&state).await?;
     if let Some(id) = session {
         s.revoke_session(*id).await?;
     }

@@ -37,15 +37,38 @@ pub(crate) async fn audit(
     resource_id: impl ToString,
     details: serde_json::Value,
 ) -> Result<(), ApiError> {
+    let user = caller.user().ok().map(|u| u.id);
+    audit_as(
+        scope,
+        user,
+        &caller.client,
+        action,
+        resource_type,
+        Some(resource_id.to_string()),
+        details,
+    )
+    .await
+}
+
+/// Like [`audit`], for requests made before anyone is authenticated (setup, login).
+pub(crate) async fn audit_as(
+    scope: &Scope,
+    user_id: Option<berth_domain::UserId>,
+    client: &crate::auth::ClientInfo,
+    action: &str,
+    resource_type: &str,
+    resource_id: Option<String>,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
     scope
         .append_audit(NewAuditEntry {
-            user_id: caller.user().ok().map(|u| u.id),
+            user_id,
             action: action.into(),
             resource_type: resource_type.into(),
-            resource_id: Some(resource_id.to_string()),
+            resource_id,
             details,
-            ip_address: caller.client.ip.clone(),
-            user_agent: caller.client.user_agent.clone(),
+            ip_address: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
         })
         .await?;
     Ok(())

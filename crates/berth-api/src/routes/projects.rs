@@ -110,14 +110,7 @@ pub async fn update_project(
         .name
         .as_deref()
         .and_then(|n| v.check("name", ProjectName::parse(n)));
-    let description = match &body.description {
-        Some(Some(d)) => v
-            .check("description", Description::parse(d))
-            .map(|d| Some(Some(d)))
-            .unwrap_or(None),
-        Some(None) => Some(None),
-        None => None,
-    };
+    let description = crate::dto::parse_description_change(&mut v, &body.description);
     v.finish()?;
     let s = caller.scope(&state).await?;
     let project = s.project(id).await?;

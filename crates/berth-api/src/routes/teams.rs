@@ -94,14 +94,7 @@ pub async fn update_team(
         .name
         .as_deref()
         .and_then(|n| v.check("name", TeamName::parse(n)));
-    let description = match &body.description {
-        Some(Some(d)) => v
-            .check("description", berth_domain::Description::parse(d))
-            .map(|d| Some(Some(d)))
-            .unwrap_or(None),
-        Some(None) => Some(None),
-        None => None,
-    };
+    let description = crate::dto::parse_description_change(&mut v, &body.description);
     v.finish()?;
     let s = caller.scope(&state).await?;
     s.team(id).await?;

@@ -12,7 +12,64 @@ both_backends!(
     secrets_are_write_only,
     volumes_and_domains,
     history_is_readable,
+    service_tokens_deploy_one_application_only,
 );
+
+async fn service_tokens_deploy_one_application_only(api: TestApi) {
+    let root = api.admin().await;
+    let project = api.project(&root, "ci project", None).await;
+    let app = api.application(&root, &project, "web").await;
+    let r = api
+        .post(
+            &format!("/api/v1/applications/{app}/service-tokens"),
+            &root,
+            json!({ "name": "deploy", "origin": "github" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let secret = r.body["token"].as_str().unwrap().to_owned();
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("berth_svc_"));
+    let list = api
+        .get(&format!("/api/v1/applications/{app}/service-tokens"), &root)
+        .await;
+    assert_eq!(
+        (list.body[0]["origin"].as_str(), list.body[0].get("token")),
+        (Some("github"), None)
+    );
+    // A service token is no key to the rest of the API.
+    for path in [
+        "/api/v1/projects".to_owned(),
+        format!("/api/v1/applications/{app}"),
+        "/api/v1/users/me".to_owned(),
+    ] {
+        assert_eq!(api.get(&path, &secret).await.status, 403, "{path}");
+    }
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/api/v1/service-tokens/{id}"),
+            Some(&root),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        api.get("/api/v1/projects", &secret).await.status,
+        401,
+        "revoked"
+    );
+    let r = api
+        .post(
+            &format!("/api/v1/applications/{app}/service-tokens"),
+            &root,
+            json!({ "name": "", "origin": "" }),
+        )
+        .await;
+    assert_eq!(r.body["errors"].as_array().unwrap().len(), 2);
+}
 
 async fn projects_crud_and_pagination(api: TestApi) {
     let root = api.admin().await;

@@ -31,6 +31,13 @@ fn api_token_from(m: api_tokens::Model) -> Result<ApiToken, StoreError> {
     })
 }
 
+/// A token whose last use is due to be recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenUse {
+    Api(ApiTokenId),
+    Service(ServiceTokenId),
+}
+
 /// Whom a presented bearer token stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenOwner {
@@ -89,6 +96,20 @@ impl Scope {
             .into_iter()
             .map(service_token_from)
             .collect()
+    }
+
+    /// A service token of an application the actor can see.
+    pub async fn service_token(&self, id: ServiceTokenId) -> Result<ServiceToken, StoreError> {
+        let m = found(
+            service_tokens::Entity::find_by_id(id.as_uuid())
+                .one(self.connection())
+                .await?,
+            "service token",
+        )?;
+        self.application(ApplicationId::from_uuid(m.application_id))
+            .await
+            .map_err(|_| StoreError::NotFound("service token"))?;
+        service_token_from(m)
     }
 
     pub async fn revoke_service_token(&self, id: ServiceTokenId) -> Result<(), StoreError> {
@@ -207,25 +228,41 @@ impl Scope {
     }
 
     /// Finds who a bearer token belongs to: a live session, an unexpired and unrevoked API
-    /// token, or an unrevoked service token. Runs as berth itself (before anyone is known).
+    /// token, or an unrevoked service token, and records its use. Runs as berth itself
+    /// (before anyone is known).
     pub async fn authenticate(&self, token: &str) -> Result<Option<TokenOwner>, StoreError> {
+        let found = self.lookup_token(token).await?;
+        if let Some((_, Some(touch))) = &found {
+            self.touch_token(*touch).await?;
+        }
+        Ok(found.map(|(owner, _)| owner))
+    }
+
+    /// Who a token belongs to, without writing anything, and whether its `last_used_at` is
+    /// due for an update (it is refreshed at most once a minute).
+    pub(crate) async fn lookup_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<(TokenOwner, Option<TokenUse>)>, StoreError> {
         let h = hash(token);
         let t = now();
-        let live = |revoked: sessions::Column| revoked.is_null();
+        let stale =
+            |last: Option<Timestamp>| last.is_none_or(|l| t - l > chrono::Duration::seconds(60));
         if token.starts_with(TokenKind::Session.prefix()) {
             let s = sessions::Entity::find()
                 .filter(sessions::Column::TokenHash.eq(&h))
-                .filter(live(sessions::Column::RevokedAt))
+                .filter(sessions::Column::RevokedAt.is_null())
                 .filter(sessions::Column::ExpiresAt.gt(t))
                 .one(self.connection())
                 .await?;
             if let Some(s) = s {
                 let user = self.user(UserId::from_uuid(s.user_id)).await?;
-                return Ok(Some(TokenOwner::User {
+                let owner = TokenOwner::User {
                     user,
                     session: Some(SessionId::from_uuid(s.id)),
                     api_token: None,
-                }));
+                };
+                return Ok(Some((owner, None)));
             }
         } else if token.starts_with(TokenKind::Api.prefix()) {
             let a = api_tokens::Entity::find()
@@ -239,17 +276,15 @@ impl Scope {
                 .one(self.connection())
                 .await?;
             if let Some(a) = a {
-                api_tokens::Entity::update_many()
-                    .col_expr(api_tokens::Column::LastUsedAt, t.into())
-                    .filter(api_tokens::Column::Id.eq(a.id))
-                    .exec(self.connection())
-                    .await?;
                 let user = self.user(UserId::from_uuid(a.user_id)).await?;
-                return Ok(Some(TokenOwner::User {
+                let touch =
+                    stale(a.last_used_at).then_some(TokenUse::Api(ApiTokenId::from_uuid(a.id)));
+                let owner = TokenOwner::User {
                     user,
                     session: None,
                     api_token: Some(ApiTokenId::from_uuid(a.id)),
-                }));
+                };
+                return Ok(Some((owner, touch)));
             }
         } else if token.starts_with(TokenKind::Service.prefix()) {
             let s = service_tokens::Entity::find()
@@ -258,14 +293,33 @@ impl Scope {
                 .one(self.connection())
                 .await?;
             if let Some(s) = s {
-                service_tokens::Entity::update_many()
-                    .col_expr(service_tokens::Column::LastUsedAt, t.into())
-                    .filter(service_tokens::Column::Id.eq(s.id))
-                    .exec(self.connection())
-                    .await?;
-                return Ok(Some(TokenOwner::Service(service_token_from(s)?)));
+                let touch = stale(s.last_used_at)
+                    .then_some(TokenUse::Service(ServiceTokenId::from_uuid(s.id)));
+                return Ok(Some((TokenOwner::Service(service_token_from(s)?), touch)));
             }
         }
         Ok(None)
+    }
+
+    /// Records that a token was used now.
+    pub(crate) async fn touch_token(&self, used: TokenUse) -> Result<(), StoreError> {
+        let t = now();
+        match used {
+            TokenUse::Api(id) => {
+                api_tokens::Entity::update_many()
+                    .col_expr(api_tokens::Column::LastUsedAt, t.into())
+                    .filter(api_tokens::Column::Id.eq(id.as_uuid()))
+                    .exec(self.connection())
+                    .await?;
+            }
+            TokenUse::Service(id) => {
+                service_tokens::Entity::update_many()
+                    .col_expr(service_tokens::Column::LastUsedAt, t.into())
+                    .filter(service_tokens::Column::Id.eq(id.as_uuid()))
+                    .exec(self.connection())
+                    .await?;
+            }
+        }
+        Ok(())
     }
 }

@@ -297,3 +297,57 @@ async fn a_database_that_is_down_gives_a_clear_error_without_the_password() {
         .to_string()
         .contains("must start with sqlite: or postgres://"));
 }
+
+#[tokio::test]
+async fn a_request_scope_opened_by_token_drops_berths_own_rights() {
+    let db = postgres().await;
+    let (alice, _, _) = alice_world(&db).await;
+    let bob = db.user("bob", PlatformRole::Developer).await;
+    let s = db.system().await;
+    let (_, token) = s
+        .create_session(bob.id, chrono::Duration::hours(1), None, None)
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+
+    let (owner, scope) = db
+        .store
+        .scope_for_token(token.expose())
+        .await
+        .unwrap()
+        .expect("a valid token");
+    assert!(matches!(owner, berth_store::TokenOwner::User { ref user, .. } if user.id == bob.id));
+    assert_eq!(
+        scope.actor(),
+        Actor::User {
+            id: bob.id,
+            role: PlatformRole::Developer
+        }
+    );
+    // The token was checked as berth itself; the handler's queries run as bob only.
+    assert!(ids(&scope, "SELECT id::text FROM projects")
+        .await
+        .is_empty());
+    assert!(ids(
+        &scope,
+        "SELECT id::text FROM sessions WHERE user_id <> berth_user_id()"
+    )
+    .await
+    .is_empty());
+    assert_eq!(
+        ids(
+            &scope,
+            "SELECT coalesce(current_setting('berth.system', true), '')"
+        )
+        .await,
+        [""]
+    );
+    drop(scope);
+    assert!(db
+        .store
+        .scope_for_token("berth_s_nope")
+        .await
+        .unwrap()
+        .is_none());
+    let _ = alice;
+}
