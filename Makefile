@@ -10,7 +10,7 @@ ifeq ($(origin CARGO_TARGET_DIR), undefined)
 endif
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: run test deps fmt lint check-architecture nextest bench build-release openapi help
+.PHONY: run test deps fmt lint check-architecture nextest bench build-release openapi base-image help
 
 help:
 	@echo "make run    build and serve berth on SQLite in ./data (http://127.0.0.1:3000)"
@@ -38,6 +38,10 @@ nextest:
 	scripts/test-postgres.sh $(CARGO) nextest run --locked --workspace --no-fail-fast
 
 test: deps fmt lint check-architecture nextest
+
+# The local base image that builds and deployments are tested with (there is no registry).
+base-image:
+	scripts/base-image.sh
 
 openapi:
 	$(CARGO) run --locked -q -p berth-server -- openapi > openapi/openapi.json

@@ -6,6 +6,8 @@
 //! - `berth.teams_viewer`, `berth.teams_member`, `berth.teams_admin`, `berth.teams_owner`:
 //!   comma-separated ids of the teams in which that user has at least that role (computed by the
 //!   store from `team_members` at the start of the transaction);
+//! - `berth.is_admin`: `on` when that user is a platform admin (read from `users` by
+//!   `berth_act_as`, once per transaction rather than once per row);
 //! - `berth.system`: `on` for berth's own background work (the deployment worker, recovery,
 //!   retention), which acts for no user.
 //!
@@ -28,7 +30,7 @@ CREATE FUNCTION berth_is_system() RETURNS boolean LANGUAGE sql STABLE AS $$
   SELECT coalesce(current_setting('berth.system', true), '') = 'on'
 $$;
 CREATE FUNCTION berth_is_admin() RETURNS boolean LANGUAGE sql STABLE AS $$
-  SELECT EXISTS (SELECT 1 FROM users WHERE id = berth_user_id() AND role IN ('super_admin', 'admin'))
+  SELECT coalesce(current_setting('berth.is_admin', true), '') = 'on'
 $$;
 CREATE FUNCTION berth_teams(min_role text) RETURNS uuid[] LANGUAGE sql STABLE AS $$
   SELECT coalesce(string_to_array(NULLIF(current_setting('berth.teams_' || min_role, true), ''), ',')::uuid[], '{}'::uuid[])
@@ -42,6 +44,9 @@ LANGUAGE plpgsql VOLATILE AS $fn$
 BEGIN
   PERFORM set_config('berth.system', '', true);
   PERFORM set_config('berth.user_id', acting::text, true);
+  PERFORM set_config('berth.is_admin',
+    CASE WHEN EXISTS (SELECT 1 FROM users u WHERE u.id = acting AND u.role IN ('super_admin', 'admin'))
+         THEN 'on' ELSE '' END, true);
   PERFORM set_config('berth.teams_viewer', coalesce(string_agg(m.team_id::text, ','), ''), true),
           set_config('berth.teams_member', coalesce(string_agg(m.team_id::text, ',') FILTER (WHERE m.role IN ('owner', 'admin', 'member')), ''), true),
           set_config('berth.teams_admin', coalesce(string_agg(m.team_id::text, ',') FILTER (WHERE m.role IN ('owner', 'admin')), ''), true),

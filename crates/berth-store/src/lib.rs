@@ -88,9 +88,13 @@ impl Store {
             .sqlx_logging(false);
         match backend {
             Backend::Sqlite => {
-                // WAL lets readers go on while one writer writes; writers wait for each other
-                // (up to the busy timeout) instead of failing.
-                options.max_connections(8).min_connections(1);
+                // One connection: every transaction runs after the one before it has ended.
+                // With several, a transaction that began by reading and then writes can fail
+                // at once with "database is locked" (SQLite cannot wait for the lock without
+                // risking a deadlock), and a dropped transaction's rollback may still be in
+                // flight when the next one starts. SQLite serialises writers anyway; Postgres is
+                // the backend for concurrency.
+                options.max_connections(1).min_connections(1);
                 options.map_sqlx_sqlite_opts(|o| {
                     o.create_if_missing(true)
                         .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
