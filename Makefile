@@ -37,7 +37,7 @@ check-architecture:
 nextest:
 	scripts/test-postgres.sh $(CARGO) nextest run --locked --workspace --no-fail-fast
 
-test: deps fmt lint check-architecture nextest
+test: deps fmt lint check-architecture base-image nextest
 
 # The local base image that builds and deployments are tested with (there is no registry).
 base-image:

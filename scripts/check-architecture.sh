@@ -11,6 +11,7 @@ rules=(
   "berth-migrations|all|actix-web bollard git2 instant-acme"
   "berth-store|all|actix-web bollard git2 instant-acme hyper"
   "berth-api|direct|sea-orm sea-orm-migration sqlx bollard git2"
+  "berth-build|all|sea-orm sqlx actix-web berth-store"
 )
 for rule in "${rules[@]}"; do
   IFS='|' read -r crate scope forbidden <<<"$rule"
