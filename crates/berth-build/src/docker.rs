@@ -11,12 +11,23 @@ use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 
 use crate::context::{resolve_inside, ContextTar};
-use crate::{BuildError, BuildEvent, EventSink, OutputStream};
+use crate::{BuildError, BuildEvent, CancelToken, EventSink, OutputStream};
 
-/// A connection to the Docker engine.
+/// A connection to the Docker engine. Clones share the connection and the bookkeeping of
+/// builds in flight.
 #[derive(Debug, Clone)]
 pub struct Engine {
     docker: Docker,
+    layers: std::sync::Arc<std::sync::Mutex<Layers>>,
+}
+
+/// Layers of failed builds wait here until no build of this engine runs: a build running
+/// beside may have taken one of them from the cache, and removing it under that build would
+/// break it.
+#[derive(Debug, Default)]
+struct Layers {
+    running: usize,
+    doomed: Vec<String>,
 }
 
 /// Everything one image build needs.
@@ -38,6 +49,8 @@ pub struct BuildSpec {
     pub labels: BTreeMap<String, String>,
     /// Where the context archive is written while the build runs (removed afterwards).
     pub temp_dir: PathBuf,
+    /// The build is stopped after this long.
+    pub timeout: std::time::Duration,
 }
 
 /// What a successful build produced.
@@ -63,7 +76,10 @@ impl Engine {
             .ping()
             .await
             .map_err(|e| BuildError::Engine(e.to_string()))?;
-        Ok(Self { docker })
+        Ok(Self {
+            docker,
+            layers: Default::default(),
+        })
     }
 
     /// The underlying client, for the callers that manage what the builds made.
@@ -76,6 +92,122 @@ impl Engine {
         &self,
         spec: &BuildSpec,
         events: &EventSink,
+        cancel: &CancelToken,
+    ) -> Result<BuiltImage, BuildError> {
+        if let Ok(mut l) = self.layers.lock() {
+            l.running += 1;
+        }
+        let mut made = Vec::new();
+        let result = self.build_inner(spec, events, cancel, &mut made).await;
+        let doomed = match self.layers.lock() {
+            Ok(mut l) => {
+                l.running -= 1;
+                if result.is_err() {
+                    l.doomed.extend(made);
+                }
+                if l.running == 0 {
+                    std::mem::take(&mut l.doomed)
+                } else {
+                    Vec::new()
+                }
+            }
+            Err(_) => Vec::new(),
+        };
+        for id in doomed.iter().rev() {
+            self.remove_layer(id).await;
+        }
+        result
+    }
+
+    /// Removes one layer a failed build made. Without force: an image that another image uses
+    /// stays. A cancelled build's step container may still be stopping or waiting to be
+    /// removed by the engine, holding the layer below it, so that case is retried for up to
+    /// 30 s.
+    async fn remove_layer(&self, id: &str) {
+        for _ in 0..60 {
+            match self
+                .docker
+                .remove_image(
+                    id,
+                    None::<bollard::query_parameters::RemoveImageOptions>,
+                    None,
+                )
+                .await
+            {
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409,
+                    message,
+                }) if message.contains("running container") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// After a build was stopped halfway, the engine may still finish the step it was running
+    /// and commit its layer, which berth never hears of. Waits for that step's container to be
+    /// gone, then counts an untagged image right on top of the last layer seen as this build's.
+    async fn settle_stopped_step(
+        &self,
+        container: Option<&str>,
+        last_layer: Option<&str>,
+        made: &mut Vec<String>,
+    ) {
+        if let Some(c) = container {
+            for _ in 0..60 {
+                match self
+                    .docker
+                    .inspect_container(
+                        c,
+                        None::<bollard::query_parameters::InspectContainerOptions>,
+                    )
+                    .await
+                {
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => break,
+                    Err(_) => break,
+                    Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+                }
+            }
+        }
+        if container.is_none() {
+            // A step without a container (COPY, ADD, metadata) may still be committing.
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        let Some(mut parent) = last_layer.map(str::to_owned) else {
+            return;
+        };
+        let filters = HashMap::from([("dangling".to_owned(), vec!["true".to_owned()])]);
+        // Follow the chain up: the step that was running, and any the engine went on with.
+        for _ in 0..8 {
+            let options = bollard::query_parameters::ListImagesOptions {
+                filters: Some(filters.clone()),
+                ..Default::default()
+            };
+            let Ok(images) = self.docker.list_images(Some(options)).await else {
+                return;
+            };
+            let Some(child) = images.into_iter().find(|i| {
+                i.parent_id
+                    .trim_start_matches("sha256:")
+                    .starts_with(&parent)
+            }) else {
+                return;
+            };
+            parent = child.id.trim_start_matches("sha256:").to_owned();
+            made.push(child.id);
+        }
+    }
+
+    async fn build_inner(
+        &self,
+        spec: &BuildSpec,
+        events: &EventSink,
+        cancel: &CancelToken,
+        made: &mut Vec<String>,
     ) -> Result<BuiltImage, BuildError> {
         let context = resolve_inside(&spec.checkout, &spec.context, "build context")?;
         if !context.is_dir() {
@@ -135,11 +267,26 @@ impl Engine {
         let mut image_id = None;
         let mut failure = None;
         // Images this build made for its steps (not the base image of a FROM, not a cached
-        // layer it reused): removed again if the build fails, so nothing dangles.
-        let mut made: Vec<String> = Vec::new();
+        // layer it reused) are collected in `made`: removed again if the build fails, so
+        // nothing dangles.
         let mut step_is_from = false;
         let mut step_cached = false;
-        while let Some(item) = stream.next().await {
+        // The newest layer seen (made or reused) and the container running the current step:
+        // what to look after when the build is stopped halfway.
+        let mut last_layer: Option<String> = None;
+        let mut step_container: Option<String> = None;
+        let deadline = tokio::time::sleep(spec.timeout);
+        tokio::pin!(deadline);
+        let mut stopped = None;
+        loop {
+            // Leaving the loop drops the stream, which closes the connection: the engine then
+            // stops this build (and only this one).
+            let item = tokio::select! {
+                item = stream.next() => item,
+                _ = cancel.cancelled() => { stopped = Some(BuildError::Cancelled); break; }
+                _ = &mut deadline => { stopped = Some(BuildError::TimedOut { after_s: spec.timeout.as_secs() }); break; }
+            };
+            let Some(item) = item else { break };
             let info = match item {
                 Ok(info) => info,
                 Err(e) => {
@@ -162,13 +309,15 @@ impl Engine {
                     } else {
                         if line.trim() == "---> Using cache" {
                             step_cached = true;
+                        } else if let Some(c) = line.trim().strip_prefix("---> Running in ") {
+                            step_container = Some(c.trim().to_owned());
                         } else if let Some(id) = line.trim().strip_prefix("---> ") {
-                            if !step_is_from
-                                && !step_cached
-                                && id.len() == 12
-                                && id.bytes().all(|b| b.is_ascii_hexdigit())
-                            {
-                                made.push(id.to_owned());
+                            if id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                                if !step_is_from && !step_cached {
+                                    made.push(id.to_owned());
+                                }
+                                last_layer = Some(id.to_owned());
+                                step_container = None;
                             }
                         }
                         events.line(OutputStream::Stdout, line);
@@ -190,20 +339,22 @@ impl Engine {
                 image_id = Some(id);
             }
         }
+        drop(stream);
         drop(archive);
-        if let Some(message) = failure {
-            for id in made.iter().rev() {
-                // Without force: an image that something else uses stays.
-                let _ = self
-                    .docker
-                    .remove_image(
-                        id,
-                        None::<bollard::query_parameters::RemoveImageOptions>,
-                        None,
-                    )
-                    .await;
-            }
-            return Err(BuildError::Failed { step, message });
+        if stopped.is_some() {
+            self.settle_stopped_step(step_container.as_deref(), last_layer.as_deref(), made)
+                .await;
+        }
+        let error = match (stopped, failure) {
+            (Some(e), _) => Some(e),
+            (None, Some(message)) => Some(BuildError::Failed {
+                step: step.clone(),
+                message,
+            }),
+            (None, None) => None,
+        };
+        if let Some(error) = error {
+            return Err(error);
         }
         let image_id = match image_id {
             Some(id) => id,
@@ -233,6 +384,74 @@ impl Engine {
             tags: vec![reference, format!("{}:latest", spec.repository)],
             dropped_events: events.dropped(),
         })
+    }
+}
+
+impl Engine {
+    /// The id of a prebuilt image, which must already be on this engine (no registry pull).
+    pub async fn require_image(
+        &self,
+        reference: &berth_domain::ImageReference,
+    ) -> Result<String, BuildError> {
+        match self.docker.inspect_image(reference.as_str()).await {
+            Ok(image) => Ok(image.id.unwrap_or_default()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Err(BuildError::MissingImage(reference.to_string())),
+            Err(e) => Err(BuildError::Engine(engine_message(e))),
+        }
+    }
+
+    /// Removes the images of `repository` beyond the newest `keep` (kept for rollbacks),
+    /// never one that a container (running or not) uses. Returns the tags removed.
+    pub async fn prune(&self, repository: &str, keep: usize) -> Result<Vec<String>, BuildError> {
+        use bollard::query_parameters::{
+            ListContainersOptions, ListImagesOptions, RemoveImageOptions,
+        };
+        let engine_err = |e| BuildError::Engine(engine_message(e));
+        let mut images: Vec<_> = self
+            .docker
+            .list_images(Some(ListImagesOptions::default()))
+            .await
+            .map_err(engine_err)?
+            .into_iter()
+            .filter(|i| {
+                i.repo_tags
+                    .iter()
+                    .any(|t| t.starts_with(&format!("{repository}:")))
+            })
+            .collect();
+        images.sort_by_key(|i| std::cmp::Reverse(i.created));
+        let in_use: std::collections::HashSet<String> = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                ..Default::default()
+            }))
+            .await
+            .map_err(engine_err)?
+            .into_iter()
+            .filter_map(|c| c.image_id)
+            .collect();
+        let mut removed = Vec::new();
+        for image in images.into_iter().skip(keep) {
+            if in_use.contains(&image.id) {
+                continue;
+            }
+            let options = RemoveImageOptions {
+                force: true,
+                ..Default::default()
+            };
+            if self
+                .docker
+                .remove_image(&image.id, Some(options), None)
+                .await
+                .is_ok()
+            {
+                removed.extend(image.repo_tags);
+            }
+        }
+        Ok(removed)
     }
 }
 

@@ -15,6 +15,12 @@ pub enum BuildError {
     Engine(String),
     #[error("the build failed at {step}: {message}")]
     Failed { step: String, message: String },
+    #[error("the build was cancelled")]
+    Cancelled,
+    #[error("the build did not finish within {after_s} s and was stopped")]
+    TimedOut { after_s: u64 },
+    #[error("the image {0} does not exist on this engine")]
+    MissingImage(String),
     #[error("i/o error while {doing}: {source}")]
     Io {
         doing: &'static str,

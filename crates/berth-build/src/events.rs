@@ -101,3 +101,36 @@ mod tests {
         assert!(rx.try_recv().is_err());
     }
 }
+
+/// Stops one build (or one fetch) and nothing else. Cheap to clone; every clone cancels the
+/// same build.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken {
+    inner: std::sync::Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>,
+}
+
+impl CancelToken {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn cancel(&self) {
+        self.inner.0.store(true, Ordering::SeqCst);
+        self.inner.1.notify_waiters();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.0.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once [`Self::cancel`] has been called.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.inner.1.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}

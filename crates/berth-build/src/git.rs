@@ -7,7 +7,7 @@ use std::path::Path;
 use berth_domain::{BranchName, CommitSha, GitCredentials, RepositoryUrl};
 use git2::{build::CheckoutBuilder, Cred, FetchOptions, Oid, RemoteCallbacks, Repository};
 
-use crate::{BuildError, BuildEvent, EventSink};
+use crate::{BuildError, BuildEvent, CancelToken, EventSink};
 
 /// What to check out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,7 @@ pub fn checkout(
     spec: &SourceSpec,
     dir: &Path,
     events: &EventSink,
+    cancel: &CancelToken,
 ) -> Result<CommitInfo, BuildError> {
     if let Some(GitCredentials::SshKey { .. }) = &spec.credentials {
         return Err(BuildError::Unsupported(
@@ -99,6 +100,9 @@ pub fn checkout(
     });
     let mut last_reported = 0usize;
     callbacks.transfer_progress(|p| {
+        if cancel.is_cancelled() {
+            return false;
+        }
         let received = p.received_objects();
         if received == p.total_objects() || received >= last_reported + 256 {
             last_reported = received;
@@ -127,6 +131,9 @@ pub fn checkout(
             }
         })?;
 
+    if cancel.is_cancelled() {
+        return Err(BuildError::Cancelled);
+    }
     let oid = resolve(&repo, &spec.reference)?;
     let commit = repo
         .find_commit(oid)

@@ -15,5 +15,5 @@ mod git;
 pub use context::{resolve_inside, ContextTar};
 pub use docker::{BuildSpec, BuiltImage, Engine};
 pub use error::BuildError;
-pub use events::{BuildEvent, EventSink, OutputStream};
+pub use events::{BuildEvent, CancelToken, EventSink, OutputStream};
 pub use git::{checkout, CommitInfo, GitRef, SourceSpec};

@@ -1,4 +1,4 @@
-use berth_build::{checkout, BuildError, BuildEvent, EventSink, GitRef, SourceSpec};
+use berth_build::{checkout, BuildError, BuildEvent, CancelToken, EventSink, GitRef, SourceSpec};
 use berth_domain::{BranchName, CommitSha, RelativePath};
 
 use crate::repo::{checkout_dir, dockerfile, engine, run_output, Names, TestRepo};
@@ -27,7 +27,13 @@ async fn a_commit_becomes_an_image_that_knows_its_commit() {
 
     let (_keep, dir) = checkout_dir();
     let (sink, mut rx) = EventSink::channel(10_000);
-    let info = checkout(&source(&repo, branch("main")), &dir, &sink).unwrap();
+    let info = checkout(
+        &source(&repo, branch("main")),
+        &dir,
+        &sink,
+        &CancelToken::new(),
+    )
+    .unwrap();
     assert_eq!(
         (
             info.sha.as_str(),
@@ -38,7 +44,7 @@ async fn a_commit_becomes_an_image_that_knows_its_commit() {
     );
 
     let built = engine
-        .build(&names.spec(&dir, &info.sha), &sink)
+        .build(&names.spec(&dir, &info.sha), &sink, &CancelToken::new())
         .await
         .unwrap();
     assert!(built.image_id.starts_with("sha256:"), "{built:?}");
@@ -71,11 +77,11 @@ async fn a_commit_becomes_an_image_that_knows_its_commit() {
         }
     }
     assert_eq!(checked_out.as_deref(), Some(first.as_str()));
-    // Five Dockerfile steps, and the labels berth adds as a sixth.
-    assert_eq!(steps.len(), 6, "{steps:?}");
-    assert_eq!((steps[3].0, steps[3].1), (4, 6));
-    assert!(steps[3].2.starts_with("RUN echo"), "{steps:?}");
-    assert!(steps[5].2.starts_with("LABEL berth.commit="), "{steps:?}");
+    // Six Dockerfile steps, and the labels berth adds as a seventh.
+    assert_eq!(steps.len(), 7, "{steps:?}");
+    assert_eq!((steps[4].0, steps[4].1), (5, 7));
+    assert!(steps[4].2.starts_with("RUN echo"), "{steps:?}");
+    assert!(steps[6].2.starts_with("LABEL berth.commit="), "{steps:?}");
     assert_eq!(built.dropped_events, 0);
 }
 
@@ -93,9 +99,14 @@ async fn fetches_into_the_cached_checkout_and_follows_branches_tags_and_commits(
     let (_keep, dir) = checkout_dir();
     let sink = EventSink::discard();
     assert_eq!(
-        checkout(&source(&repo, branch("main")), &dir, &sink)
-            .unwrap()
-            .sha,
+        checkout(
+            &source(&repo, branch("main")),
+            &dir,
+            &sink,
+            &CancelToken::new()
+        )
+        .unwrap()
+        .sha,
         v2
     );
     assert!(dir.join("extra.txt").exists());
@@ -104,7 +115,8 @@ async fn fetches_into_the_cached_checkout_and_follows_branches_tags_and_commits(
         checkout(
             &source(&repo, GitRef::Tag(BranchName::parse("v1.0").unwrap())),
             &dir,
-            &sink
+            &sink,
+            &CancelToken::new()
         )
         .unwrap()
         .sha,
@@ -116,18 +128,28 @@ async fn fetches_into_the_cached_checkout_and_follows_branches_tags_and_commits(
         "v1"
     );
     assert_eq!(
-        checkout(&source(&repo, branch("feature/next")), &dir, &sink)
-            .unwrap()
-            .sha,
+        checkout(
+            &source(&repo, branch("feature/next")),
+            &dir,
+            &sink,
+            &CancelToken::new()
+        )
+        .unwrap()
+        .sha,
         next
     );
     let exact = GitRef::Commit(CommitSha::parse(&v2).unwrap());
     assert_eq!(
-        checkout(&source(&repo, exact), &dir, &sink).unwrap().sha,
+        checkout(&source(&repo, exact), &dir, &sink, &CancelToken::new())
+            .unwrap()
+            .sha,
         v2
     );
 
-    let built = engine.build(&names.spec(&dir, &v2), &sink).await.unwrap();
+    let built = engine
+        .build(&names.spec(&dir, &v2), &sink, &CancelToken::new())
+        .await
+        .unwrap();
     assert_eq!(run_output(&engine, &built.tags[0]).await.trim(), v2);
 }
 
@@ -151,9 +173,19 @@ async fn dockerignore_keeps_files_out_of_the_context() {
         "c",
     );
     let (_keep, dir) = checkout_dir();
-    checkout(&source(&repo, branch("main")), &dir, &EventSink::discard()).unwrap();
+    checkout(
+        &source(&repo, branch("main")),
+        &dir,
+        &EventSink::discard(),
+        &CancelToken::new(),
+    )
+    .unwrap();
     engine
-        .build(&names.spec(&dir, &sha), &EventSink::discard())
+        .build(
+            &names.spec(&dir, &sha),
+            &EventSink::discard(),
+            &CancelToken::new(),
+        )
         .await
         .unwrap();
 }
@@ -166,13 +198,22 @@ async fn secret_build_arguments_are_masked_in_the_output() {
     let df = format!("{}ARG TOKEN\nRUN echo \"token is $TOKEN\"\n", dockerfile());
     let sha = repo.commit(&[("Dockerfile", &df), ("index.html", "x")], "c");
     let (_keep, dir) = checkout_dir();
-    checkout(&source(&repo, branch("main")), &dir, &EventSink::discard()).unwrap();
+    checkout(
+        &source(&repo, branch("main")),
+        &dir,
+        &EventSink::discard(),
+        &CancelToken::new(),
+    )
+    .unwrap();
     let mut spec = names.spec(&dir, &sha);
     spec.build_args
         .insert("TOKEN".into(), "s3cr3t-value".into());
     spec.secret_build_args.insert("TOKEN".into());
     let (sink, mut rx) = EventSink::channel(10_000);
-    engine.build(&spec, &sink).await.unwrap();
+    engine
+        .build(&spec, &sink, &CancelToken::new())
+        .await
+        .unwrap();
     let mut lines = Vec::new();
     while let Ok(e) = rx.try_recv() {
         if let BuildEvent::Line { text, .. } = e {
@@ -200,7 +241,7 @@ async fn bad_sources_give_typed_errors_and_leave_nothing_behind() {
     };
     assert!(
         matches!(
-            checkout(&nowhere, &dir, &sink),
+            checkout(&nowhere, &dir, &sink, &CancelToken::new()),
             Err(BuildError::Repository { .. })
         ),
         "a repository that does not exist"
@@ -209,7 +250,13 @@ async fn bad_sources_give_typed_errors_and_leave_nothing_behind() {
     let repo = TestRepo::new();
     let sha = repo.commit(&[("Dockerfile", &dockerfile()), ("index.html", "x")], "c");
     let (_keep2, dir) = checkout_dir();
-    let e = checkout(&source(&repo, branch("nope")), &dir, &sink).unwrap_err();
+    let e = checkout(
+        &source(&repo, branch("nope")),
+        &dir,
+        &sink,
+        &CancelToken::new(),
+    )
+    .unwrap_err();
     assert!(
         matches!(e, BuildError::MissingRef { what: "branch", .. }),
         "{e}"
@@ -221,6 +268,7 @@ async fn bad_sources_give_typed_errors_and_leave_nothing_behind() {
         ),
         &dir,
         &sink,
+        &CancelToken::new(),
     )
     .unwrap_err();
     assert!(
@@ -233,11 +281,17 @@ async fn bad_sources_give_typed_errors_and_leave_nothing_behind() {
     );
     assert!(!std::path::Path::new("/tmp/pwned").exists());
 
-    checkout(&source(&repo, branch("main")), &dir, &sink).unwrap();
+    checkout(
+        &source(&repo, branch("main")),
+        &dir,
+        &sink,
+        &CancelToken::new(),
+    )
+    .unwrap();
     let mut spec = names.spec(&dir, &sha);
     spec.dockerfile = RelativePath::parse("docker/Dockerfile.prod").unwrap();
     assert!(matches!(
-        engine.build(&spec, &sink).await,
+        engine.build(&spec, &sink, &CancelToken::new()).await,
         Err(BuildError::MissingPath {
             what: "Dockerfile",
             ..
@@ -252,7 +306,7 @@ async fn bad_sources_give_typed_errors_and_leave_nothing_behind() {
         std::os::unix::fs::symlink("/etc/passwd", dir.join("Evil")).unwrap();
         spec.dockerfile = RelativePath::parse("Evil").unwrap();
         assert!(matches!(
-            engine.build(&spec, &sink).await,
+            engine.build(&spec, &sink, &CancelToken::new()).await,
             Err(BuildError::PathEscapes { .. })
         ));
     }
@@ -268,7 +322,7 @@ async fn failing_builds_name_the_step_and_make_no_image() {
     for (dockerfile_text, expect_step, expect_message) in [
         (
             format!("{}RUN echo about to fail && false\n", dockerfile()),
-            "step 6/7 (RUN echo about to fail && false)",
+            "step 7/8 (RUN echo about to fail && false)",
             "returned a non-zero code: 1",
         ),
         (
@@ -283,9 +337,17 @@ async fn failing_builds_name_the_step_and_make_no_image() {
             "c",
         );
         let (_keep, dir) = checkout_dir();
-        checkout(&source(&repo, branch("main")), &dir, &sink).unwrap();
+        checkout(
+            &source(&repo, branch("main")),
+            &dir,
+            &sink,
+            &CancelToken::new(),
+        )
+        .unwrap();
         let (sink, mut rx) = EventSink::channel(10_000);
-        let result = engine.build(&names.spec(&dir, &sha), &sink).await;
+        let result = engine
+            .build(&names.spec(&dir, &sha), &sink, &CancelToken::new())
+            .await;
         let mut made = Vec::new();
         let mut cached = false;
         while let Ok(e) = rx.try_recv() {
@@ -324,4 +386,218 @@ async fn failing_builds_name_the_step_and_make_no_image() {
         assert!(names.temp_is_empty());
         assert!(names.tags().await.is_empty(), "no image was tagged");
     }
+}
+
+#[tokio::test]
+async fn a_cancelled_build_stops_alone_and_a_slow_one_times_out() {
+    let engine = engine().await;
+    let names = Names::new(&engine);
+    let marker = format!("sleep 3{}", rand_digit());
+    let slow = format!("{}RUN {marker}\n", dockerfile());
+    let repo = TestRepo::new();
+    let sha = repo.commit(&[("Dockerfile", &slow), ("index.html", "x")], "slow");
+    let (_keep, dir) = checkout_dir();
+    checkout(
+        &source(&repo, branch("main")),
+        &dir,
+        &EventSink::discard(),
+        &CancelToken::new(),
+    )
+    .unwrap();
+    let other_names = Names::new(&engine);
+    let other_repo = TestRepo::new();
+    let other_sha = other_repo.commit(
+        &[("Dockerfile", &dockerfile()), ("index.html", "y")],
+        "other",
+    );
+    let (_keep2, other_dir) = checkout_dir();
+    checkout(
+        &source(&other_repo, branch("main")),
+        &other_dir,
+        &EventSink::discard(),
+        &CancelToken::new(),
+    )
+    .unwrap();
+
+    let cancel = CancelToken::new();
+    let spec = names.spec(&dir, &sha);
+    let (other_spec, other_sink, other_cancel) = (
+        other_names.spec(&other_dir, &other_sha),
+        EventSink::discard(),
+        CancelToken::new(),
+    );
+    let started = std::time::Instant::now();
+    let (cancelled, other) = tokio::join!(
+        async {
+            let (sink, mut rx) = EventSink::channel(10_000);
+            let build = engine.build(&spec, &sink, &cancel);
+            tokio::pin!(build);
+            // Cancel once the slow step has begun.
+            loop {
+                tokio::select! {
+                    r = &mut build => break r,
+                    Some(e) = rx.recv() => if matches!(e, BuildEvent::Step { ref text, .. } if text.contains("sleep")) { cancel.cancel(); },
+                }
+            }
+        },
+        engine.build(&other_spec, &other_sink, &other_cancel),
+    );
+    assert!(
+        matches!(cancelled, Err(BuildError::Cancelled)),
+        "{cancelled:?}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(25),
+        "cancelling did not wait for the step"
+    );
+    assert!(other.is_ok(), "the other build was not touched: {other:?}");
+    assert!(names.tags().await.is_empty());
+    assert!(names.temp_is_empty());
+    // The engine stops the step's container once the build's connection is gone.
+    assert!(
+        wait_gone(&engine, &marker).await,
+        "the build container of the cancelled build is gone"
+    );
+
+    let mut spec = names.spec(&dir, &sha);
+    spec.timeout = std::time::Duration::from_secs(2);
+    let (sink, mut rx) = EventSink::channel(10_000);
+    let r = engine.build(&spec, &sink, &CancelToken::new()).await;
+    assert!(
+        matches!(r, Err(BuildError::TimedOut { after_s: 2 })),
+        "{r:?}"
+    );
+    assert!(wait_gone(&engine, &marker).await);
+    // The layers this build reported, and anything the engine committed on top of them after
+    // the build was stopped, are gone; the base image stays.
+    let mut seen = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if let BuildEvent::Line { text, .. } = e {
+            if let Some(id) = text
+                .trim()
+                .strip_prefix("---> ")
+                .filter(|i| i.len() == 12 && i.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                seen.push(id.to_owned());
+            }
+        }
+    }
+    let base = engine
+        .docker()
+        .inspect_image(crate::repo::BASE_IMAGE)
+        .await
+        .unwrap()
+        .id
+        .unwrap();
+    use bollard::query_parameters::ListImagesOptions;
+    let all = engine
+        .docker()
+        .list_images(Some(ListImagesOptions {
+            all: true,
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    for image in &all {
+        let id = image.id.trim_start_matches("sha256:");
+        let parent = image.parent_id.trim_start_matches("sha256:");
+        let ours = |x: &str| {
+            seen.iter()
+                .any(|s| !x.is_empty() && x.starts_with(s.as_str()) && !base.contains(x))
+        };
+        assert!(!ours(id), "the layer {id} of the stopped build is gone");
+        assert!(
+            !ours(parent) || image.repo_tags.iter().any(|t| t != "<none>:<none>"),
+            "nothing was left on top of the stopped build: {id}"
+        );
+    }
+}
+
+fn rand_digit() -> u32 {
+    uuid::Uuid::new_v4().as_u128() as u32 % 10
+}
+
+/// Waits up to 20 s for every container whose command holds `marker` to be gone.
+async fn wait_gone(engine: &berth_build::Engine, marker: &str) -> bool {
+    use bollard::query_parameters::ListContainersOptions;
+    for _ in 0..40 {
+        let containers = engine
+            .docker()
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+        if !containers
+            .iter()
+            .any(|c| c.command.as_deref().unwrap_or_default().contains(marker))
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn prebuilt_images_must_exist_and_old_images_are_pruned() {
+    let engine = engine().await;
+    let names = Names::new(&engine);
+    let present = berth_domain::ImageReference::parse(crate::repo::BASE_IMAGE).unwrap();
+    assert!(engine
+        .require_image(&present)
+        .await
+        .unwrap()
+        .starts_with("sha256:"));
+    let absent = berth_domain::ImageReference::parse("berth-test/never-built:1").unwrap();
+    assert!(matches!(
+        engine.require_image(&absent).await,
+        Err(BuildError::MissingImage(_))
+    ));
+
+    let repo = TestRepo::new();
+    let mut shas = Vec::new();
+    for i in 0..4 {
+        let sha = repo.commit(
+            &[
+                ("Dockerfile", &dockerfile()),
+                ("index.html", &format!("v{i}")),
+            ],
+            &format!("v{i}"),
+        );
+        let (_keep, dir) = checkout_dir();
+        checkout(
+            &source(&repo, branch("main")),
+            &dir,
+            &EventSink::discard(),
+            &CancelToken::new(),
+        )
+        .unwrap();
+        engine
+            .build(
+                &names.spec(&dir, &sha),
+                &EventSink::discard(),
+                &CancelToken::new(),
+            )
+            .await
+            .unwrap();
+        shas.push(sha);
+        // Image creation times have a one-second resolution.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    let removed = engine.prune(&names.repository, 2).await.unwrap();
+    let mut removed_sorted = removed.clone();
+    removed_sorted.sort();
+    let mut expected = vec![
+        format!("{}:{}", names.repository, shas[0]),
+        format!("{}:{}", names.repository, shas[1]),
+    ];
+    expected.sort();
+    assert_eq!(removed_sorted, expected, "the two oldest go");
+    let tags = names.tags().await;
+    assert!(
+        tags.contains(&format!("{}:{}", names.repository, shas[3]))
+            && tags.contains(&format!("{}:{}", names.repository, shas[2]))
+    );
 }

@@ -68,10 +68,13 @@ impl TestRepo {
     }
 }
 
-/// A Dockerfile that records the commit it was built from and serves it with busybox httpd.
+/// A Dockerfile that records the commit it was built from. Its second line is unique, so no
+/// two tests share cached layers (tests run in parallel processes, and a failed build removes
+/// the layers it made).
 pub fn dockerfile() -> String {
+    let unique = &uuid::Uuid::new_v4().simple().to_string()[..12];
     format!(
-        "FROM {BASE_IMAGE}\nARG COMMIT=unknown\nCOPY index.html /www/index.html\nRUN echo \"$COMMIT\" > /www/commit\nCMD [\"cat\", \"/www/commit\"]\n"
+        "FROM {BASE_IMAGE}\nARG TEST_{unique}\nARG COMMIT=unknown\nCOPY index.html /www/index.html\nRUN echo \"$COMMIT\" > /www/commit\nCMD [\"cat\", \"/www/commit\"]\n"
     )
 }
 
@@ -115,6 +118,7 @@ impl Names {
             tag: commit.to_owned(),
             labels: [("berth.commit".to_owned(), commit.to_owned())].into(),
             temp_dir: self.temp.path().to_path_buf(),
+            timeout: std::time::Duration::from_secs(300),
         }
     }
 
