@@ -23,6 +23,8 @@ pub struct SourceSpec {
     pub repository: RepositoryUrl,
     pub reference: GitRef,
     pub credentials: Option<GitCredentials>,
+    /// Check out the repository's submodules too (recursively).
+    pub submodules: bool,
 }
 
 /// The commit a checkout holds.
@@ -144,6 +146,9 @@ pub fn checkout(
     )
     .map_err(repo_error(spec))?;
     repo.set_head_detached(oid).map_err(repo_error(spec))?;
+    if spec.submodules {
+        update_submodules(&repo, spec, cancel)?;
+    }
     let info = CommitInfo {
         sha: oid.to_string(),
         message: commit.summary().unwrap_or_default().to_owned(),
@@ -154,6 +159,44 @@ pub fn checkout(
         message: info.message.clone(),
     });
     Ok(info)
+}
+
+/// Initialises and checks out every submodule at the commit the superproject records, then
+/// theirs, and so on.
+fn update_submodules(
+    repo: &Repository,
+    spec: &SourceSpec,
+    cancel: &CancelToken,
+) -> Result<(), BuildError> {
+    for mut sub in repo.submodules().map_err(repo_error(spec))? {
+        if cancel.is_cancelled() {
+            return Err(BuildError::Cancelled);
+        }
+        let name = sub.name().unwrap_or("?").to_owned();
+        let fail = |e: git2::Error| BuildError::Repository {
+            url: format!("{} (submodule {name})", spec.repository),
+            message: e.message().to_owned(),
+        };
+        let mut options = git2::SubmoduleUpdateOptions::new();
+        let mut callbacks = RemoteCallbacks::new();
+        let token = match &spec.credentials {
+            Some(GitCredentials::Token { token }) => Some(token.clone()),
+            _ => None,
+        };
+        callbacks.credentials(move |_url, _user, _allowed| match &token {
+            Some(t) => Cred::userpass_plaintext("x-access-token", t.expose()),
+            None => Err(git2::Error::from_str(
+                "the submodule asks for credentials and none are configured",
+            )),
+        });
+        let mut fetch = FetchOptions::new();
+        fetch.remote_callbacks(callbacks);
+        options.fetch(fetch);
+        sub.update(true, Some(&mut options)).map_err(fail)?;
+        let inner = sub.open().map_err(fail)?;
+        update_submodules(&inner, spec, cancel)?;
+    }
+    Ok(())
 }
 
 fn missing(r: &GitRef) -> BuildError {

@@ -12,6 +12,7 @@ fn source(repo: &TestRepo, reference: GitRef) -> SourceSpec {
         repository: repo.url(),
         reference,
         credentials: None,
+        submodules: false,
     }
 }
 
@@ -238,6 +239,7 @@ async fn bad_sources_give_typed_errors_and_leave_nothing_behind() {
         repository: berth_domain::RepositoryUrl::parse("file:///nonexistent/berth/repo").unwrap(),
         reference: branch("main"),
         credentials: None,
+        submodules: false,
     };
     assert!(
         matches!(
@@ -600,4 +602,164 @@ async fn prebuilt_images_must_exist_and_old_images_are_pruned() {
         tags.contains(&format!("{}:{}", names.repository, shas[3]))
             && tags.contains(&format!("{}:{}", names.repository, shas[2]))
     );
+}
+
+#[tokio::test]
+async fn submodules_are_checked_out_when_asked() {
+    let engine = engine().await;
+    let names = Names::new(&engine);
+    let library = TestRepo::new();
+    library.commit(&[("hello.txt", "from the submodule")], "library");
+    let app = TestRepo::new();
+    app.commit(
+        &[
+            (
+                "Dockerfile",
+                &format!(
+                    "{}COPY lib/hello.txt /www/hello.txt\nCMD [\"cat\", \"/www/hello.txt\"]\n",
+                    dockerfile()
+                ),
+            ),
+            ("index.html", "x"),
+        ],
+        "app",
+    );
+    {
+        let mut sub = app
+            .repo
+            .submodule(library.url().as_str(), std::path::Path::new("lib"), true)
+            .unwrap();
+        sub.clone(None).unwrap();
+        sub.add_finalize().unwrap();
+    }
+    let sha = app.commit(&[], "add the library");
+
+    let (_keep, dir) = checkout_dir();
+    let mut spec = source(&app, branch("main"));
+    checkout(&spec, &dir, &EventSink::discard(), &CancelToken::new()).unwrap();
+    assert!(!dir.join("lib/hello.txt").exists(), "not without asking");
+    spec.submodules = true;
+    checkout(&spec, &dir, &EventSink::discard(), &CancelToken::new()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("lib/hello.txt")).unwrap(),
+        "from the submodule"
+    );
+    let built = engine
+        .build(
+            &names.spec(&dir, &sha),
+            &EventSink::discard(),
+            &CancelToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        run_output(&engine, &built.tags[0]).await,
+        "from the submodule"
+    );
+}
+
+/// The private git server of `tests/support/git_http_server.py`, stopped when dropped.
+struct GitServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl GitServer {
+    fn start(root: &std::path::Path, token: &str) -> Self {
+        use std::io::BufRead;
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/git_http_server.py"
+        );
+        let mut child = std::process::Command::new("python3")
+            .args([script, root.to_str().unwrap(), token])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the test git server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        Self { child, port }
+    }
+}
+
+impl Drop for GitServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_private_repository_over_http_takes_a_token_that_never_shows() {
+    let repo = TestRepo::new();
+    let sha = repo.commit(
+        &[("Dockerfile", &dockerfile()), ("index.html", "private")],
+        "private",
+    );
+    // Serve the repository's .git directory as /app.git.
+    let root = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(repo.path().join(".git"), root.path().join("app.git")).unwrap();
+    let server = GitServer::start(root.path(), "tok-3f9a-secret");
+    let url =
+        berth_domain::RepositoryUrl::parse(&format!("http://127.0.0.1:{}/app.git", server.port))
+            .unwrap();
+    let spec = |token: Option<&str>| SourceSpec {
+        repository: url.clone(),
+        reference: branch("main"),
+        credentials: token.map(|t| berth_domain::GitCredentials::Token {
+            token: berth_domain::SecretString::new(t),
+        }),
+        submodules: false,
+    };
+
+    let (_keep, dir) = checkout_dir();
+    let info = checkout(
+        &spec(Some("tok-3f9a-secret")),
+        &dir,
+        &EventSink::discard(),
+        &CancelToken::new(),
+    )
+    .unwrap();
+    assert_eq!(info.sha, sha);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("index.html")).unwrap(),
+        "private"
+    );
+    let stored = git2::Repository::open(&dir)
+        .unwrap()
+        .find_remote("origin")
+        .unwrap()
+        .url()
+        .unwrap()
+        .to_owned();
+    assert!(
+        !stored.contains("tok-3f9a"),
+        "the token is not in the stored URL: {stored}"
+    );
+
+    for wrong in [None, Some("wrong-token")] {
+        let (_keep, dir) = checkout_dir();
+        let e = checkout(
+            &spec(wrong),
+            &dir,
+            &EventSink::discard(),
+            &CancelToken::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, BuildError::Repository { .. }), "{e}");
+        let shown = format!("{e} {e:?}");
+        assert!(
+            !shown.contains("tok-3f9a") && !shown.contains("wrong-token"),
+            "{shown}"
+        );
+        assert!(shown.contains("credentials"), "the error says why: {shown}");
+    }
 }
