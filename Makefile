@@ -47,9 +47,11 @@ openapi:
 	$(CARGO) run --locked -q -p berth-server -- openapi > openapi/openapi.json
 
 build-release:
-	$(CARGO) build --locked --release -p berth-server -p berth-api --bin berth --example ceiling
+	$(CARGO) build --locked --release -p berth-server -p berth-api -p berth-build --bin berth --example ceiling --example bench_build
 
 bench: build-release
 	scripts/install-deps.sh bench
 	scripts/bench-server.sh $(TARGET_DIR)/release/berth
 	scripts/test-postgres.sh scripts/bench-api.sh $(TARGET_DIR)/release/berth $(TARGET_DIR)/release/examples/ceiling
+	scripts/base-image.sh
+	$(TARGET_DIR)/release/examples/bench_build 5
