@@ -79,27 +79,7 @@ pub fn checkout(
             "+refs/tags/*:refs/tags/*".into(),
         ],
     };
-    let mut callbacks = RemoteCallbacks::new();
-    let token = match &spec.credentials {
-        Some(GitCredentials::Token { token }) => Some(token.clone()),
-        _ => None,
-    };
-    let mut asked = false;
-    callbacks.credentials(move |_url, _user, _allowed| {
-        // Asked twice means the first answer was refused: stop instead of looping.
-        if asked {
-            return Err(git2::Error::from_str(
-                "the repository refused the credentials",
-            ));
-        }
-        asked = true;
-        match &token {
-            Some(t) => Cred::userpass_plaintext("x-access-token", t.expose()),
-            None => Err(git2::Error::from_str(
-                "the repository asks for credentials and none are configured",
-            )),
-        }
-    });
+    let mut callbacks = credentials(spec);
     let mut last_reported = 0usize;
     callbacks.transfer_progress(|p| {
         if cancel.is_cancelled() {
@@ -178,17 +158,7 @@ fn update_submodules(
             message: e.message().to_owned(),
         };
         let mut options = git2::SubmoduleUpdateOptions::new();
-        let mut callbacks = RemoteCallbacks::new();
-        let token = match &spec.credentials {
-            Some(GitCredentials::Token { token }) => Some(token.clone()),
-            _ => None,
-        };
-        callbacks.credentials(move |_url, _user, _allowed| match &token {
-            Some(t) => Cred::userpass_plaintext("x-access-token", t.expose()),
-            None => Err(git2::Error::from_str(
-                "the submodule asks for credentials and none are configured",
-            )),
-        });
+        let callbacks = credentials(spec);
         let mut fetch = FetchOptions::new();
         fetch.remote_callbacks(callbacks);
         options.fetch(fetch);
@@ -197,6 +167,32 @@ fn update_submodules(
         update_submodules(&inner, spec, cancel)?;
     }
     Ok(())
+}
+
+/// Callbacks that answer the repository's request for credentials with the source's token
+/// (once: asked again means it was refused, so stop rather than loop).
+fn credentials(spec: &SourceSpec) -> RemoteCallbacks<'static> {
+    let token = match &spec.credentials {
+        Some(GitCredentials::Token { token }) => Some(token.clone()),
+        _ => None,
+    };
+    let mut asked = false;
+    let mut callbacks = RemoteCallbacks::new();
+    callbacks.credentials(move |_url, _user, _allowed| {
+        if asked {
+            return Err(git2::Error::from_str(
+                "the repository refused the credentials",
+            ));
+        }
+        asked = true;
+        match &token {
+            Some(t) => Cred::userpass_plaintext("x-access-token", t.expose()),
+            None => Err(git2::Error::from_str(
+                "the repository asks for credentials and none are configured",
+            )),
+        }
+    });
+    callbacks
 }
 
 fn missing(r: &GitRef) -> BuildError {

@@ -7,6 +7,36 @@ fn branch(name: &str) -> GitRef {
     GitRef::Branch(BranchName::parse(name).unwrap())
 }
 
+/// Checks out the repository's `main` into a fresh directory.
+fn fetch_main(repo: &TestRepo) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (keep, dir) = checkout_dir();
+    checkout(
+        &source(repo, branch("main")),
+        &dir,
+        &EventSink::discard(),
+        &CancelToken::new(),
+    )
+    .unwrap();
+    (keep, dir)
+}
+
+/// Builds a checkout with the test's names, expecting success.
+async fn build(
+    engine: &berth_build::Engine,
+    names: &Names,
+    dir: &std::path::Path,
+    sha: &str,
+) -> berth_build::BuiltImage {
+    engine
+        .build(
+            &names.spec(dir, sha),
+            &EventSink::discard(),
+            &CancelToken::new(),
+        )
+        .await
+        .unwrap()
+}
+
 fn source(repo: &TestRepo, reference: GitRef) -> SourceSpec {
     SourceSpec {
         repository: repo.url(),
@@ -173,22 +203,8 @@ async fn dockerignore_keeps_files_out_of_the_context() {
         ],
         "c",
     );
-    let (_keep, dir) = checkout_dir();
-    checkout(
-        &source(&repo, branch("main")),
-        &dir,
-        &EventSink::discard(),
-        &CancelToken::new(),
-    )
-    .unwrap();
-    engine
-        .build(
-            &names.spec(&dir, &sha),
-            &EventSink::discard(),
-            &CancelToken::new(),
-        )
-        .await
-        .unwrap();
+    let (_keep, dir) = fetch_main(&repo);
+    build(&engine, &names, &dir, &sha).await;
 }
 
 #[tokio::test]
@@ -198,14 +214,7 @@ async fn secret_build_arguments_are_masked_in_the_output() {
     let repo = TestRepo::new();
     let df = format!("{}ARG TOKEN\nRUN echo \"token is $TOKEN\"\n", dockerfile());
     let sha = repo.commit(&[("Dockerfile", &df), ("index.html", "x")], "c");
-    let (_keep, dir) = checkout_dir();
-    checkout(
-        &source(&repo, branch("main")),
-        &dir,
-        &EventSink::discard(),
-        &CancelToken::new(),
-    )
-    .unwrap();
+    let (_keep, dir) = fetch_main(&repo);
     let mut spec = names.spec(&dir, &sha);
     spec.build_args
         .insert("TOKEN".into(), "s3cr3t-value".into());
@@ -398,14 +407,7 @@ async fn a_cancelled_build_stops_alone_and_a_slow_one_times_out() {
     let slow = format!("{}RUN {marker}\n", dockerfile());
     let repo = TestRepo::new();
     let sha = repo.commit(&[("Dockerfile", &slow), ("index.html", "x")], "slow");
-    let (_keep, dir) = checkout_dir();
-    checkout(
-        &source(&repo, branch("main")),
-        &dir,
-        &EventSink::discard(),
-        &CancelToken::new(),
-    )
-    .unwrap();
+    let (_keep, dir) = fetch_main(&repo);
     let other_names = Names::new(&engine);
     let other_repo = TestRepo::new();
     let other_sha = other_repo.commit(
@@ -568,22 +570,8 @@ async fn prebuilt_images_must_exist_and_old_images_are_pruned() {
             ],
             &format!("v{i}"),
         );
-        let (_keep, dir) = checkout_dir();
-        checkout(
-            &source(&repo, branch("main")),
-            &dir,
-            &EventSink::discard(),
-            &CancelToken::new(),
-        )
-        .unwrap();
-        engine
-            .build(
-                &names.spec(&dir, &sha),
-                &EventSink::discard(),
-                &CancelToken::new(),
-            )
-            .await
-            .unwrap();
+        let (_keep, dir) = fetch_main(&repo);
+        build(&engine, &names, &dir, &sha).await;
         shas.push(sha);
         // Image creation times have a one-second resolution.
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
@@ -644,14 +632,7 @@ async fn submodules_are_checked_out_when_asked() {
         std::fs::read_to_string(dir.join("lib/hello.txt")).unwrap(),
         "from the submodule"
     );
-    let built = engine
-        .build(
-            &names.spec(&dir, &sha),
-            &EventSink::discard(),
-            &CancelToken::new(),
-        )
-        .await
-        .unwrap();
+    let built = build(&engine, &names, &dir, &sha).await;
     assert_eq!(
         run_output(&engine, &built.tags[0]).await,
         "from the submodule"
