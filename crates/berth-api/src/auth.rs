@@ -139,7 +139,13 @@ impl FromRequest for Caller {
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no application state")))?
                 .clone();
-            let Some((owner, scope)) = state.store.scope_for_token(&token).await? else {
+            // A GET or HEAD only reads: its transaction is read-only (and on SQLite runs
+            // beside other readers).
+            let read_only = matches!(
+                *req.method(),
+                actix_web::http::Method::GET | actix_web::http::Method::HEAD
+            );
+            let Some((owner, scope)) = state.store.scope_for_token(&token, read_only).await? else {
                 return Err(ApiError::Unauthorized(
                     "the token is invalid, expired or revoked".into(),
                 ));

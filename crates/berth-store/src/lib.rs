@@ -51,6 +51,9 @@ pub enum Actor {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// SQLite only: read-only connections for transactions that only read, so reads go on in
+    /// parallel beside the one connection that writes (WAL lets them).
+    reader: Option<DatabaseConnection>,
     backend: Backend,
     cipher: Arc<Cipher>,
 }
@@ -136,8 +139,34 @@ impl Store {
                 url: redact_url(url),
                 message: error::describe_connect_error(&e, url),
             })?;
+        let reader = match backend {
+            Backend::Sqlite => {
+                let mut options = ConnectOptions::new(url.to_owned());
+                options
+                    .max_connections(4)
+                    .min_connections(1)
+                    .connect_timeout(Duration::from_secs(5))
+                    .acquire_timeout(Duration::from_secs(30))
+                    .sqlx_logging(false);
+                options.map_sqlx_sqlite_opts(|o| {
+                    o.read_only(true)
+                        .busy_timeout(Duration::from_secs(10))
+                        .foreign_keys(true)
+                });
+                Some(
+                    Database::connect(options)
+                        .await
+                        .map_err(|e| StoreError::Connect {
+                            url: redact_url(url),
+                            message: error::describe_connect_error(&e, url),
+                        })?,
+                )
+            }
+            Backend::Postgres => None,
+        };
         let store = Self {
             db,
+            reader,
             backend,
             cipher: Arc::new(Cipher::new(key)),
         };
@@ -187,6 +216,9 @@ impl Store {
 
     /// Closes every connection of the pool.
     pub async fn close(self) -> Result<(), StoreError> {
+        if let Some(r) = self.reader {
+            r.close().await?;
+        }
         self.db.close().await?;
         Ok(())
     }
@@ -194,7 +226,24 @@ impl Store {
     /// Opens a transaction acting for `actor`. Nothing it writes is kept unless
     /// [`Scope::commit`] is called; dropping a scope rolls it back.
     pub async fn scope(&self, actor: Actor) -> Result<Scope, StoreError> {
-        let tx = self.db.begin().await?;
+        self.open_scope(actor, false).await
+    }
+
+    /// Like [`Self::scope`], for work that only reads: the database refuses any write in it
+    /// (Postgres `READ ONLY` transaction, SQLite read-only connection), and on SQLite it runs
+    /// beside other readers instead of waiting for the writer.
+    pub async fn read_scope(&self, actor: Actor) -> Result<Scope, StoreError> {
+        self.open_scope(actor, true).await
+    }
+
+    async fn open_scope(&self, actor: Actor, read_only: bool) -> Result<Scope, StoreError> {
+        let tx = match (&self.reader, read_only) {
+            (Some(reader), true) => reader.begin().await?,
+            _ => self.db.begin().await?,
+        };
+        if read_only && self.backend == Backend::Postgres {
+            tx.execute_unprepared("SET TRANSACTION READ ONLY").await?;
+        }
         let mut scope = Scope {
             tx,
             actor: Actor::Anonymous,
@@ -224,8 +273,9 @@ impl Store {
     pub async fn scope_for_token(
         &self,
         token: &str,
+        read_only: bool,
     ) -> Result<Option<(TokenOwner, Scope)>, StoreError> {
-        let scope = self.scope(Actor::System).await?;
+        let scope = self.open_scope(Actor::System, read_only).await?;
         let Some((owner, touch)) = scope.lookup_token(token).await? else {
             return Ok(None);
         };
@@ -234,9 +284,15 @@ impl Store {
             // only reads still keeps it, then carry on in a fresh transaction. (Never two
             // connections at once for one request: a small pool cannot deadlock on it.)
             Some(used) => {
-                scope.touch_token(used).await?;
-                scope.commit().await?;
-                self.scope(Actor::System).await?
+                let writer = if read_only {
+                    drop(scope);
+                    self.scope(Actor::System).await?
+                } else {
+                    scope
+                };
+                writer.touch_token(used).await?;
+                writer.commit().await?;
+                self.open_scope(Actor::System, read_only).await?
             }
             None => scope,
         };

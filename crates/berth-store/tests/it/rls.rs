@@ -312,7 +312,7 @@ async fn a_request_scope_opened_by_token_drops_berths_own_rights() {
 
     let (owner, scope) = db
         .store
-        .scope_for_token(token.expose())
+        .scope_for_token(token.expose(), false)
         .await
         .unwrap()
         .expect("a valid token");
@@ -345,7 +345,7 @@ async fn a_request_scope_opened_by_token_drops_berths_own_rights() {
     drop(scope);
     assert!(db
         .store
-        .scope_for_token("berth_s_nope")
+        .scope_for_token("berth_s_nope", true)
         .await
         .unwrap()
         .is_none());

@@ -380,3 +380,62 @@ async fn audit_log_filters_and_visibility(db: TestDb) {
         "a user sees their own entries"
     );
 }
+
+mod read_only {
+    use berth_domain::*;
+    use berth_store::Actor;
+    use berth_testkit::both_backends;
+
+    use crate::db::TestDb;
+
+    both_backends!(a_read_scope_reads_and_refuses_writes);
+
+    async fn a_read_scope_reads_and_refuses_writes(db: TestDb) {
+        let alice = db.user("alice", PlatformRole::Developer).await;
+        db.project(&alice, "readable", None).await;
+        let s = db
+            .store
+            .read_scope(Actor::User {
+                id: alice.id,
+                role: alice.role,
+            })
+            .await
+            .unwrap();
+        assert_eq!(s.list_projects(Page::default()).await.unwrap().total, 1);
+        let write = s
+            .create_project(berth_store::NewProject {
+                name: ProjectName::parse("sneaky").unwrap(),
+                description: None,
+                team_id: None,
+            })
+            .await;
+        assert!(write.is_err(), "a read scope refuses writes");
+        drop(s);
+        // Readers and the writer go on side by side.
+        let reader = db.store.read_scope(Actor::System).await.unwrap();
+        let writer = db.store.scope(Actor::System).await.unwrap();
+        writer
+            .append_audit(berth_store::NewAuditEntry {
+                user_id: None,
+                action: "x".into(),
+                resource_type: "user".into(),
+                resource_id: None,
+                details: serde_json::json!({}),
+                ip_address: None,
+                user_agent: None,
+            })
+            .await
+            .unwrap();
+        writer.commit().await.unwrap();
+        assert_eq!(reader.count_users().await.unwrap(), 1);
+        let s = db
+            .store
+            .read_scope(Actor::User {
+                id: alice.id,
+                role: alice.role,
+            })
+            .await
+            .unwrap();
+        assert_eq!(s.list_projects(Page::default()).await.unwrap().total, 1);
+    }
+}
