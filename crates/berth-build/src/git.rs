@@ -97,6 +97,19 @@ pub fn checkout(
     });
     let mut options = FetchOptions::new();
     options.remote_callbacks(callbacks);
+    // Over the network, a branch or a tag needs only its tip: fetch shallow. An exact commit
+    // may lie anywhere in the history, so it needs all of it (unshallowing a checkout that an
+    // earlier shallow fetch left). Local transports do not support shallow fetches.
+    let network = !(url.starts_with('/') || url.starts_with("file://"));
+    match &spec.reference {
+        GitRef::Branch(_) | GitRef::Tag(_) if network => {
+            options.depth(1);
+        }
+        GitRef::Commit(_) if repo.is_shallow() => {
+            options.depth(i32::MAX);
+        }
+        _ => {}
+    }
     remote
         .fetch(&refspecs, Some(&mut options), None)
         .map_err(|e| {

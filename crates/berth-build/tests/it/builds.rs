@@ -744,3 +744,51 @@ async fn a_private_repository_over_http_takes_a_token_that_never_shows() {
         assert!(shown.contains("credentials"), "the error says why: {shown}");
     }
 }
+
+#[tokio::test]
+async fn network_sources_fetch_branches_shallow_and_deepen_for_an_old_commit() {
+    let repo = TestRepo::new();
+    let first = repo.commit(&[("Dockerfile", &dockerfile()), ("index.html", "1")], "one");
+    repo.commit(&[("index.html", "2")], "two");
+    let third = repo.commit(&[("index.html", "3")], "three");
+    let root = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(repo.path().join(".git"), root.path().join("app.git")).unwrap();
+    let server = GitServer::start(root.path(), "t0ken");
+    let spec = |reference| SourceSpec {
+        repository: berth_domain::RepositoryUrl::parse(&format!(
+            "http://127.0.0.1:{}/app.git",
+            server.port
+        ))
+        .unwrap(),
+        reference,
+        credentials: Some(berth_domain::GitCredentials::Token {
+            token: berth_domain::SecretString::new("t0ken"),
+        }),
+        submodules: false,
+    };
+    let (_keep, dir) = checkout_dir();
+    assert_eq!(
+        checkout(
+            &spec(branch("main")),
+            &dir,
+            &EventSink::discard(),
+            &CancelToken::new()
+        )
+        .unwrap()
+        .sha,
+        third
+    );
+    let local = git2::Repository::open(&dir).unwrap();
+    assert!(local.is_shallow(), "only the tip was fetched");
+    let old = GitRef::Commit(CommitSha::parse(&first).unwrap());
+    assert_eq!(
+        checkout(&spec(old), &dir, &EventSink::discard(), &CancelToken::new())
+            .unwrap()
+            .sha,
+        first
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("index.html")).unwrap(),
+        "1"
+    );
+}
