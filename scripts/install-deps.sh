@@ -11,6 +11,8 @@ apt_packages=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
 command -v psql >/dev/null || apt_packages+=(postgresql-client)
 command -v python3 >/dev/null || apt_packages+=(python3)
+command -v git >/dev/null || apt_packages+=(git)
+command -v ssh-keygen >/dev/null || apt_packages+=(openssh-client)
 if [[ ${1:-} == bench ]]; then
   command -v curl >/dev/null || apt_packages+=(curl)
   command -v wrk >/dev/null || apt_packages+=(wrk)

@@ -33,6 +33,9 @@ pub struct CommitInfo {
     pub sha: String,
     pub message: String,
     pub author: String,
+    /// The SSH server's host key (`ssh-ed25519 AAAA…`) when the source is reached over SSH:
+    /// on first use, the key to record and pin for later fetches.
+    pub host_key: Option<String>,
 }
 
 fn repo_error(spec: &SourceSpec) -> impl Fn(git2::Error) -> BuildError + '_ {
@@ -50,11 +53,6 @@ pub fn checkout(
     events: &EventSink,
     cancel: &CancelToken,
 ) -> Result<CommitInfo, BuildError> {
-    if let Some(GitCredentials::SshKey { .. }) = &spec.credentials {
-        return Err(BuildError::Unsupported(
-            "SSH deploy keys are not supported by this build of berth yet".into(),
-        ));
-    }
     std::fs::create_dir_all(dir).map_err(BuildError::io("creating the checkout directory"))?;
     let repo = match Repository::open(dir) {
         Ok(r) => r,
@@ -79,7 +77,8 @@ pub fn checkout(
             "+refs/tags/*:refs/tags/*".into(),
         ],
     };
-    let mut callbacks = credentials(spec);
+    let seen_host_key = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let mut callbacks = credentials_and_host_key(spec, seen_host_key.clone());
     let mut last_reported = 0usize;
     callbacks.transfer_progress(|p| {
         if cancel.is_cancelled() {
@@ -113,6 +112,19 @@ pub fn checkout(
     remote
         .fetch(&refspecs, Some(&mut options), None)
         .map_err(|e| {
+            if cancel.is_cancelled() {
+                return BuildError::Cancelled;
+            }
+            if e.message().contains("hostkey") {
+                // libgit2 puts its own words in place of the check's; say what happened.
+                let presented = seen_host_key.lock().ok().and_then(|k| k.clone()).unwrap_or_default();
+                return BuildError::Repository {
+                    url: spec.repository.to_string(),
+                    message: format!(
+                        "the SSH server's host key is not the one recorded for this repository (it presented {presented})"
+                    ),
+                };
+            }
             let message = e.message().to_owned();
             if message.contains("couldn't find remote ref")
                 || message.contains("not found") && !message.contains("repository")
@@ -146,6 +158,7 @@ pub fn checkout(
         sha: oid.to_string(),
         message: commit.summary().unwrap_or_default().to_owned(),
         author: commit.author().name().unwrap_or_default().to_owned(),
+        host_key: seen_host_key.lock().ok().and_then(|k| k.clone()),
     };
     events.emit(BuildEvent::CheckedOut {
         sha: info.sha.clone(),
@@ -185,27 +198,108 @@ fn update_submodules(
 /// Callbacks that answer the repository's request for credentials with the source's token
 /// (once: asked again means it was refused, so stop rather than loop).
 fn credentials(spec: &SourceSpec) -> RemoteCallbacks<'static> {
-    let token = match &spec.credentials {
-        Some(GitCredentials::Token { token }) => Some(token.clone()),
-        _ => None,
-    };
+    credentials_and_host_key(spec, std::sync::Arc::default())
+}
+
+/// Callbacks that answer the repository's request for credentials from the source (a token
+/// for HTTP(S), a deploy key for SSH; once: asked again means it was refused, so stop rather
+/// than loop), and check an SSH server's host key against the one recorded (or, when none is,
+/// accept it and keep it in `seen` so the caller can pin it).
+fn credentials_and_host_key(
+    spec: &SourceSpec,
+    seen: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+) -> RemoteCallbacks<'static> {
+    let credentials = spec.credentials.clone();
     let mut asked = false;
     let mut callbacks = RemoteCallbacks::new();
-    callbacks.credentials(move |_url, _user, _allowed| {
+    callbacks.credentials(move |_url, username, allowed| {
         if asked {
             return Err(git2::Error::from_str(
                 "the repository refused the credentials",
             ));
         }
         asked = true;
-        match &token {
-            Some(t) => Cred::userpass_plaintext("x-access-token", t.expose()),
+        match &credentials {
+            Some(GitCredentials::Token { token })
+                if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) =>
+            {
+                Cred::userpass_plaintext("x-access-token", token.expose())
+            }
+            Some(GitCredentials::SshKey { ssh_key, .. })
+                if allowed.contains(git2::CredentialType::SSH_KEY) =>
+            {
+                Cred::ssh_key_from_memory(username.unwrap_or("git"), None, ssh_key.expose(), None)
+            }
+            Some(_) => Err(git2::Error::from_str(
+                "the repository asks for another kind of credentials than the ones configured",
+            )),
             None => Err(git2::Error::from_str(
                 "the repository asks for credentials and none are configured",
             )),
         }
     });
+    let pinned = match &spec.credentials {
+        Some(GitCredentials::SshKey {
+            known_host: Some(k),
+            ..
+        }) => Some(k.trim().to_owned()),
+        _ => None,
+    };
+    callbacks.certificate_check(move |cert, host| {
+        let Some(hostkey) = cert.as_hostkey() else {
+            // TLS certificates are checked by the TLS library as usual.
+            return Ok(git2::CertificateCheckStatus::CertificatePassthrough);
+        };
+        let (Some(kind), Some(raw)) = (hostkey.hostkey_type(), hostkey.hostkey()) else {
+            return Err(git2::Error::from_str("the SSH server sent no host key"));
+        };
+        let presented = format!("{} {}", kind.name(), base64_encode(raw));
+        match &pinned {
+            Some(expected) if !same_host_key(expected, &presented) => {
+                if let Ok(mut s) = seen.lock() {
+                    *s = Some(presented.clone());
+                }
+                Err(git2::Error::from_str(&format!(
+                    "the host key of {host} is not the one recorded for this repository (it presented {presented})"
+                )))
+            }
+            _ => {
+                if let Ok(mut s) = seen.lock() {
+                    *s = Some(presented);
+                }
+                Ok(git2::CertificateCheckStatus::CertificateOk)
+            }
+        }
+    });
     callbacks
+}
+
+/// Compares an OpenSSH public key line (`type base64 [comment]`) with a presented key.
+fn same_host_key(recorded: &str, presented: &str) -> bool {
+    let mut r = recorded.split_whitespace();
+    let mut p = presented.split_whitespace();
+    r.next() == p.next() && r.next() == p.next()
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn missing(r: &GitRef) -> BuildError {

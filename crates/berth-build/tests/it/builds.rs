@@ -792,3 +792,235 @@ async fn network_sources_fetch_branches_shallow_and_deepen_for_an_old_commit() {
         "1"
     );
 }
+
+/// An OpenSSH server on a loopback port (`scripts/test-sshd.sh` provides it), accepting the
+/// given public keys. Run as root, it runs as the `postgres` system user and logs users in as
+/// that user; otherwise as the current user. Stopped when dropped.
+struct Sshd {
+    child: std::process::Child,
+    port: u16,
+    user: String,
+    dir: tempfile::TempDir,
+}
+
+fn ssh_keygen(path: &std::path::Path, kind: &str) -> (String, String) {
+    let mut cmd = std::process::Command::new("ssh-keygen");
+    cmd.args(["-q", "-N", "", "-t", kind, "-f", path.to_str().unwrap()]);
+    if kind == "rsa" {
+        cmd.args(["-b", "2048"]);
+    }
+    assert!(cmd.status().expect("ssh-keygen runs").success());
+    let private = std::fs::read_to_string(path).unwrap();
+    let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
+    (private, public.trim().to_owned())
+}
+
+impl Sshd {
+    fn start(authorized: &[&str]) -> Self {
+        use std::io::BufRead;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/test-sshd.sh");
+        let out = std::process::Command::new(script)
+            .output()
+            .expect("scripts/test-sshd.sh runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = String::from_utf8(out.stdout).unwrap();
+        let mut lines = out.lines();
+        let (sshd, libs) = (
+            lines.next().unwrap().to_owned(),
+            lines.next().unwrap().to_owned(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let (_, _) = ssh_keygen(&dir.path().join("host_key"), "ed25519");
+        std::fs::write(
+            dir.path().join("authorized_keys"),
+            authorized.join("\n") + "\n",
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let d = dir.path().display();
+        std::fs::write(
+            dir.path().join("sshd_config"),
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
+                 PidFile {d}/sshd.pid\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+            ),
+        )
+        .unwrap();
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .unwrap()
+            .stdout
+            == b"0\n";
+        let user = if root {
+            "postgres".to_owned()
+        } else {
+            std::env::var("USER").unwrap_or_else(|_| "root".into())
+        };
+        let mut cmd = if root {
+            own_by(dir.path(), &user);
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", &user, "--", "env"]);
+            c
+        } else {
+            std::process::Command::new("env")
+        };
+        cmd.arg(format!("LD_LIBRARY_PATH={libs}")).args([
+            &sshd,
+            "-D",
+            "-e",
+            "-f",
+            &format!("{d}/sshd_config"),
+        ]);
+        // Its own process group, so that stopping it stops the sessions it forked too.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("sshd starts");
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while err.read_line(&mut line).unwrap() > 0 && !line.contains("Server listening") {
+            line.clear();
+        }
+        assert!(line.contains("Server listening"), "sshd did not start");
+        std::thread::spawn(move || for _ in err.lines() {});
+        Self {
+            child,
+            port,
+            user,
+            dir,
+        }
+    }
+
+    fn host_key(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("host_key.pub"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Gives `path` (recursively) to `user`, so the unprivileged sshd and git can read it.
+fn own_by(path: &std::path::Path, user: &str) {
+    let status = std::process::Command::new("chown")
+        .args(["-R", user, path.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn a_private_repository_over_ssh_takes_a_deploy_key_and_pins_the_host_key() {
+    let keys = tempfile::tempdir().unwrap();
+    let (ed_private, ed_public) = ssh_keygen(&keys.path().join("ed"), "ed25519");
+    let (rsa_private, rsa_public) = ssh_keygen(&keys.path().join("rsa"), "rsa");
+    let (stranger_private, _) = ssh_keygen(&keys.path().join("stranger"), "ed25519");
+    let (_, other_host) = ssh_keygen(&keys.path().join("other_host"), "ed25519");
+    let server = Sshd::start(&[&ed_public, &rsa_public]);
+
+    let repo = TestRepo::new();
+    let sha = repo.commit(
+        &[("Dockerfile", &dockerfile()), ("index.html", "over ssh")],
+        "ssh",
+    );
+    if server.user == "postgres" {
+        own_by(repo.path(), "postgres");
+    }
+    let url = berth_domain::RepositoryUrl::parse(&format!(
+        "ssh://{}@127.0.0.1:{}{}",
+        server.user,
+        server.port,
+        repo.path().join(".git").display()
+    ))
+    .unwrap();
+    let spec = |key: &str, known: Option<String>| SourceSpec {
+        repository: url.clone(),
+        reference: branch("main"),
+        credentials: Some(berth_domain::GitCredentials::SshKey {
+            ssh_key: berth_domain::SecretString::new(key),
+            known_host: known,
+        }),
+        submodules: false,
+    };
+
+    // First use: accepted, and the host key is handed back to be pinned.
+    let (_keep, dir) = checkout_dir();
+    let info = checkout(
+        &spec(&ed_private, None),
+        &dir,
+        &EventSink::discard(),
+        &CancelToken::new(),
+    )
+    .unwrap();
+    assert_eq!(info.sha, sha);
+    let seen = info.host_key.expect("the host key to pin");
+    let host = server.host_key();
+    let mut host_parts = host.split_whitespace();
+    assert_eq!(
+        seen,
+        format!(
+            "{} {}",
+            host_parts.next().unwrap(),
+            host_parts.next().unwrap()
+        )
+    );
+
+    // Pinned: the same key passes, with an RSA deploy key too.
+    let (_keep, dir) = checkout_dir();
+    assert_eq!(
+        checkout(
+            &spec(&rsa_private, Some(server.host_key())),
+            &dir,
+            &EventSink::discard(),
+            &CancelToken::new()
+        )
+        .unwrap()
+        .sha,
+        sha
+    );
+
+    // Another host key is refused, saying so, and no key material shows.
+    let (_keep, dir) = checkout_dir();
+    let e = checkout(
+        &spec(&ed_private, Some(other_host)),
+        &dir,
+        &EventSink::discard(),
+        &CancelToken::new(),
+    )
+    .unwrap_err();
+    let shown = format!("{e} {e:?}");
+    assert!(shown.contains("host key"), "{shown}");
+    assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+
+    // A key the server does not know is a clear error.
+    let (_keep, dir) = checkout_dir();
+    let e = checkout(
+        &spec(&stranger_private, None),
+        &dir,
+        &EventSink::discard(),
+        &CancelToken::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, BuildError::Repository { .. }), "{e}");
+    assert!(!format!("{e:?}").contains("PRIVATE KEY"));
+}
