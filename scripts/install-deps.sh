@@ -13,6 +13,7 @@ command -v psql >/dev/null || apt_packages+=(postgresql-client)
 command -v python3 >/dev/null || apt_packages+=(python3)
 command -v git >/dev/null || apt_packages+=(git)
 command -v ssh-keygen >/dev/null || apt_packages+=(openssh-client)
+command -v openssl >/dev/null || apt_packages+=(openssl)
 if [[ ${1:-} == bench ]]; then
   command -v curl >/dev/null || apt_packages+=(curl)
   command -v wrk >/dev/null || apt_packages+=(wrk)

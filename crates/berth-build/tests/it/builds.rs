@@ -647,6 +647,24 @@ struct GitServer {
 
 impl GitServer {
     fn start(root: &std::path::Path, token: &str) -> Self {
+        Self::start_with(root, token, &[])
+    }
+
+    /// The same server over HTTPS with this certificate and key.
+    fn start_tls(
+        root: &std::path::Path,
+        token: &str,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Self {
+        Self::start_with(
+            root,
+            token,
+            &[cert.to_str().unwrap(), key.to_str().unwrap()],
+        )
+    }
+
+    fn start_with(root: &std::path::Path, token: &str, tls: &[&str]) -> Self {
         use std::io::BufRead;
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -654,6 +672,7 @@ impl GitServer {
         );
         let mut child = std::process::Command::new("python3")
             .args([script, root.to_str().unwrap(), token])
+            .args(tls)
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("python3 runs the test git server");
@@ -1023,4 +1042,117 @@ async fn a_private_repository_over_ssh_takes_a_deploy_key_and_pins_the_host_key(
     .unwrap_err();
     assert!(matches!(e, BuildError::Repository { .. }), "{e}");
     assert!(!format!("{e:?}").contains("PRIVATE KEY"));
+}
+
+/// A self-signed certificate for 127.0.0.1: (certificate, key) PEM paths.
+fn self_signed(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl makes the test certificate");
+    assert!(status.success());
+    (cert, key)
+}
+
+#[tokio::test]
+async fn a_private_repository_over_https_verifies_the_server() {
+    let certs = tempfile::tempdir().unwrap();
+    let (trusted, trusted_key) = self_signed(certs.path(), "trusted");
+    let (untrusted, untrusted_key) = self_signed(certs.path(), "untrusted");
+    // The trust store of this test process: only the first certificate. (libgit2 reads it
+    // through OpenSSL when it first needs TLS; each test runs in its own process.)
+    std::env::set_var("SSL_CERT_FILE", &trusted);
+
+    let repo = TestRepo::new();
+    let sha = repo.commit(
+        &[("Dockerfile", &dockerfile()), ("index.html", "tls")],
+        "tls",
+    );
+    let root = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(repo.path().join(".git"), root.path().join("app.git")).unwrap();
+    let good = GitServer::start_tls(root.path(), "tls-token", &trusted, &trusted_key);
+    let bad = GitServer::start_tls(root.path(), "tls-token", &untrusted, &untrusted_key);
+    let spec = |port: u16| SourceSpec {
+        repository: berth_domain::RepositoryUrl::parse(&format!(
+            "https://127.0.0.1:{port}/app.git"
+        ))
+        .unwrap(),
+        reference: branch("main"),
+        credentials: Some(berth_domain::GitCredentials::Token {
+            token: berth_domain::SecretString::new("tls-token"),
+        }),
+        submodules: false,
+    };
+    let (_keep, dir) = checkout_dir();
+    assert_eq!(
+        checkout(
+            &spec(good.port),
+            &dir,
+            &EventSink::discard(),
+            &CancelToken::new()
+        )
+        .unwrap()
+        .sha,
+        sha
+    );
+    let (_keep, dir) = checkout_dir();
+    let e = checkout(
+        &spec(bad.port),
+        &dir,
+        &EventSink::discard(),
+        &CancelToken::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, BuildError::Repository { .. }), "{e}");
+    assert!(
+        e.to_string().to_lowercase().contains("certificate"),
+        "an untrusted server is refused: {e}"
+    );
+    assert!(!format!("{e:?}").contains("tls-token"));
+}
+
+#[tokio::test]
+async fn a_target_stage_is_built_alone() {
+    let engine = engine().await;
+    let names = Names::new(&engine);
+    let repo = TestRepo::new();
+    let df = format!(
+        "FROM {base} AS first\nRUN echo first-stage > /stage\nCMD [\"cat\", \"/stage\"]\nFROM {base} AS second\nRUN echo second-stage > /stage\nCMD [\"cat\", \"/stage\"]\n",
+        base = crate::repo::BASE_IMAGE
+    );
+    let sha = repo.commit(&[("Dockerfile", &df)], "stages");
+    let (_keep, dir) = fetch_main(&repo);
+    let mut spec = names.spec(&dir, &sha);
+    spec.target = Some("first".into());
+    let built = engine
+        .build(&spec, &EventSink::discard(), &CancelToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        run_output(&engine, &built.tags[0]).await.trim(),
+        "first-stage"
+    );
 }

@@ -1,14 +1,16 @@
 """A private git server for the build engine's tests: git's own smart-HTTP backend behind
 HTTP basic authentication, on a loopback port.
 
-    python3 git_http_server.py ROOT TOKEN
+    python3 git_http_server.py ROOT TOKEN [CERT KEY]
 
 Serves every repository under ROOT to a client whose basic-auth password is TOKEN, answers
-401 to anyone else, prints "listening on PORT" once ready, and serves until killed.
+401 to anyone else, prints "listening on PORT" once ready, and serves until killed. With a
+certificate and its key (PEM files), it speaks HTTPS.
 """
 import base64
 import http.server
 import os
+import ssl
 import subprocess
 import sys
 
@@ -78,5 +80,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if len(sys.argv) > 4:
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(sys.argv[3], sys.argv[4])
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
 print(f"listening on {server.server_address[1]}", flush=True)
 server.serve_forever()
