@@ -45,7 +45,13 @@ pub struct BuildSpec {
     pub target: Option<String>,
     /// The image repository, `berth/<application>`; tagged `:<tag>` and `:latest`.
     pub repository: String,
+    /// The commit being built; the image's tag.
     pub tag: String,
+    /// The application and the build, recorded on the image as labels (`berth.application`,
+    /// `berth.build`, beside `berth.commit`) so any image can be traced back.
+    pub application: String,
+    pub build_id: String,
+    /// More labels of the caller's.
     pub labels: BTreeMap<String, String>,
     /// Where the context archive is written while the build runs (removed afterwards).
     pub temp_dir: PathBuf,
@@ -242,6 +248,14 @@ impl Engine {
         };
 
         let reference = format!("{}:{}", spec.repository, spec.tag);
+        let mut labels: HashMap<String, String> = spec
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        labels.insert("berth.application".into(), spec.application.clone());
+        labels.insert("berth.build".into(), spec.build_id.clone());
+        labels.insert("berth.commit".into(), spec.tag.clone());
         let options = BuildImageOptions {
             dockerfile: in_context,
             t: Some(reference.clone()),
@@ -253,12 +267,7 @@ impl Engine {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect::<HashMap<_, _>>(),
             ),
-            labels: Some(
-                spec.labels
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect::<HashMap<_, _>>(),
-            ),
+            labels: Some(labels),
             target: spec.target.clone().unwrap_or_default(),
             ..Default::default()
         };

@@ -92,6 +92,28 @@ async fn a_commit_becomes_an_image_that_knows_its_commit() {
             .trim(),
         first
     );
+    let labels = engine
+        .docker()
+        .inspect_image(&built.tags[0])
+        .await
+        .unwrap()
+        .config
+        .unwrap()
+        .labels
+        .unwrap();
+    assert_eq!(
+        labels.get("berth.application").map(String::as_str),
+        Some("web")
+    );
+    assert_eq!(
+        labels.get("berth.build").map(String::as_str),
+        Some("build-1")
+    );
+    assert_eq!(labels.get("berth.commit"), Some(&first));
+    assert_eq!(
+        labels.get("org.example.team").map(String::as_str),
+        Some("platform")
+    );
     assert!(names.temp_is_empty(), "the context archive is gone");
 
     let mut steps = Vec::new();
@@ -108,11 +130,11 @@ async fn a_commit_becomes_an_image_that_knows_its_commit() {
         }
     }
     assert_eq!(checked_out.as_deref(), Some(first.as_str()));
-    // Six Dockerfile steps, and the labels berth adds as a seventh.
-    assert_eq!(steps.len(), 7, "{steps:?}");
-    assert_eq!((steps[4].0, steps[4].1), (5, 7));
+    // Six Dockerfile steps, then one step per label (berth's three and the caller's one).
+    assert_eq!(steps.len(), 10, "{steps:?}");
+    assert_eq!((steps[4].0, steps[4].1), (5, 10));
     assert!(steps[4].2.starts_with("RUN echo"), "{steps:?}");
-    assert!(steps[6].2.starts_with("LABEL berth.commit="), "{steps:?}");
+    assert!(steps[6].2.starts_with("LABEL "), "{steps:?}");
     assert_eq!(built.dropped_events, 0);
 }
 
@@ -333,7 +355,7 @@ async fn failing_builds_name_the_step_and_make_no_image() {
     for (dockerfile_text, expect_step, expect_message) in [
         (
             format!("{}RUN echo about to fail && false\n", dockerfile()),
-            "step 7/8 (RUN echo about to fail && false)",
+            "step 7/11 (RUN echo about to fail && false)",
             "returned a non-zero code: 1",
         ),
         (

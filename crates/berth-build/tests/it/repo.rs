@@ -116,7 +116,9 @@ impl Names {
             target: None,
             repository: self.repository.clone(),
             tag: commit.to_owned(),
-            labels: [("berth.commit".to_owned(), commit.to_owned())].into(),
+            application: "web".into(),
+            build_id: "build-1".into(),
+            labels: [("org.example.team".to_owned(), "platform".to_owned())].into(),
             temp_dir: self.temp.path().to_path_buf(),
             timeout: std::time::Duration::from_secs(300),
         }
