@@ -93,6 +93,16 @@ fn request(
     (status, body)
 }
 
+/// A server a test started is stopped even when the test fails half-way.
+impl Drop for Berth {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn terminate(mut b: Berth) -> (std::process::ExitStatus, Vec<String>) {
     let pid = b.child.id().to_string();
     let ok = Command::new("kill")
