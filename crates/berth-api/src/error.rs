@@ -23,6 +23,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
+    #[error("send application/json")]
+    UnsupportedMediaType,
+    #[error("the request body is too large")]
+    PayloadTooLarge,
     #[error("too many attempts")]
     TooManyRequests { retry_after_s: u64 },
     #[error("{0}")]
@@ -51,6 +55,8 @@ impl ApiError {
             Self::Forbidden(_) => (403, "Forbidden"),
             Self::NotFound(_) => (404, "Not Found"),
             Self::Conflict(_) => (409, "Conflict"),
+            Self::UnsupportedMediaType => (415, "Unsupported Media Type"),
+            Self::PayloadTooLarge => (413, "Content Too Large"),
             Self::Invalid(_) => (422, "Unprocessable Content"),
             Self::TooManyRequests { .. } => (429, "Too Many Requests"),
             Self::Unavailable(_) => (503, "Service Unavailable"),
@@ -135,4 +141,42 @@ impl ResponseError for ApiError {
         }
         res.json(problem)
     }
+}
+
+/// The body of every path no route matches.
+pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("resource"))
+}
+
+/// Errors of the JSON body extractor, in the one table.
+pub(crate) fn json_error(
+    e: actix_web::error::JsonPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as J;
+    match &e {
+        J::ContentType => ApiError::UnsupportedMediaType,
+        J::OverflowKnownLength { .. } | J::Overflow { .. } => ApiError::PayloadTooLarge,
+        // Well-formed JSON with a wrong field: unknown, missing or of the wrong type.
+        J::Deserialize(inner) if inner.classify() == serde_json::error::Category::Data => {
+            ApiError::invalid("body", &inner.to_string())
+        }
+        _ => ApiError::BadRequest(format!("malformed JSON body: {e}")),
+    }
+    .into()
+}
+
+/// A malformed id in a path names nothing.
+pub(crate) fn path_error(
+    _: actix_web::error::PathError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::NotFound("resource").into()
+}
+
+pub(crate) fn query_error(
+    e: actix_web::error::QueryPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::BadRequest(format!("malformed query string: {e}")).into()
 }

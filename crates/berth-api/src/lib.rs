@@ -63,11 +63,11 @@ pub fn build_app(
         .app_data(
             web::JsonConfig::default()
                 .limit(body_limit)
-                .error_handler(problem::json_error),
+                .error_handler(error::json_error),
         )
         .app_data(web::PayloadConfig::default().limit(body_limit))
-        .app_data(web::PathConfig::default().error_handler(problem::path_error))
-        .app_data(web::QueryConfig::default().error_handler(problem::query_error))
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .configure(routes)
         .configure(routes::configure)
         .service(utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}").url(
@@ -75,7 +75,7 @@ pub fn build_app(
             <openapi::ApiDoc as utoipa::OpenApi>::openapi(),
         ))
         .route("/api/docs", web::get().to(docs_redirect))
-        .default_service(web::to(problem::not_found))
+        .default_service(web::to(error::not_found))
         .wrap(actix_web::middleware::from_fn(request_id::middleware))
 }
 
@@ -96,10 +96,10 @@ async fn healthz() -> HttpResponse {
 }
 
 /// Readiness: the database answers too.
-async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.store.ping().await.map_err(|e| {
         tracing::error!(error = %e, "readiness check: the database does not answer");
-        Problem::new(503, "Service Unavailable").detail("the database is not reachable")
+        ApiError::Unavailable("the database is not reachable".into())
     })?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
 }
