@@ -142,6 +142,8 @@ async fn main() {
         berth.push(t.elapsed());
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         std::fs::write(context.join("Dockerfile"), dockerfile(&nonce[..12])).unwrap();
+        // The baseline the issue asks to compare against: the docker CLI itself, run by this
+        // bench with fixed arguments (berth never runs it).
         let t = Instant::now();
         let status = Command::new("docker")
             .args(["build", "-q", "-t", &format!("berth-bench/cli:c{run}"), "."])

@@ -253,7 +253,7 @@ fn credentials_and_host_key(
         let (Some(kind), Some(raw)) = (hostkey.hostkey_type(), hostkey.hostkey()) else {
             return Err(git2::Error::from_str("the SSH server sent no host key"));
         };
-        let presented = format!("{} {}", kind.name(), base64_encode(raw));
+        let presented = format!("{} {}", kind.name(), base64::Engine::encode(&base64::engine::general_purpose::STANDARD, raw));
         match &pinned {
             Some(expected) if !same_host_key(expected, &presented) => {
                 if let Ok(mut s) = seen.lock() {
@@ -279,27 +279,6 @@ fn same_host_key(recorded: &str, presented: &str) -> bool {
     let mut r = recorded.split_whitespace();
     let mut p = presented.split_whitespace();
     r.next() == p.next() && r.next() == p.next()
-}
-
-fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn missing(r: &GitRef) -> BuildError {

@@ -114,7 +114,11 @@ impl Store {
             // One direct connection first: a pool only reports that it timed out, while this
             // says why (refused, authentication failed, no such database).
             use sea_orm::sqlx::Connection;
-            let probe = tokio_timeout(sea_orm::sqlx::PgConnection::connect(url)).await;
+            let probe = tokio::time::timeout(
+                Duration::from_secs(5),
+                sea_orm::sqlx::PgConnection::connect(url),
+            )
+            .await;
             match probe {
                 Ok(Ok(conn)) => {
                     let _ = conn.close().await;
@@ -125,7 +129,7 @@ impl Store {
                         message: error::redact_password(&e.to_string(), url),
                     })
                 }
-                Err(()) => {
+                Err(_) => {
                     return Err(StoreError::Connect {
                         url: redact_url(url),
                         message: "no answer within 5 seconds".into(),
@@ -308,13 +312,6 @@ impl Store {
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
-}
-
-/// Waits at most five seconds for `f`.
-async fn tokio_timeout<F: std::future::Future>(f: F) -> Result<F::Output, ()> {
-    tokio::time::timeout(Duration::from_secs(5), f)
-        .await
-        .map_err(|_| ())
 }
 
 /// A transaction acting for one [`Actor`]; every repository method lives on it.

@@ -138,32 +138,36 @@ pub async fn update_user(
     if own && role.is_some() {
         return Err(ApiError::forbidden("you cannot change your own role"));
     }
+    // bcrypt before the transaction, so the database is not held while it works.
+    let new_hash = match &password {
+        Some(p) => Some(hash_password(p.expose().to_owned(), state.auth.bcrypt_cost).await?),
+        None => None,
+    };
     let s = caller.scope(&state).await?;
     let target = s.user(id).await?;
     check_role_power(me.role, target.role, role)?;
-    if let Some(password) = &password {
-        if own {
-            let current = body.current_password.clone().ok_or_else(|| {
-                ApiError::invalid(
-                    "current_password",
-                    "is required to change your own password",
-                )
-            })?;
-            let (_, hash) = s
-                .user_by_login(target.username.as_str())
-                .await?
-                .ok_or(ApiError::NotFound("user"))?;
-            if !verify_password(current, Some(hash), state.auth.bcrypt_cost).await? {
-                return Err(ApiError::invalid(
-                    "current_password",
-                    "is not your current password",
-                ));
-            }
+    if password.is_some() && own {
+        let current = body.current_password.clone().ok_or_else(|| {
+            ApiError::invalid(
+                "current_password",
+                "is required to change your own password",
+            )
+        })?;
+        let (_, hash) = s
+            .user_by_login(target.username.as_str())
+            .await?
+            .ok_or(ApiError::NotFound("user"))?;
+        if !verify_password(current, Some(hash), state.auth.bcrypt_cost).await? {
+            return Err(ApiError::invalid(
+                "current_password",
+                "is not your current password",
+            ));
         }
-        let hash = hash_password(password.expose().to_owned(), state.auth.bcrypt_cost).await?;
-        s.set_password_hash(id, hash).await?;
     }
     let mut user = target;
+    if let Some(hash) = new_hash {
+        user = s.set_password_hash(id, hash).await?;
+    }
     if let Some(role) = role {
         user = s.set_user_role(id, role).await?;
     }
@@ -181,16 +185,7 @@ pub async fn update_user(
     )
     .await?;
     s.commit().await?;
-    Ok(HttpResponse::Ok().json(UserView::from(s_user_fresh(&state, &caller, id).await?)))
-}
-
-async fn s_user_fresh(
-    state: &AppState,
-    caller: &Caller,
-    id: UserId,
-) -> Result<berth_domain::User, ApiError> {
-    let s = caller.scope(state).await?;
-    Ok(s.user(id).await?)
+    Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
 /// Deletes a user (admins). Their projects go with them; deployments and audit entries they
