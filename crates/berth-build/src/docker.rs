@@ -329,19 +329,19 @@ impl Engine {
                                 step_container = None;
                             }
                         }
-                        events.line(OutputStream::Stdout, line);
+                        events.emit(BuildEvent::line(OutputStream::Stdout, line));
                     }
                 }
             }
             if let Some(status) = info.status {
-                events.line(OutputStream::Stdout, mask(&status));
+                events.emit(BuildEvent::line(OutputStream::Stdout, mask(&status)));
             }
             if let Some(error) = info
                 .error
                 .or_else(|| info.error_detail.and_then(|d| d.message))
             {
                 let error = mask(error.trim());
-                events.line(OutputStream::Stderr, error.clone());
+                events.emit(BuildEvent::line(OutputStream::Stderr, error.clone()));
                 failure = Some(error);
             }
             if let Some(id) = info.aux.and_then(|a| a.id) {

@@ -13,6 +13,9 @@ use berth_domain::{
 };
 use tokio::sync::broadcast;
 
+pub mod progress;
+pub use progress::{CancelToken, Sink};
+
 /// Everything that happens in berth that someone may want to watch.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
