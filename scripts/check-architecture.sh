@@ -11,7 +11,8 @@ rules=(
   "berth-migrations|all|actix-web bollard git2 instant-acme"
   "berth-store|all|actix-web bollard git2 instant-acme hyper"
   "berth-api|direct|sea-orm sea-orm-migration sqlx bollard git2"
-  "berth-build|all|sea-orm sqlx actix-web berth-store"
+  "berth-build|all|sea-orm sqlx actix-web berth-store berth-swarm"
+  "berth-swarm|all|sea-orm sqlx actix-web berth-store berth-build git2"
 )
 for rule in "${rules[@]}"; do
   IFS='|' read -r crate scope forbidden <<<"$rule"

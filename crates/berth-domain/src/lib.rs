@@ -9,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod page;
 pub mod secret;
+pub mod service;
 pub mod status;
 pub mod values;
 
@@ -17,5 +18,9 @@ pub use error::{FieldError, TransitionError, ValidationError};
 pub use ids::*;
 pub use page::{Page, Paginated};
 pub use secret::SecretString;
+pub use service::{
+    FailureAction, Mount, MountSource, ResourceAmount, RestartCondition, RestartPolicy,
+    ServiceResources, ServiceSpec, UpdateOrder, UpdatePolicy,
+};
 pub use status::*;
 pub use values::*;

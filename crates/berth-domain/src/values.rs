@@ -791,3 +791,51 @@ mod tests {
         assert!(MountPath::parse("/").is_err());
     }
 }
+
+string_value!(
+    /// The name of a Swarm service, which is also its DNS name on berth's overlay networks: a DNS
+    /// label of 2 to 63 lowercase letters, digits and hyphens, starting with a letter and not
+    /// ending with a hyphen.
+    ServiceName
+);
+impl ServiceName {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        ResourceName::parse(s).map(|n| Self(n.into_inner()))
+    }
+
+    /// The service of an application: its name, shortened so the whole fits in 63 characters,
+    /// and the last 8 hex digits of its id, so two applications of the same name in different
+    /// projects never share a service.
+    pub fn for_application(name: &ResourceName, id: crate::ApplicationId) -> Self {
+        let hex = id.as_uuid().simple().to_string();
+        let suffix = &hex[hex.len() - 8..];
+        let base = name.as_str()[..name.as_str().len().min(54)].trim_end_matches('-');
+        Self(format!("{base}-{suffix}"))
+    }
+}
+
+string_value!(
+    /// A directory or file on a node, mounted into a container: an absolute path without `..`.
+    HostPath
+);
+impl HostPath {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        if !s.starts_with('/') || s.len() > 4096 || has_control(s) {
+            return Err(err("must be an absolute path on the host"));
+        }
+        if s.split('/').any(|p| p == "..") {
+            return Err(err("must not contain '..'"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// Whether this path is `root` or inside it, compared component by component (so
+    /// `/srv/data2` is not inside `/srv/data`).
+    pub fn is_inside(&self, root: &HostPath) -> bool {
+        let mut mine = self.0.split('/').filter(|c| !c.is_empty() && *c != ".");
+        root.0
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .all(|r| mine.next() == Some(r))
+    }
+}

@@ -1,0 +1,270 @@
+use std::time::Duration;
+
+use berth_domain::{Mount, MountPath, MountSource, VolumeName};
+use berth_events::CancelToken;
+use berth_swarm::{DeployOutcome, LogOptions};
+use futures_util::StreamExt;
+
+use crate::fixture::{events, Fixture, TIMEOUT};
+
+#[tokio::test]
+async fn scale_stop_start_restart_logs_rollback_and_remove() {
+    let f = Fixture::new().await;
+    let v1 = f.image("v1", true).await;
+    let mut spec = f.spec("ops", &v1, 1);
+    let volume = VolumeName::parse(&format!("{}-data", f.prefix)).unwrap();
+    spec.mounts.push(Mount {
+        source: MountSource::Volume(volume.clone()),
+        target: MountPath::parse("/data").unwrap(),
+        read_only: false,
+    });
+    let name = spec.name.to_string();
+    let (sink, _rx) = events();
+    f.swarm
+        .deploy(&spec, &sink, &CancelToken::new(), TIMEOUT)
+        .await
+        .unwrap();
+
+    // Scale up and down.
+    assert_eq!(f.swarm.scale(&name, 3, &sink, TIMEOUT).await.unwrap(), 3);
+    assert_eq!(f.answers(&name).await.len(), 3);
+    assert_eq!(f.swarm.scale(&name, 1, &sink, TIMEOUT).await.unwrap(), 1);
+    assert_eq!(f.answers(&name).await.len(), 1);
+    assert_eq!(f.swarm.scale(&name, 2, &sink, TIMEOUT).await.unwrap(), 2);
+
+    // Stop keeps the service (and its volume) with no replica; start brings both back.
+    f.swarm.stop(&name, &sink, TIMEOUT).await.unwrap();
+    f.swarm.stop(&name, &sink, TIMEOUT).await.unwrap();
+    let status = f.swarm.status(&name).await.unwrap();
+    assert_eq!((status.desired, status.running), (0, 0));
+    assert!(f.answers(&name).await.is_empty());
+    assert_eq!(f.swarm.start(&name, &sink, TIMEOUT).await.unwrap(), 2);
+    assert_eq!(f.swarm.start(&name, &sink, TIMEOUT).await.unwrap(), 2);
+    assert_eq!(f.answers(&name).await.len(), 2);
+
+    // Restart replaces every replica with a fresh one.
+    let before: Vec<String> = f
+        .swarm
+        .endpoints(&name, crate::fixture::APP_PORT)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.task_id)
+        .collect();
+    assert_eq!(f.swarm.restart(&name, &sink, TIMEOUT).await.unwrap(), 2);
+    let after: Vec<String> = f
+        .swarm
+        .endpoints(&name, crate::fixture::APP_PORT)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.task_id)
+        .collect();
+    assert_eq!(after.len(), 2);
+    assert!(
+        after.iter().all(|t| !before.contains(t)),
+        "{before:?} {after:?}"
+    );
+
+    // Runtime logs: what the replicas printed, with timestamps and the task that wrote it.
+    let lines: Vec<_> = f
+        .swarm
+        .logs(&name, &LogOptions::default())
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    let lines: Vec<_> = lines.into_iter().map(Result::unwrap).collect();
+    assert!(
+        lines.iter().any(|l| l.text.starts_with("app v1 started on")
+            && l.at.is_some()
+            && l.task_id.is_some()),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l.text == "app stopping"), "{lines:?}");
+    // Followed: a line written after the stream opened arrives.
+    let mut follow = Box::pin(
+        f.swarm
+            .logs(
+                &name,
+                &LogOptions {
+                    follow: true,
+                    tail: Some(0),
+                    since: None,
+                },
+            )
+            .await
+            .unwrap(),
+    );
+    f.swarm.restart(&name, &sink, TIMEOUT).await.unwrap();
+    let started = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = follow.next().await {
+            if line.unwrap().text.starts_with("app v1 started on") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(started, Ok(true), "a new replica's first line is followed");
+    drop(follow);
+
+    // An explicit rollback returns to the specification before the last update.
+    let v2 = f.image("v2", true).await;
+    spec.image = v2;
+    spec.replicas = berth_domain::Replicas::parse(2).unwrap();
+    let outcome = f
+        .swarm
+        .deploy(&spec, &sink, &CancelToken::new(), TIMEOUT)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, DeployOutcome::Converged { running: 2, .. }),
+        "{outcome:?}"
+    );
+    assert!(f.answers(&name).await.iter().all(|a| a.starts_with("v2 ")));
+    f.swarm
+        .rollback(&name, &sink, &CancelToken::new(), TIMEOUT)
+        .await
+        .unwrap();
+    assert!(f.answers(&name).await.iter().all(|a| a.starts_with("v1 ")));
+
+    // The list berth reconciles from.
+    let managed = f.swarm.list_managed().await.unwrap();
+    let mine = managed.iter().find(|m| m.name == name).unwrap();
+    assert_eq!(mine.application_id, Some(spec.application_id.to_string()));
+    assert_eq!((mine.desired, mine.running), (2, 2));
+
+    // Remove keeps the volume; removing again is fine; asking for volumes removes them.
+    f.swarm.remove(&name, false).await.unwrap();
+    assert!(matches!(
+        f.swarm.status(&name).await,
+        Err(berth_swarm::SwarmError::NotFound(_))
+    ));
+    let docker = f.swarm.docker();
+    docker.inspect_volume(volume.as_str()).await.unwrap();
+    f.swarm.remove(&name, false).await.unwrap();
+    f.swarm
+        .deploy(&spec, &sink, &CancelToken::new(), TIMEOUT)
+        .await
+        .unwrap();
+    f.swarm.remove(&name, true).await.unwrap();
+    assert!(docker.inspect_volume(volume.as_str()).await.is_err());
+}
+
+/// A secret variable reaches the container as a file named by `<KEY>_FILE` and appears nowhere
+/// in the service's definition; a plain one is in the environment.
+#[tokio::test]
+async fn secret_variables_are_files_not_part_of_the_service_definition() {
+    let f = Fixture::new().await;
+    let v1 = f.image("v1", true).await;
+    let mut spec = f.spec("sec", &v1, 1);
+    let secret = format!("s3cr3t-{}", f.prefix);
+    spec.env.push((
+        berth_domain::EnvKey::parse("MODE").unwrap(),
+        "production".into(),
+    ));
+    spec.secrets.push((
+        berth_domain::EnvKey::parse("API_KEY").unwrap(),
+        berth_domain::SecretString::new(secret.clone()),
+    ));
+    let name = spec.name.to_string();
+    let (sink, _rx) = events();
+    f.swarm
+        .deploy(&spec, &sink, &CancelToken::new(), TIMEOUT)
+        .await
+        .unwrap();
+
+    let inspected = f
+        .swarm
+        .docker()
+        .inspect_service(
+            &name,
+            None::<bollard::query_parameters::InspectServiceOptions>,
+        )
+        .await
+        .unwrap();
+    let json = serde_json::to_string(&inspected).unwrap();
+    assert!(
+        !json.contains(&secret),
+        "the secret value is in the service definition"
+    );
+    assert!(json.contains("API_KEY_FILE=/run/secrets/API_KEY"));
+    assert!(json.contains("MODE=production"));
+
+    let out = exec(&f, &name, &["cat", "/run/secrets/API_KEY"]).await;
+    assert_eq!(out.trim(), secret);
+
+    // A new value is a new secret; the old one goes once nothing refers to it.
+    spec.secrets[0].1 = berth_domain::SecretString::new(format!("{secret}-2"));
+    f.swarm
+        .deploy(&spec, &sink, &CancelToken::new(), TIMEOUT)
+        .await
+        .unwrap();
+    let out = exec(&f, &name, &["cat", "/run/secrets/API_KEY"]).await;
+    assert_eq!(out.trim(), format!("{secret}-2"));
+    f.swarm.remove(&name, false).await.unwrap();
+    let left = f
+        .swarm
+        .docker()
+        .list_secrets(None::<bollard::query_parameters::ListSecretsOptions>)
+        .await
+        .unwrap();
+    assert!(
+        !left.iter().any(|s| s
+            .spec
+            .as_ref()
+            .and_then(|s| s.name.as_deref())
+            .is_some_and(|n| n.starts_with(&name))),
+        "the service's secrets were removed with it"
+    );
+}
+
+/// Runs a command in the service's running container and returns its output.
+async fn exec(f: &Fixture, service: &str, cmd: &[&str]) -> String {
+    use bollard::exec::{CreateExecOptions, StartExecResults};
+    use bollard::query_parameters::ListContainersOptions;
+    let docker = f.swarm.docker();
+    let task = f
+        .swarm
+        .endpoints(service, crate::fixture::APP_PORT)
+        .await
+        .unwrap()
+        .remove(0)
+        .task_id;
+    let containers = docker
+        .list_containers(Some(ListContainersOptions {
+            filters: Some(
+                [(
+                    "label".to_owned(),
+                    vec![format!("com.docker.swarm.task.id={task}")],
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let id = containers[0].id.clone().unwrap();
+    let exec = docker
+        .create_exec(
+            &id,
+            CreateExecOptions {
+                cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut text = String::new();
+    if let StartExecResults::Attached { mut output, .. } =
+        docker.start_exec(&exec.id, None).await.unwrap()
+    {
+        while let Some(chunk) = output.next().await {
+            text.push_str(&chunk.unwrap().to_string());
+        }
+    }
+    text
+}
