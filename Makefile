@@ -47,7 +47,7 @@ openapi:
 	$(CARGO) run --locked -q -p berth-server -- openapi > openapi/openapi.json
 
 build-release:
-	$(CARGO) build --locked --release -p berth-server -p berth-api -p berth-build --bin berth --example ceiling --example bench_build
+	$(CARGO) build --locked --release -p berth-server -p berth-api -p berth-build -p berth-swarm --bin berth --example ceiling --example bench_build --example bench_rollout
 
 bench: build-release
 	scripts/install-deps.sh bench
@@ -55,3 +55,4 @@ bench: build-release
 	scripts/test-postgres.sh scripts/bench-api.sh $(TARGET_DIR)/release/berth $(TARGET_DIR)/release/examples/ceiling
 	scripts/base-image.sh
 	$(TARGET_DIR)/release/examples/bench_build 5
+	$(TARGET_DIR)/release/examples/bench_rollout 5

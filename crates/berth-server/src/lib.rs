@@ -171,6 +171,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addrs = server.addrs();
     let server = server.run();
+    tokio::spawn(prepare_swarm(settings.clone()));
     for addr in addrs {
         tracing::info!(%addr, startup_ms = started.elapsed().as_millis() as u64, "berth is listening");
         // A line on stdout that scripts and tests wait for.
@@ -180,6 +181,43 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!("stopped; closing the database");
     store.close().await?;
     Ok(())
+}
+
+/// Connects to the Docker engine and makes it a Swarm manager with berth's network, saying at
+/// start exactly what works and what does not. berth keeps serving its API either way.
+async fn prepare_swarm(settings: Settings) {
+    let swarm_settings = berth_swarm::SwarmSettings {
+        init: settings.swarm_init,
+        advertise_addr: settings.swarm_advertise_addr.clone(),
+        listen_addr: "0.0.0.0:2377".into(),
+        network: settings.swarm_network.clone(),
+        bind_roots: settings.swarm_bind_roots.clone(),
+    };
+    let setup = async {
+        let swarm = berth_swarm::Swarm::connect(swarm_settings).await?;
+        swarm.setup().await
+    };
+    match setup.await {
+        Ok(info) => {
+            tracing::info!(
+                node = %info.node_id,
+                manager = %info.manager_addr,
+                nodes = info.nodes.len(),
+                initialised = info.initialised,
+                network = %settings.swarm_network,
+                "swarm manager ready"
+            );
+            if let berth_swarm::RoutingMesh::Unavailable(why) = info.routing_mesh {
+                tracing::warn!(
+                    "{why}; applications can publish ports in host mode only, and berth reaches them by their published ports"
+                );
+            }
+        }
+        Err(e) => tracing::error!(
+            error = %e,
+            "Swarm cannot be used, so applications cannot be deployed until this is fixed"
+        ),
+    }
 }
 
 #[allow(clippy::print_stdout)]

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use berth_domain::SecretString;
+use berth_domain::{HostPath, SecretString};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -29,6 +29,14 @@ pub struct Settings {
     pub session_ttl_hours: u32,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// Initialise a single-node swarm when the Docker engine is in none.
+    pub swarm_init: bool,
+    /// The address other machines reach this Swarm manager at.
+    pub swarm_advertise_addr: String,
+    /// The attachable overlay network every application joins.
+    pub swarm_network: String,
+    /// Directories under which applications may bind-mount host paths; none by default.
+    pub swarm_bind_roots: Vec<HostPath>,
 }
 
 impl Default for Settings {
@@ -43,6 +51,10 @@ impl Default for Settings {
             bcrypt_cost: 12,
             session_ttl_hours: 24 * 7,
             body_limit_bytes: 1024 * 1024,
+            swarm_init: true,
+            swarm_advertise_addr: "127.0.0.1".into(),
+            swarm_network: "berth".into(),
+            swarm_bind_roots: Vec::new(),
         }
     }
 }
@@ -60,6 +72,10 @@ struct FileSettings {
     bcrypt_cost: Option<u32>,
     session_ttl_hours: Option<u32>,
     body_limit_bytes: Option<usize>,
+    swarm_init: Option<bool>,
+    swarm_advertise_addr: Option<String>,
+    swarm_network: Option<String>,
+    swarm_bind_roots: Option<Vec<String>>,
 }
 
 /// Values given on the command line (each overrides everything else).
@@ -83,6 +99,21 @@ pub struct Flags {
     /// Log JSON lines; also `BERTH_LOG_JSON=true`.
     #[arg(long, global = true)]
     pub log_json: bool,
+}
+
+fn bind_roots<'a>(paths: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<HostPath>> {
+    paths
+        .map(|p| {
+            HostPath::parse(p.trim()).map_err(|e| {
+                anyhow::anyhow!(
+                    "{p:?} {}",
+                    e.errors
+                        .first()
+                        .map_or("is not valid", |f| f.message.as_str())
+                )
+            })
+        })
+        .collect()
 }
 
 fn parse_bool(name: &str, v: &str) -> anyhow::Result<bool> {
@@ -141,6 +172,19 @@ impl Settings {
             s.body_limit_bytes = v
                 .parse()
                 .with_context(|| format!("BERTH_BODY_LIMIT_BYTES must be a number, not {v:?}"))?;
+        }
+        if let Some(v) = env("BERTH_SWARM_INIT") {
+            s.swarm_init = parse_bool("BERTH_SWARM_INIT", &v)?;
+        }
+        if let Some(v) = env("BERTH_SWARM_ADVERTISE_ADDR") {
+            s.swarm_advertise_addr = v;
+        }
+        if let Some(v) = env("BERTH_SWARM_NETWORK") {
+            s.swarm_network = v;
+        }
+        if let Some(v) = env("BERTH_SWARM_BIND_ROOTS") {
+            s.swarm_bind_roots = bind_roots(v.split(',').filter(|p| !p.is_empty()))
+                .context("BERTH_SWARM_BIND_ROOTS")?;
         }
 
         if let Some(v) = flags.listen {
@@ -201,6 +245,19 @@ impl Settings {
         }
         if let Some(v) = f.body_limit_bytes {
             self.body_limit_bytes = v;
+        }
+        if let Some(v) = f.swarm_init {
+            self.swarm_init = v;
+        }
+        if let Some(v) = f.swarm_advertise_addr {
+            self.swarm_advertise_addr = v;
+        }
+        if let Some(v) = f.swarm_network {
+            self.swarm_network = v;
+        }
+        if let Some(v) = f.swarm_bind_roots {
+            self.swarm_bind_roots = bind_roots(v.iter().map(String::as_str))
+                .with_context(|| format!("swarm_bind_roots in {}", path.display()))?;
         }
         Ok(())
     }
@@ -272,6 +329,27 @@ mod tests {
         };
         let s = Settings::load(&flags, &env).unwrap();
         assert_eq!((s.listen.port(), s.log_level.as_str()), (6000, "warn"));
+    }
+
+    #[test]
+    fn swarm_settings_layer_and_bind_roots_are_checked() {
+        let s = Settings::load(
+            &Flags::default(),
+            &env_of(&[
+                ("BERTH_SWARM_INIT", "false"),
+                ("BERTH_SWARM_BIND_ROOTS", "/srv/data,/mnt/shared"),
+            ]),
+        )
+        .unwrap();
+        assert!(!s.swarm_init);
+        assert_eq!(s.swarm_bind_roots.len(), 2);
+        assert_eq!(s.swarm_network, "berth");
+        let e = Settings::load(
+            &Flags::default(),
+            &env_of(&[("BERTH_SWARM_BIND_ROOTS", "relative/dir")]),
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("BERTH_SWARM_BIND_ROOTS"), "{e:#}");
     }
 
     #[test]

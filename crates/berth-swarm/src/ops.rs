@@ -162,9 +162,20 @@ impl Swarm {
                     .and_then(|t| t.container_spec.as_ref())
                     .and_then(|c| c.labels.as_ref())
                     .and_then(|l| l.get(SPEC_LABEL).cloned());
+                let current_image = template
+                    .and_then(|t| t.container_spec.as_ref())
+                    .and_then(|c| c.image.clone());
                 let (engine, spec_id) = self.engine_spec(spec, force).await?;
                 let since = update_started(&current);
-                let changed = current_id.as_deref() != Some(spec_id.as_str());
+                let image = engine
+                    .task_template
+                    .as_ref()
+                    .and_then(|t| t.container_spec.as_ref())
+                    .and_then(|c| c.image.clone());
+                // The digest says whether berth's own specification changed; the image is
+                // compared too, so a service someone re-pointed by hand is put right.
+                let changed =
+                    current_id.as_deref() != Some(spec_id.as_str()) || current_image != image;
                 let engine =
                     serde_json::to_value(&engine).map_err(|e| SwarmError::Engine(e.to_string()))?;
                 self.update_with(

@@ -490,3 +490,48 @@ fn the_openapi_command_prints_the_document() {
     let doc = json_of(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(doc["info"]["title"], "berth");
 }
+
+/// Waits up to 60 s for a log line containing `needle`; returns every line read.
+fn wait_for_log(b: &Berth, needle: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if let Ok(line) = b.stderr.recv_timeout(Duration::from_millis(200)) {
+            let found = line.contains(needle);
+            seen.push(line);
+            if found {
+                return seen;
+            }
+        }
+    }
+    panic!("no log line with {needle:?} in:\n{}", seen.join("\n"));
+}
+
+#[test]
+fn says_at_start_whether_swarm_can_be_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let b = start(&["--data-dir", data.to_str().unwrap()], &[]);
+    let logs = wait_for_log(&b, "swarm manager ready");
+    assert!(
+        logs.iter().any(|l| l.contains("network=berth")),
+        "{}",
+        logs.join("\n")
+    );
+    terminate(b);
+
+    // No engine where DOCKER_HOST points: the API still serves, and the log says why
+    // deployments cannot work.
+    let b = start(
+        &["--data-dir", data.to_str().unwrap()],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    let logs = wait_for_log(&b, "Swarm cannot be used");
+    assert!(
+        logs.iter().any(|l| l.contains("/nonexistent/docker.sock")),
+        "{}",
+        logs.join("\n")
+    );
+    assert_eq!(get(&b.addr, "/readyz").0, 200);
+    terminate(b);
+}
