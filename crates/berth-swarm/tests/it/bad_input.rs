@@ -63,10 +63,7 @@ async fn bad_input_is_refused_clearly_and_leaves_nothing() {
     };
     let mut first = f.spec("first", &v1, 1);
     first.ports[0].published = Some(PortNumber::parse(i64::from(free)).unwrap());
-    f.swarm
-        .deploy(&first, &sink, &CancelToken::new(), TIMEOUT)
-        .await
-        .unwrap();
+    f.deploy(&first).await;
     let mut second = f.spec("second", &v1, 1);
     second.ports[0].published = first.ports[0].published;
     let e = deploy(second).await;
@@ -89,10 +86,7 @@ async fn bad_input_is_refused_clearly_and_leaves_nothing() {
     );
     spec.mounts[0].source =
         MountSource::Bind(HostPath::parse(root.path().to_str().unwrap()).unwrap());
-    f.swarm
-        .deploy(&spec, &sink, &CancelToken::new(), TIMEOUT)
-        .await
-        .unwrap();
+    f.deploy(&spec).await;
 
     // Invalid specifications never reach the engine; negative replicas are not even a value.
     assert!(Replicas::parse(-1).is_err());

@@ -154,6 +154,14 @@ impl Fixture {
         }
     }
 
+    /// Deploys `spec` (failing the test if it errs) with the default timeout.
+    pub async fn deploy(&self, spec: &ServiceSpec) -> berth_swarm::DeployOutcome {
+        self.swarm
+            .deploy(spec, &EventSink::discard(), &CancelToken::new(), TIMEOUT)
+            .await
+            .unwrap()
+    }
+
     /// The body every running replica answers, one per replica.
     pub async fn answers(&self, name: &str) -> Vec<String> {
         let mut out = Vec::new();

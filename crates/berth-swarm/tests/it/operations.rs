@@ -20,10 +20,7 @@ async fn scale_stop_start_restart_logs_rollback_and_remove() {
     });
     let name = spec.name.to_string();
     let (sink, _rx) = events();
-    f.swarm
-        .deploy(&spec, &sink, &CancelToken::new(), TIMEOUT)
-        .await
-        .unwrap();
+    f.deploy(&spec).await;
 
     // Scale up and down.
     assert_eq!(f.swarm.scale(&name, 3, &sink, TIMEOUT).await.unwrap(), 3);
@@ -113,11 +110,7 @@ async fn scale_stop_start_restart_logs_rollback_and_remove() {
     let v2 = f.image("v2", true).await;
     spec.image = v2;
     spec.replicas = berth_domain::Replicas::parse(2).unwrap();
-    let outcome = f
-        .swarm
-        .deploy(&spec, &sink, &CancelToken::new(), TIMEOUT)
-        .await
-        .unwrap();
+    let outcome = f.deploy(&spec).await;
     assert!(
         matches!(outcome, DeployOutcome::Converged { running: 2, .. }),
         "{outcome:?}"
@@ -144,10 +137,7 @@ async fn scale_stop_start_restart_logs_rollback_and_remove() {
     let docker = f.swarm.docker();
     docker.inspect_volume(volume.as_str()).await.unwrap();
     f.swarm.remove(&name, false).await.unwrap();
-    f.swarm
-        .deploy(&spec, &sink, &CancelToken::new(), TIMEOUT)
-        .await
-        .unwrap();
+    f.deploy(&spec).await;
     f.swarm.remove(&name, true).await.unwrap();
     assert!(docker.inspect_volume(volume.as_str()).await.is_err());
 }
@@ -169,11 +159,7 @@ async fn secret_variables_are_files_not_part_of_the_service_definition() {
         berth_domain::SecretString::new(secret.clone()),
     ));
     let name = spec.name.to_string();
-    let (sink, _rx) = events();
-    f.swarm
-        .deploy(&spec, &sink, &CancelToken::new(), TIMEOUT)
-        .await
-        .unwrap();
+    f.deploy(&spec).await;
 
     let inspected = f
         .swarm
@@ -197,10 +183,7 @@ async fn secret_variables_are_files_not_part_of_the_service_definition() {
 
     // A new value is a new secret; the old one goes once nothing refers to it.
     spec.secrets[0].1 = berth_domain::SecretString::new(format!("{secret}-2"));
-    f.swarm
-        .deploy(&spec, &sink, &CancelToken::new(), TIMEOUT)
-        .await
-        .unwrap();
+    f.deploy(&spec).await;
     let out = exec(&f, &name, &["cat", "/run/secrets/API_KEY"]).await;
     assert_eq!(out.trim(), format!("{secret}-2"));
     f.swarm.remove(&name, false).await.unwrap();

@@ -46,11 +46,7 @@ async fn rolling_updates_keep_serving_and_a_failing_version_is_rolled_back() {
     assert_ne!(answers[0], answers[1], "two distinct replicas serve");
 
     // Deploying the same specification again changes nothing and returns at once.
-    let again = f
-        .swarm
-        .deploy(&spec, &sink, &CancelToken::new(), TIMEOUT)
-        .await
-        .unwrap();
+    let again = f.deploy(&spec).await;
     assert!(matches!(again, DeployOutcome::Converged { running: 2, .. }));
     assert_eq!(f.answers(&name).await, answers, "no replica was replaced");
 
@@ -58,11 +54,7 @@ async fn rolling_updates_keep_serving_and_a_failing_version_is_rolled_back() {
     let load = Load::start(&f.swarm, &name);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     spec.image = v2.clone();
-    let outcome = f
-        .swarm
-        .deploy(&spec, &sink, &CancelToken::new(), TIMEOUT)
-        .await
-        .unwrap();
+    let outcome = f.deploy(&spec).await;
     assert!(
         matches!(outcome, DeployOutcome::Converged { running: 2, .. }),
         "{outcome:?}"
@@ -85,11 +77,7 @@ async fn rolling_updates_keep_serving_and_a_failing_version_is_rolled_back() {
     // v3 never becomes healthy: rolled back, v2 serving all along.
     let load = Load::start(&f.swarm, &name);
     spec.image = v3;
-    let outcome = f
-        .swarm
-        .deploy(&spec, &sink, &CancelToken::new(), TIMEOUT)
-        .await
-        .unwrap();
+    let outcome = f.deploy(&spec).await;
     let (requests, failures, seen) = load.finish().await;
     println!(
         "failed update v2 -> v3: {requests} requests, {} failed",
