@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
 mod m20261122_000002_row_level_security;
+mod m20261122_000003_webhook_deliveries;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_row_level_security::Migration),
+            Box::new(m20261122_000003_webhook_deliveries::Migration),
         ]
     }
 }

@@ -401,11 +401,12 @@ impl Scope {
             .collect()
     }
 
-    /// Every variable with its value (secrets decrypted), for handing to a container.
+    /// Every variable with its value (secrets decrypted) and whether it is secret, for handing
+    /// to a container.
     pub async fn resolved_env(
         &self,
         application: ApplicationId,
-    ) -> Result<Vec<(EnvKey, SecretString)>, StoreError> {
+    ) -> Result<Vec<(EnvKey, SecretString, bool)>, StoreError> {
         self.application(application).await?;
         let rows = env_vars::Entity::find()
             .filter(env_vars::Column::ApplicationId.eq(application.as_uuid()))
@@ -424,7 +425,7 @@ impl Scope {
                         )))
                     }
                 };
-                Ok((parse_col(&m.key)?, SecretString::new(value)))
+                Ok((parse_col(&m.key)?, SecretString::new(value), m.is_secret))
             })
             .collect()
     }

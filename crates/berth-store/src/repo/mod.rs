@@ -5,6 +5,7 @@
 mod applications;
 mod audit;
 mod deployments;
+mod pipeline;
 mod projects;
 mod resources;
 mod tokens;

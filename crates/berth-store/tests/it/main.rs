@@ -6,6 +6,7 @@ mod db;
 
 pub use db::setup;
 mod deployments;
+mod pipeline;
 mod resources;
 mod rls;
 mod tenancy;

@@ -82,6 +82,10 @@ async fn secret_env_values_are_write_only_and_encrypted(db: TestDb) {
     let resolved = s.resolved_env(a.id).await.unwrap();
     assert_eq!(resolved[0].1.expose(), "postgres://u:hunter2@db/app");
     assert_eq!(format!("{:?}", resolved[0].1), "[redacted]");
+    assert!(
+        resolved[0].2 && !resolved[1].2,
+        "which variables are secret is kept"
+    );
     s.delete_env_var(a.id, &EnvKey::parse("PORT").unwrap())
         .await
         .unwrap();

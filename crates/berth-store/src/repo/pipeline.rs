@@ -1,0 +1,174 @@
+//! What the deployment pipeline and the webhooks need from the store: the queue (pending
+//! deployments, claimed one at a time), webhook secrets and the deliveries already received.
+
+use berth_domain::*;
+use sea_orm::sea_query::LockBehavior;
+use sea_orm::sea_query::LockType;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::{found, now};
+use crate::entity::{applications, deployments, git_sources, webhook_deliveries};
+use crate::tokens::{generate, TokenKind};
+use crate::{Backend, Scope, StoreError};
+
+const ACTIVE: [&str; 2] = ["building", "deploying"];
+
+impl Scope {
+    /// Takes the next deployment off the queue, if fewer than `limit` run and one is waiting
+    /// whose application has none running. Of an application's pending deployments the newest
+    /// is taken and the older ones end `cancelled`, superseded by it. The taken one moves to
+    /// `building`, or to `deploying` when it has its image already (a rollback or a redeploy).
+    /// On Postgres the rows are locked (`FOR UPDATE SKIP LOCKED`, then the application's row)
+    /// so that several workers, in one process or many, never take the same deployment or two
+    /// of one application; SQLite's single writer makes the transaction exclusive anyway.
+    pub async fn claim_next_deployment(
+        &self,
+        limit: usize,
+    ) -> Result<Option<(Deployment, Vec<Deployment>)>, StoreError> {
+        let running = deployments::Entity::find()
+            .filter(deployments::Column::Status.is_in(ACTIVE))
+            .all(self.connection())
+            .await?;
+        if running.len() >= limit {
+            return Ok(None);
+        }
+        let busy: Vec<uuid::Uuid> = running.iter().map(|d| d.application_id).collect();
+        let mut next = deployments::Entity::find()
+            .filter(deployments::Column::Status.eq("pending"))
+            .filter(deployments::Column::ApplicationId.is_not_in(busy))
+            .order_by_asc(deployments::Column::CreatedAt)
+            .limit(1);
+        if self.backend() == Backend::Postgres {
+            next = next.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let Some(first) = next.one(self.connection()).await? else {
+            return Ok(None);
+        };
+        let app = first.application_id;
+        if self.backend() == Backend::Postgres {
+            applications::Entity::find_by_id(app)
+                .lock(LockType::Update)
+                .one(self.connection())
+                .await?;
+            let started_meanwhile = deployments::Entity::find()
+                .filter(deployments::Column::ApplicationId.eq(app))
+                .filter(deployments::Column::Status.is_in(ACTIVE))
+                .one(self.connection())
+                .await?;
+            if started_meanwhile.is_some() {
+                return Ok(None);
+            }
+        }
+        let mut pending = deployments::Entity::find()
+            .filter(deployments::Column::ApplicationId.eq(app))
+            .filter(deployments::Column::Status.eq("pending"))
+            .order_by_desc(deployments::Column::CreatedAt)
+            .all(self.connection())
+            .await?;
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        let newest = pending.remove(0);
+        let newest_id = DeploymentId::from_uuid(newest.id);
+        let mut superseded = Vec::new();
+        for old in pending {
+            superseded.push(
+                self.transition_deployment(
+                    DeploymentId::from_uuid(old.id),
+                    DeploymentStatus::Cancelled,
+                    Some(&format!("superseded by deployment {newest_id}")),
+                )
+                .await?,
+            );
+        }
+        let to = if newest.build_id.is_some() {
+            DeploymentStatus::Deploying
+        } else {
+            DeploymentStatus::Building
+        };
+        let claimed = self.transition_deployment(newest_id, to, None).await?;
+        Ok(Some((claimed, superseded)))
+    }
+
+    /// The application's webhook secret, decrypted, if it has one.
+    pub async fn webhook_secret(
+        &self,
+        application: ApplicationId,
+    ) -> Result<Option<SecretString>, StoreError> {
+        let source = self.git_source_row(application).await?;
+        source
+            .webhook_secret_encrypted
+            .map(|b| Ok(SecretString::new(self.cipher.decrypt_str(&b)?)))
+            .transpose()
+    }
+
+    /// Gives the application a new webhook secret (the old one stops working) and returns it:
+    /// the only time it is shown.
+    pub async fn rotate_webhook_secret(
+        &self,
+        application: ApplicationId,
+    ) -> Result<SecretString, StoreError> {
+        let source = self.git_source_row(application).await?;
+        let secret = generate(TokenKind::Webhook);
+        git_sources::Entity::update_many()
+            .col_expr(
+                git_sources::Column::WebhookSecretEncrypted,
+                self.cipher.encrypt_str(secret.expose()).into(),
+            )
+            .col_expr(git_sources::Column::UpdatedAt, now().into())
+            .filter(git_sources::Column::Id.eq(source.id))
+            .exec(self.connection())
+            .await?;
+        Ok(secret)
+    }
+
+    /// Records a webhook delivery; `false` when that delivery id was seen before (a retry).
+    pub async fn record_webhook_delivery(
+        &self,
+        application: ApplicationId,
+        delivery: &str,
+    ) -> Result<bool, StoreError> {
+        let delivery: String = delivery.chars().take(200).collect();
+        let seen =
+            webhook_deliveries::Entity::find_by_id((application.as_uuid(), delivery.clone()))
+                .one(self.connection())
+                .await?;
+        if seen.is_some() {
+            return Ok(false);
+        }
+        webhook_deliveries::Entity::insert(webhook_deliveries::ActiveModel::from(
+            webhook_deliveries::Model {
+                application_id: application.as_uuid(),
+                delivery_id: delivery,
+                received_at: now(),
+            },
+        ))
+        .exec_without_returning(self.connection())
+        .await?;
+        Ok(true)
+    }
+
+    /// Forgets deliveries older than `before` (a retry comes within hours, not weeks).
+    pub async fn prune_webhook_deliveries(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        Ok(webhook_deliveries::Entity::delete_many()
+            .filter(webhook_deliveries::Column::ReceivedAt.lt(before))
+            .exec(self.connection())
+            .await?
+            .rows_affected)
+    }
+
+    async fn git_source_row(
+        &self,
+        application: ApplicationId,
+    ) -> Result<git_sources::Model, StoreError> {
+        self.application(application).await?;
+        let m = git_sources::Entity::find()
+            .filter(git_sources::Column::ApplicationId.eq(application.as_uuid()))
+            .one(self.connection())
+            .await?;
+        found(m, "git source")
+    }
+}

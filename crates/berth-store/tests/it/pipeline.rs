@@ -1,0 +1,100 @@
+use berth_domain::*;
+use berth_store::NewDeployment;
+
+use crate::db::{app, TestDb};
+use berth_testkit::both_backends;
+
+both_backends!(
+    the_queue_runs_one_deployment_per_application_within_the_limit,
+    webhook_secrets_rotate_and_deliveries_are_seen_once,
+);
+
+fn queued(build: Option<BuildId>) -> NewDeployment {
+    NewDeployment {
+        trigger: DeploymentTrigger::Webhook,
+        triggered_by: None,
+        service_token_id: None,
+        commit_sha: None,
+        build_id: build,
+        config_snapshot: serde_json::json!({}),
+        rollback_of: None,
+    }
+}
+
+async fn the_queue_runs_one_deployment_per_application_within_the_limit(db: TestDb) {
+    let alice = db.user("alice", PlatformRole::Developer).await;
+    let p = db.project(&alice, "queue", None).await;
+    let (web, api, cron) = (
+        app(&db, &alice, &p, "web").await,
+        app(&db, &alice, &p, "api").await,
+        app(&db, &alice, &p, "cron").await,
+    );
+    let s = db.system().await;
+    let w1 = s.create_deployment(web.id, queued(None)).await.unwrap();
+    let w2 = s.create_deployment(web.id, queued(None)).await.unwrap();
+    let w3 = s.create_deployment(web.id, queued(None)).await.unwrap();
+    let a1 = s.create_deployment(api.id, queued(None)).await.unwrap();
+    let build = s.create_build(cron.id, None).await.unwrap();
+    let c1 = s
+        .create_deployment(cron.id, queued(Some(build.id)))
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+
+    // The oldest waiting application goes first, with its newest deployment; the older ones
+    // are superseded.
+    let s = db.system().await;
+    let (first, superseded) = s.claim_next_deployment(2).await.unwrap().unwrap();
+    assert_eq!(first.id, w3.id);
+    assert_eq!(first.status, DeploymentStatus::Building);
+    let ids: Vec<_> = superseded.iter().map(|d| d.id).collect();
+    assert_eq!(ids, [w2.id, w1.id]);
+    for d in &superseded {
+        assert_eq!(d.status, DeploymentStatus::Cancelled);
+        assert_eq!(
+            d.message.as_deref(),
+            Some(format!("superseded by deployment {}", w3.id).as_str())
+        );
+    }
+    // A second web deployment waits while the first runs; the next application goes instead.
+    let w4 = s.create_deployment(web.id, queued(None)).await.unwrap();
+    let (second, _) = s.claim_next_deployment(2).await.unwrap().unwrap();
+    assert_eq!(second.id, a1.id);
+    // The limit holds.
+    assert!(s.claim_next_deployment(2).await.unwrap().is_none());
+    s.transition_deployment(first.id, DeploymentStatus::Failed, Some("x"))
+        .await
+        .unwrap();
+    // A deployment that has its image already goes straight to deploying.
+    let (third, _) = s.claim_next_deployment(2).await.unwrap().unwrap();
+    assert_eq!(
+        (third.id, third.status),
+        (c1.id, DeploymentStatus::Deploying)
+    );
+    s.transition_deployment(second.id, DeploymentStatus::Failed, Some("x"))
+        .await
+        .unwrap();
+    let (fourth, _) = s.claim_next_deployment(2).await.unwrap().unwrap();
+    assert_eq!(fourth.id, w4.id);
+    s.commit().await.unwrap();
+}
+
+async fn webhook_secrets_rotate_and_deliveries_are_seen_once(db: TestDb) {
+    let alice = db.user("alice", PlatformRole::Developer).await;
+    let p = db.project(&alice, "hooks", None).await;
+    let web = app(&db, &alice, &p, "web").await;
+    let s = db.system().await;
+    assert!(s.webhook_secret(web.id).await.unwrap().is_none());
+    let first = s.rotate_webhook_secret(web.id).await.unwrap();
+    assert!(first.expose().starts_with("berth_wh_"));
+    assert_eq!(
+        s.webhook_secret(web.id).await.unwrap().unwrap().expose(),
+        first.expose()
+    );
+    let second = s.rotate_webhook_secret(web.id).await.unwrap();
+    assert_ne!(first.expose(), second.expose());
+    assert!(s.record_webhook_delivery(web.id, "d-1").await.unwrap());
+    assert!(!s.record_webhook_delivery(web.id, "d-1").await.unwrap());
+    assert!(s.record_webhook_delivery(web.id, "d-2").await.unwrap());
+    s.commit().await.unwrap();
+}
