@@ -13,6 +13,7 @@ rules=(
   "berth-api|direct|sea-orm sea-orm-migration sqlx bollard git2"
   "berth-build|all|sea-orm sqlx actix-web berth-store berth-swarm"
   "berth-swarm|all|sea-orm sqlx actix-web berth-store berth-build git2"
+  "berth-deploy|all|actix-web berth-api"
 )
 for rule in "${rules[@]}"; do
   IFS='|' read -r crate scope forbidden <<<"$rule"

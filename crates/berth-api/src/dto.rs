@@ -1068,3 +1068,140 @@ impl From<AuditEntry> for AuditView {
         }
     }
 }
+
+/// Where a git host sends pushes, and (only when just made or rotated) the secret it signs them
+/// with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookView {
+    pub url: String,
+    /// `github`, `gitlab`, `gitea` or `bitbucket`: the path's last part says which checks apply.
+    pub provider: String,
+    /// Shown once; `null` afterwards.
+    pub secret: Option<String>,
+    /// Set this as the webhook's content type on the git host.
+    pub content_type: String,
+}
+
+impl WebhookView {
+    pub fn new(base: &str, app: &Application, provider: &str, secret: Option<String>) -> Self {
+        let provider = match provider {
+            "git" => "github",
+            p => p,
+        };
+        Self {
+            url: format!(
+                "{}/api/v1/webhooks/{}/{provider}",
+                base.trim_end_matches('/'),
+                app.id
+            ),
+            provider: provider.to_owned(),
+            secret,
+            content_type: "application/json".into(),
+        }
+    }
+}
+
+/// One replica (Swarm task) of an application.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplicaView {
+    pub task_id: String,
+    pub slot: Option<i64>,
+    /// `running`, `starting`, `failed`, `shutdown`...
+    pub state: String,
+    /// What Swarm wants it to be: `running` or `shutdown`.
+    pub desired: String,
+    pub error: Option<String>,
+    /// `[container port, host port]` pairs published in host mode.
+    pub host_ports: Vec<[u16; 2]>,
+    pub node_id: String,
+}
+
+/// An application's service as Swarm runs it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuntimeView {
+    pub service: String,
+    pub desired: u32,
+    pub running: u32,
+    /// The rolling update's state (`updating`, `completed`, `rollback_completed`...), if any.
+    pub update_state: Option<String>,
+    pub update_message: Option<String>,
+    pub last_error: Option<String>,
+    /// Current tasks first; the engine also remembers a few past ones.
+    pub replicas: Vec<ReplicaView>,
+}
+
+impl From<berth_swarm::ServiceStatus> for RuntimeView {
+    fn from(s: berth_swarm::ServiceStatus) -> Self {
+        let (update_state, update_message) = match s.update {
+            Some((state, message)) => (Some(state), Some(message).filter(|m| !m.is_empty())),
+            None => (None, None),
+        };
+        let mut replicas: Vec<ReplicaView> = s
+            .tasks
+            .into_iter()
+            .map(|t| ReplicaView {
+                task_id: t.id,
+                slot: t.slot,
+                state: t.state,
+                desired: t.desired,
+                error: t.error,
+                host_ports: t.host_ports.into_iter().map(|(c, h)| [c, h]).collect(),
+                node_id: t.node_id,
+            })
+            .collect();
+        replicas.sort_by_key(|r| (r.desired != "running", r.slot));
+        Self {
+            service: s.name,
+            desired: s.desired,
+            running: s.running,
+            update_state,
+            update_message,
+            last_error: s.last_error,
+            replicas,
+        }
+    }
+}
+
+/// One line an application's replica printed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuntimeLogLine {
+    pub at: Option<DateTime<Utc>>,
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    pub task_id: Option<String>,
+    pub text: String,
+}
+
+impl From<berth_swarm::LogLine> for RuntimeLogLine {
+    fn from(l: berth_swarm::LogLine) -> Self {
+        Self {
+            at: l.at,
+            stream: match l.stream {
+                berth_swarm::LogStream::Stdout => "stdout",
+                berth_swarm::LogStream::Stderr => "stderr",
+            }
+            .into(),
+            task_id: l.task_id,
+            text: l.text,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RuntimeLogQuery {
+    /// The last lines of each replica only (default 200; 0 for none).
+    pub tail: Option<u32>,
+    /// Only lines written at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl RuntimeLogQuery {
+    pub fn options(&self, follow: bool) -> berth_swarm::LogOptions {
+        berth_swarm::LogOptions {
+            follow,
+            tail: Some(self.tail.unwrap_or(200)),
+            since: self.since,
+        }
+    }
+}

@@ -32,6 +32,13 @@ pub struct AppState {
     pub throttle: std::sync::Arc<auth::LoginThrottle>,
     /// Largest request body accepted, in bytes (1 MiB by default).
     pub body_limit: usize,
+    /// Where changes are announced (live log streams follow it).
+    pub bus: berth_events::EventBus,
+    /// The deployment pipeline, when this process runs one (the server does; in-process tests
+    /// of the plain API do not, and the endpoints that need it answer 503).
+    pub pipeline: Option<berth_deploy::Pipeline>,
+    /// The address clients reach berth at, for the webhook URLs it shows.
+    pub public_url: String,
 }
 
 impl AppState {
@@ -41,6 +48,9 @@ impl AppState {
             auth: auth::AuthSettings::default(),
             throttle: Default::default(),
             body_limit: 1024 * 1024,
+            bus: berth_events::EventBus::new(4096),
+            pipeline: None,
+            public_url: "http://127.0.0.1:3000".into(),
         }
     }
 }

@@ -4,7 +4,9 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{applications, audit, auth, history, projects, teams, users};
+use crate::routes::{
+    applications, audit, auth, history, pipeline, projects, runtime, teams, users, webhooks,
+};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -30,6 +32,11 @@ use crate::routes::{applications, audit, auth, history, projects, teams, users};
         applications::list_service_tokens, applications::create_service_token, applications::delete_service_token,
         history::list_deployments, history::get_deployment, history::deployment_logs,
         history::list_builds, history::latest_successful_build, history::get_build,
+        pipeline::create_deployment, pipeline::cancel_deployment, pipeline::rollback_deployment,
+        pipeline::stream_deployment_logs, pipeline::get_webhook, pipeline::rotate_webhook,
+        runtime::runtime, runtime::start, runtime::stop, runtime::restart, runtime::scale,
+        runtime::logs, runtime::stream_logs,
+        webhooks::receive,
         audit::list_audit,
     ),
     modifiers(&BearerAuth),
@@ -41,7 +48,8 @@ use crate::routes::{applications, audit, auth, history, projects, teams, users};
         (name = "projects", description = "Projects"),
         (name = "applications", description = "Applications, their environment and volumes"),
         (name = "domains", description = "Domains routed to applications"),
-        (name = "deployments", description = "Deployment history, steps and logs"),
+        (name = "deployments", description = "Deployments: starting, cancelling, rolling back, steps and logs"),
+        (name = "webhooks", description = "Push webhooks from git hosts, signed with the application's secret"),
         (name = "builds", description = "Image builds"),
         (name = "audit", description = "The audit log (admins)"),
     )

@@ -76,6 +76,10 @@ pub fn app_state(settings: &Settings, store: Store) -> berth_api::AppState {
     state.auth.bcrypt_cost = settings.bcrypt_cost;
     state.auth.session_ttl = chrono::Duration::hours(i64::from(settings.session_ttl_hours));
     state.body_limit = settings.body_limit_bytes;
+    state.public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.listen));
     state
 }
 
@@ -163,7 +167,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let started = Instant::now();
     let store = open_store(&settings).await?;
     store.migrate().await.context("applying migrations")?;
-    let state = app_state(&settings, store.clone());
+    let mut state = app_state(&settings, store.clone());
+    let pipeline = berth_deploy::Pipeline::new(
+        store.clone(),
+        state.bus.clone(),
+        berth_deploy::PipelineSettings {
+            concurrency: settings.deploy_concurrency,
+            work_dir: settings.data_dir.join("work"),
+            ..Default::default()
+        },
+    );
+    state.pipeline = Some(pipeline.clone());
+    let shutdown = berth_events::CancelToken::new();
     let server = actix_web::HttpServer::new(move || berth_api::build_app(state.clone()))
         .workers(2)
         .shutdown_timeout(30)
@@ -171,21 +186,31 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addrs = server.addrs();
     let server = server.run();
-    tokio::spawn(prepare_swarm(settings.clone()));
+    tokio::spawn(prepare_engines(
+        settings.clone(),
+        pipeline,
+        shutdown.clone(),
+    ));
     for addr in addrs {
         tracing::info!(%addr, startup_ms = started.elapsed().as_millis() as u64, "berth is listening");
         // A line on stdout that scripts and tests wait for.
         println_listening(addr);
     }
     server.await.context("the HTTP server failed")?;
+    shutdown.cancel();
     tracing::info!("stopped; closing the database");
     store.close().await?;
     Ok(())
 }
 
-/// Connects to the Docker engine and makes it a Swarm manager with berth's network, saying at
-/// start exactly what works and what does not. berth keeps serving its API either way.
-async fn prepare_swarm(settings: Settings) {
+/// Connects to the Docker engine, makes it a Swarm manager with berth's network, and starts the
+/// deployment pipeline, saying at start exactly what works and what does not. berth serves its
+/// API either way; without the engine, queued deployments fail with the reason.
+async fn prepare_engines(
+    settings: Settings,
+    pipeline: berth_deploy::Pipeline,
+    shutdown: berth_events::CancelToken,
+) {
     let swarm_settings = berth_swarm::SwarmSettings {
         init: settings.swarm_init,
         advertise_addr: settings.swarm_advertise_addr.clone(),
@@ -194,11 +219,17 @@ async fn prepare_swarm(settings: Settings) {
         bind_roots: settings.swarm_bind_roots.clone(),
     };
     let setup = async {
-        let swarm = berth_swarm::Swarm::connect(swarm_settings).await?;
-        swarm.setup().await
+        let swarm = berth_swarm::Swarm::connect(swarm_settings)
+            .await
+            .map_err(|e| e.to_string())?;
+        let info = swarm.setup().await.map_err(|e| e.to_string())?;
+        let build = berth_build::Engine::connect()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((berth_deploy::Engines { build, swarm }, info))
     };
-    match setup.await {
-        Ok(info) => {
+    let engines = match setup.await {
+        Ok((engines, info)) => {
             tracing::info!(
                 node = %info.node_id,
                 manager = %info.manager_addr,
@@ -212,11 +243,23 @@ async fn prepare_swarm(settings: Settings) {
                     "{why}; applications can publish ports in host mode only, and berth reaches them by their published ports"
                 );
             }
+            Ok(engines)
         }
-        Err(e) => tracing::error!(
-            error = %e,
-            "Swarm cannot be used, so applications cannot be deployed until this is fixed"
+        Err(e) => {
+            tracing::error!(
+                error = %e,
+                "Swarm cannot be used, so applications cannot be deployed until this is fixed"
+            );
+            Err(e)
+        }
+    };
+    match pipeline.start(engines, shutdown).await {
+        Ok(0) => tracing::info!("deployment pipeline started"),
+        Ok(n) => tracing::warn!(
+            interrupted = n,
+            "deployment pipeline started; deployments the last run left in progress ended as failed"
         ),
+        Err(e) => tracing::error!(error = %e, "the deployment pipeline could not start"),
     }
 }
 

@@ -37,6 +37,11 @@ pub struct Settings {
     pub swarm_network: String,
     /// Directories under which applications may bind-mount host paths; none by default.
     pub swarm_bind_roots: Vec<HostPath>,
+    /// The address users and git hosts reach berth at (for the webhook URLs it shows);
+    /// `http://<listen>` when unset.
+    pub public_url: Option<String>,
+    /// Deployments that run at once (one per application at most).
+    pub deploy_concurrency: usize,
 }
 
 impl Default for Settings {
@@ -55,6 +60,8 @@ impl Default for Settings {
             swarm_advertise_addr: "127.0.0.1".into(),
             swarm_network: "berth".into(),
             swarm_bind_roots: Vec::new(),
+            public_url: None,
+            deploy_concurrency: 2,
         }
     }
 }
@@ -76,6 +83,8 @@ struct FileSettings {
     swarm_advertise_addr: Option<String>,
     swarm_network: Option<String>,
     swarm_bind_roots: Option<Vec<String>>,
+    public_url: Option<String>,
+    deploy_concurrency: Option<usize>,
 }
 
 /// Values given on the command line (each overrides everything else).
@@ -186,6 +195,14 @@ impl Settings {
             s.swarm_bind_roots = bind_roots(v.split(',').filter(|p| !p.is_empty()))
                 .context("BERTH_SWARM_BIND_ROOTS")?;
         }
+        if let Some(v) = env("BERTH_PUBLIC_URL") {
+            s.public_url = Some(v);
+        }
+        if let Some(v) = env("BERTH_DEPLOY_CONCURRENCY") {
+            s.deploy_concurrency = v
+                .parse()
+                .with_context(|| format!("BERTH_DEPLOY_CONCURRENCY must be a number, not {v:?}"))?;
+        }
 
         if let Some(v) = flags.listen {
             s.listen = v;
@@ -207,6 +224,17 @@ impl Settings {
         }
         if s.session_ttl_hours == 0 {
             anyhow::bail!("session_ttl_hours must be at least 1");
+        }
+        if !(1..=64).contains(&s.deploy_concurrency) {
+            anyhow::bail!(
+                "deploy_concurrency must be from 1 to 64, not {}",
+                s.deploy_concurrency
+            );
+        }
+        if let Some(u) = &s.public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                anyhow::bail!("public_url must start with http:// or https://, not {u:?}");
+            }
         }
         if s.body_limit_bytes < 1024 {
             anyhow::bail!("body_limit_bytes must be at least 1024");
@@ -254,6 +282,12 @@ impl Settings {
         }
         if let Some(v) = f.swarm_network {
             self.swarm_network = v;
+        }
+        if let Some(v) = f.public_url {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = f.deploy_concurrency {
+            self.deploy_concurrency = v;
         }
         if let Some(v) = f.swarm_bind_roots {
             self.swarm_bind_roots = bind_roots(v.iter().map(String::as_str))

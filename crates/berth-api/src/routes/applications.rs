@@ -53,7 +53,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Loads an application the caller can see and checks their access to its project.
-async fn application_with(
+pub(crate) async fn application_with(
     s: &Scope,
     caller: &Caller,
     id: ApplicationId,
@@ -199,9 +199,10 @@ pub async fn update_application(
     Ok(HttpResponse::Ok().json(v))
 }
 
-/// Deletes an application (admin access): it disappears, its history is kept.
+/// Deletes an application (admin access): its Swarm service is removed first (named volumes
+/// are kept), then the application disappears; its history is kept.
 #[utoipa::path(delete, path = "/api/v1/applications/{id}", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem)))]
 pub async fn delete_application(
     state: web::Data<AppState>,
     caller: Caller,
@@ -209,6 +210,14 @@ pub async fn delete_application(
 ) -> Result<HttpResponse, ApiError> {
     let s = caller.scope(&state).await?;
     let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Admin).await?;
+    // Its service goes first (named volumes stay), so no container outlives its application.
+    if state.pipeline.is_some() {
+        let name = berth_domain::ServiceName::for_application(&app.name, app.id);
+        super::runtime::swarm(&state)?
+            .remove(name.as_str(), false)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("its service could not be removed: {e}")))?;
+    }
     s.soft_delete_application(app.id).await?;
     super::audit(
         &s,

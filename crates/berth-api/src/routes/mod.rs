@@ -4,9 +4,12 @@ pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod history;
+pub mod pipeline;
 pub mod projects;
+pub mod runtime;
 pub mod teams;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::web;
 use berth_store::{NewAuditEntry, Scope};
@@ -23,6 +26,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(projects::routes)
             .configure(applications::routes)
             .configure(history::routes)
+            .configure(pipeline::routes)
+            .configure(runtime::routes)
+            .configure(webhooks::routes)
             .configure(audit::routes),
     );
 }

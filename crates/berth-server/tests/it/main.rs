@@ -2,6 +2,8 @@
 //! End-to-end tests of the real `berth` binary: started as a user would start it, on a free
 //! port, driven over HTTP, stopped with a signal.
 
+mod pipeline;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -17,12 +19,13 @@ struct Berth {
 /// say where it listens.
 fn start(args: &[&str], env: &[(&str, &str)]) -> Berth {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(args);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("BERTH_DATABASE_URL");
     for (k, v) in env {
         cmd.env(k, v);
     }
     let mut child = cmd
-        .env_remove("BERTH_DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -67,7 +70,8 @@ fn request(
     body: Option<&serde_json::Value>,
 ) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // Long enough for the calls that wait for Swarm (restart, scale) to answer.
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: berth-e2e\r\n");
     if let Some(t) = token {
         head.push_str(&format!("Authorization: Bearer {t}\r\n"));
@@ -99,6 +103,12 @@ impl Drop for Berth {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        if std::thread::panicking() {
+            // What the server said, to explain the failure.
+            for line in self.stderr.try_iter() {
+                eprintln!("berth: {line}");
+            }
         }
     }
 }

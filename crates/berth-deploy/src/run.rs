@@ -1,0 +1,588 @@
+//! One deployment, step by step.
+
+use std::collections::BTreeSet;
+
+use berth_build::{checkout, BuildError, BuildEvent, BuildSpec, GitRef, SourceSpec};
+use berth_domain::{
+    Application, ApplicationSource, ApplicationStatus, BuildStatus, CommitSha, Deployment,
+    DeploymentStatus, GitSourceSpec, Mount, MountPath, MountSource, ServiceSpec, StepName,
+    StepState, VolumeKind,
+};
+use berth_events::{CancelToken, Event};
+use berth_store::{Actor, Scope, StoreError};
+use berth_swarm::{DeployOutcome, SwarmError, SwarmEvent};
+
+use crate::logger::Logger;
+use crate::{Engines, Inner, Snapshot};
+
+/// How a deployment ended.
+enum End {
+    Success(String),
+    RolledBack(String),
+    Failed(String),
+    Cancelled,
+}
+
+impl From<StoreError> for End {
+    fn from(e: StoreError) -> Self {
+        End::Failed(format!("the store failed: {e}"))
+    }
+}
+
+/// Everything one run needs.
+struct Run<'a> {
+    inner: &'a Inner,
+    deployment: Deployment,
+    log: Logger,
+    cancel: CancelToken,
+}
+
+pub(crate) async fn run(inner: &Inner, deployment: Deployment, cancel: CancelToken) {
+    let (log, log_task) = Logger::start(inner.store.clone(), inner.bus.clone(), deployment.id);
+    let id = deployment.id;
+    let application_id = deployment.application_id;
+    let mut r = Run {
+        inner,
+        deployment,
+        log,
+        cancel,
+    };
+    let end = r.execute().await;
+    let (status, message, app_status) = match &end {
+        End::Success(m) => (
+            DeploymentStatus::Success,
+            m.clone(),
+            ApplicationStatus::Running,
+        ),
+        End::RolledBack(m) => (
+            DeploymentStatus::RolledBack,
+            m.clone(),
+            ApplicationStatus::Running,
+        ),
+        End::Failed(m) => (
+            DeploymentStatus::Failed,
+            m.clone(),
+            ApplicationStatus::Failed,
+        ),
+        End::Cancelled => (
+            DeploymentStatus::Cancelled,
+            "cancelled".to_owned(),
+            ApplicationStatus::Failed,
+        ),
+    };
+    match &end {
+        End::Success(m) => r.log.line(None, berth_domain::LogLevel::Info, m.clone()),
+        _ => r.log.error(None, message.clone()),
+    }
+    // The last lines are stored before the status says the deployment ended, so a stream that
+    // closes on that status has them all.
+    r.log.close();
+    let _ = log_task.await;
+    let app_status = r.previous_still_serves(app_status, &end).await;
+    if let Err(e) = r.finish(status, &message, app_status).await {
+        tracing::error!(deployment = %id, error = %e, "the deployment's end was not recorded");
+    }
+    inner.bus.publish(Event::DeploymentStatusChanged {
+        deployment_id: id,
+        application_id,
+        status,
+    });
+    inner.bus.publish(Event::ApplicationStatusChanged {
+        application_id,
+        status: app_status,
+    });
+}
+
+impl Run<'_> {
+    async fn scope(&self) -> Result<Scope, StoreError> {
+        self.inner.store.scope(Actor::System).await
+    }
+
+    fn engines(&self) -> Result<&Engines, End> {
+        match self.inner.engines.get() {
+            Some(Ok(e)) => Ok(e),
+            Some(Err(why)) => Err(End::Failed(format!(
+                "the Docker engine cannot be used: {why}"
+            ))),
+            None => Err(End::Failed("the Docker engine is not ready".into())),
+        }
+    }
+
+    async fn execute(&mut self) -> End {
+        match self.steps().await {
+            Ok(end) | Err(end) => end,
+        }
+    }
+
+    async fn steps(&mut self) -> Result<End, End> {
+        let d = self.deployment.clone();
+        let scope = self.scope().await?;
+        let app = scope.application(d.application_id).await?;
+        let snapshot: Snapshot = serde_json::from_value(d.config_snapshot.clone())
+            .unwrap_or_else(|_| Snapshot::of(&app));
+        let prebuilt = d.build_id.is_some();
+        let names: Vec<StepName> = match (&snapshot.source, prebuilt) {
+            (ApplicationSource::Git(_), false) => vec![
+                StepName::Clone,
+                StepName::Build,
+                StepName::Rollout,
+                StepName::Verify,
+            ],
+            _ => vec![StepName::Rollout, StepName::Verify],
+        };
+        scope.create_steps(d.id, &names).await?;
+        scope
+            .set_application_status(d.application_id, ApplicationStatus::Deploying)
+            .await?;
+        scope.commit().await?;
+        self.inner.bus.publish(Event::ApplicationStatusChanged {
+            application_id: d.application_id,
+            status: ApplicationStatus::Deploying,
+        });
+        let engines = self.engines()?.clone();
+
+        let image = match (&snapshot.source, d.build_id) {
+            (_, Some(build)) => {
+                let scope = self.scope().await?;
+                let b = scope.build(build).await?;
+                let image = b
+                    .image_id
+                    .or(b.image)
+                    .ok_or_else(|| End::Failed(format!("build {build} has no image to deploy")))?;
+                self.log.info(
+                    StepName::Rollout,
+                    format!("deploying the image of build {build} again, without building"),
+                );
+                image
+            }
+            (ApplicationSource::Image { image }, None) => image.to_string(),
+            (ApplicationSource::Git(git), None) => {
+                self.clone_and_build(&app, git, &engines).await?
+            }
+        };
+
+        let scope = self.scope().await?;
+        let current = scope.deployment(d.id).await?;
+        if current.status == DeploymentStatus::Building {
+            scope
+                .transition_deployment(d.id, DeploymentStatus::Deploying, None)
+                .await?;
+        }
+        let spec = self.service_spec(&scope, &app, &snapshot, &image).await?;
+        scope.commit().await?;
+        self.inner.bus.publish(Event::DeploymentStatusChanged {
+            deployment_id: d.id,
+            application_id: d.application_id,
+            status: DeploymentStatus::Deploying,
+        });
+
+        self.step(StepName::Rollout, StepState::Running, None)
+            .await?;
+        self.log.info(
+            StepName::Rollout,
+            format!(
+                "rolling out {} ({} replicas) as the service {}",
+                spec.image,
+                spec.replicas.get(),
+                spec.name
+            ),
+        );
+        let (sink, mut events) = berth_swarm::EventSink::channel(1024);
+        let log = self.log.clone();
+        let forward = tokio::spawn(async move {
+            while let Some(e) = events.recv().await {
+                log.info(StepName::Rollout, describe(&e));
+            }
+        });
+        let outcome = engines
+            .swarm
+            .deploy(
+                &spec,
+                &sink,
+                &self.cancel,
+                self.inner.settings.rollout_timeout,
+            )
+            .await;
+        drop(sink);
+        let _ = forward.await;
+        match outcome {
+            Ok(DeployOutcome::Converged { running, .. }) => {
+                self.step(StepName::Rollout, StepState::Success, None)
+                    .await?;
+                self.step(StepName::Verify, StepState::Running, None)
+                    .await?;
+                let message = format!("{running} of {running} replicas running and healthy");
+                self.log.info(StepName::Verify, message.clone());
+                self.step(StepName::Verify, StepState::Success, Some(&message))
+                    .await?;
+                if let Some(sha) = &d.commit_sha {
+                    let scope = self.scope().await?;
+                    scope
+                        .set_last_deployed_commit(d.application_id, sha)
+                        .await?;
+                    scope.commit().await?;
+                }
+                Ok(End::Success(format!("deployed: {message}")))
+            }
+            Ok(DeployOutcome::RolledBack { reason, .. }) => {
+                let message = format!("rolled back: {reason}; the previous version kept serving");
+                self.step(StepName::Rollout, StepState::Failed, Some(&message))
+                    .await?;
+                self.step(StepName::Verify, StepState::Skipped, None)
+                    .await?;
+                Ok(End::RolledBack(message))
+            }
+            Err(SwarmError::Cancelled) => {
+                self.step(StepName::Rollout, StepState::Cancelled, None)
+                    .await?;
+                Err(End::Cancelled)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                self.step(StepName::Rollout, StepState::Failed, Some(&message))
+                    .await?;
+                Err(End::Failed(message))
+            }
+        }
+    }
+
+    /// Clone (or fetch) and build; reuses the image of an earlier build of the same commit.
+    async fn clone_and_build(
+        &mut self,
+        app: &Application,
+        git: &GitSourceSpec,
+        engines: &Engines,
+    ) -> Result<String, End> {
+        let d = self.deployment.clone();
+        self.step(StepName::Clone, StepState::Running, None).await?;
+        let credentials = self.scope().await?.git_credentials(app.id).await?;
+        let source = SourceSpec {
+            repository: git.repository.clone(),
+            reference: match &d.commit_sha {
+                Some(sha) => GitRef::Commit(sha.clone()),
+                None => GitRef::Branch(git.branch.clone()),
+            },
+            credentials,
+            submodules: git.submodules,
+        };
+        self.log.info(
+            StepName::Clone,
+            format!(
+                "fetching {} {}",
+                git.repository,
+                d.commit_sha.as_ref().map_or_else(
+                    || format!("branch {}", git.branch),
+                    |c| format!("commit {c}")
+                )
+            ),
+        );
+        let dir = self
+            .inner
+            .settings
+            .work_dir
+            .join("checkouts")
+            .join(app.id.to_string());
+        let (sink, events) = berth_build::EventSink::channel(4096);
+        let forward = self.forward_build_events(StepName::Clone, events);
+        let cancel = self.cancel.clone();
+        let checkout_dir = dir.clone();
+        let fetched =
+            tokio::task::spawn_blocking(move || checkout(&source, &checkout_dir, &sink, &cancel))
+                .await
+                .map_err(|e| End::Failed(format!("the checkout stopped: {e}")))?;
+        let _ = forward.await;
+        let info = match fetched {
+            Ok(info) => info,
+            Err(e) => return Err(self.build_failed(StepName::Clone, e).await),
+        };
+        let sha = CommitSha::parse(&info.sha)
+            .map_err(|_| End::Failed(format!("the checkout gave no commit id: {}", info.sha)))?;
+        self.log.info(
+            StepName::Clone,
+            format!(
+                "checked out {} {}",
+                info.sha,
+                info.message.lines().next().unwrap_or("")
+            ),
+        );
+        self.step(StepName::Clone, StepState::Success, None).await?;
+
+        // Build, unless this commit was built already and its image is still there.
+        self.step(StepName::Build, StepState::Running, None).await?;
+        let scope = self.scope().await?;
+        if let Some(b) = scope.latest_successful_build(app.id).await? {
+            if b.commit_sha.as_ref() == Some(&sha) {
+                if let Some(image) = b.image_id.clone() {
+                    if engines.swarm.docker().inspect_image(&image).await.is_ok() {
+                        scope.set_deployment_build(d.id, b.id).await?;
+                        scope.commit().await?;
+                        let message = format!(
+                            "commit {sha} was built by build {}; its image is reused",
+                            b.id
+                        );
+                        self.log.info(StepName::Build, message.clone());
+                        self.step(StepName::Build, StepState::Success, Some(&message))
+                            .await?;
+                        return Ok(image);
+                    }
+                }
+            }
+        }
+        let build = scope.create_build(app.id, Some(sha.clone())).await?;
+        scope.set_deployment_build(d.id, build.id).await?;
+        scope
+            .transition_build(build.id, BuildStatus::InProgress, None)
+            .await?;
+        scope.commit().await?;
+        let env = self.scope().await?.resolved_env(app.id).await?;
+        let mut build_args = git.build_args.clone();
+        let mut secret_build_args = BTreeSet::new();
+        // Secret variables are given to builds that declare them as ARG, masked in the output.
+        for (key, value, secret) in &env {
+            if *secret && build_args.contains_key(key.as_str()) {
+                build_args.insert(key.to_string(), value.expose().to_owned());
+                secret_build_args.insert(key.to_string());
+            }
+        }
+        let repository = format!(
+            "berth/{}",
+            berth_domain::ServiceName::for_application(&app.name, app.id)
+        );
+        let tmp = self.inner.settings.work_dir.join("tmp");
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| End::Failed(format!("cannot create {}: {e}", tmp.display())))?;
+        let spec = BuildSpec {
+            checkout: dir,
+            context: git.context.clone(),
+            dockerfile: git.dockerfile.clone(),
+            build_args,
+            secret_build_args,
+            target: git.target.clone(),
+            repository,
+            tag: sha.to_string(),
+            application: app.id.to_string(),
+            build_id: build.id.to_string(),
+            labels: Default::default(),
+            temp_dir: tmp,
+            timeout: self.inner.settings.build_timeout,
+        };
+        let (sink, events) = berth_build::EventSink::channel(4096);
+        let forward = self.forward_build_events(StepName::Build, events);
+        let built = engines.build.build(&spec, &sink, &self.cancel).await;
+        drop(sink);
+        let _ = forward.await;
+        let scope = self.scope().await?;
+        match built {
+            Ok(image) => {
+                let name = image.tags.first().cloned().unwrap_or_default();
+                scope
+                    .set_build_output(build.id, &name, &image.image_id, Some(&info.message))
+                    .await?;
+                scope
+                    .transition_build(build.id, BuildStatus::Succeeded, None)
+                    .await?;
+                scope.commit().await?;
+                self.step(StepName::Build, StepState::Success, Some(&name))
+                    .await?;
+                Ok(image.image_id)
+            }
+            Err(e) => {
+                scope
+                    .transition_build(build.id, BuildStatus::Failed, Some(&e.to_string()))
+                    .await?;
+                scope.commit().await?;
+                Err(self.build_failed(StepName::Build, e).await)
+            }
+        }
+    }
+
+    fn forward_build_events(
+        &self,
+        step: StepName,
+        mut events: tokio::sync::mpsc::Receiver<BuildEvent>,
+    ) -> tokio::task::JoinHandle<()> {
+        let log = self.log.clone();
+        tokio::spawn(async move {
+            let mut last_percent = 0;
+            while let Some(e) = events.recv().await {
+                match e {
+                    BuildEvent::Fetch { received, total } if total > 0 => {
+                        let percent = received * 100 / total;
+                        if percent >= last_percent + 25 || received == total {
+                            last_percent = percent;
+                            log.info(step, format!("received {received} of {total} objects"));
+                        }
+                    }
+                    BuildEvent::Fetch { .. } | BuildEvent::CheckedOut { .. } => {}
+                    BuildEvent::Step { text, .. } => log.info(step, text),
+                    BuildEvent::Line { stream, text, .. } => match stream {
+                        berth_build::OutputStream::Stdout => log.info(step, text),
+                        berth_build::OutputStream::Stderr => log.error(Some(step), text),
+                    },
+                }
+            }
+        })
+    }
+
+    async fn build_failed(&self, step: StepName, e: BuildError) -> End {
+        if matches!(e, BuildError::Cancelled) {
+            let _ = self.step(step, StepState::Cancelled, None).await;
+            return End::Cancelled;
+        }
+        let message = e.to_string();
+        let _ = self.step(step, StepState::Failed, Some(&message)).await;
+        End::Failed(message)
+    }
+
+    async fn service_spec(
+        &self,
+        scope: &Scope,
+        app: &Application,
+        snapshot: &Snapshot,
+        image: &str,
+    ) -> Result<ServiceSpec, End> {
+        let mut frozen = app.clone();
+        frozen.runtime = snapshot.runtime.clone();
+        frozen.replicas = snapshot.replicas;
+        let mut spec = ServiceSpec::for_application(&frozen, image);
+        spec.deployment_id = Some(self.deployment.id);
+        for (key, value, secret) in scope.resolved_env(app.id).await? {
+            if secret {
+                spec.secrets.push((key, value));
+            } else {
+                spec.env.push((key, value.expose().to_owned()));
+            }
+        }
+        for v in scope.list_volumes(app.id).await? {
+            if v.kind == VolumeKind::DockerVolume {
+                spec.mounts.push(Mount {
+                    source: MountSource::Volume(v.name.clone()),
+                    target: MountPath::parse(v.mount_path.as_str())
+                        .map_err(|e| End::Failed(e.to_string()))?,
+                    read_only: false,
+                });
+            }
+        }
+        Ok(spec)
+    }
+
+    /// Records a step's state and publishes it.
+    async fn step(
+        &self,
+        name: StepName,
+        state: StepState,
+        message: Option<&str>,
+    ) -> Result<(), End> {
+        let scope = self.scope().await?;
+        scope
+            .set_step_state(self.deployment.id, name, state, message)
+            .await?;
+        scope.commit().await?;
+        self.inner.bus.publish(Event::StepChanged {
+            deployment_id: self.deployment.id,
+            step: name,
+            state,
+        });
+        if self.cancel.is_cancelled() && state == StepState::Running {
+            return Err(End::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// A failed deployment leaves the application running when its previous version still
+    /// serves (the service runs replicas).
+    async fn previous_still_serves(
+        &self,
+        status: ApplicationStatus,
+        end: &End,
+    ) -> ApplicationStatus {
+        if !matches!(end, End::Failed(_) | End::Cancelled) {
+            return status;
+        }
+        let Ok(engines) = self.engines() else {
+            return status;
+        };
+        let Ok(scope) = self.scope().await else {
+            return status;
+        };
+        let Ok(app) = scope.application(self.deployment.application_id).await else {
+            return status;
+        };
+        let name = berth_domain::ServiceName::for_application(&app.name, app.id);
+        match engines.swarm.status(name.as_str()).await {
+            Ok(s) if s.running > 0 => ApplicationStatus::Running,
+            Ok(s) if s.desired == 0 => ApplicationStatus::Stopped,
+            _ => status,
+        }
+    }
+
+    /// Ends the deployment: its status and message, the steps that never ran, the
+    /// application's status.
+    async fn finish(
+        &self,
+        status: DeploymentStatus,
+        message: &str,
+        app_status: ApplicationStatus,
+    ) -> Result<(), StoreError> {
+        let scope = self.scope().await?;
+        let id = self.deployment.id;
+        for step in scope.deployment_steps(id).await? {
+            if !step.state.is_final() {
+                let state = if status == DeploymentStatus::Cancelled {
+                    StepState::Cancelled
+                } else if step.state == StepState::Running {
+                    StepState::Failed
+                } else {
+                    StepState::Skipped
+                };
+                scope.set_step_state(id, step.name, state, None).await?;
+            }
+        }
+        if let Some(b) = scope.deployment(id).await?.build_id {
+            let build = scope.build(b).await?;
+            if !build.status.is_final() {
+                scope
+                    .transition_build(b, BuildStatus::Failed, Some(message))
+                    .await?;
+            }
+        }
+        scope
+            .transition_deployment(id, status, Some(message))
+            .await?;
+        scope
+            .set_application_status(self.deployment.application_id, app_status)
+            .await?;
+        scope.commit().await
+    }
+}
+
+/// A rollout event as a log line.
+fn describe(e: &SwarmEvent) -> String {
+    match e {
+        SwarmEvent::Task {
+            task_id,
+            slot,
+            state,
+            current,
+            error,
+            ..
+        } => {
+            let which = if *current { "new" } else { "old" };
+            let short = &task_id[..task_id.len().min(12)];
+            match error {
+                Some(err) => format!(
+                    "replica {} ({which}, task {short}): {state}: {err}",
+                    slot.unwrap_or(0)
+                ),
+                None => format!(
+                    "replica {} ({which}, task {short}): {state}",
+                    slot.unwrap_or(0)
+                ),
+            }
+        }
+        SwarmEvent::Update { state, message } if message.is_empty() => {
+            format!("rolling update: {state}")
+        }
+        SwarmEvent::Update { state, message } => format!("rolling update: {state}: {message}"),
+    }
+}

@@ -1,0 +1,643 @@
+//! The deployment pipeline end to end: the real binary on Postgres, a git repository made here
+//! and read over `file://`, GitHub-signed push webhooks, builds and rolling updates on the real
+//! Docker engine in swarm mode, and the application answering over HTTP on its replicas' ports.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::{fresh_pg, json_of, request, start, terminate};
+
+/// The application: busybox httpd answering its version, `/health` unless built broken, and a
+/// second of draining on SIGTERM.
+const START: &str = r#"#!/bin/sh
+cp /version /www/index.html
+echo "app $(cat /version) started"
+httpd -f -p 8080 -h /www &
+pid=$!
+trap 'sleep 1; kill $pid; exit 0' TERM
+wait $pid
+"#;
+
+fn dockerfile(version: &str, healthy: bool, build_ok: bool) -> String {
+    let mut d = String::from("FROM berth-test/busybox:latest\nCOPY start /start\n");
+    d.push_str(&format!(
+        "RUN mkdir -p /www && echo {version} > /version{}\n",
+        if healthy {
+            " && echo ok > /www/health"
+        } else {
+            ""
+        }
+    ));
+    if !build_ok {
+        d.push_str("RUN echo 'compiling the broken thing' && false\n");
+    }
+    d.push_str("CMD [\"/bin/sh\", \"/start\"]\n");
+    d
+}
+
+struct Repo {
+    dir: tempfile::TempDir,
+    repo: git2::Repository,
+}
+
+impl Repo {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        repo.set_head("refs/heads/main").unwrap();
+        Self { dir, repo }
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.dir.path().display())
+    }
+
+    /// Commits a version of the application; returns the commit id.
+    fn commit(&self, version: &str, healthy: bool, build_ok: bool) -> String {
+        let path: &Path = self.dir.path();
+        std::fs::write(
+            path.join("Dockerfile"),
+            dockerfile(version, healthy, build_ok),
+        )
+        .unwrap();
+        std::fs::write(path.join("start"), START).unwrap();
+        let mut index = self.repo.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        index.write().unwrap();
+        let tree = self.repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("dev", "dev@example.com").unwrap();
+        let parent = self.repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        self.repo
+            .commit(Some("HEAD"), &sig, &sig, version, &tree, &parents)
+            .unwrap()
+            .to_string()
+    }
+}
+
+/// A request with extra headers and a raw body.
+fn send(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let resp = String::from_utf8_lossy(&resp).into_owned();
+    let status = resp
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        resp.split("\r\n\r\n").nth(1).unwrap_or("").to_owned(),
+    )
+}
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn push_body(branch: &str, after: &str) -> Vec<u8> {
+    json!({ "ref": format!("refs/heads/{branch}"), "after": after, "repository": { "full_name": "acme/web" } })
+        .to_string()
+        .into_bytes()
+}
+
+struct Hook<'a> {
+    addr: &'a str,
+    path: String,
+    secret: String,
+}
+
+impl Hook<'_> {
+    fn push(&self, branch: &str, after: &str) -> (u16, Value) {
+        let body = push_body(branch, after);
+        let (status, text) = send(
+            self.addr,
+            "POST",
+            &self.path,
+            &[
+                ("Content-Type", "application/json".into()),
+                ("X-GitHub-Event", "push".into()),
+                ("X-GitHub-Delivery", uuid::Uuid::new_v4().to_string()),
+                ("X-Hub-Signature-256", sign(&self.secret, &body)),
+            ],
+            &body,
+        );
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+/// `GET /` on a local port: the body of a 200 answer.
+fn http_get(port: u16) -> Result<String, String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n")
+        .map_err(|e| format!("write: {e}"))?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)
+        .map_err(|e| format!("read: {e}"))?;
+    match buf.split_once("\r\n\r\n") {
+        Some((head, body)) if head.contains(" 200 ") => Ok(body.trim().to_owned()),
+        _ => Err(format!("answer: {buf:?}")),
+    }
+}
+
+struct Api<'a> {
+    addr: &'a str,
+    token: String,
+}
+
+impl Api<'_> {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, text) = request(self.addr, method, path, Some(&self.token), body.as_ref());
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Waits until the deployment ends; returns it with its steps.
+    fn wait(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let (status, d) = self.call("GET", &format!("/api/v1/deployments/{id}"), None);
+            assert_eq!(status, 200, "{d}");
+            let s = d["status"].as_str().unwrap_or("").to_owned();
+            if !["pending", "building", "deploying"].contains(&s.as_str()) {
+                return d;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "deployment {id} did not end: {d}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// The host ports the running replicas answer on.
+    fn ports(&self, app: &str) -> Vec<u16> {
+        let (status, r) = self.call("GET", &format!("/api/v1/applications/{app}/runtime"), None);
+        if status != 200 {
+            return Vec::new();
+        }
+        r["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["state"] == "running" && t["desired"] == "running")
+            .filter_map(|t| t["host_ports"][0][1].as_u64().map(|p| p as u16))
+            .collect()
+    }
+
+    /// What every running replica answers.
+    fn answers(&self, app: &str) -> Vec<String> {
+        self.ports(app)
+            .into_iter()
+            .map(|p| http_get(p).unwrap_or_else(|e| e))
+            .collect()
+    }
+
+    fn logs(&self, deployment: &str) -> Vec<Value> {
+        let (status, lines) = self.call(
+            "GET",
+            &format!("/api/v1/deployments/{deployment}/logs?after=0&limit=1000"),
+            None,
+        );
+        assert_eq!(status, 200, "{lines}");
+        lines.as_array().unwrap().clone()
+    }
+}
+
+/// A client that keeps requesting the application over its replicas' ports (refreshed from
+/// the API), retrying a refused connection once on another replica, as berth's router does.
+struct Load {
+    stop: Arc<AtomicBool>,
+    requests: Arc<AtomicU64>,
+    failures: Arc<Mutex<Vec<String>>>,
+    answers: Arc<Mutex<Vec<String>>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Load {
+    fn start(addr: &str, token: &str, app: &str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(AtomicU64::new(0));
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let thread = std::thread::spawn({
+            let (stop, requests, failures, answers) = (
+                stop.clone(),
+                requests.clone(),
+                failures.clone(),
+                answers.clone(),
+            );
+            let api = (addr.to_owned(), token.to_owned(), app.to_owned());
+            move || {
+                let client = Api {
+                    addr: &api.0,
+                    token: api.1.clone(),
+                };
+                let mut ports = Vec::new();
+                let mut refreshed = Instant::now() - Duration::from_secs(1);
+                let mut n = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    if refreshed.elapsed() > Duration::from_millis(100) {
+                        let fresh = client.ports(&api.2);
+                        if !fresh.is_empty() {
+                            ports = fresh;
+                        }
+                        refreshed = Instant::now();
+                    }
+                    if ports.is_empty() {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
+                    n += 1;
+                    let mut r = http_get(ports[n % ports.len()]);
+                    if matches!(&r, Err(e) if e.starts_with("connect")) {
+                        r = http_get(ports[(n + 1) % ports.len()]);
+                    }
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    match r {
+                        Ok(body) => answers.lock().unwrap().push(body),
+                        Err(e) => failures.lock().unwrap().push(e),
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        });
+        Self {
+            stop,
+            requests,
+            failures,
+            answers,
+            thread,
+        }
+    }
+
+    fn finish(self) -> (u64, Vec<String>, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+        let f = self.failures.lock().unwrap().clone();
+        let a = self.answers.lock().unwrap().clone();
+        (self.requests.load(Ordering::Relaxed), f, a)
+    }
+}
+
+/// Reads a deployment's log stream (SSE over HTTP/1.0, so the body is the raw event stream)
+/// until it closes; returns the `log` events' sequence numbers and the `end` event's data.
+fn read_stream(addr: &str, token: &str, deployment: &str) -> (Vec<i64>, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
+    write!(
+        s,
+        "GET /api/v1/deployments/{deployment}/logs/stream HTTP/1.0\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    let mut seqs = Vec::new();
+    let mut end = String::new();
+    for event in body.split("\n\n") {
+        let mut kind = "";
+        let mut data = "";
+        let mut id = None;
+        for line in event.lines() {
+            if let Some(v) = line.strip_prefix("event: ") {
+                kind = v;
+            } else if let Some(v) = line.strip_prefix("data: ") {
+                data = v;
+            } else if let Some(v) = line.strip_prefix("id: ") {
+                id = v.parse().ok();
+            }
+        }
+        match kind {
+            "log" => seqs.push(id.unwrap()),
+            "end" => end = data.to_owned(),
+            _ => {}
+        }
+    }
+    (seqs, end)
+}
+
+#[test]
+fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
+    let url = fresh_pg();
+    let data = tempfile::tempdir().unwrap();
+    let b = start(
+        &["--data-dir", data.path().to_str().unwrap()],
+        &[("BERTH_DATABASE_URL", &url), ("BERTH_BCRYPT_COST", "4")],
+    );
+    let (status, setup) = request(
+        &b.addr,
+        "POST",
+        "/api/v1/auth/setup",
+        None,
+        Some(
+            &json!({ "username": "admin", "email": "admin@example.com", "password": "correct horse battery" }),
+        ),
+    );
+    assert_eq!(status, 201, "{setup}");
+    let api = Api {
+        addr: &b.addr,
+        token: json_of(&setup)["token"].as_str().unwrap().to_owned(),
+    };
+    let (_, project) = api.call("POST", "/api/v1/projects", Some(json!({ "name": "shop" })));
+    let repo = Repo::new();
+    let v1 = repo.commit("v1", true, true);
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let (status, app) = api.call(
+        "POST",
+        &format!("/api/v1/projects/{}/applications", project["id"].as_str().unwrap()),
+        Some(json!({
+            "name": format!("web-{suffix}"),
+            "source": { "type": "git", "provider": "github", "repository": repo.url(), "branch": "main" },
+            "replicas": 2,
+            "ports": [ { "container": 8080, "mode": "host" } ],
+            "health_check": { "http_path": "/health", "port": 8080, "interval_s": 1, "timeout_s": 1, "retries": 2 }
+        })),
+    );
+    assert_eq!(status, 201, "{app}");
+    let app_id = app["id"].as_str().unwrap().to_owned();
+    let cleanup = Cleanup {
+        addr: b.addr.clone(),
+        token: api.token.clone(),
+        app: app_id.clone(),
+    };
+
+    let (status, hook) = api.call(
+        "GET",
+        &format!("/api/v1/applications/{app_id}/webhook"),
+        None,
+    );
+    assert_eq!(status, 200, "{hook}");
+    let secret = hook["secret"].as_str().unwrap().to_owned();
+    let (_, again) = api.call(
+        "GET",
+        &format!("/api/v1/applications/{app_id}/webhook"),
+        None,
+    );
+    assert!(again["secret"].is_null(), "the secret is shown once");
+    let hook_path = url::Url::parse(hook["url"].as_str().unwrap())
+        .unwrap()
+        .path()
+        .to_owned();
+    let hook = Hook {
+        addr: &b.addr,
+        path: hook_path.clone(),
+        secret: secret.clone(),
+    };
+
+    // Bad requests first: nothing is queued by them.
+    let body = push_body("main", &v1);
+    let (status, _) = send(
+        &b.addr,
+        "POST",
+        &hook_path,
+        &[
+            ("X-GitHub-Event", "push".into()),
+            ("X-Hub-Signature-256", sign("wrong", &body)),
+        ],
+        &body,
+    );
+    assert_eq!(status, 401);
+    let (status, _) = send(
+        &b.addr,
+        "POST",
+        &format!("/api/v1/webhooks/{}/github", uuid::Uuid::new_v4()),
+        &[
+            ("X-GitHub-Event", "push".into()),
+            ("X-Hub-Signature-256", sign(&secret, &body)),
+        ],
+        &body,
+    );
+    assert_eq!(status, 404);
+    let bad = b"{not json";
+    let (status, _) = send(
+        &b.addr,
+        "POST",
+        &hook_path,
+        &[
+            ("X-GitHub-Event", "push".into()),
+            ("X-Hub-Signature-256", sign(&secret, bad)),
+        ],
+        bad,
+    );
+    assert_eq!(status, 400);
+    let huge = vec![b' '; 2 * 1024 * 1024];
+    let (status, _) = send(
+        &b.addr,
+        "POST",
+        &hook_path,
+        &[
+            ("X-GitHub-Event", "push".into()),
+            ("X-Hub-Signature-256", sign(&secret, &huge)),
+        ],
+        &huge,
+    );
+    assert_eq!(status, 413);
+    let (status, ignored) = hook.push("feature", &v1);
+    assert_eq!(status, 200, "{ignored}");
+    assert!(ignored["ignored"].as_str().unwrap().contains("feature"));
+    let (_, history) = api.call(
+        "GET",
+        &format!("/api/v1/applications/{app_id}/deployments"),
+        None,
+    );
+    assert_eq!(history["total"], 0, "{history}");
+
+    // v1: a signed push deploys it.
+    let (status, d1) = hook.push("main", &v1);
+    assert_eq!(status, 202, "{d1}");
+    let d1_id = d1["id"].as_str().unwrap().to_owned();
+    let (seqs, end) = read_stream(&b.addr, &api.token, &d1_id);
+    let d1 = api.wait(&d1_id);
+    assert_eq!(d1["status"], "success", "{d1}\n{:#?}", api.logs(&d1_id));
+    assert!(end.contains("success"), "{end}");
+    let stored: Vec<i64> = api
+        .logs(&d1_id)
+        .iter()
+        .map(|l| l["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs, stored,
+        "the stream gave every stored line exactly once, in order"
+    );
+    let steps: Vec<&str> = d1["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["clone", "build", "rollout", "verify"]);
+    let answers = api.answers(&app_id);
+    assert_eq!(
+        answers,
+        ["v1", "v1"],
+        "both replicas serve the pushed commit"
+    );
+
+    // v2 under load: no request fails, answers switch.
+    let v2 = repo.commit("v2", true, true);
+    let load = Load::start(&b.addr, &api.token, &app_id);
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, d2) = hook.push("main", &v2);
+    assert_eq!(status, 202);
+    let d2 = api.wait(d2["id"].as_str().unwrap());
+    std::thread::sleep(Duration::from_millis(500));
+    let (requests, failures, seen) = load.finish();
+    assert_eq!(d2["status"], "success", "{d2}");
+    println!(
+        "push v1 -> v2: {requests} requests, {} failed",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {requests} failed: {failures:?}",
+        failures.len()
+    );
+    assert_eq!(seen.first().map(String::as_str), Some("v1"));
+    assert_eq!(seen.last().map(String::as_str), Some("v2"));
+
+    // A commit whose build fails: failed, the failing line in the log, v2 still serving.
+    let broken = repo.commit("v3", true, false);
+    let (_, d3) = hook.push("main", &broken);
+    let d3_id = d3["id"].as_str().unwrap().to_owned();
+    let d3 = api.wait(&d3_id);
+    assert_eq!(d3["status"], "failed", "{d3}");
+    let lines = api.logs(&d3_id);
+    assert!(
+        lines.iter().any(|l| l["message"]
+            .as_str()
+            .unwrap()
+            .contains("compiling the broken thing")),
+        "{lines:#?}"
+    );
+    assert_eq!(api.answers(&app_id), ["v2", "v2"]);
+
+    // A commit whose health check fails: rolled back, v2 still serving.
+    let sick = repo.commit("v4", false, true);
+    let (_, d4) = hook.push("main", &sick);
+    let d4 = api.wait(d4["id"].as_str().unwrap());
+    assert_eq!(d4["status"], "rolled_back", "{d4}");
+    assert!(
+        d4["message"].as_str().unwrap().contains("health check"),
+        "{d4}"
+    );
+    assert_eq!(api.answers(&app_id), ["v2", "v2"]);
+
+    // Roll back to the first deployment: v1 again, with no build.
+    let (status, r) = api.call(
+        "POST",
+        &format!("/api/v1/deployments/{d1_id}/rollback"),
+        None,
+    );
+    assert_eq!(status, 202, "{r}");
+    let r = api.wait(r["id"].as_str().unwrap());
+    assert_eq!(r["status"], "success", "{r}");
+    assert_eq!(r["trigger"], "rollback");
+    let steps: Vec<&str> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["rollout", "verify"], "no build ran");
+    assert_eq!(api.answers(&app_id), ["v1", "v1"]);
+
+    // Stop, start, scale, restart, runtime logs.
+    let (status, rt) = api.call("POST", &format!("/api/v1/applications/{app_id}/stop"), None);
+    assert_eq!((status, rt["running"].as_u64()), (200, Some(0)), "{rt}");
+    let (status, rt) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app_id}/start"),
+        None,
+    );
+    assert_eq!((status, rt["running"].as_u64()), (200, Some(2)), "{rt}");
+    let (status, rt) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app_id}/scale"),
+        Some(json!({ "replicas": 3 })),
+    );
+    assert_eq!((status, rt["running"].as_u64()), (200, Some(3)), "{rt}");
+    let (status, _) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app_id}/scale"),
+        Some(json!({ "replicas": -1 })),
+    );
+    assert_eq!(status, 422);
+    let (status, rt) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app_id}/restart"),
+        None,
+    );
+    assert_eq!((status, rt["running"].as_u64()), (200, Some(3)), "{rt}");
+    let (status, logs) = api.call("GET", &format!("/api/v1/applications/{app_id}/logs"), None);
+    assert_eq!(status, 200);
+    assert!(
+        logs.as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["text"] == "app v1 started"),
+        "{logs}"
+    );
+
+    // Deleting the application removes its service.
+    drop(cleanup);
+    let (status, _) = api.call(
+        "GET",
+        &format!("/api/v1/applications/{app_id}/runtime"),
+        None,
+    );
+    assert_eq!(status, 404);
+    terminate(b);
+}
+
+/// Deletes the test's application (and so its service) even when the test fails.
+struct Cleanup {
+    addr: String,
+    token: String,
+    app: String,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let (status, body) = request(
+            &self.addr,
+            "DELETE",
+            &format!("/api/v1/applications/{}", self.app),
+            Some(&self.token),
+            None,
+        );
+        if !std::thread::panicking() {
+            assert_eq!(status, 204, "{body}");
+        }
+    }
+}
