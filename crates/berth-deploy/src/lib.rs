@@ -1,7 +1,7 @@
 //! The deployment pipeline: takes pending deployments off the durable queue (the `pending`
 //! rows), runs each through its steps (clone, build, roll out, verify) with the build engine
 //! and the orchestrator, writes every line of its log, and moves its status through the
-//! domain's state machine. At start it ends what a stopped server left in progress; a
+//! domain's state machine. Before it starts, it ends what a stopped server left in progress; a
 //! reconciler keeps each application's status in line with what Swarm runs.
 //!
 //! Architecture invariant: the only crate that drives the engines for a deployment; it talks to
@@ -117,22 +117,16 @@ impl Pipeline {
         }
     }
 
-    /// Ends what a previous run left in progress, then starts the worker and the reconciler.
-    /// With no engines (`Err` says why), queued deployments fail with that reason instead of
-    /// waiting forever.
-    pub async fn start(
-        &self,
-        engines: Result<Engines, String>,
-        shutdown: CancelToken,
-    ) -> Result<usize, StoreError> {
+    /// Starts the worker and the reconciler; call [`Self::recover`] first, before anything
+    /// can queue or claim work. With no engines (`Err` says why), queued deployments fail with
+    /// that reason instead of waiting forever.
+    pub fn start(&self, engines: Result<Engines, String>, shutdown: CancelToken) {
         let _ = self.inner.engines.set(engines);
-        let recovered = self.recover().await?;
         let worker = self.clone();
         let stop = shutdown.clone();
         tokio::spawn(async move { worker.work(stop).await });
         let reconciler = self.clone();
         tokio::spawn(async move { reconciler.reconcile_loop(shutdown).await });
-        Ok(recovered)
     }
 
     /// The orchestrator, when Swarm can be used.

@@ -178,6 +178,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         },
     );
     state.pipeline = Some(pipeline.clone());
+    // Before anything is served: nothing a stopped server left in progress stays so.
+    match pipeline
+        .recover()
+        .await
+        .context("recovering interrupted deployments")?
+    {
+        0 => {}
+        n => tracing::warn!(
+            interrupted = n,
+            "deployments the last run left in progress ended as failed"
+        ),
+    }
     let shutdown = berth_events::CancelToken::new();
     let server = actix_web::HttpServer::new(move || berth_api::build_app(state.clone()))
         .workers(2)
@@ -253,14 +265,8 @@ async fn prepare_engines(
             Err(e)
         }
     };
-    match pipeline.start(engines, shutdown).await {
-        Ok(0) => tracing::info!("deployment pipeline started"),
-        Ok(n) => tracing::warn!(
-            interrupted = n,
-            "deployment pipeline started; deployments the last run left in progress ended as failed"
-        ),
-        Err(e) => tracing::error!(error = %e, "the deployment pipeline could not start"),
-    }
+    pipeline.start(engines, shutdown);
+    tracing::info!("deployment pipeline started");
 }
 
 #[allow(clippy::print_stdout)]

@@ -62,12 +62,12 @@ impl Repo {
 
     /// Commits a version of the application; returns the commit id.
     fn commit(&self, version: &str, healthy: bool, build_ok: bool) -> String {
+        self.commit_dockerfile(version, &dockerfile(version, healthy, build_ok))
+    }
+
+    fn commit_dockerfile(&self, version: &str, dockerfile: &str) -> String {
         let path: &Path = self.dir.path();
-        std::fs::write(
-            path.join("Dockerfile"),
-            dockerfile(version, healthy, build_ok),
-        )
-        .unwrap();
+        std::fs::write(path.join("Dockerfile"), dockerfile).unwrap();
         std::fs::write(path.join("start"), START).unwrap();
         let mut index = self.repo.index().unwrap();
         index
@@ -355,65 +355,15 @@ fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
         &["--data-dir", data.path().to_str().unwrap()],
         &[("BERTH_DATABASE_URL", &url), ("BERTH_BCRYPT_COST", "4")],
     );
-    let (status, setup) = request(
-        &b.addr,
-        "POST",
-        "/api/v1/auth/setup",
-        None,
-        Some(
-            &json!({ "username": "admin", "email": "admin@example.com", "password": "correct horse battery" }),
-        ),
-    );
-    assert_eq!(status, 201, "{setup}");
-    let api = Api {
-        addr: &b.addr,
-        token: json_of(&setup)["token"].as_str().unwrap().to_owned(),
-    };
-    let (_, project) = api.call("POST", "/api/v1/projects", Some(json!({ "name": "shop" })));
     let repo = Repo::new();
     let v1 = repo.commit("v1", true, true);
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
-    let (status, app) = api.call(
-        "POST",
-        &format!("/api/v1/projects/{}/applications", project["id"].as_str().unwrap()),
-        Some(json!({
-            "name": format!("web-{suffix}"),
-            "source": { "type": "git", "provider": "github", "repository": repo.url(), "branch": "main" },
-            "replicas": 2,
-            "ports": [ { "container": 8080, "mode": "host" } ],
-            "health_check": { "http_path": "/health", "port": 8080, "interval_s": 1, "timeout_s": 1, "retries": 2 }
-        })),
-    );
-    assert_eq!(status, 201, "{app}");
-    let app_id = app["id"].as_str().unwrap().to_owned();
+    let (api, app_id, hook) = setup_application(&b.addr, &repo);
     let cleanup = Cleanup {
         addr: b.addr.clone(),
         token: api.token.clone(),
         app: app_id.clone(),
     };
-
-    let (status, hook) = api.call(
-        "GET",
-        &format!("/api/v1/applications/{app_id}/webhook"),
-        None,
-    );
-    assert_eq!(status, 200, "{hook}");
-    let secret = hook["secret"].as_str().unwrap().to_owned();
-    let (_, again) = api.call(
-        "GET",
-        &format!("/api/v1/applications/{app_id}/webhook"),
-        None,
-    );
-    assert!(again["secret"].is_null(), "the secret is shown once");
-    let hook_path = url::Url::parse(hook["url"].as_str().unwrap())
-        .unwrap()
-        .path()
-        .to_owned();
-    let hook = Hook {
-        addr: &b.addr,
-        path: hook_path.clone(),
-        secret: secret.clone(),
-    };
+    let (hook_path, secret) = (hook.path.clone(), hook.secret.clone());
 
     // Bad requests first: nothing is queued by them.
     let body = push_body("main", &v1);
@@ -620,6 +570,58 @@ fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
     terminate(b);
 }
 
+/// The first user, a project, an application tracking `repo`'s main branch (2 replicas on
+/// engine-assigned host ports, health-checked every second) and its webhook.
+fn setup_application<'a>(addr: &'a str, repo: &Repo) -> (Api<'a>, String, Hook<'a>) {
+    let (status, setup) = request(
+        addr,
+        "POST",
+        "/api/v1/auth/setup",
+        None,
+        Some(
+            &json!({ "username": "admin", "email": "admin@example.com", "password": "correct horse battery" }),
+        ),
+    );
+    assert_eq!(status, 201, "{setup}");
+    let api = Api {
+        addr,
+        token: json_of(&setup)["token"].as_str().unwrap().to_owned(),
+    };
+    let (_, project) = api.call("POST", "/api/v1/projects", Some(json!({ "name": "shop" })));
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let (status, app) = api.call(
+        "POST",
+        &format!("/api/v1/projects/{}/applications", project["id"].as_str().unwrap()),
+        Some(json!({
+            "name": format!("web-{suffix}"),
+            "source": { "type": "git", "provider": "github", "repository": repo.url(), "branch": "main" },
+            "replicas": 2,
+            "ports": [ { "container": 8080, "mode": "host" } ],
+            "health_check": { "http_path": "/health", "port": 8080, "interval_s": 1, "timeout_s": 1, "retries": 2 }
+        })),
+    );
+    assert_eq!(status, 201, "{app}");
+    let app_id = app["id"].as_str().unwrap().to_owned();
+    let (status, hook) = api.call(
+        "GET",
+        &format!("/api/v1/applications/{app_id}/webhook"),
+        None,
+    );
+    assert_eq!(status, 200, "{hook}");
+    let secret = hook["secret"].as_str().unwrap().to_owned();
+    let (_, again) = api.call(
+        "GET",
+        &format!("/api/v1/applications/{app_id}/webhook"),
+        None,
+    );
+    assert!(again["secret"].is_null(), "the secret is shown once");
+    let path = url::Url::parse(hook["url"].as_str().unwrap())
+        .unwrap()
+        .path()
+        .to_owned();
+    (api, app_id, Hook { addr, path, secret })
+}
+
 /// Deletes the test's application (and so its service) even when the test fails.
 struct Cleanup {
     addr: String,
@@ -640,4 +642,188 @@ impl Drop for Cleanup {
             assert_eq!(status, 204, "{body}");
         }
     }
+}
+
+/// The server is killed (SIGKILL) during a build and started again: the interrupted
+/// deployment ends `failed` with the reason, nothing stays in progress, and the deployment that
+/// was waiting behind it runs.
+#[test]
+fn a_killed_server_ends_its_deployment_and_the_queue_carries_on() {
+    let url = fresh_pg();
+    let data = tempfile::tempdir().unwrap();
+    let args = ["--data-dir", data.path().to_str().unwrap()];
+    let env = [
+        ("BERTH_DATABASE_URL", url.as_str()),
+        ("BERTH_BCRYPT_COST", "4"),
+    ];
+    let mut b = start(&args, &env);
+    let repo = Repo::new();
+    let slow = repo.commit_dockerfile(
+        "slow",
+        "FROM berth-test/busybox:latest\nRUN echo building slowly && sleep 60\nCMD [\"sleep\", \"1000\"]\n",
+    );
+    let (api, app_id, hook) = setup_application(&b.addr, &repo);
+    let (api_token, hook_path, secret) =
+        (api.token.clone(), hook.path.clone(), hook.secret.clone());
+    let (status, d1) = hook.push("main", &slow);
+    assert_eq!(status, 202, "{d1}");
+    let d1 = d1["id"].as_str().unwrap().to_owned();
+    // Wait until the build runs.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let lines = api.logs(&d1);
+        if lines.iter().any(|l| {
+            l["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("building slowly")
+        }) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the build never started: {lines:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let good = repo.commit("v1", true, true);
+    let (status, d2) = hook.push("main", &good);
+    assert_eq!(status, 202, "{d2}");
+    let d2 = d2["id"].as_str().unwrap().to_owned();
+    b.child.kill().unwrap();
+    b.child.wait().unwrap();
+    drop(api);
+    drop(hook);
+
+    let b = start(&args, &env);
+    let api = Api {
+        addr: &b.addr,
+        token: api_token,
+    };
+    let cleanup = Cleanup {
+        addr: b.addr.clone(),
+        token: api.token.clone(),
+        app: app_id.clone(),
+    };
+    let (_, first) = api.call("GET", &format!("/api/v1/deployments/{d1}"), None);
+    assert_eq!(first["status"], "failed", "{first}");
+    assert_eq!(
+        first["message"],
+        "interrupted: the server stopped during this deployment"
+    );
+    assert!(
+        first["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| !["pending", "running"].contains(&s["state"].as_str().unwrap())),
+        "no step stays in progress: {first}"
+    );
+    assert_eq!(first["build"]["status"], "failed", "{first}");
+    let second = api.wait(&d2);
+    assert_eq!(second["status"], "success", "{second}");
+    assert_eq!(api.answers(&app_id), ["v1", "v1"]);
+    let _ = (hook_path, secret);
+    drop(cleanup);
+    terminate(b);
+}
+
+/// Twenty pushes in quick succession: one deployment of the application runs at a time, the
+/// ones queued behind it are superseded by the newest, and the last commit is what runs.
+#[test]
+fn twenty_pushes_at_once_run_one_at_a_time_and_the_last_commit_wins() {
+    let url = fresh_pg();
+    let data = tempfile::tempdir().unwrap();
+    let b = start(
+        &["--data-dir", data.path().to_str().unwrap()],
+        &[("BERTH_DATABASE_URL", &url), ("BERTH_BCRYPT_COST", "4")],
+    );
+    let repo = Repo::new();
+    let commits: Vec<String> = (1..=20)
+        .map(|i| repo.commit(&format!("v{i}"), true, true))
+        .collect();
+    let (api, app_id, hook) = setup_application(&b.addr, &repo);
+    let cleanup = Cleanup {
+        addr: b.addr.clone(),
+        token: api.token.clone(),
+        app: app_id.clone(),
+    };
+    let (path, secret) = (hook.path.clone(), hook.secret.clone());
+    let senders: Vec<_> = commits
+        .iter()
+        .enumerate()
+        .map(|(i, sha)| {
+            let (addr, path, secret, sha) =
+                (b.addr.clone(), path.clone(), secret.clone(), sha.clone());
+            std::thread::spawn(move || {
+                // In commit order, a few milliseconds apart, as a burst of pushes arrives.
+                std::thread::sleep(Duration::from_millis(15 * i as u64));
+                Hook {
+                    addr: &addr,
+                    path,
+                    secret,
+                }
+                .push("main", &sha)
+                .0
+            })
+        })
+        .collect();
+    for s in senders {
+        assert_eq!(s.join().unwrap(), 202);
+    }
+    // Wait until nothing is left to run.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let history = loop {
+        let (_, h) = api.call(
+            "GET",
+            &format!("/api/v1/applications/{app_id}/deployments?limit=100"),
+            None,
+        );
+        let items = h["items"].as_array().unwrap().clone();
+        if items
+            .iter()
+            .all(|d| !["pending", "building", "deploying"].contains(&d["status"].as_str().unwrap()))
+        {
+            break items;
+        }
+        assert!(Instant::now() < deadline, "deployments did not finish: {h}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(history.len(), 20);
+    let ran: Vec<&Value> = history
+        .iter()
+        .filter(|d| d["status"] != "cancelled")
+        .collect();
+    assert!(ran.len() <= 3, "most were superseded: {history:#?}");
+    for d in history.iter().filter(|d| d["status"] == "cancelled") {
+        assert!(
+            d["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("superseded by deployment"),
+            "{d}"
+        );
+    }
+    // Never two at once: the deployments that ran do not overlap in time.
+    let mut spans: Vec<(String, String)> = ran
+        .iter()
+        .map(|d| {
+            (
+                d["started_at"].as_str().unwrap().to_owned(),
+                d["finished_at"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    spans.sort();
+    for w in spans.windows(2) {
+        assert!(w[0].1 <= w[1].0, "two deployments overlapped: {spans:?}");
+    }
+    let newest = history
+        .iter()
+        .find(|d| d["commit_sha"] == commits[19].as_str())
+        .unwrap();
+    assert_eq!(newest["status"], "success", "{newest}");
+    assert_eq!(api.answers(&app_id), ["v20", "v20"]);
+    drop(cleanup);
+    terminate(b);
 }
