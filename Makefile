@@ -47,7 +47,7 @@ openapi:
 	$(CARGO) run --locked -q -p berth-server -- openapi > openapi/openapi.json
 
 build-release:
-	$(CARGO) build --locked --release -p berth-server -p berth-api -p berth-build -p berth-swarm --bin berth --example ceiling --example bench_build --example bench_rollout
+	$(CARGO) build --locked --release -p berth-server -p berth-api -p berth-build -p berth-swarm --bin berth --example ceiling --example bench_build --example bench_rollout --example bench_pipeline
 
 bench: build-release
 	scripts/install-deps.sh bench
@@ -56,3 +56,4 @@ bench: build-release
 	scripts/base-image.sh
 	$(TARGET_DIR)/release/examples/bench_build 5
 	$(TARGET_DIR)/release/examples/bench_rollout 5
+	$(TARGET_DIR)/release/examples/bench_pipeline $(TARGET_DIR)/release/berth 3

@@ -214,10 +214,12 @@ impl Pipeline {
 
     async fn work(self, shutdown: CancelToken) {
         loop {
-            loop {
+            while !shutdown.is_cancelled() {
                 match self.claim().await {
                     Ok(true) => continue,
                     Ok(false) => break,
+                    // Closing the store at shutdown is not an error worth a line.
+                    Err(_) if shutdown.is_cancelled() => return,
                     Err(e) => {
                         tracing::error!(error = %e, "the deployment queue cannot be read");
                         break;

@@ -508,6 +508,7 @@ impl Run<'_> {
         let Ok(app) = scope.application(self.deployment.application_id).await else {
             return status;
         };
+        drop(scope);
         let name = berth_domain::ServiceName::for_application(&app.name, app.id);
         match engines.swarm.status(name.as_str()).await {
             Ok(s) if s.running > 0 => ApplicationStatus::Running,

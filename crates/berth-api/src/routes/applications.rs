@@ -210,14 +210,19 @@ pub async fn delete_application(
 ) -> Result<HttpResponse, ApiError> {
     let s = caller.scope(&state).await?;
     let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Admin).await?;
-    // Its service goes first (named volumes stay), so no container outlives its application.
-    if state.pipeline.is_some() {
+    // Its service goes first (named volumes stay), so no container outlives its application;
+    // no transaction is held while Swarm stops the containers.
+    let s = if state.pipeline.is_some() {
+        drop(s);
         let name = berth_domain::ServiceName::for_application(&app.name, app.id);
         super::runtime::swarm(&state)?
             .remove(name.as_str(), false)
             .await
             .map_err(|e| ApiError::Unavailable(format!("its service could not be removed: {e}")))?;
-    }
+        state.store.scope(caller.actor()?).await?
+    } else {
+        s
+    };
     s.soft_delete_application(app.id).await?;
     super::audit(
         &s,

@@ -22,7 +22,7 @@ fn build_from(m: builds::Model) -> Result<Build, StoreError> {
     })
 }
 
-fn deployment_from(m: deployments::Model) -> Result<Deployment, StoreError> {
+pub(super) fn deployment_from(m: deployments::Model) -> Result<Deployment, StoreError> {
     Ok(Deployment {
         id: DeploymentId::from_uuid(m.id),
         application_id: ApplicationId::from_uuid(m.application_id),

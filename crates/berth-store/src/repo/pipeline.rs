@@ -59,27 +59,45 @@ impl Scope {
                 return Ok(None);
             }
         }
-        let mut pending = deployments::Entity::find()
-            .filter(deployments::Column::ApplicationId.eq(app))
-            .filter(deployments::Column::Status.eq("pending"))
+        let waiting = || {
+            deployments::Entity::find()
+                .filter(deployments::Column::ApplicationId.eq(app))
+                .filter(deployments::Column::Status.eq("pending"))
+        };
+        let Some(newest) = waiting()
+            .order_by_desc(deployments::Column::CreatedAt)
+            .one(self.connection())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let newest_id = DeploymentId::from_uuid(newest.id);
+        // The older ones end in one statement, however many a burst of pushes queued.
+        let older = waiting()
+            .filter(deployments::Column::Id.ne(newest.id))
             .order_by_desc(deployments::Column::CreatedAt)
             .all(self.connection())
             .await?;
-        if pending.is_empty() {
-            return Ok(None);
-        }
-        let newest = pending.remove(0);
-        let newest_id = DeploymentId::from_uuid(newest.id);
-        let mut superseded = Vec::new();
-        for old in pending {
-            superseded.push(
-                self.transition_deployment(
-                    DeploymentId::from_uuid(old.id),
-                    DeploymentStatus::Cancelled,
-                    Some(&format!("superseded by deployment {newest_id}")),
-                )
-                .await?,
-            );
+        let mut superseded = Vec::with_capacity(older.len());
+        if !older.is_empty() {
+            let t = now();
+            let message = format!("superseded by deployment {newest_id}");
+            deployments::Entity::update_many()
+                .col_expr(deployments::Column::Status, "cancelled".into())
+                .col_expr(deployments::Column::Message, message.clone().into())
+                .col_expr(deployments::Column::StartedAt, t.into())
+                .col_expr(deployments::Column::FinishedAt, t.into())
+                .filter(deployments::Column::Id.is_in(older.iter().map(|d| d.id)))
+                .filter(deployments::Column::Status.eq("pending"))
+                .exec(self.connection())
+                .await?;
+            for mut d in older {
+                d.status = "cancelled".into();
+                d.message = Some(message.clone());
+                d.started_at = Some(t);
+                d.finished_at = Some(t);
+                superseded.push(super::deployments::deployment_from(d)?);
+            }
         }
         let to = if newest.build_id.is_some() {
             DeploymentStatus::Deploying
