@@ -723,7 +723,43 @@ fn a_killed_server_ends_its_deployment_and_the_queue_carries_on() {
     let second = api.wait(&d2);
     assert_eq!(second["status"], "success", "{second}");
     assert_eq!(api.answers(&app_id), ["v1", "v1"]);
-    let _ = (hook_path, secret);
+
+    // Cancelling a running build stops that deployment alone; what runs keeps serving.
+    let hook = Hook {
+        addr: &b.addr,
+        path: hook_path,
+        secret,
+    };
+    let slow = repo.commit_dockerfile(
+        "slow-again",
+        "FROM berth-test/busybox:latest\nRUN echo building slowly again && sleep 60\nCMD [\"sleep\", \"1000\"]\n",
+    );
+    let (_, d3) = hook.push("main", &slow);
+    let d3 = d3["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !api.logs(&d3).iter().any(|l| {
+        l["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("building slowly again")
+    }) {
+        assert!(Instant::now() < deadline, "the build never started");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (status, c) = api.call("POST", &format!("/api/v1/deployments/{d3}/cancel"), None);
+    assert_eq!(status, 202, "{c}");
+    let cancelled = api.wait(&d3);
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    let build = cancelled["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "build")
+        .unwrap();
+    assert_eq!(build["state"], "cancelled", "{cancelled}");
+    let (status, _) = api.call("POST", &format!("/api/v1/deployments/{d3}/cancel"), None);
+    assert_eq!(status, 409, "an ended deployment cannot be cancelled");
+    assert_eq!(api.answers(&app_id), ["v1", "v1"]);
     drop(cleanup);
     terminate(b);
 }
