@@ -60,6 +60,10 @@ pub struct PipelineSettings {
     pub poll: Duration,
     /// How often applications' status is compared with what Swarm runs.
     pub reconcile_every: Duration,
+    /// Deployment log lines are kept this long.
+    pub log_retention: Duration,
+    /// Ended deployments are kept this long (each application's newest successful one always).
+    pub deployment_retention: Duration,
 }
 
 impl Default for PipelineSettings {
@@ -71,6 +75,8 @@ impl Default for PipelineSettings {
             rollout_timeout: Duration::from_secs(10 * 60),
             poll: Duration::from_secs(2),
             reconcile_every: Duration::from_secs(30),
+            log_retention: Duration::from_secs(30 * 24 * 3600),
+            deployment_retention: Duration::from_secs(90 * 24 * 3600),
         }
     }
 }
@@ -126,7 +132,10 @@ impl Pipeline {
         let stop = shutdown.clone();
         tokio::spawn(async move { worker.work(stop).await });
         let reconciler = self.clone();
-        tokio::spawn(async move { reconciler.reconcile_loop(shutdown).await });
+        let stop = shutdown.clone();
+        tokio::spawn(async move { reconciler.reconcile_loop(stop).await });
+        let pruner = self.clone();
+        tokio::spawn(async move { pruner.retention_loop(shutdown).await });
     }
 
     /// The orchestrator, when Swarm can be used.
@@ -266,6 +275,47 @@ impl Pipeline {
             pipeline.wake();
         });
         Ok(true)
+    }
+
+    /// Applies the retention settings now and every six hours; webhook delivery ids are
+    /// forgotten after a week (git hosts retry within hours).
+    async fn retention_loop(self, shutdown: CancelToken) {
+        loop {
+            if let Err(e) = self.prune().await {
+                tracing::warn!(error = %e, "retention skipped");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(6 * 3600)) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Deletes what the retention settings say is too old; returns the lines and deployments
+    /// that went.
+    pub async fn prune(&self) -> Result<(u64, u64), StoreError> {
+        let now = chrono::Utc::now();
+        let ago =
+            |d: Duration| now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        let scope = self.inner.store.scope(Actor::System).await?;
+        let pruned = scope
+            .prune_history(
+                ago(self.inner.settings.log_retention),
+                ago(self.inner.settings.deployment_retention),
+            )
+            .await?;
+        scope
+            .prune_webhook_deliveries(ago(Duration::from_secs(7 * 24 * 3600)))
+            .await?;
+        scope.commit().await?;
+        if pruned != (0, 0) {
+            tracing::info!(
+                log_lines = pruned.0,
+                deployments = pruned.1,
+                "old deployment history pruned"
+            );
+        }
+        Ok(pruned)
     }
 
     async fn reconcile_loop(self, shutdown: CancelToken) {

@@ -174,6 +174,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         berth_deploy::PipelineSettings {
             concurrency: settings.deploy_concurrency,
             work_dir: settings.data_dir.join("work"),
+            log_retention: std::time::Duration::from_secs(
+                u64::from(settings.log_retention_days) * 24 * 3600,
+            ),
+            deployment_retention: std::time::Duration::from_secs(
+                u64::from(settings.deployment_retention_days) * 24 * 3600,
+            ),
             ..Default::default()
         },
     );

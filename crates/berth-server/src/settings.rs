@@ -42,6 +42,10 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Deployments that run at once (one per application at most).
     pub deploy_concurrency: usize,
+    /// Days deployment log lines are kept.
+    pub log_retention_days: u32,
+    /// Days ended deployments are kept (each application's newest successful one always).
+    pub deployment_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -62,6 +66,8 @@ impl Default for Settings {
             swarm_bind_roots: Vec::new(),
             public_url: None,
             deploy_concurrency: 2,
+            log_retention_days: 30,
+            deployment_retention_days: 90,
         }
     }
 }
@@ -85,6 +91,8 @@ struct FileSettings {
     swarm_bind_roots: Option<Vec<String>>,
     public_url: Option<String>,
     deploy_concurrency: Option<usize>,
+    log_retention_days: Option<u32>,
+    deployment_retention_days: Option<u32>,
 }
 
 /// Values given on the command line (each overrides everything else).
@@ -198,6 +206,19 @@ impl Settings {
         if let Some(v) = env("BERTH_PUBLIC_URL") {
             s.public_url = Some(v);
         }
+        for (name, field) in [
+            ("BERTH_LOG_RETENTION_DAYS", &mut s.log_retention_days),
+            (
+                "BERTH_DEPLOYMENT_RETENTION_DAYS",
+                &mut s.deployment_retention_days,
+            ),
+        ] {
+            if let Some(v) = env(name) {
+                *field = v
+                    .parse()
+                    .with_context(|| format!("{name} must be a number of days, not {v:?}"))?;
+            }
+        }
         if let Some(v) = env("BERTH_DEPLOY_CONCURRENCY") {
             s.deploy_concurrency = v
                 .parse()
@@ -224,6 +245,9 @@ impl Settings {
         }
         if s.session_ttl_hours == 0 {
             anyhow::bail!("session_ttl_hours must be at least 1");
+        }
+        if s.log_retention_days == 0 || s.deployment_retention_days == 0 {
+            anyhow::bail!("retention must be at least 1 day");
         }
         if !(1..=64).contains(&s.deploy_concurrency) {
             anyhow::bail!(
@@ -288,6 +312,12 @@ impl Settings {
         }
         if let Some(v) = f.deploy_concurrency {
             self.deploy_concurrency = v;
+        }
+        if let Some(v) = f.log_retention_days {
+            self.log_retention_days = v;
+        }
+        if let Some(v) = f.deployment_retention_days {
+            self.deployment_retention_days = v;
         }
         if let Some(v) = f.swarm_bind_roots {
             self.swarm_bind_roots = bind_roots(v.iter().map(String::as_str))

@@ -190,3 +190,66 @@ impl Scope {
         found(m, "git source")
     }
 }
+
+impl Scope {
+    /// Retention: deletes deployment log lines written before `logs_before`, and ended
+    /// deployments (with their steps and lines) that finished before `deployments_before`,
+    /// except each application's newest successful one (what a rollback goes back to).
+    /// Returns how many lines and deployments went.
+    pub async fn prune_history(
+        &self,
+        logs_before: chrono::DateTime<chrono::Utc>,
+        deployments_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        use crate::entity::deployment_logs;
+        let lines = deployment_logs::Entity::delete_many()
+            .filter(deployment_logs::Column::CreatedAt.lt(logs_before))
+            .exec(self.connection())
+            .await?
+            .rows_affected;
+        let old = deployments::Entity::find()
+            .filter(deployments::Column::FinishedAt.lt(deployments_before))
+            .all(self.connection())
+            .await?;
+        let mut doomed = Vec::new();
+        let mut kept: std::collections::HashMap<uuid::Uuid, Option<uuid::Uuid>> =
+            std::collections::HashMap::new();
+        for d in old {
+            let keep = match kept.get(&d.application_id) {
+                Some(k) => *k,
+                None => {
+                    let newest_success = deployments::Entity::find()
+                        .filter(deployments::Column::ApplicationId.eq(d.application_id))
+                        .filter(deployments::Column::Status.eq("success"))
+                        .order_by_desc(deployments::Column::CreatedAt)
+                        .one(self.connection())
+                        .await?
+                        .map(|n| n.id);
+                    kept.insert(d.application_id, newest_success);
+                    newest_success
+                }
+            };
+            if keep != Some(d.id) {
+                doomed.push(d.id);
+            }
+        }
+        let mut removed = 0;
+        for chunk in doomed.chunks(500) {
+            // A rollback row pointing at a pruned deployment keeps its own history.
+            deployments::Entity::update_many()
+                .col_expr(
+                    deployments::Column::RollbackOf,
+                    sea_orm::sea_query::Expr::value(Option::<uuid::Uuid>::None),
+                )
+                .filter(deployments::Column::RollbackOf.is_in(chunk.iter().copied()))
+                .exec(self.connection())
+                .await?;
+            removed += deployments::Entity::delete_many()
+                .filter(deployments::Column::Id.is_in(chunk.iter().copied()))
+                .exec(self.connection())
+                .await?
+                .rows_affected;
+        }
+        Ok((lines, removed))
+    }
+}

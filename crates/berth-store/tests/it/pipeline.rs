@@ -7,6 +7,7 @@ use berth_testkit::both_backends;
 both_backends!(
     the_queue_runs_one_deployment_per_application_within_the_limit,
     webhook_secrets_rotate_and_deliveries_are_seen_once,
+    retention_prunes_old_lines_and_deployments_but_the_rollback_target,
 );
 
 fn queued(build: Option<BuildId>) -> NewDeployment {
@@ -96,5 +97,50 @@ async fn webhook_secrets_rotate_and_deliveries_are_seen_once(db: TestDb) {
     assert!(s.record_webhook_delivery(web.id, "d-1").await.unwrap());
     assert!(!s.record_webhook_delivery(web.id, "d-1").await.unwrap());
     assert!(s.record_webhook_delivery(web.id, "d-2").await.unwrap());
+    s.commit().await.unwrap();
+}
+
+async fn retention_prunes_old_lines_and_deployments_but_the_rollback_target(db: TestDb) {
+    let alice = db.user("alice", PlatformRole::Developer).await;
+    let p = db.project(&alice, "retention", None).await;
+    let web = app(&db, &alice, &p, "web").await;
+    let s = db.system().await;
+    let mut ids = Vec::new();
+    for end in [
+        DeploymentStatus::Success,
+        DeploymentStatus::Failed,
+        DeploymentStatus::Success,
+    ] {
+        let d = s.create_deployment(web.id, queued(None)).await.unwrap();
+        s.transition_deployment(d.id, DeploymentStatus::Building, None)
+            .await
+            .unwrap();
+        s.transition_deployment(d.id, DeploymentStatus::Deploying, None)
+            .await
+            .unwrap();
+        s.transition_deployment(d.id, end, None).await.unwrap();
+        s.append_logs(
+            d.id,
+            vec![berth_store::NewLogLine {
+                step: None,
+                level: LogLevel::Info,
+                message: "a line".into(),
+            }],
+        )
+        .await
+        .unwrap();
+        ids.push(d.id);
+    }
+    let waiting = s.create_deployment(web.id, queued(None)).await.unwrap();
+    // Nothing is old enough yet.
+    let past = chrono::Utc::now() - chrono::Duration::days(30);
+    assert_eq!(s.prune_history(past, past).await.unwrap(), (0, 0));
+    // Everything is: the lines go, and the ended deployments but the newest success.
+    let future = chrono::Utc::now() + chrono::Duration::days(1);
+    assert_eq!(s.prune_history(future, future).await.unwrap(), (3, 2));
+    assert!(s.deployment(ids[0]).await.is_err());
+    assert!(s.deployment(ids[1]).await.is_err());
+    s.deployment(ids[2]).await.unwrap();
+    s.deployment(waiting.id).await.unwrap();
     s.commit().await.unwrap();
 }
