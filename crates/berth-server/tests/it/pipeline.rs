@@ -841,14 +841,10 @@ fn twenty_pushes_at_once_run_one_at_a_time_and_the_last_commit_wins() {
         );
     }
     // Never two at once: the deployments that ran do not overlap in time.
-    let mut spans: Vec<(String, String)> = ran
+    let at = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let mut spans: Vec<_> = ran
         .iter()
-        .map(|d| {
-            (
-                d["started_at"].as_str().unwrap().to_owned(),
-                d["finished_at"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|d| (at(&d["started_at"]), at(&d["finished_at"])))
         .collect();
     spans.sort();
     for w in spans.windows(2) {
