@@ -121,15 +121,14 @@ impl Run<'_> {
         let snapshot: Snapshot = serde_json::from_value(d.config_snapshot.clone())
             .unwrap_or_else(|_| Snapshot::of(&app));
         let prebuilt = d.build_id.is_some();
-        let names: Vec<StepName> = match (&snapshot.source, prebuilt) {
-            (ApplicationSource::Git(_), false) => vec![
-                StepName::Clone,
-                StepName::Build,
-                StepName::Rollout,
-                StepName::Verify,
-            ],
-            _ => vec![StepName::Rollout, StepName::Verify],
+        let mut names: Vec<StepName> = match (&snapshot.source, prebuilt) {
+            (ApplicationSource::Git(_), false) => vec![StepName::Clone, StepName::Build],
+            _ => Vec::new(),
         };
+        if snapshot.runtime.release_command.is_some() {
+            names.push(StepName::Release);
+        }
+        names.extend([StepName::Rollout, StepName::Verify]);
         scope.create_steps(d.id, &names).await?;
         scope
             .set_application_status(d.application_id, ApplicationStatus::Deploying)
@@ -175,6 +174,10 @@ impl Run<'_> {
             application_id: d.application_id,
             status: DeploymentStatus::Deploying,
         });
+
+        if let Some(command) = &snapshot.runtime.release_command {
+            self.release(&engines, &spec, command).await?;
+        }
 
         self.step(StepName::Rollout, StepState::Running, None)
             .await?;
@@ -240,6 +243,70 @@ impl Run<'_> {
             Err(e) => {
                 let message = e.to_string();
                 self.step(StepName::Rollout, StepState::Failed, Some(&message))
+                    .await?;
+                Err(End::Failed(message))
+            }
+        }
+    }
+
+    /// Runs the release command once in a container of the new image, with the application's
+    /// environment and networks, before anything is replaced; a failure ends the deployment
+    /// and the running version keeps serving.
+    async fn release(
+        &self,
+        engines: &Engines,
+        spec: &ServiceSpec,
+        command: &[String],
+    ) -> Result<(), End> {
+        self.step(StepName::Release, StepState::Running, None)
+            .await?;
+        self.log.info(
+            StepName::Release,
+            format!("running the release command: {}", command.join(" ")),
+        );
+        let ran = engines
+            .swarm
+            .run_job(
+                spec,
+                command,
+                &self.cancel,
+                self.inner.settings.rollout_timeout,
+            )
+            .await;
+        match ran {
+            Ok(outcome) => {
+                for line in outcome.output {
+                    match line.stream {
+                        berth_swarm::LogStream::Stdout => {
+                            self.log.info(StepName::Release, line.text)
+                        }
+                        berth_swarm::LogStream::Stderr => {
+                            self.log.error(Some(StepName::Release), line.text)
+                        }
+                    }
+                }
+                if outcome.exit_code == 0 {
+                    self.step(StepName::Release, StepState::Success, None)
+                        .await?;
+                    Ok(())
+                } else {
+                    let message = format!(
+                        "the release command exited with code {}; the running version was left as it was",
+                        outcome.exit_code
+                    );
+                    self.step(StepName::Release, StepState::Failed, Some(&message))
+                        .await?;
+                    Err(End::Failed(message))
+                }
+            }
+            Err(SwarmError::Cancelled) => {
+                self.step(StepName::Release, StepState::Cancelled, None)
+                    .await?;
+                Err(End::Cancelled)
+            }
+            Err(e) => {
+                let message = format!("the release command could not run: {e}");
+                self.step(StepName::Release, StepState::Failed, Some(&message))
                     .await?;
                 Err(End::Failed(message))
             }

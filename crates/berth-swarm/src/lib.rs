@@ -9,6 +9,7 @@
 
 mod error;
 mod events;
+mod job;
 mod logs;
 mod ops;
 mod raw;
@@ -17,6 +18,7 @@ mod spec;
 
 pub use error::SwarmError;
 pub use events::{EventSink, SwarmEvent};
+pub use job::JobOutcome;
 pub use logs::{LogLine, LogOptions, LogStream};
 pub use ops::{DeployOutcome, Endpoint, ManagedService, ServiceStatus, TaskInfo};
 pub use setup::{JoinTokens, NodeInfo, RoutingMesh, Swarm, SwarmInfo, SwarmSettings};

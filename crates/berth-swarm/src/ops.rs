@@ -423,6 +423,24 @@ impl Swarm {
             if left.is_empty() {
                 break;
             }
+            // Containers that have ended (a job's, or ones Swarm is slow to reap) are ours to
+            // remove; running ones are left to stop gracefully.
+            for c in &left {
+                use bollard::models::ContainerSummaryStateEnum as State;
+                let ended = matches!(c.state, Some(State::EXITED | State::CREATED | State::DEAD));
+                if let (true, Some(id)) = (ended, &c.id) {
+                    let _ = self
+                        .docker
+                        .remove_container(
+                            id,
+                            Some(bollard::query_parameters::RemoveContainerOptions {
+                                force: true,
+                                ..Default::default()
+                            }),
+                        )
+                        .await;
+                }
+            }
             if Instant::now() > deadline {
                 return Err(SwarmError::Engine(format!(
                     "the service {name} was removed but {} of its containers are still there after 60s",

@@ -251,3 +251,55 @@ async fn exec(f: &Fixture, service: &str, cmd: &[&str]) -> String {
     }
     text
 }
+
+/// A release command runs once in a container of the image, with the application's
+/// environment; its exit code and output come back, and the job is gone afterwards.
+#[tokio::test]
+async fn release_jobs_run_once_and_report_exit_and_output() {
+    let f = Fixture::new().await;
+    let v1 = f.image("v1", true).await;
+    let mut spec = f.spec("rel", &v1, 1);
+    spec.env.push((
+        berth_domain::EnvKey::parse("STAGE").unwrap(),
+        "migrations".into(),
+    ));
+    let sh = |script: &str| vec!["sh".to_owned(), "-c".to_owned(), script.to_owned()];
+    let ok = f
+        .swarm
+        .run_job(
+            &spec,
+            &sh("echo running $STAGE"),
+            &CancelToken::new(),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.exit_code, 0);
+    assert!(
+        ok.output.iter().any(|l| l.text == "running migrations"),
+        "{ok:?}"
+    );
+    let failed = f
+        .swarm
+        .run_job(
+            &spec,
+            &sh("echo boom >&2; exit 3"),
+            &CancelToken::new(),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.exit_code, 3);
+    assert!(
+        failed
+            .output
+            .iter()
+            .any(|l| l.text == "boom" && l.stream == berth_swarm::LogStream::Stderr),
+        "{failed:?}"
+    );
+    let job = format!("{}-release", spec.name);
+    assert!(matches!(
+        f.swarm.status(&job).await,
+        Err(berth_swarm::SwarmError::NotFound(_))
+    ));
+}

@@ -1,0 +1,129 @@
+//! One-off runs of an application's image: a Swarm job (a replicated job of one task that is
+//! not restarted) with the application's environment, secrets, volumes and networks, for a
+//! release command such as database migrations before a new version replaces the old one.
+
+use std::time::{Duration, Instant};
+
+use berth_domain::ServiceSpec;
+use berth_events::CancelToken;
+use bollard::models::{
+    HealthConfig, ServiceSpecMode, ServiceSpecModeReplicatedJob, TaskSpecRestartPolicy,
+    TaskSpecRestartPolicyConditionEnum,
+};
+use futures_util::StreamExt;
+
+use crate::{LogLine, LogOptions, Swarm, SwarmError};
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcome {
+    /// The command's exit code; 0 is success.
+    pub exit_code: i64,
+    /// What it printed, both streams, in order.
+    pub output: Vec<LogLine>,
+}
+
+impl Swarm {
+    /// Runs `command` once in a container of `spec`'s image, with its environment, secrets,
+    /// mounts and networks (no ports, no health check), waits for it to end, and removes the
+    /// job. Fails with [`SwarmError::NotConverged`] when it does not end in `timeout` and
+    /// [`SwarmError::Cancelled`] when cancelled; the job is removed either way.
+    pub async fn run_job(
+        &self,
+        spec: &ServiceSpec,
+        command: &[String],
+        cancel: &CancelToken,
+        timeout: Duration,
+    ) -> Result<JobOutcome, SwarmError> {
+        let base = spec.name.as_str();
+        let name = format!("{}-release", &base[..base.len().min(54)]);
+        let mut job = spec.clone();
+        job.ports.clear();
+        job.health_check = None;
+        job.command = Some(command.to_vec());
+        let (mut engine, _) = self.engine_spec(&job, None).await?;
+        engine.name = Some(name.clone());
+        engine.mode = Some(ServiceSpecMode {
+            replicated_job: Some(ServiceSpecModeReplicatedJob {
+                max_concurrent: Some(1),
+                total_completions: Some(1),
+            }),
+            ..Default::default()
+        });
+        engine.update_config = None;
+        engine.rollback_config = None;
+        engine.endpoint_spec = None;
+        if let Some(t) = engine.task_template.as_mut() {
+            t.restart_policy = Some(TaskSpecRestartPolicy {
+                condition: Some(TaskSpecRestartPolicyConditionEnum::NONE),
+                ..Default::default()
+            });
+            if let Some(c) = t.container_spec.as_mut() {
+                c.health_check = Some(HealthConfig {
+                    test: Some(vec!["NONE".into()]),
+                    ..Default::default()
+                });
+            }
+        }
+        // A job left by an interrupted run goes first.
+        self.remove(&name, false).await?;
+        self.docker.create_service(engine, None).await?;
+        let result = self.wait_job(&name, cancel, timeout).await;
+        let output = match &result {
+            Ok(_) => self.job_output(&name).await,
+            Err(_) => Vec::new(),
+        };
+        // Its secrets are the service's own (named after the service), so they stay.
+        self.remove(&name, false).await?;
+        result.map(|exit_code| JobOutcome { exit_code, output })
+    }
+
+    async fn wait_job(
+        &self,
+        name: &str,
+        cancel: &CancelToken,
+        timeout: Duration,
+    ) -> Result<i64, SwarmError> {
+        let started = Instant::now();
+        loop {
+            if cancel.is_cancelled() {
+                return Err(SwarmError::Cancelled);
+            }
+            let status = self.status(name).await?;
+            if let Some(t) = status
+                .tasks
+                .iter()
+                .find(|t| matches!(t.state.as_str(), "complete" | "failed" | "rejected"))
+            {
+                return match (t.state.as_str(), t.exit_code) {
+                    ("complete", _) => Ok(0),
+                    (_, Some(code)) if code != 0 => Ok(code),
+                    _ => Err(SwarmError::Failed {
+                        reason: t.error.clone().unwrap_or_else(|| t.message.clone()),
+                    }),
+                };
+            }
+            if started.elapsed() >= timeout {
+                return Err(SwarmError::NotConverged {
+                    waited: timeout,
+                    tasks: status
+                        .tasks
+                        .iter()
+                        .map(|t| format!("task {}: {} ({})", t.id, t.state, t.message))
+                        .collect(),
+                });
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = cancel.cancelled() => {}
+            }
+        }
+    }
+
+    async fn job_output(&self, name: &str) -> Vec<LogLine> {
+        match self.logs(name, &LogOptions::default()).await {
+            Ok(stream) => stream.filter_map(|l| async move { l.ok() }).collect().await,
+            Err(_) => Vec::new(),
+        }
+    }
+}
