@@ -52,6 +52,25 @@ pub struct DeploymentCreate {
     pub commit: Option<String>,
 }
 
+/// A deployment of the application's current configuration.
+pub(crate) fn current(
+    app: &berth_domain::Application,
+    trigger: DeploymentTrigger,
+    user: Option<UserId>,
+    token: Option<ServiceTokenId>,
+    commit: Option<CommitSha>,
+) -> NewDeployment {
+    NewDeployment {
+        trigger,
+        triggered_by: user,
+        service_token_id: token,
+        commit_sha: commit,
+        build_id: None,
+        config_snapshot: berth_deploy::Snapshot::of(app).to_json(),
+        rollback_of: None,
+    }
+}
+
 /// Queues a deployment and tells the pipeline. Used by the API, service tokens and webhooks.
 pub(crate) async fn queue(
     state: &AppState,
@@ -121,15 +140,7 @@ pub async fn create_deployment(
         &state,
         scope,
         &app,
-        NewDeployment {
-            trigger,
-            triggered_by: user,
-            service_token_id: token,
-            commit_sha: commit,
-            build_id: None,
-            config_snapshot: berth_deploy::Snapshot::of(&app).to_json(),
-            rollback_of: None,
-        },
+        current(&app, trigger, user, token, commit),
     )
     .await?;
     Ok(HttpResponse::Accepted().json(DeploymentView::from(d)))

@@ -102,6 +102,50 @@ pub async fn runtime(
     Ok(HttpResponse::Ok().json(view(swarm(&state)?, &name).await?))
 }
 
+/// What start, stop and restart do to the service.
+#[derive(Debug, Clone, Copy)]
+enum Operation {
+    Start,
+    Stop,
+    Restart,
+}
+
+/// Runs `op` on the application's service, waits for Swarm to converge, records the
+/// application's new status, and answers with its runtime view.
+async fn operate(
+    state: &AppState,
+    caller: &Caller,
+    id: uuid::Uuid,
+    op: Operation,
+) -> Result<HttpResponse, ApiError> {
+    let (app, name) = service_of(state, caller, id, Access::Write).await?;
+    let swarm = swarm(state)?;
+    let events = berth_swarm::EventSink::discard();
+    let (done, status, action) = match op {
+        Operation::Start => (
+            swarm.start(name.as_str(), &events, TIMEOUT).await.map(drop),
+            ApplicationStatus::Running,
+            "application.start",
+        ),
+        Operation::Stop => (
+            swarm.stop(name.as_str(), &events, TIMEOUT).await,
+            ApplicationStatus::Stopped,
+            "application.stop",
+        ),
+        Operation::Restart => (
+            swarm
+                .restart(name.as_str(), &events, TIMEOUT)
+                .await
+                .map(drop),
+            ApplicationStatus::Running,
+            "application.restart",
+        ),
+    };
+    done.map_err(engine_error)?;
+    set_status(state, &app, status, action, caller, serde_json::json!({})).await?;
+    Ok(HttpResponse::Ok().json(view(swarm, &name).await?))
+}
+
 /// Starts a stopped application with the replicas it had.
 #[utoipa::path(post, path = "/api/v1/applications/{id}/start", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = RuntimeView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
@@ -110,22 +154,7 @@ pub async fn start(
     caller: Caller,
     id: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (app, name) = service_of(&state, &caller, *id, Access::Write).await?;
-    let swarm = swarm(&state)?;
-    swarm
-        .start(name.as_str(), &berth_swarm::EventSink::discard(), TIMEOUT)
-        .await
-        .map_err(engine_error)?;
-    set_status(
-        &state,
-        &app,
-        ApplicationStatus::Running,
-        "application.start",
-        &caller,
-        serde_json::json!({}),
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(view(swarm, &name).await?))
+    operate(&state, &caller, *id, Operation::Start).await
 }
 
 /// Stops every replica; the service, its volumes and its configuration stay.
@@ -136,22 +165,7 @@ pub async fn stop(
     caller: Caller,
     id: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (app, name) = service_of(&state, &caller, *id, Access::Write).await?;
-    let swarm = swarm(&state)?;
-    swarm
-        .stop(name.as_str(), &berth_swarm::EventSink::discard(), TIMEOUT)
-        .await
-        .map_err(engine_error)?;
-    set_status(
-        &state,
-        &app,
-        ApplicationStatus::Stopped,
-        "application.stop",
-        &caller,
-        serde_json::json!({}),
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(view(swarm, &name).await?))
+    operate(&state, &caller, *id, Operation::Stop).await
 }
 
 /// Replaces every replica with a fresh one, one at a time, with no downtime.
@@ -162,22 +176,7 @@ pub async fn restart(
     caller: Caller,
     id: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (app, name) = service_of(&state, &caller, *id, Access::Write).await?;
-    let swarm = swarm(&state)?;
-    swarm
-        .restart(name.as_str(), &berth_swarm::EventSink::discard(), TIMEOUT)
-        .await
-        .map_err(engine_error)?;
-    set_status(
-        &state,
-        &app,
-        ApplicationStatus::Running,
-        "application.restart",
-        &caller,
-        serde_json::json!({}),
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(view(swarm, &name).await?))
+    operate(&state, &caller, *id, Operation::Restart).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -7,7 +7,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use berth_domain::{ApplicationId, ApplicationSource, CommitSha, DeploymentTrigger};
-use berth_store::{Actor, NewDeployment};
+use berth_store::Actor;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
@@ -219,20 +219,7 @@ pub async fn receive(
         serde_json::json!({ "branch": branch, "commit": commit.as_ref().map(|c| c.to_string()) }),
     )
     .await?;
-    let d = super::pipeline::queue(
-        &state,
-        scope,
-        &app,
-        NewDeployment {
-            trigger: DeploymentTrigger::Webhook,
-            triggered_by: None,
-            service_token_id: None,
-            commit_sha: commit,
-            build_id: None,
-            config_snapshot: berth_deploy::Snapshot::of(&app).to_json(),
-            rollback_of: None,
-        },
-    )
-    .await?;
+    let new = super::pipeline::current(&app, DeploymentTrigger::Webhook, None, None, commit);
+    let d = super::pipeline::queue(&state, scope, &app, new).await?;
     Ok(HttpResponse::Accepted().json(DeploymentView::from(d)))
 }
