@@ -129,8 +129,21 @@ impl Pipeline {
     pub fn start(&self, engines: Result<Engines, String>, shutdown: CancelToken) {
         let _ = self.inner.engines.set(engines);
         let worker = self.clone();
+        let cleaner = self.clone();
         let stop = shutdown.clone();
-        tokio::spawn(async move { worker.work(stop).await });
+        tokio::spawn(async move {
+            // Release jobs a stopped server left running go before any new one starts.
+            if let Ok(swarm) = cleaner.swarm() {
+                match swarm.remove_leftover_jobs().await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::warn!(jobs = n, "release jobs the last run left were removed")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "leftover release jobs were not removed"),
+                }
+            }
+            worker.work(stop).await
+        });
         let reconciler = self.clone();
         let stop = shutdown.clone();
         tokio::spawn(async move { reconciler.reconcile_loop(stop).await });

@@ -14,6 +14,9 @@ use futures_util::StreamExt;
 
 use crate::{LogLine, LogOptions, Swarm, SwarmError};
 
+/// The label that marks a service as a one-off job (its value says which kind).
+pub(crate) const JOB_LABEL: &str = "berth.job";
+
 /// How a job ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobOutcome {
@@ -43,6 +46,10 @@ impl Swarm {
         job.command = Some(command.to_vec());
         let (mut engine, _) = self.engine_spec(&job, None).await?;
         engine.name = Some(name.clone());
+        engine
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(JOB_LABEL.into(), "release".into());
         engine.mode = Some(ServiceSpecMode {
             replicated_job: Some(ServiceSpecModeReplicatedJob {
                 max_concurrent: Some(1),
@@ -76,6 +83,29 @@ impl Swarm {
         // Its secrets are the service's own (named after the service), so they stay.
         self.remove(&name, false).await?;
         result.map(|exit_code| JobOutcome { exit_code, output })
+    }
+
+    /// Removes every job a stopped process left behind (berth runs jobs only while a
+    /// deployment waits for them); returns how many went.
+    pub async fn remove_leftover_jobs(&self) -> Result<usize, SwarmError> {
+        let services = self
+            .docker
+            .list_services(Some(bollard::query_parameters::ListServicesOptions {
+                filters: Some(std::collections::HashMap::from([(
+                    "label".to_owned(),
+                    vec![JOB_LABEL.to_owned()],
+                )])),
+                status: None,
+            }))
+            .await?;
+        let mut removed = 0;
+        for s in services {
+            if let Some(name) = s.spec.and_then(|s| s.name) {
+                self.remove(&name, false).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     async fn wait_job(

@@ -424,11 +424,13 @@ impl Swarm {
                 break;
             }
             // Containers that have ended (a job's, or ones Swarm is slow to reap) are ours to
-            // remove; running ones are left to stop gracefully.
+            // remove; running ones get the grace period to stop, then are removed too (Swarm
+            // does not stop a running job's container when the job goes).
+            let overdue = Instant::now() + Duration::from_secs(40) > deadline;
             for c in &left {
                 use bollard::models::ContainerSummaryStateEnum as State;
                 let ended = matches!(c.state, Some(State::EXITED | State::CREATED | State::DEAD));
-                if let (true, Some(id)) = (ended, &c.id) {
+                if let (true, Some(id)) = (ended || overdue, &c.id) {
                     let _ = self
                         .docker
                         .remove_container(

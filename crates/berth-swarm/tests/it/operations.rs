@@ -302,4 +302,34 @@ async fn release_jobs_run_once_and_report_exit_and_output() {
         f.swarm.status(&job).await,
         Err(berth_swarm::SwarmError::NotFound(_))
     ));
+
+    // A job a killed process left running is removed at the next start.
+    let cancel = CancelToken::new();
+    let running = tokio::spawn({
+        let (swarm, spec, cancel) = (f.swarm.clone(), spec.clone(), cancel.clone());
+        async move {
+            swarm
+                .run_job(&spec, &sh("sleep 600"), &cancel, TIMEOUT)
+                .await
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    // (A job's tasks are wanted "complete", not "running": look at the task itself.)
+    while !f
+        .swarm
+        .status(&job)
+        .await
+        .is_ok_and(|s| s.tasks.iter().any(|t| t.state == "running"))
+    {
+        assert!(std::time::Instant::now() < deadline, "the job never ran");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    running.abort(); // as if the process died: nothing of run_job's own cleanup runs
+    let _ = running.await;
+    assert!(f.swarm.remove_leftover_jobs().await.unwrap() >= 1);
+    assert!(matches!(
+        f.swarm.status(&job).await,
+        Err(berth_swarm::SwarmError::NotFound(_))
+    ));
+    drop(cancel);
 }
