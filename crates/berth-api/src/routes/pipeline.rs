@@ -430,8 +430,10 @@ pub async fn get_webhook(
     caller: Caller,
     id: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
+    let read = caller.scope(&state).await?;
+    application_with(&read, &caller, ApplicationId::from_uuid(*id), Access::Write).await?;
+    drop(read);
     // A GET that may write (the secret, the first time): its own read-write transaction.
-    drop(caller.scope(&state).await?);
     let s = state.store.scope(caller.actor()?).await?;
     let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Write).await?;
     let provider = git_provider(&s, &app).await?;

@@ -408,6 +408,82 @@ fn cases() -> Vec<Case> {
             ok: 204,
             mutates: true,
         },
+        // The pipeline's endpoints. This API runs no pipeline, so the orchestrator's answer
+        // 503 once authorization has let the caller through.
+        Case {
+            method: "POST",
+            path: |o| format!("/api/v1/applications/{}/deployments", o.app),
+            body: none,
+            needed: Write,
+            ok: 202,
+            mutates: false,
+        },
+        Case {
+            method: "POST",
+            path: |o| format!("/api/v1/deployments/{}/cancel", o.deployment),
+            body: none,
+            needed: Write,
+            ok: 202,
+            mutates: true,
+        },
+        Case {
+            // Only a successful deployment can be deployed again; this one is pending.
+            method: "POST",
+            path: |o| format!("/api/v1/deployments/{}/rollback", o.deployment),
+            body: none,
+            needed: Write,
+            ok: 409,
+            mutates: false,
+        },
+        Case {
+            // An image application has no webhook.
+            method: "GET",
+            path: |o| format!("/api/v1/applications/{}/webhook", o.app),
+            body: none,
+            needed: Write,
+            ok: 409,
+            mutates: false,
+        },
+        Case {
+            method: "POST",
+            path: |o| format!("/api/v1/applications/{}/webhook/rotate", o.app),
+            body: none,
+            needed: Write,
+            ok: 409,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/applications/{}/runtime", o.app),
+            body: none,
+            needed: Read,
+            ok: 503,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/applications/{}/logs", o.app),
+            body: none,
+            needed: Read,
+            ok: 503,
+            mutates: false,
+        },
+        Case {
+            method: "POST",
+            path: |o| format!("/api/v1/applications/{}/stop", o.app),
+            body: none,
+            needed: Write,
+            ok: 503,
+            mutates: false,
+        },
+        Case {
+            method: "POST",
+            path: |o| format!("/api/v1/applications/{}/scale", o.app),
+            body: |_| Some(json!({ "replicas": 2 })),
+            needed: Write,
+            ok: 503,
+            mutates: false,
+        },
     ]
 }
 
