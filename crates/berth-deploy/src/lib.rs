@@ -153,8 +153,13 @@ impl Pipeline {
 
     /// The orchestrator, when Swarm can be used.
     pub fn swarm(&self) -> Result<&Swarm, String> {
+        self.engines().map(|e| &e.swarm)
+    }
+
+    /// The build engine and the orchestrator, when the Docker engine can be used.
+    pub fn engines(&self) -> Result<&Engines, String> {
         match self.inner.engines.get() {
-            Some(Ok(e)) => Ok(&e.swarm),
+            Some(Ok(e)) => Ok(e),
             Some(Err(why)) => Err(why.clone()),
             None => Err("the Docker engine is still being prepared".into()),
         }

@@ -199,8 +199,8 @@ pub async fn update_application(
     Ok(HttpResponse::Ok().json(v))
 }
 
-/// Deletes an application (admin access): its Swarm service is removed first (named volumes
-/// are kept), then the application disappears; its history is kept.
+/// Deletes an application (admin access): its Swarm service and its images are removed first
+/// (named volumes are kept), then the application disappears; its history is kept.
 #[utoipa::path(delete, path = "/api/v1/applications/{id}", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem)))]
 pub async fn delete_application(
@@ -212,13 +212,19 @@ pub async fn delete_application(
     let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Admin).await?;
     // Its service goes first (named volumes stay), so no container outlives its application;
     // no transaction is held while Swarm stops the containers.
-    let s = if state.pipeline.is_some() {
+    let s = if let Some(pipeline) = &state.pipeline {
         drop(s);
         let name = berth_domain::ServiceName::for_application(&app.name, app.id);
         super::runtime::swarm(&state)?
             .remove(name.as_str(), false)
             .await
             .map_err(|e| ApiError::Unavailable(format!("its service could not be removed: {e}")))?;
+        // Its images go too; the history keeps their names.
+        if let Ok(engines) = pipeline.engines() {
+            if let Err(e) = engines.build.prune(&format!("berth/{name}"), 0).await {
+                tracing::warn!(application = %app.id, error = %e, "its images were kept");
+            }
+        }
         state.store.scope(caller.actor()?).await?
     } else {
         s

@@ -565,7 +565,12 @@ fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
         "{logs}"
     );
 
-    // Deleting the application removes its service.
+    // Deleting the application removes its service and its images.
+    let (_, shown) = api.call("GET", &format!("/api/v1/applications/{app_id}"), None);
+    let service = berth_domain::ServiceName::for_application(
+        &berth_domain::ResourceName::parse(shown["name"].as_str().unwrap()).unwrap(),
+        berth_domain::ApplicationId::from_uuid(uuid::Uuid::parse_str(&app_id).unwrap()),
+    );
     drop(cleanup);
     let (status, _) = api.call(
         "GET",
@@ -573,6 +578,28 @@ fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
         None,
     );
     assert_eq!(status, 404);
+    let images = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let docker = bollard::Docker::connect_with_local_defaults()
+                .unwrap()
+                .negotiate_version()
+                .await
+                .unwrap();
+            docker
+                .list_images(None::<bollard::query_parameters::ListImagesOptions>)
+                .await
+                .unwrap()
+        });
+    let prefix = format!("berth/{service}:");
+    assert!(
+        !images
+            .iter()
+            .any(|i| i.repo_tags.iter().any(|t| t.starts_with(&prefix))),
+        "the application's images were removed with it"
+    );
     terminate(b);
 }
 
