@@ -133,14 +133,8 @@ impl Pipeline {
         let stop = shutdown.clone();
         tokio::spawn(async move {
             // Release jobs a stopped server left running go before any new one starts.
-            if let Ok(swarm) = cleaner.swarm() {
-                match swarm.remove_leftover_jobs().await {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        tracing::warn!(jobs = n, "release jobs the last run left were removed")
-                    }
-                    Err(e) => tracing::warn!(error = %e, "leftover release jobs were not removed"),
-                }
+            if let Err(e) = cleaner.remove_leftover_jobs().await {
+                tracing::warn!(error = %e, "leftover release jobs were not removed");
             }
             worker.work(stop).await
         });
@@ -149,6 +143,36 @@ impl Pipeline {
         tokio::spawn(async move { reconciler.reconcile_loop(stop).await });
         let pruner = self.clone();
         tokio::spawn(async move { pruner.retention_loop(shutdown).await });
+    }
+
+    /// Removes the release jobs of this installation's applications (recovery has just ended
+    /// every deployment that could own one); other installations' jobs on a shared engine are
+    /// left alone.
+    async fn remove_leftover_jobs(&self) -> Result<(), String> {
+        let swarm = self.swarm()?;
+        let jobs = swarm.list_jobs().await.map_err(|e| e.to_string())?;
+        let scope = self
+            .inner
+            .store
+            .read_scope(Actor::System)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut mine = Vec::new();
+        for (name, app) in jobs {
+            let Some(id) = app.as_deref().and_then(|a| uuid::Uuid::parse_str(a).ok()) else {
+                continue;
+            };
+            let id = berth_domain::ApplicationId::from_uuid(id);
+            if scope.application(id).await.is_ok() {
+                mine.push(name);
+            }
+        }
+        drop(scope);
+        for name in &mine {
+            swarm.remove(name, false).await.map_err(|e| e.to_string())?;
+            tracing::warn!(job = %name, "a release job the last run left was removed");
+        }
+        Ok(())
     }
 
     /// The orchestrator, when Swarm can be used.

@@ -85,9 +85,10 @@ impl Swarm {
         result.map(|exit_code| JobOutcome { exit_code, output })
     }
 
-    /// Removes every job a stopped process left behind (berth runs jobs only while a
-    /// deployment waits for them); returns how many went.
-    pub async fn remove_leftover_jobs(&self) -> Result<usize, SwarmError> {
+    /// The one-off jobs on the engine: each job's name and the application it belongs to (for
+    /// removing those a stopped process left behind; several installations may share an
+    /// engine, so the caller decides which are its own).
+    pub async fn list_jobs(&self) -> Result<Vec<(String, Option<String>)>, SwarmError> {
         let services = self
             .docker
             .list_services(Some(bollard::query_parameters::ListServicesOptions {
@@ -98,14 +99,17 @@ impl Swarm {
                 status: None,
             }))
             .await?;
-        let mut removed = 0;
-        for s in services {
-            if let Some(name) = s.spec.and_then(|s| s.name) {
-                self.remove(&name, false).await?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
+        Ok(services
+            .into_iter()
+            .filter_map(|s| {
+                let spec = s.spec?;
+                let app = spec
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(berth_domain::service::labels::APPLICATION).cloned());
+                Some((spec.name?, app))
+            })
+            .collect())
     }
 
     async fn wait_job(

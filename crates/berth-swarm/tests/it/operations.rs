@@ -303,7 +303,7 @@ async fn release_jobs_run_once_and_report_exit_and_output() {
         Err(berth_swarm::SwarmError::NotFound(_))
     ));
 
-    // A job a killed process left running is removed at the next start.
+    // A job a killed process left running is listed with its application, and removed.
     let cancel = CancelToken::new();
     let running = tokio::spawn({
         let (swarm, spec, cancel) = (f.swarm.clone(), spec.clone(), cancel.clone());
@@ -326,7 +326,10 @@ async fn release_jobs_run_once_and_report_exit_and_output() {
     }
     running.abort(); // as if the process died: nothing of run_job's own cleanup runs
     let _ = running.await;
-    assert!(f.swarm.remove_leftover_jobs().await.unwrap() >= 1);
+    let jobs = f.swarm.list_jobs().await.unwrap();
+    let mine = jobs.iter().find(|(name, _)| *name == job).unwrap();
+    assert_eq!(mine.1, Some(spec.application_id.to_string()));
+    f.swarm.remove(&job, false).await.unwrap();
     assert!(matches!(
         f.swarm.status(&job).await,
         Err(berth_swarm::SwarmError::NotFound(_))
