@@ -234,6 +234,8 @@ impl Swarm {
             .await
         {
             Ok(n) if n.driver.as_deref() == Some("overlay") => return Ok(()),
+            // A swarm network created a moment ago can show no driver yet: it is there.
+            Ok(n) if n.driver.as_deref().unwrap_or("").is_empty() => return Ok(()),
             Ok(n) => {
                 return Err(SwarmError::Unavailable(format!(
                     "a network named {name} exists with the {} driver; berth needs an overlay network of that name",
