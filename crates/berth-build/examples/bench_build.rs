@@ -145,6 +145,7 @@ async fn main() {
         // The baseline the issue asks to compare against: the docker CLI itself, run by this
         // bench with fixed arguments (berth never runs it).
         let t = Instant::now();
+        // The baseline berth is measured against: the docker CLI itself (never used by berth).
         let status = Command::new("docker")
             .args(["build", "-q", "-t", &format!("berth-bench/cli:c{run}"), "."])
             .current_dir(&context)

@@ -288,6 +288,7 @@ fn main() {
         commit(&repo, repo_dir.path(), &format!("cli-{round}"));
         let tag = format!("berth-bench/{name}:cli-{round}");
         let t = Instant::now();
+        // The baseline berth is measured against: the docker CLI itself (never used by berth).
         let built = Command::new("docker")
             .args(["build", "-q", "-t", &tag])
             .arg(repo_dir.path())
@@ -300,6 +301,7 @@ fn main() {
             String::from_utf8_lossy(&built.stderr)
         );
         let build_took = t.elapsed();
+        // The baseline berth is measured against: the docker CLI itself (never used by berth).
         let updated = Command::new("docker")
             .args([
                 "service",
@@ -358,13 +360,39 @@ fn main() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
-    for repository in [format!("berth-bench/{name}"), format!("berth/{service}")] {
-        let images = Command::new("docker")
-            .args(["images", "-q", &repository])
-            .output()
-            .unwrap();
-        for id in String::from_utf8_lossy(&images.stdout).split_whitespace() {
-            let _ = Command::new("docker").args(["rmi", "-f", id]).output();
-        }
-    }
+    // Remove the images both sides made, through the engine's API.
+    let prefixes = [format!("berth-bench/{name}:"), format!("berth/{service}:")];
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let docker = bollard::Docker::connect_with_local_defaults()
+                .unwrap()
+                .negotiate_version()
+                .await
+                .unwrap();
+            let images = docker
+                .list_images(None::<bollard::query_parameters::ListImagesOptions>)
+                .await
+                .unwrap_or_default();
+            for image in images {
+                if image
+                    .repo_tags
+                    .iter()
+                    .any(|t| prefixes.iter().any(|p| t.starts_with(p.as_str())))
+                {
+                    let _ = docker
+                        .remove_image(
+                            &image.id,
+                            Some(bollard::query_parameters::RemoveImageOptions {
+                                force: true,
+                                ..Default::default()
+                            }),
+                            None,
+                        )
+                        .await;
+                }
+            }
+        });
 }

@@ -84,6 +84,7 @@ async fn main() {
         // The CLI: the same kind of change back, on the same service.
         current = 1 - current;
         let started = Instant::now();
+        // The baseline berth is measured against: the docker CLI itself (never used by berth).
         let out = Command::new("docker")
             .args(["service", "update", "--detach=false", "--quiet", "--image"])
             .arg(&ids[current])

@@ -24,8 +24,9 @@ pub enum SwarmError {
     PortTaken { port: u16, by: String },
     #[error("no service named {0}")]
     NotFound(String),
-    /// The new version never ran: the service it would have created was removed again.
-    #[error("the service did not start: {reason}")]
+    /// The new version did not run, and why: a new service was removed again; an update was
+    /// paused by Swarm (failure action `pause`); a job could not start.
+    #[error("{reason}")]
     Failed { reason: String },
     /// The service did not converge in time. An update was rolled back to the previous
     /// specification; a service that did not exist before was removed.
