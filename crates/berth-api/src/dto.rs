@@ -419,6 +419,16 @@ pub struct HealthCheckInput {
     pub start_period_s: Option<u32>,
 }
 
+/// The verify step's HTTP check: every replica must answer `GET http_path` on the published
+/// container `port` with 2xx within `timeout_s` (default 30), or the deployment is rolled back.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyInput {
+    pub http_path: String,
+    pub port: i64,
+    pub timeout_s: Option<u32>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcesInput {
@@ -450,6 +460,9 @@ pub struct ApplicationInput {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Vec<String>>)]
     pub release_command: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<VerifyInput>)]
+    pub verify: Option<Option<VerifyInput>>,
 }
 
 fn parse_source(
@@ -591,10 +604,12 @@ pub struct ParsedApplication {
     pub resources: Option<Option<Resources>>,
     pub command: Option<Option<Vec<String>>>,
     pub release_command: Option<Option<Vec<String>>>,
+    pub verify: Option<Option<HttpVerify>>,
 }
 
 impl ParsedApplication {
-    /// The runtime configuration after applying this body to `current`.
+    /// The runtime configuration after applying this body to `current`, unchecked: see
+    /// [`RuntimeConfig::validate`].
     pub fn runtime_over(&self, current: &RuntimeConfig) -> RuntimeConfig {
         let mut rc = current.clone();
         if let Some(p) = &self.ports {
@@ -612,6 +627,9 @@ impl ParsedApplication {
         if let Some(c) = &self.release_command {
             rc.release_command = c.clone();
         }
+        if let Some(c) = &self.verify {
+            rc.verify = c.clone();
+        }
         rc
     }
 
@@ -621,6 +639,7 @@ impl ParsedApplication {
             || self.resources.is_some()
             || self.command.is_some()
             || self.release_command.is_some()
+            || self.verify.is_some()
     }
 }
 
@@ -663,6 +682,17 @@ impl ApplicationInput {
                 v.check("resources", res.validate()).map(|_| res)
             })
         });
+        let verify = self.verify.as_ref().map(|c| {
+            c.as_ref().and_then(|c| {
+                let port = v.check("verify.port", PortNumber::parse(c.port))?;
+                let check = HttpVerify {
+                    http_path: c.http_path.clone(),
+                    port,
+                    timeout_s: c.timeout_s.unwrap_or(30),
+                };
+                v.check("verify", check.validate()).map(|_| check)
+            })
+        });
         let parsed = ParsedApplication {
             changes: berth_store::ApplicationChanges {
                 name,
@@ -677,12 +707,16 @@ impl ApplicationInput {
             resources,
             command: self.command.clone(),
             release_command: self.release_command.clone(),
+            verify,
         };
-        // Runtime fields are checked together once assembled.
-        v.check(
-            "",
-            parsed.runtime_over(&RuntimeConfig::default()).validate(),
-        );
+        // Runtime fields are checked together once assembled; on PATCH, over the current
+        // configuration (see `runtime_over`), by the caller.
+        if creating {
+            v.check(
+                "",
+                parsed.runtime_over(&RuntimeConfig::default()).validate(),
+            );
+        }
         v.finish()?;
         Ok(parsed)
     }
@@ -713,6 +747,9 @@ pub struct ApplicationView {
     pub resources: serde_json::Value,
     pub command: Option<Vec<String>>,
     pub release_command: Option<Vec<String>>,
+    /// The verify step's HTTP check, if any.
+    #[schema(value_type = Option<Object>)]
+    pub verify: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -734,6 +771,7 @@ impl ApplicationView {
             resources: serde_json::to_value(&a.runtime.resources).unwrap_or_default(),
             command: a.runtime.command,
             release_command: a.runtime.release_command,
+            verify: serde_json::to_value(&a.runtime.verify).unwrap_or_default(),
             created_at: a.created_at,
             updated_at: a.updated_at,
         }

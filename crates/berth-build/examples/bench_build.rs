@@ -124,6 +124,7 @@ async fn main() {
         build_id: tag.into(),
         labels: Default::default(),
         temp_dir: work.path().to_path_buf(),
+        journal: None,
         timeout: Duration::from_secs(600),
     };
     let (mut berth, mut cli) = (Vec::new(), Vec::new());

@@ -2,7 +2,7 @@
 //! older than bollard's default (Debian's 20.10 speaks 1.41) works.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use berth_domain::RelativePath;
 use bollard::query_parameters::{BuildImageOptions, TagImageOptions};
@@ -57,6 +57,64 @@ pub struct BuildSpec {
     pub temp_dir: PathBuf,
     /// The build is stopped after this long.
     pub timeout: std::time::Duration,
+    /// Where the build notes the layers it makes while it runs, removed when it ends. A file
+    /// still there belongs to a build whose process died: [`Engine::clean_journal`] removes
+    /// what it made.
+    pub journal: Option<PathBuf>,
+}
+
+/// What a running build has made so far, as its journal file holds it: lines of
+/// `made <id>`, `last <id>` (the newest layer, made or reused) and `container <id>` (the
+/// current step's container).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Journal {
+    made: Vec<String>,
+    last_layer: Option<String>,
+    container: Option<String>,
+}
+
+impl Journal {
+    fn render(&self) -> String {
+        let mut out = String::new();
+        for id in &self.made {
+            out.push_str(&format!("made {id}\n"));
+        }
+        if let Some(id) = &self.last_layer {
+            out.push_str(&format!("last {id}\n"));
+        }
+        if let Some(id) = &self.container {
+            out.push_str(&format!("container {id}\n"));
+        }
+        out
+    }
+
+    /// Reads a journal; anything that is not an engine id is ignored.
+    fn parse(text: &str) -> Self {
+        let mut j = Self::default();
+        for line in text.lines() {
+            let Some((kind, id)) = line.split_once(' ') else {
+                continue;
+            };
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                continue;
+            }
+            match kind {
+                "made" => j.made.push(id.to_owned()),
+                "last" => j.last_layer = Some(id.to_owned()),
+                "container" => j.container = Some(id.to_owned()),
+                _ => {}
+            }
+        }
+        j
+    }
+
+    fn save(&self, path: Option<&Path>) {
+        if let Some(path) = path {
+            if let Err(e) = std::fs::write(path, self.render()) {
+                tracing::warn!(path = %path.display(), error = %e, "build journal not written");
+            }
+        }
+    }
 }
 
 /// What a successful build produced.
@@ -105,6 +163,10 @@ impl Engine {
         }
         let mut made = Vec::new();
         let result = self.build_inner(spec, events, cancel, &mut made).await;
+        if let Some(journal) = &spec.journal {
+            // This process saw the build end: cleaning up is its own business from here.
+            let _ = std::fs::remove_file(journal);
+        }
         let doomed = match self.layers.lock() {
             Ok(mut l) => {
                 l.running -= 1;
@@ -129,7 +191,7 @@ impl Engine {
     /// stays. A cancelled build's step container may still be stopping or waiting to be
     /// removed by the engine, holding the layer below it, so that case is retried for up to
     /// 30 s.
-    async fn remove_layer(&self, id: &str) {
+    async fn remove_layer(&self, id: &str) -> bool {
         for _ in 0..60 {
             match self
                 .docker
@@ -146,9 +208,30 @@ impl Engine {
                 }) if message.contains("running container") => {
                     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 }
-                _ => return,
+                Ok(_) => return true,
+                Err(_) => return false,
             }
         }
+        false
+    }
+
+    /// Removes what the build that wrote `journal` made, when its process died before it
+    /// could (the engine stopped that build once its connection was gone), then the journal
+    /// itself. Returns how many images were removed. Call it before builds start.
+    pub async fn clean_journal(&self, journal: &Path) -> Result<usize, BuildError> {
+        let text =
+            std::fs::read_to_string(journal).map_err(BuildError::io("reading a build journal"))?;
+        let mut j = Journal::parse(&text);
+        self.settle_stopped_step(j.container.as_deref(), j.last_layer.as_deref(), &mut j.made)
+            .await;
+        let mut removed = 0;
+        for id in j.made.iter().rev() {
+            if self.remove_layer(id).await {
+                removed += 1;
+            }
+        }
+        let _ = std::fs::remove_file(journal);
+        Ok(removed)
     }
 
     /// After a build was stopped halfway, the engine may still finish the step it was running
@@ -284,6 +367,7 @@ impl Engine {
         // what to look after when the build is stopped halfway.
         let mut last_layer: Option<String> = None;
         let mut step_container: Option<String> = None;
+        let journal = spec.journal.as_deref();
         let deadline = tokio::time::sleep(spec.timeout);
         tokio::pin!(deadline);
         let mut stopped = None;
@@ -320,6 +404,7 @@ impl Engine {
                             step_cached = true;
                         } else if let Some(c) = line.trim().strip_prefix("---> Running in ") {
                             step_container = Some(c.trim().to_owned());
+                            journal_of(made, &last_layer, &step_container).save(journal);
                         } else if let Some(id) = line.trim().strip_prefix("---> ") {
                             if id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
                                 if !step_is_from && !step_cached {
@@ -327,6 +412,7 @@ impl Engine {
                                 }
                                 last_layer = Some(id.to_owned());
                                 step_container = None;
+                                journal_of(made, &last_layer, &step_container).save(journal);
                             }
                         }
                         events.emit(BuildEvent::line(OutputStream::Stdout, line));
@@ -465,6 +551,14 @@ impl Engine {
 }
 
 /// The engine's own words for an error, without bollard's wrapping.
+fn journal_of(made: &[String], last: &Option<String>, container: &Option<String>) -> Journal {
+    Journal {
+        made: made.to_vec(),
+        last_layer: last.clone(),
+        container: container.clone(),
+    }
+}
+
 fn engine_message(e: bollard::errors::Error) -> String {
     match e {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message,
@@ -513,5 +607,17 @@ mod tests {
             Some((3, 7, "RUN make"))
         );
         assert_eq!(super::parse_step("Sending build context"), None);
+    }
+
+    #[test]
+    fn a_journal_reads_back_what_was_written_and_nothing_else() {
+        let j = super::Journal {
+            made: vec!["0123456789ab".into(), "ba9876543210".into()],
+            last_layer: Some("ba9876543210".into()),
+            container: Some("c0ffee".into()),
+        };
+        assert_eq!(super::Journal::parse(&j.render()), j);
+        let hostile = "made ../../etc\nmade \nlast sha256:abc\nremove 0123\ncontainer abc def\n";
+        assert_eq!(super::Journal::parse(hostile), super::Journal::default());
     }
 }

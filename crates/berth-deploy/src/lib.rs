@@ -9,6 +9,7 @@
 
 mod logger;
 mod run;
+mod verify;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,6 +23,10 @@ use berth_domain::{
 };
 use berth_events::{CancelToken, Event, EventBus};
 use berth_store::{Actor, Store, StoreError};
+
+/// The folder of the work directory where running builds keep their journals (see
+/// [`berth_build::BuildSpec::journal`]).
+pub(crate) const JOURNALS: &str = "journal";
 use berth_swarm::Swarm;
 use tokio::sync::{Notify, OnceCell};
 
@@ -136,6 +141,7 @@ impl Pipeline {
             if let Err(e) = cleaner.remove_leftover_jobs().await {
                 tracing::warn!(error = %e, "leftover release jobs were not removed");
             }
+            cleaner.remove_leftover_layers().await;
             worker.work(stop).await
         });
         let reconciler = self.clone();
@@ -173,6 +179,29 @@ impl Pipeline {
             tracing::warn!(job = %name, "a release job the last run left was removed");
         }
         Ok(())
+    }
+
+    /// Removes the image layers of builds a stopped server left halfway, as their journals
+    /// (`work/journal/<build id>`) say.
+    async fn remove_leftover_layers(&self) {
+        let Ok(engines) = self.engines() else { return };
+        let dir = self.inner.settings.work_dir.join(JOURNALS);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match engines.build.clean_journal(&path).await {
+                Ok(removed) => tracing::warn!(
+                    journal = %path.display(),
+                    removed,
+                    "the layers of a build the last run left halfway were removed"
+                ),
+                Err(e) => {
+                    tracing::warn!(journal = %path.display(), error = %e, "build journal kept")
+                }
+            }
+        }
     }
 
     /// The orchestrator, when Swarm can be used.

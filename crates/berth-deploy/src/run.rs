@@ -10,10 +10,11 @@ use berth_domain::{
 };
 use berth_events::{CancelToken, Event};
 use berth_store::{Actor, Scope, StoreError};
-use berth_swarm::{DeployOutcome, SwarmError, SwarmEvent};
+use berth_swarm::{Change, DeployOutcome, SwarmError, SwarmEvent};
 
 use crate::logger::Logger;
-use crate::{Engines, Inner, Snapshot};
+use crate::verify;
+use crate::{Engines, Inner, Snapshot, JOURNALS};
 
 /// How a deployment ended.
 enum End {
@@ -209,13 +210,30 @@ impl Run<'_> {
         drop(sink);
         let _ = forward.await;
         match outcome {
-            Ok(DeployOutcome::Converged { running, .. }) => {
+            Ok(DeployOutcome::Converged {
+                running, change, ..
+            }) => {
                 self.step(StepName::Rollout, StepState::Success, None)
                     .await?;
                 self.step(StepName::Verify, StepState::Running, None)
                     .await?;
-                let message = format!("{running} of {running} replicas running and healthy");
+                let mut message = format!("{running} of {running} replicas running and healthy");
                 self.log.info(StepName::Verify, message.clone());
+                if let Some(check) = &snapshot.runtime.verify {
+                    match verify::check(&engines.swarm, spec.name.as_str(), check, &self.cancel)
+                        .await
+                    {
+                        Ok(answered) => {
+                            self.log.info(StepName::Verify, answered.clone());
+                            message = format!("{message}; {answered}");
+                        }
+                        Err(failed) => {
+                            return self
+                                .undo_after_verify(&engines, &spec, change, failed)
+                                .await;
+                        }
+                    }
+                }
                 self.step(StepName::Verify, StepState::Success, Some(&message))
                     .await?;
                 if let Some(sha) = &d.commit_sha {
@@ -247,6 +265,69 @@ impl Run<'_> {
                 Err(End::Failed(message))
             }
         }
+    }
+
+    /// The new version converged but did not pass the HTTP check (or the deployment was
+    /// cancelled meanwhile): back to what served before, as a failed health check would.
+    async fn undo_after_verify(
+        &self,
+        engines: &Engines,
+        spec: &ServiceSpec,
+        change: Change,
+        failed: verify::Failed,
+    ) -> Result<End, End> {
+        let why = match &failed {
+            verify::Failed::Cancelled => "cancelled".to_owned(),
+            verify::Failed::Answer(why) => format!("the HTTP check failed: {why}"),
+        };
+        self.log.error(Some(StepName::Verify), why.clone());
+        let name = spec.name.as_str();
+        let timeout = self.inner.settings.rollout_timeout;
+        let (undone, end): (Result<(), SwarmError>, fn(String) -> End) = match change {
+            Change::Updated => {
+                self.log.info(
+                    StepName::Verify,
+                    "rolling back to the previous version".to_owned(),
+                );
+                let undone = engines
+                    .swarm
+                    .rollback(
+                        name,
+                        &berth_swarm::EventSink::discard(),
+                        &CancelToken::new(),
+                        timeout,
+                    )
+                    .await
+                    .map(|_| ());
+                (undone, End::RolledBack)
+            }
+            Change::Created => {
+                self.log.info(
+                    StepName::Verify,
+                    "removing the service this deployment created".to_owned(),
+                );
+                (engines.swarm.remove(name, false).await, End::Failed)
+            }
+            Change::Unchanged => (Ok(()), End::Failed),
+        };
+        let message = match (&undone, change) {
+            (Err(e), _) => format!("{why}; undoing the rollout failed too: {e}"),
+            (Ok(()), Change::Updated) => {
+                format!("{why}; rolled back, the previous version kept serving")
+            }
+            (Ok(()), Change::Created) => format!("{why}; the new service was removed"),
+            (Ok(()), Change::Unchanged) => format!("{why}; nothing had changed"),
+        };
+        let state = match failed {
+            verify::Failed::Cancelled => StepState::Cancelled,
+            verify::Failed::Answer(_) => StepState::Failed,
+        };
+        self.step(StepName::Verify, state, Some(&message)).await?;
+        Err(match (failed, undone) {
+            (verify::Failed::Cancelled, _) => End::Cancelled,
+            (_, Err(_)) => End::Failed(message),
+            (_, Ok(())) => end(message),
+        })
     }
 
     /// Runs the release command once in a container of the new image, with the application's
@@ -416,8 +497,11 @@ impl Run<'_> {
             berth_domain::ServiceName::for_application(&app.name, app.id)
         );
         let tmp = self.inner.settings.work_dir.join("tmp");
-        std::fs::create_dir_all(&tmp)
-            .map_err(|e| End::Failed(format!("cannot create {}: {e}", tmp.display())))?;
+        let journals = self.inner.settings.work_dir.join(JOURNALS);
+        for dir in [&tmp, &journals] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| End::Failed(format!("cannot create {}: {e}", dir.display())))?;
+        }
         let spec = BuildSpec {
             checkout: dir,
             context: git.context.clone(),
@@ -432,6 +516,7 @@ impl Run<'_> {
             labels: Default::default(),
             temp_dir: tmp,
             timeout: self.inner.settings.build_timeout,
+            journal: Some(journals.join(build.id.to_string())),
         };
         let (sink, events) = berth_build::EventSink::channel(4096);
         let forward = self.forward_build_events(StepName::Build, events);

@@ -334,6 +334,45 @@ pub struct RuntimeConfig {
     pub command: Option<Vec<String>>,
     #[serde(default)]
     pub release_command: Option<Vec<String>>,
+    /// Checked from outside once a rollout converged: every replica must answer 2xx.
+    #[serde(default)]
+    pub verify: Option<HttpVerify>,
+}
+
+/// The verify step's HTTP check: `GET http_path` on a published container port of every
+/// replica must answer 2xx within `timeout_s`, or the deployment is rolled back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpVerify {
+    pub http_path: String,
+    pub port: PortNumber,
+    #[serde(default = "thirty")]
+    pub timeout_s: u32,
+}
+
+fn thirty() -> u32 {
+    30
+}
+
+impl HttpVerify {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut v = Validator::new();
+        if !self.http_path.starts_with('/')
+            || self
+                .http_path
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace())
+        {
+            v.push(
+                "http_path",
+                "must be a path starting with '/' without spaces",
+            );
+        }
+        if !(1..=600).contains(&self.timeout_s) {
+            v.push("timeout_s", "must be from 1 to 600");
+        }
+        v.finish()
+    }
 }
 
 impl RuntimeConfig {
@@ -356,6 +395,19 @@ impl RuntimeConfig {
                 if c.iter().any(|a| a.contains('\0')) {
                     v.push(field, "must not contain NUL characters");
                 }
+            }
+        }
+        if let Some(check) = &self.verify {
+            v.check("verify", check.validate());
+            let reachable = self
+                .ports
+                .iter()
+                .any(|p| p.container == check.port && p.protocol == PortProtocol::Tcp);
+            if !reachable {
+                v.push(
+                    "verify.port",
+                    "must be a container port listed in ports (over TCP)",
+                );
             }
         }
         let mut published = std::collections::HashSet::new();

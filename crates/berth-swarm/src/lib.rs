@@ -20,5 +20,5 @@ pub use error::SwarmError;
 pub use events::{EventSink, SwarmEvent};
 pub use job::JobOutcome;
 pub use logs::{LogLine, LogOptions, LogStream};
-pub use ops::{DeployOutcome, Endpoint, ManagedService, ServiceStatus, TaskInfo};
+pub use ops::{Change, DeployOutcome, Endpoint, ManagedService, ServiceStatus, TaskInfo};
 pub use setup::{JoinTokens, NodeInfo, RoutingMesh, Swarm, SwarmInfo, SwarmSettings};

@@ -25,9 +25,24 @@ use crate::{EventSink, Swarm, SwarmError, SwarmEvent};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeployOutcome {
     /// Every replica of the new version runs (and passed its health check).
-    Converged { running: u32, dropped_events: u64 },
+    Converged {
+        running: u32,
+        change: Change,
+        dropped_events: u64,
+    },
     /// The new version failed and Swarm went back to the previous one, which kept serving.
     RolledBack { reason: String, dropped_events: u64 },
+}
+
+/// What a deploy did to the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// The service did not exist; it was created.
+    Created,
+    /// Its specification changed; the replicas were replaced (or rescaled).
+    Updated,
+    /// The same specification was deployed again: nothing was replaced.
+    Unchanged,
 }
 
 /// One task (one replica's container, current or past) as berth shows it.
@@ -145,6 +160,7 @@ impl Swarm {
                 match waited {
                     Ok(Waited::Converged(running)) => Ok(DeployOutcome::Converged {
                         running,
+                        change: Change::Created,
                         dropped_events: events.dropped(),
                     }),
                     other => {
@@ -206,6 +222,11 @@ impl Swarm {
                         self.prune_secrets(name).await;
                         Ok(DeployOutcome::Converged {
                             running,
+                            change: if changed {
+                                Change::Updated
+                            } else {
+                                Change::Unchanged
+                            },
                             dropped_events: events.dropped(),
                         })
                     }

@@ -171,7 +171,9 @@ pub async fn update_application(
     let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Write).await?;
     let mut changes = parsed.changes.clone();
     if parsed.touches_runtime() {
-        changes.runtime = Some(parsed.runtime_over(&app.runtime));
+        let runtime = parsed.runtime_over(&app.runtime);
+        runtime.validate()?;
+        changes.runtime = Some(runtime);
     }
     let changed: Vec<&str> = [
         changes.name.as_ref().map(|_| "name"),

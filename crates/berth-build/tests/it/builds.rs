@@ -496,6 +496,12 @@ async fn a_cancelled_build_stops_alone_and_a_slow_one_times_out() {
     assert!(wait_gone(&engine, &marker).await);
     // The layers this build reported, and anything the engine committed on top of them after
     // the build was stopped, are gone; the base image stays.
+    let seen = layer_ids(&mut rx);
+    assert_layers_gone(&engine, &seen).await;
+}
+
+/// The ids of the layers a build reported (`---> <id>` lines).
+fn layer_ids(rx: &mut tokio::sync::mpsc::Receiver<BuildEvent>) -> Vec<String> {
     let mut seen = Vec::new();
     while let Ok(e) = rx.try_recv() {
         if let BuildEvent::Line { text, .. } = e {
@@ -508,6 +514,11 @@ async fn a_cancelled_build_stops_alone_and_a_slow_one_times_out() {
             }
         }
     }
+    seen
+}
+
+/// None of `seen` but the base image is left, and nothing untagged sits on top of them.
+async fn assert_layers_gone(engine: &berth_build::Engine, seen: &[String]) {
     let base = engine
         .docker()
         .inspect_image(crate::repo::BASE_IMAGE)
@@ -537,6 +548,71 @@ async fn a_cancelled_build_stops_alone_and_a_slow_one_times_out() {
             "nothing was left on top of the stopped build: {id}"
         );
     }
+}
+
+/// A build whose process died halfway (its future dropped: no clean-up of its own ran, the
+/// engine saw the connection close) leaves its journal; cleaning it removes what it made.
+#[tokio::test]
+async fn the_journal_of_a_build_that_died_removes_what_it_made() {
+    let engine = engine().await;
+    let names = Names::new(&engine);
+    let marker = format!("sleep 4{}", rand_digit());
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let dockerfile = format!(
+        "{}RUN echo {unique} > /unique\nRUN {marker}\n",
+        dockerfile()
+    );
+    let repo = TestRepo::new();
+    let sha = repo.commit(&[("Dockerfile", &dockerfile), ("index.html", "x")], "dies");
+    let (_keep, dir) = fetch_main(&repo);
+    let journal_dir = tempfile::tempdir().unwrap();
+    let journal = journal_dir.path().join("build-1");
+    let mut spec = names.spec(&dir, &sha);
+    spec.journal = Some(journal.clone());
+    let (sink, mut rx) = EventSink::channel(10_000);
+    let mut seen = Vec::new();
+    let cancel = CancelToken::new();
+    {
+        let build = engine.build(&spec, &sink, &cancel);
+        tokio::pin!(build);
+        loop {
+            tokio::select! {
+                r = &mut build => panic!("the build ended before the slow step: {r:?}"),
+                Some(e) = rx.recv() => match e {
+                    BuildEvent::Step { text, .. } if text.contains(&marker) => break,
+                    BuildEvent::Line { text, .. } => {
+                        if let Some(id) = text.trim().strip_prefix("---> ").filter(|i| i.len() == 12) {
+                            seen.push(id.to_owned());
+                        }
+                    }
+                    _ => {}
+                },
+            }
+        }
+        // The step's container starts; then the process "dies" (the future is dropped).
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(800), &mut build).await;
+    }
+    seen.extend(layer_ids(&mut rx));
+    assert!(!seen.is_empty(), "the build made layers before it died");
+    let text = std::fs::read_to_string(&journal).expect("the journal outlives a dead build");
+    assert!(text.contains("made "), "{text}");
+
+    let removed = engine.clean_journal(&journal).await.unwrap();
+    assert!(removed >= 1, "the unique layer was removed");
+    assert!(!journal.exists(), "the journal is removed once cleaned");
+    assert!(wait_gone(&engine, &marker).await);
+    assert_layers_gone(&engine, &seen).await;
+    assert!(names.tags().await.is_empty());
+
+    // A build that ends in this process leaves no journal.
+    let mut spec = names.spec(&dir, &sha);
+    spec.journal = Some(journal.clone());
+    spec.timeout = std::time::Duration::from_secs(2);
+    let r = engine
+        .build(&spec, &EventSink::discard(), &CancelToken::new())
+        .await;
+    assert!(matches!(r, Err(BuildError::TimedOut { .. })), "{r:?}");
+    assert!(!journal.exists());
 }
 
 fn rand_digit() -> u32 {

@@ -120,6 +120,7 @@ impl Names {
             build_id: "build-1".into(),
             labels: [("org.example.team".to_owned(), "platform".to_owned())].into(),
             temp_dir: self.temp.path().to_path_buf(),
+            journal: None,
             timeout: std::time::Duration::from_secs(300),
         }
     }

@@ -448,6 +448,13 @@ fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
         .collect();
     assert_eq!(steps, ["clone", "build", "release", "rollout", "verify"]);
     assert!(
+        d1["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 of 2 replicas answered GET /health"),
+        "the verify step asked every replica from outside: {d1}"
+    );
+    assert!(
         api.logs(&d1_id)
             .iter()
             .any(|l| l["message"] == "migrating to v1"),
@@ -508,6 +515,30 @@ fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
         "{d4}"
     );
     assert_eq!(api.answers(&app_id), ["v2", "v2"]);
+
+    // A commit that is healthy inside but fails the HTTP check from outside: rolled back.
+    let (status, patched) = api.call(
+        "PATCH",
+        &format!("/api/v1/applications/{app_id}"),
+        Some(json!({ "verify": { "http_path": "/missing", "port": 8080, "timeout_s": 3 } })),
+    );
+    assert_eq!(status, 200, "{patched}");
+    let unverified = repo.commit("v5", true, true);
+    let (_, d5) = hook.push("main", &unverified);
+    let d5 = api.wait(d5["id"].as_str().unwrap());
+    assert_eq!(d5["status"], "rolled_back", "{d5}");
+    let message = d5["message"].as_str().unwrap();
+    assert!(
+        message.contains("answered 404 to GET /missing") && message.contains("rolled back"),
+        "{d5}"
+    );
+    assert_eq!(api.answers(&app_id), ["v2", "v2"]);
+    let (status, bad) = api.call(
+        "PATCH",
+        &format!("/api/v1/applications/{app_id}"),
+        Some(json!({ "verify": { "http_path": "/health", "port": 9999 } })),
+    );
+    assert_eq!(status, 422, "a port the application does not list: {bad}");
 
     // Roll back to the first deployment: v1 again, with no build.
     let (status, r) = api.call(
@@ -631,7 +662,8 @@ fn setup_application<'a>(addr: &'a str, repo: &Repo) -> (Api<'a>, String, Hook<'
             "replicas": 2,
             "ports": [ { "container": 8080, "mode": "host" } ],
             "health_check": { "http_path": "/health", "port": 8080, "interval_s": 1, "timeout_s": 1, "retries": 2 },
-            "release_command": ["sh", "-c", "echo migrating to $(cat /version 2>/dev/null || echo nothing)"]
+            "release_command": ["sh", "-c", "echo migrating to $(cat /version 2>/dev/null || echo nothing)"],
+            "verify": { "http_path": "/health", "port": 8080, "timeout_s": 20 }
         })),
     );
     assert_eq!(status, 201, "{app}");
@@ -654,6 +686,37 @@ fn setup_application<'a>(addr: &'a str, repo: &Repo) -> (Api<'a>, String, Hook<'
         .path()
         .to_owned();
     (api, app_id, Hook { addr, path, secret })
+}
+
+/// Those of `layers` that still exist without a tag once `within` passed (or at once when
+/// none does).
+fn untagged_left(layers: &[String], within: Duration) -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let docker = bollard::Docker::connect_with_local_defaults()
+            .unwrap()
+            .negotiate_version()
+            .await
+            .unwrap();
+        let deadline = Instant::now() + within;
+        loop {
+            let mut left = Vec::new();
+            for id in layers {
+                if let Ok(image) = docker.inspect_image(id).await {
+                    if image.repo_tags.unwrap_or_default().is_empty() {
+                        left.push(id.clone());
+                    }
+                }
+            }
+            if left.is_empty() || Instant::now() >= deadline {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
 }
 
 /// Deletes the test's application (and so its service) even when the test fails.
@@ -692,9 +755,10 @@ fn a_killed_server_ends_its_deployment_and_the_queue_carries_on() {
     ];
     let mut b = start(&args, &env);
     let repo = Repo::new();
+    let unique = uuid::Uuid::new_v4().simple().to_string();
     let slow = repo.commit_dockerfile(
         "slow",
-        "FROM berth-test/busybox:latest\nRUN echo building slowly && sleep 60\nCMD [\"sleep\", \"1000\"]\n",
+        &format!("FROM berth-test/busybox:latest\nRUN echo {unique} > /unique\nRUN echo building slowly && sleep 60\nCMD [\"sleep\", \"1000\"]\n"),
     );
     let (api, app_id, hook) = setup_application(&b.addr, &repo);
     let (api_token, hook_path, secret) =
@@ -724,6 +788,18 @@ fn a_killed_server_ends_its_deployment_and_the_queue_carries_on() {
     let (status, d2) = hook.push("main", &good);
     assert_eq!(status, 202, "{d2}");
     let d2 = d2["id"].as_str().unwrap().to_owned();
+    let layers: Vec<String> = api
+        .logs(&d1)
+        .iter()
+        .filter_map(|l| {
+            let id = l["message"].as_str()?.trim().strip_prefix("---> ")?;
+            (id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_owned())
+        })
+        .collect();
+    assert!(
+        layers.len() >= 2,
+        "the base and the unique layer were reported: {layers:?}"
+    );
     b.child.kill().unwrap();
     b.child.wait().unwrap();
     drop(api);
@@ -754,6 +830,10 @@ fn a_killed_server_ends_its_deployment_and_the_queue_carries_on() {
         "no step stays in progress: {first}"
     );
     assert_eq!(first["build"]["status"], "failed", "{first}");
+    assert!(
+        untagged_left(&layers, Duration::from_secs(60)).is_empty(),
+        "the layers the killed build made were removed at start: {layers:?}"
+    );
     let second = api.wait(&d2);
     assert_eq!(second["status"], "success", "{second}");
     assert_eq!(api.answers(&app_id), ["v1", "v1"]);

@@ -98,6 +98,7 @@ impl Fixture {
             build_id: version.to_owned(),
             labels: Default::default(),
             temp_dir: self.temp.path().to_path_buf(),
+            journal: None,
             timeout: Duration::from_secs(300),
         };
         self.build

@@ -1,5 +1,5 @@
 use berth_events::CancelToken;
-use berth_swarm::{DeployOutcome, SwarmEvent};
+use berth_swarm::{Change, DeployOutcome, SwarmEvent};
 
 use crate::fixture::{events, Fixture, Load, TIMEOUT};
 
@@ -47,7 +47,14 @@ async fn rolling_updates_keep_serving_and_a_failing_version_is_rolled_back() {
 
     // Deploying the same specification again changes nothing and returns at once.
     let again = f.deploy(&spec).await;
-    assert!(matches!(again, DeployOutcome::Converged { running: 2, .. }));
+    assert!(matches!(
+        again,
+        DeployOutcome::Converged {
+            running: 2,
+            change: Change::Unchanged,
+            ..
+        }
+    ));
     assert_eq!(f.answers(&name).await, answers, "no replica was replaced");
 
     // v2 under a steady client load.
