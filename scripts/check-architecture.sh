@@ -14,6 +14,7 @@ rules=(
   "berth-build|all|sea-orm sqlx actix-web berth-store berth-swarm"
   "berth-swarm|all|sea-orm sqlx actix-web berth-store berth-build git2"
   "berth-deploy|all|actix-web berth-api"
+  "berth-proxy|all|sea-orm sqlx actix-web bollard berth-store berth-swarm berth-build instant-acme"
 )
 for rule in "${rules[@]}"; do
   IFS='|' read -r crate scope forbidden <<<"$rule"

@@ -1,0 +1,536 @@
+//! Accepting connections and forwarding each request.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use sha2::{Digest, Sha256};
+
+use crate::table::{eject, Found, Installed, Target};
+use crate::{pages, Body, BoxError, Inner};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+pub(crate) async fn serve(
+    inner: Arc<Inner>,
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: berth_events::CancelToken,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(inner.settings.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+    let builder = Arc::new(builder);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let inner = inner.clone();
+        let builder = builder.clone();
+        let tls = tls.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let handshake = inner.settings.header_read_timeout;
+            match tls {
+                None => {
+                    let service = hyper::service::service_fn(move |req| {
+                        handle(inner.clone(), req, peer, Scheme::Http)
+                    });
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    let _ = watcher.watch(conn).await;
+                }
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(handshake, acceptor.accept(stream)).await
+                    else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(move |req| {
+                        handle(inner.clone(), req, peer, Scheme::Https)
+                    });
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    let _ = watcher.watch(conn).await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+}
+
+/// The host a request is for: its authority (HTTP/2) or `Host` header, lower case, without
+/// port or trailing dot; and the port the client used, if it gave one.
+fn host_of(req: &Request<Incoming>) -> Option<(String, Option<u16>)> {
+    let raw = match req.uri().authority() {
+        Some(a) => a.as_str().to_owned(),
+        None => req.headers().get(header::HOST)?.to_str().ok()?.to_owned(),
+    };
+    let authority: hyper::http::uri::Authority = raw.parse().ok()?;
+    let host = authority
+        .host()
+        .trim_end_matches('.')
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    if host.is_empty() {
+        return None;
+    }
+    Some((host, authority.port_u16()))
+}
+
+async fn handle(
+    inner: Arc<Inner>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    scheme: Scheme,
+) -> Result<Response<Body>, std::convert::Infallible> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let Some((host, port)) = host_of(&req) else {
+        return Ok(pages::bad_request("The request names no host."));
+    };
+    if scheme == Scheme::Http {
+        if let Some(token) = path.strip_prefix("/.well-known/acme-challenge/") {
+            let answer = inner
+                .challenges
+                .lock()
+                .ok()
+                .and_then(|c| c.get(token).cloned());
+            if let Some(answer) = answer {
+                tracing::info!(target: "berth::access", %host, %path, status = 200, "acme challenge");
+                let mut r = Response::new(
+                    http_body_util::Full::new(bytes::Bytes::from(answer))
+                        .map_err(|e| match e {})
+                        .boxed(),
+                );
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
+                return Ok(r);
+            }
+        }
+    }
+    let table = inner.table.load_full();
+    let route = match table.find(&host, &path) {
+        None => {
+            tracing::info!(target: "berth::access", %host, %method, %path, status = 404, peer = %peer.ip(), "no route");
+            return Ok(pages::not_found());
+        }
+        Some(Found::Redirect(to)) => {
+            let location = format!(
+                "{}://{}{}{}",
+                scheme.as_str(),
+                to,
+                port.map(|p| format!(":{p}")).unwrap_or_default(),
+                path_and_query(&req)
+            );
+            return Ok(pages::redirect(&location, true));
+        }
+        Some(Found::Route(r)) => r.clone(),
+    };
+    route.counters.requests.fetch_add(1, Ordering::Relaxed);
+    let (mut response, upstream) = route_request(&inner, &route, req, peer, scheme, &host).await;
+    let status = response.status();
+    if status.is_server_error() {
+        route.counters.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    if scheme == Scheme::Https && route.route.hsts {
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    tracing::info!(
+        target: "berth::access",
+        route = %route.route.id,
+        %host,
+        %method,
+        %path,
+        status = status.as_u16(),
+        upstream = upstream.map(|u| u.to_string()).unwrap_or_default(),
+        ms = started.elapsed().as_millis() as u64,
+        peer = %peer.ip(),
+        scheme = scheme.as_str(),
+    );
+    Ok(response)
+}
+
+fn path_and_query(req: &Request<Incoming>) -> &str {
+    req.uri().path_and_query().map_or("/", |p| p.as_str())
+}
+
+/// A route's answer: a redirect, a refusal, a page, or the replica's response.
+async fn route_request(
+    inner: &Arc<Inner>,
+    route: &Arc<Installed>,
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+    scheme: Scheme,
+    host: &str,
+) -> (Response<Body>, Option<SocketAddr>) {
+    let r = &route.route;
+    if scheme == Scheme::Http && r.https_redirect {
+        let port = match inner.settings.https_port {
+            443 => String::new(),
+            p => format!(":{p}"),
+        };
+        let location = format!("https://{host}{port}{}", path_and_query(&req));
+        return (pages::redirect(&location, true), None);
+    }
+    if !r.basic_auth.is_empty() && !authorized(inner, route, req.headers()).await {
+        return (pages::unauthorized(host), None);
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > r.max_body_bytes) {
+        return (pages::too_large(), None);
+    }
+    let name = match &r.target {
+        Target::Stopped { .. } => return (pages::stopped(), None),
+        Target::Service { name, .. } => name.clone(),
+    };
+    let candidates = route.candidates(&inner.ejected).await;
+    if candidates.is_empty() {
+        return (pages::no_replica(), None);
+    }
+    let upgrade = is_upgrade(req.headers());
+    let bodiless =
+        declared.unwrap_or(0) == 0 && !req.headers().contains_key(header::TRANSFER_ENCODING);
+    let retryable = bodiless
+        && !upgrade
+        && matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let (parts, body) = req.into_parts();
+    let headers = forwarded_headers(&parts.headers, peer, scheme, upgrade);
+    let mut body: Option<Body> = Some(if bodiless && !upgrade {
+        Empty::new().map_err(|e| match e {}).boxed()
+    } else {
+        Limited::new(body, r.max_body_bytes as usize).boxed()
+    });
+    let attempts = if retryable {
+        candidates.len().min(2)
+    } else {
+        1
+    };
+    let mut last_error = None;
+    for addr in candidates.iter().take(attempts) {
+        let b = body
+            .take()
+            .unwrap_or_else(|| Empty::new().map_err(|e| match e {}).boxed());
+        let upstream = match upstream_request(&parts.method, &parts.uri, &headers, *addr, b) {
+            Ok(u) => u,
+            Err(_) => return (pages::bad_request("The request cannot be forwarded."), None),
+        };
+        let sent = tokio::time::timeout(
+            inner.settings.response_timeout,
+            inner.client.request(upstream),
+        )
+        .await;
+        match sent {
+            Err(_) => {
+                tracing::warn!(service = %name, upstream = %addr, "the replica did not answer in time");
+                return (pages::gateway_timeout(), Some(*addr));
+            }
+            Ok(Ok(mut response)) => {
+                if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                    if let Some(client) = client_upgrade {
+                        let server = hyper::upgrade::on(&mut response);
+                        tokio::spawn(async move {
+                            if let (Ok(c), Ok(s)) = (client.await, server.await) {
+                                let mut c = TokioIo::new(c);
+                                let mut s = TokioIo::new(s);
+                                let _ = tokio::io::copy_bidirectional(&mut c, &mut s).await;
+                            }
+                        });
+                    }
+                    let (p, _) = response.into_parts();
+                    let mut out =
+                        Response::from_parts(p, Empty::new().map_err(|e| match e {}).boxed());
+                    strip_hop_by_hop(out.headers_mut(), true);
+                    return (out, Some(*addr));
+                }
+                let mut out = response.map(|b| b.map_err(|e| Box::new(e) as BoxError).boxed());
+                strip_hop_by_hop(out.headers_mut(), false);
+                return (out, Some(*addr));
+            }
+            Ok(Err(e)) => {
+                if e.is_connect() {
+                    eject(&inner.ejected, *addr);
+                }
+                if too_large(&e) {
+                    return (pages::too_large(), Some(*addr));
+                }
+                tracing::warn!(service = %name, upstream = %addr, error = %e, "forwarding failed");
+                let connect = e.is_connect();
+                last_error = Some(*addr);
+                if !connect {
+                    break;
+                }
+            }
+        }
+    }
+    (pages::bad_gateway(), last_error)
+}
+
+/// Whether the body limit stopped the request body.
+fn too_large(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+];
+
+/// Removes headers meant for one connection only (and those `Connection` names); an upgrade
+/// keeps `Connection: upgrade` and `Upgrade`.
+fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    let upgrade_to = headers.get(header::UPGRADE).cloned();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
+    if upgrade {
+        if let Some(to) = upgrade_to {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(header::UPGRADE, to);
+        }
+    }
+}
+
+/// The client's headers as the replica gets them: hop-by-hop headers gone, and the
+/// `X-Forwarded-*` headers set by the router alone (a client's own are dropped).
+fn forwarded_headers(
+    original: &HeaderMap,
+    peer: SocketAddr,
+    scheme: Scheme,
+    upgrade: bool,
+) -> HeaderMap {
+    let mut headers = original.clone();
+    strip_hop_by_hop(&mut headers, upgrade);
+    for name in [
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-real-ip",
+    ] {
+        headers.remove(name);
+    }
+    let host = original
+        .get(header::HOST)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static(""));
+    if let Ok(ip) = HeaderValue::from_str(&peer.ip().to_string()) {
+        headers.insert("x-forwarded-for", ip.clone());
+        headers.insert("x-real-ip", ip);
+    }
+    headers.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(scheme.as_str()),
+    );
+    if !host.is_empty() {
+        headers.insert("x-forwarded-host", host);
+    }
+    headers
+}
+
+fn upstream_request(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    addr: SocketAddr,
+    body: Body,
+) -> Result<Request<Body>, hyper::http::Error> {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut req = Request::builder()
+        .method(method.clone())
+        .uri(format!("http://{addr}{path}"))
+        .version(Version::HTTP_11)
+        .body(body)?;
+    *req.headers_mut() = headers.clone();
+    if !req.headers().contains_key(header::HOST) {
+        // HTTP/2 carries the host as the authority: HTTP/1.1 needs it as a header.
+        if let Some(a) = uri.authority() {
+            if let Ok(v) = HeaderValue::from_str(a.as_str()) {
+                req.headers_mut().insert(header::HOST, v);
+            }
+        }
+    }
+    Ok(req)
+}
+
+/// Checks `Authorization: Basic` against the route's users (bcrypt); a pair that passed is
+/// remembered for five minutes.
+async fn authorized(inner: &Arc<Inner>, route: &Arc<Installed>, headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some(encoded) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    else {
+        return false;
+    };
+    let digest: [u8; 32] = Sha256::new()
+        .chain_update(route.route.id.as_bytes())
+        .chain_update([0])
+        .chain_update(encoded.trim().as_bytes())
+        .finalize()
+        .into();
+    if let Ok(passed) = inner.passed.lock() {
+        if passed
+            .get(&digest)
+            .is_some_and(|until| *until > Instant::now())
+        {
+            return true;
+        }
+    }
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    let Ok(decoded) = String::from_utf8(decoded) else {
+        return false;
+    };
+    let Some((user, password)) = decoded.split_once(':') else {
+        return false;
+    };
+    let Some(hash) = route
+        .route
+        .basic_auth
+        .iter()
+        .find(|u| u.username == user)
+        .map(|u| u.bcrypt_hash.clone())
+    else {
+        return false;
+    };
+    let password = password.to_owned();
+    let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+        .await
+        .unwrap_or(false);
+    if ok {
+        if let Ok(mut passed) = inner.passed.lock() {
+            let now = Instant::now();
+            passed.retain(|_, until| *until > now);
+            if passed.len() < 10_000 {
+                passed.insert(digest, now + Duration::from_secs(300));
+            }
+        }
+    }
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key(header::ACCEPT));
+    }
+
+    #[test]
+    fn forwarded_headers_come_from_the_router_alone() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("shop.test:8443"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        let out = forwarded_headers(&h, "10.0.0.7:5555".parse().unwrap(), Scheme::Http, false);
+        assert_eq!(out["x-forwarded-for"], "10.0.0.7");
+        assert_eq!(out["x-forwarded-proto"], "http");
+        assert_eq!(out["x-forwarded-host"], "shop.test:8443");
+    }
+}

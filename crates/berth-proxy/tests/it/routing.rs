@@ -1,0 +1,269 @@
+use std::time::Duration;
+
+use berth_proxy::{BasicAuthUser, Target, Upstreams, WwwRedirect};
+use http_body_util::BodyExt;
+use hyper::Request;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::fixture::*;
+
+#[tokio::test]
+async fn hosts_and_path_prefixes_choose_the_replicas_and_forwarded_headers_are_the_routers() {
+    let (shop, api) = (replica("shop").await, replica("api").await);
+    let router = Router::start(|_| {}).await;
+    let mut api_route = route("api", "shop.test", vec![api]);
+    api_route.path_prefix = "/api".into();
+    router
+        .proxy
+        .install(vec![route("shop", "Shop.Test", vec![shop]), api_route]);
+
+    let a = http(router.http, get("shop.test", "/")).await;
+    assert_eq!(a.status, 200);
+    assert!(
+        a.body.starts_with("shop GET / host=shop.test"),
+        "{}",
+        a.body
+    );
+    let a = http(router.http, get("SHOP.test.:80", "/api/orders")).await;
+    assert!(a.body.starts_with("api GET /api/orders"), "{}", a.body);
+    let a = http(router.http, get("shop.test", "/apiary")).await;
+    assert!(
+        a.body.starts_with("shop "),
+        "whole segments only: {}",
+        a.body
+    );
+
+    // X-Forwarded-* come from the router; what a client claims is dropped.
+    let req = Request::get("/")
+        .header("host", "shop.test")
+        .header("x-forwarded-for", "6.6.6.6")
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "evil.test")
+        .body(http_body_util::Full::new(bytes::Bytes::new()).boxed())
+        .unwrap();
+    let a = http(router.http, req).await;
+    assert!(
+        a.body.contains("xff=127.0.0.1 xfp=http xfh=shop.test"),
+        "{}",
+        a.body
+    );
+
+    // An unknown host gets the 404 page, and so does no host at all.
+    let a = http(router.http, get("nobody.test", "/")).await;
+    assert_eq!(a.status, 404);
+    assert!(a.body.contains("No application answers"), "{}", a.body);
+    assert_eq!(a.headers["content-type"], "text/html; charset=utf-8");
+}
+
+#[tokio::test]
+async fn replicas_share_the_load_and_a_refused_connection_is_retried_on_another() {
+    let (one, two, dead) = (
+        replica("one").await,
+        replica("two").await,
+        dead_port().await,
+    );
+    let router = Router::start(|_| {}).await;
+    router
+        .proxy
+        .install(vec![route("app", "app.test", vec![one, two, dead])]);
+    let mut seen = std::collections::HashMap::new();
+    for _ in 0..30 {
+        let a = http(router.http, get("app.test", "/")).await;
+        assert_eq!(
+            a.status, 200,
+            "a GET never fails while a replica answers: {}",
+            a.body
+        );
+        *seen
+            .entry(a.body.split(' ').next().unwrap().to_owned())
+            .or_insert(0) += 1;
+    }
+    assert!(seen["one"] >= 5 && seen["two"] >= 5, "{seen:?}");
+
+    // A POST is not repeated: a refused connection is a 502.
+    router
+        .proxy
+        .install(vec![route("app", "app.test", vec![dead])]);
+    let post = Request::post("/")
+        .header("host", "app.test")
+        .body(http_body_util::Full::new(bytes::Bytes::from("x")).boxed())
+        .unwrap();
+    let a = http(router.http, post).await;
+    assert_eq!(a.status, 502);
+    assert!(a.body.contains("did not answer"), "{}", a.body);
+
+    // Stopped, and running no replica: 503 pages that say which.
+    let mut stopped = route("app", "app.test", vec![]);
+    stopped.target = Target::Stopped { name: "app".into() };
+    router.proxy.install(vec![stopped]);
+    let a = http(router.http, get("app.test", "/")).await;
+    assert_eq!(a.status, 503);
+    assert!(a.body.contains("stopped"), "{}", a.body);
+    router.proxy.install(vec![route("app", "app.test", vec![])]);
+    let a = http(router.http, get("app.test", "/")).await;
+    assert_eq!(a.status, 503);
+    assert!(a.body.contains("no running instance"), "{}", a.body);
+
+    let stats = router.proxy.stats();
+    assert_eq!(stats.len(), 1);
+    assert_eq!((stats[0].requests, stats[0].errors), (33, 3), "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_new_table_applies_to_new_requests_while_one_in_flight_finishes() {
+    let app = replica("app").await;
+    let router = Router::start(|_| {}).await;
+    router
+        .proxy
+        .install(vec![route("app", "app.test", vec![app])]);
+    let addr = router.http;
+    let slow = tokio::spawn(async move { http(addr, get("app.test", "/slow")).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    router.proxy.install(vec![]);
+    assert_eq!(http(router.http, get("app.test", "/")).await.status, 404);
+    let a = slow.await.unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
+async fn redirects_basic_auth_and_body_limits_are_per_domain() {
+    let app = replica("app").await;
+    let router = Router::start(|_| {}).await;
+    let mut secure = route("secure", "secure.test", vec![app]);
+    secure.https_redirect = true;
+    secure.hsts = true;
+    let mut apex = route("apex", "apex.test", vec![app]);
+    apex.www = WwwRedirect::ToApex;
+    let mut locked = route("locked", "locked.test", vec![app]);
+    locked.basic_auth = vec![BasicAuthUser {
+        username: "ann".into(),
+        bcrypt_hash: bcrypt::hash("s3cret", 4).unwrap(),
+    }];
+    locked.max_body_bytes = 16;
+    router.proxy.install(vec![secure, apex, locked]);
+
+    let a = http(router.http, get("secure.test", "/a?b=c")).await;
+    assert_eq!(a.status, 308);
+    assert_eq!(
+        a.headers["location"],
+        format!("https://secure.test:{}/a?b=c", router.https.port())
+    );
+    let tls = Tls::connect(
+        router.https,
+        "secure.test",
+        rustls::DEFAULT_VERSIONS,
+        &[b"http/1.1"],
+    )
+    .await
+    .unwrap();
+    let a = tls.sender().await.send(get("secure.test", "/")).await;
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains("xfp=https"), "{}", a.body);
+    assert_eq!(a.headers["strict-transport-security"], "max-age=31536000");
+
+    let a = http(router.http, get("www.apex.test:8080", "/x")).await;
+    assert_eq!(
+        (a.status, a.headers["location"].as_str()),
+        (308, "http://apex.test:8080/x")
+    );
+
+    let a = http(router.http, get("locked.test", "/")).await;
+    assert_eq!(a.status, 401);
+    assert!(a.headers["www-authenticate"].starts_with("Basic realm=\"locked.test\""));
+    let with = |user: &str, password: &str| {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        Request::get("/")
+            .header("host", "locked.test")
+            .header("authorization", format!("Basic {token}"))
+            .body(http_body_util::Full::new(bytes::Bytes::new()).boxed())
+            .unwrap()
+    };
+    assert_eq!(http(router.http, with("ann", "wrong")).await.status, 401);
+    assert_eq!(http(router.http, with("bob", "s3cret")).await.status, 401);
+    assert_eq!(http(router.http, with("ann", "s3cret")).await.status, 200);
+    assert_eq!(http(router.http, with("ann", "s3cret")).await.status, 200);
+
+    // Bodies over the limit: refused from Content-Length, and when streamed without one.
+    let post = |body: &'static str| {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD.encode("ann:s3cret");
+        Request::post("/")
+            .header("host", "locked.test")
+            .header("authorization", format!("Basic {token}"))
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)).boxed())
+            .unwrap()
+    };
+    let a = http(router.http, post("small")).await;
+    assert!(a.body.ends_with("len=5"), "{}", a.body);
+    assert_eq!(
+        http(router.http, post("far more than sixteen bytes"))
+            .await
+            .status,
+        413
+    );
+    let mut raw = tokio::net::TcpStream::connect(router.http).await.unwrap();
+    let token = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode("ann:s3cret")
+    };
+    raw.write_all(
+        format!("POST / HTTP/1.1\r\nhost: locked.test\r\nauthorization: Basic {token}\r\ntransfer-encoding: chunked\r\n\r\n20\r\n0123456789abcdef0123456789abcdef\r\n0\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = vec![0; 4096];
+    let n = raw.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}
+
+#[tokio::test]
+async fn websockets_and_event_streams_pass_through_and_slow_replicas_time_out() {
+    let app = replica("app").await;
+    let router = Router::start(|s| s.response_timeout = Duration::from_secs(1)).await;
+    router
+        .proxy
+        .install(vec![route("app", "app.test", vec![app])]);
+
+    // An upgrade: 101, then bytes both ways.
+    let mut raw = tokio::net::TcpStream::connect(router.http).await.unwrap();
+    raw.write_all(
+        b"GET /ws HTTP/1.1\r\nhost: app.test\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut buf = vec![0; 1024];
+    let n = raw.read(&mut buf).await.unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: echo"), "{head}");
+    raw.write_all(b"ping through the router").await.unwrap();
+    let mut echoed = vec![0; 23];
+    tokio::time::timeout(Duration::from_secs(5), raw.read_exact(&mut echoed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&echoed, b"ping through the router");
+
+    // An event stream arrives event by event, not at its end.
+    let stream = tokio::net::TcpStream::connect(router.http).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let started = std::time::Instant::now();
+    let response = sender.send_request(get("app.test", "/sse")).await.unwrap();
+    let mut body = response.into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(&first[..], b"data: 0\n\n");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "the first event came before the stream ended"
+    );
+
+    let a = http(router.http, get("app.test", "/never")).await;
+    assert_eq!(a.status, 504);
+    let _ = Upstreams::Addrs(vec![]);
+}
