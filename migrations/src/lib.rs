@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_initial;
 mod m20261122_000002_row_level_security;
 mod m20261122_000003_webhook_deliveries;
+mod m20261123_000004_domain_routing;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_row_level_security::Migration),
             Box::new(m20261122_000003_webhook_deliveries::Migration),
+            Box::new(m20261123_000004_domain_routing::Migration),
         ]
     }
 }

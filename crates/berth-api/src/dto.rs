@@ -851,6 +851,54 @@ pub struct DomainCreate {
     pub host: String,
     /// Serve over HTTPS with a certificate (default true).
     pub tls: Option<bool>,
+    /// How the edge router serves it; absent fields take their defaults.
+    pub routing: Option<DomainRoutingInput>,
+}
+
+/// How the edge router serves a domain. On PATCH, absent fields keep their value.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DomainRoutingInput {
+    /// Only requests under this path reach the application (default `/`).
+    pub path_prefix: Option<String>,
+    /// The container port requests go to (default: the application's first listed port,
+    /// else 80); `null` returns to the default.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub port: Option<Option<i64>>,
+    /// Plain HTTP redirects to HTTPS when the domain has TLS (default true).
+    pub https_redirect: Option<bool>,
+    /// HTTPS answers carry `Strict-Transport-Security: max-age=31536000` (default false).
+    pub hsts: Option<bool>,
+    /// `none` (default), `to_apex` (`www.<domain>` redirects to the domain) or `to_www` (the
+    /// domain is `www.<apex>`; `<apex>` redirects to it).
+    pub www_redirect: Option<String>,
+    /// Basic authentication: the full list of users. A user already there may leave out
+    /// `password` to keep theirs. Empty: no authentication.
+    pub basic_auth: Option<Vec<BasicAuthInput>>,
+    /// Request bodies over this many MiB are refused with 413 (default 100).
+    pub max_body_mb: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuthInput {
+    pub username: String,
+    /// Write-only: stored as a bcrypt hash, never shown.
+    pub password: Option<String>,
+}
+
+/// A domain's routing as shown: basic-auth users by name only.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DomainRoutingView {
+    pub path_prefix: String,
+    pub port: Option<u16>,
+    pub https_redirect: bool,
+    pub hsts: bool,
+    /// `none`, `to_apex` or `to_www`.
+    pub www_redirect: String,
+    pub basic_auth_users: Vec<String>,
+    pub max_body_mb: u32,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -859,6 +907,7 @@ pub struct DomainUpdate {
     pub tls: Option<bool>,
     /// Route the domain to another application of the same project.
     pub application_id: Option<uuid::Uuid>,
+    pub routing: Option<DomainRoutingInput>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -868,6 +917,7 @@ pub struct DomainView {
     pub host: String,
     pub application_id: Option<uuid::Uuid>,
     pub tls: bool,
+    pub routing: DomainRoutingView,
     pub created_at: DateTime<Utc>,
 }
 
@@ -882,6 +932,23 @@ impl From<Domain> for DomainView {
                 DomainTarget::Database(_) => None,
             },
             tls: d.tls,
+            routing: DomainRoutingView {
+                path_prefix: d.routing.path_prefix,
+                port: d.routing.port.map(|p| p.get()),
+                https_redirect: d.routing.https_redirect,
+                hsts: d.routing.hsts,
+                www_redirect: serde_json::to_value(d.routing.www_redirect)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                basic_auth_users: d
+                    .routing
+                    .basic_auth
+                    .into_iter()
+                    .map(|u| u.username)
+                    .collect(),
+                max_body_mb: d.routing.max_body_mb,
+            },
             created_at: d.created_at,
         }
     }

@@ -505,7 +505,125 @@ pub struct Domain {
     pub host: DomainName,
     pub target: DomainTarget,
     pub tls: bool,
+    pub routing: DomainRouting,
     pub created_at: Timestamp,
+}
+
+/// Redirects between a domain and its `www.` form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WwwRedirect {
+    #[default]
+    None,
+    /// `www.<host>` redirects to the domain.
+    ToApex,
+    /// The domain is `www.<apex>`; `<apex>` redirects to it.
+    ToWww,
+}
+
+/// A user of a domain's basic authentication; the password is kept as a bcrypt hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuthEntry {
+    pub username: String,
+    pub password_hash: String,
+}
+
+/// How the edge router serves a domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainRouting {
+    /// Only requests under this path go to the application (`/`: all).
+    #[serde(default = "root_path")]
+    pub path_prefix: String,
+    /// The container port requests go to; `None`: the application's first listed port, or 80.
+    #[serde(default)]
+    pub port: Option<PortNumber>,
+    /// Plain HTTP redirects to HTTPS (when the domain has TLS).
+    #[serde(default = "yes")]
+    pub https_redirect: bool,
+    /// HTTPS answers carry `Strict-Transport-Security`.
+    #[serde(default)]
+    pub hsts: bool,
+    #[serde(default)]
+    pub www_redirect: WwwRedirect,
+    #[serde(default)]
+    pub basic_auth: Vec<BasicAuthEntry>,
+    /// Request bodies over this many MiB are refused (413).
+    #[serde(default = "hundred")]
+    pub max_body_mb: u32,
+}
+
+fn root_path() -> String {
+    "/".into()
+}
+fn yes() -> bool {
+    true
+}
+fn hundred() -> u32 {
+    100
+}
+
+impl Default for DomainRouting {
+    fn default() -> Self {
+        Self {
+            path_prefix: root_path(),
+            port: None,
+            https_redirect: true,
+            hsts: false,
+            www_redirect: WwwRedirect::None,
+            basic_auth: Vec::new(),
+            max_body_mb: hundred(),
+        }
+    }
+}
+
+impl DomainRouting {
+    /// Checks the options, and those that depend on the host.
+    pub fn validate(&self, host: &DomainName) -> Result<(), ValidationError> {
+        let mut v = Validator::new();
+        let p = &self.path_prefix;
+        if !p.starts_with('/')
+            || p.len() > 200
+            || p.contains("//")
+            || p.chars()
+                .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '?' | '#' | '%' | '\\'))
+        {
+            v.push(
+                "path_prefix",
+                "must be a path starting with '/', at most 200 characters, without spaces, '?', '#', '%' or '//'",
+            );
+        }
+        if self.www_redirect == WwwRedirect::ToWww && !host.as_str().starts_with("www.") {
+            v.push(
+                "www_redirect",
+                "to_www needs a domain that starts with www.",
+            );
+        }
+        if self.www_redirect != WwwRedirect::None && host.as_str().starts_with("*.") {
+            v.push("www_redirect", "a wildcard domain has no www form");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, u) in self.basic_auth.iter().enumerate() {
+            if u.username.is_empty()
+                || u.username.len() > 64
+                || u.username.contains(':')
+                || u.username.chars().any(char::is_control)
+            {
+                v.push(
+                    format!("basic_auth.{i}.username"),
+                    "must be 1 to 64 characters without ':'",
+                );
+            }
+            if !seen.insert(u.username.as_str()) {
+                v.push(format!("basic_auth.{i}.username"), "is listed twice");
+            }
+        }
+        if !(1..=10_240).contains(&self.max_body_mb) {
+            v.push("max_body_mb", "must be from 1 to 10240");
+        }
+        v.finish()
+    }
 }
 
 /// A certificate for a domain; its private key is kept encrypted and is not part of this view.

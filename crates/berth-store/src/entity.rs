@@ -235,6 +235,7 @@ pub mod domains {
         pub application_id: Option<Uuid>,
         pub database_id: Option<Uuid>,
         pub tls: bool,
+        pub routing: Option<Json>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

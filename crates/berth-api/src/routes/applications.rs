@@ -1,16 +1,17 @@
 use actix_web::{web, HttpResponse};
 use berth_domain::{
-    ApplicationId, DomainId, DomainName, DomainTarget, EnvKey, Label, MountPath, ProjectId,
-    SecretString, ServiceTokenId, SizeGb, VolumeId, VolumeKind, VolumeName, VolumeOwner,
+    ApplicationId, BasicAuthEntry, DomainId, DomainName, DomainRouting, DomainTarget, EnvKey,
+    Label, MountPath, PortNumber, ProjectId, SecretString, ServiceTokenId, SizeGb, VolumeId,
+    VolumeKind, VolumeName, VolumeOwner, WwwRedirect,
 };
 use berth_store::{NewApplication, NewVolume, Scope};
 
 use crate::auth::Caller;
 use crate::authz::{require_project, Access};
 use crate::dto::{
-    ApplicationInput, ApplicationView, CreatedServiceToken, DomainCreate, DomainUpdate, DomainView,
-    EnvSet, EnvView, PageOf, PageQuery, ServiceTokenCreate, ServiceTokenView, VolumeCreate,
-    VolumeView,
+    ApplicationInput, ApplicationView, CreatedServiceToken, DomainCreate, DomainRoutingInput,
+    DomainUpdate, DomainView, EnvSet, EnvView, PageOf, PageQuery, ServiceTokenCreate,
+    ServiceTokenView, VolumeCreate, VolumeView,
 };
 use crate::problem::Problem;
 use crate::{ApiError, AppState};
@@ -454,6 +455,13 @@ pub async fn create_domain(
     body: web::Json<DomainCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let host = DomainName::parse(&body.host).map_err(|e| e.nested("host"))?;
+    let routing = routing_over(
+        body.routing.as_ref(),
+        DomainRouting::default(),
+        &host,
+        state.auth.bcrypt_cost,
+    )
+    .await?;
     let s = caller.scope(&state).await?;
     let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Write).await?;
     let d = s
@@ -462,6 +470,7 @@ pub async fn create_domain(
             host,
             DomainTarget::Application(app.id),
             body.tls.unwrap_or(true),
+            routing,
         )
         .await?;
     super::audit(
@@ -475,6 +484,81 @@ pub async fn create_domain(
     .await?;
     s.commit().await?;
     Ok(HttpResponse::Created().json(DomainView::from(d)))
+}
+
+/// `input` applied over `current`: passwords hashed, then every option checked.
+async fn routing_over(
+    input: Option<&DomainRoutingInput>,
+    current: DomainRouting,
+    host: &DomainName,
+    bcrypt_cost: u32,
+) -> Result<DomainRouting, ApiError> {
+    let mut r = current;
+    let Some(input) = input else {
+        r.validate(host).map_err(|e| e.nested("routing"))?;
+        return Ok(r);
+    };
+    let mut v = berth_domain::error::Validator::new();
+    if let Some(p) = &input.path_prefix {
+        r.path_prefix = p.clone();
+    }
+    if let Some(port) = input.port {
+        r.port = match port {
+            Some(p) => v.check("port", PortNumber::parse(p)),
+            None => None,
+        };
+    }
+    if let Some(b) = input.https_redirect {
+        r.https_redirect = b;
+    }
+    if let Some(b) = input.hsts {
+        r.hsts = b;
+    }
+    if let Some(w) = &input.www_redirect {
+        match serde_json::from_value::<WwwRedirect>(serde_json::Value::String(w.clone())) {
+            Ok(w) => r.www_redirect = w,
+            Err(_) => v.push("www_redirect", "must be none, to_apex or to_www"),
+        }
+    }
+    if let Some(m) = input.max_body_mb {
+        r.max_body_mb = m;
+    }
+    if let Some(users) = &input.basic_auth {
+        let mut next = Vec::with_capacity(users.len());
+        for (i, u) in users.iter().enumerate() {
+            let kept = r
+                .basic_auth
+                .iter()
+                .find(|e| e.username == u.username)
+                .map(|e| e.password_hash.clone());
+            let hash = match (&u.password, kept) {
+                (Some(p), _) if p.len() < 8 || p.len() > 72 => {
+                    v.push(
+                        format!("basic_auth.{i}.password"),
+                        "must be 8 to 72 characters",
+                    );
+                    continue;
+                }
+                (Some(p), _) => crate::auth::hash_password(p.clone(), bcrypt_cost).await?,
+                (None, Some(h)) => h,
+                (None, None) => {
+                    v.push(
+                        format!("basic_auth.{i}.password"),
+                        "is required for a new user",
+                    );
+                    continue;
+                }
+            };
+            next.push(BasicAuthEntry {
+                username: u.username.clone(),
+                password_hash: hash,
+            });
+        }
+        r.basic_auth = next;
+    }
+    v.finish().map_err(|e| e.nested("routing"))?;
+    r.validate(host).map_err(|e| e.nested("routing"))?;
+    Ok(r)
 }
 
 #[utoipa::path(get, path = "/api/v1/domains/{id}", tag = "domains", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
@@ -505,7 +589,13 @@ pub async fn update_domain(
     let target = body
         .application_id
         .map(|a| DomainTarget::Application(ApplicationId::from_uuid(a)));
-    let d = s.update_domain(d.id, target, body.tls).await?;
+    let routing = match &body.routing {
+        Some(r) => {
+            Some(routing_over(Some(r), d.routing.clone(), &d.host, state.auth.bcrypt_cost).await?)
+        }
+        None => None,
+    };
+    let d = s.update_domain(d.id, target, body.tls, routing).await?;
     super::audit(
         &s,
         &caller,

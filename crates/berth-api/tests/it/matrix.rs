@@ -113,6 +113,7 @@ impl World {
                 DomainName::parse(&format!("d{n}.example.com")).unwrap(),
                 DomainTarget::Application(a.id),
                 true,
+                DomainRouting::default(),
             )
             .await
             .unwrap();

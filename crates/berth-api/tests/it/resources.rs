@@ -1,7 +1,7 @@
 use berth_domain::{ApplicationId, BuildStatus, DeploymentTrigger, LogLevel, StepName};
 use berth_store::{Actor, NewDeployment, NewLogLine};
 use berth_testkit::both_backends;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::api::{app_body, TestApi};
 
@@ -117,7 +117,7 @@ async fn projects_crud_and_pagination(api: TestApi) {
             Some(json!({ "description": null })),
         )
         .await;
-    assert_eq!(r.body["description"], serde_json::Value::Null);
+    assert_eq!(r.body["description"], Value::Null);
     assert_eq!(
         api.call(
             "DELETE",
@@ -287,7 +287,7 @@ async fn applications_round_trip_without_credentials(api: TestApi) {
         )
         .await;
     assert_eq!((r.status, r.body["replicas"].as_u64()), (200, Some(0)));
-    assert_eq!(r.body["command"], serde_json::Value::Null);
+    assert_eq!(r.body["command"], Value::Null);
     assert_eq!(
         r.body["release_command"][0], "./migrate",
         "untouched fields keep their value"
@@ -368,10 +368,7 @@ async fn secrets_are_write_only(api: TestApi) {
             Some(json!({ "value": "postgres://u:hunter2@db/x", "is_secret": true })),
         )
         .await;
-    assert_eq!(
-        (r.status, r.body["value"].clone()),
-        (200, serde_json::Value::Null)
-    );
+    assert_eq!((r.status, r.body["value"].clone()), (200, Value::Null));
     api.call(
         "PUT",
         &format!("/api/v1/applications/{app}/env/PORT"),
@@ -526,6 +523,76 @@ async fn volumes_and_domains(api: TestApi) {
         )
         .await;
     assert_eq!(r.body["tls"], false);
+    assert_eq!(r.body["routing"]["path_prefix"], "/");
+    assert_eq!(r.body["routing"]["https_redirect"], true);
+
+    // Routing options: basic-auth passwords are write-only, a user kept keeps their hash.
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/domains/{domain}"),
+            Some(&root),
+            Some(json!({ "routing": {
+                "path_prefix": "/shop", "port": 8080, "hsts": true, "www_redirect": "to_www",
+                "basic_auth": [ { "username": "ann", "password": "long enough" } ]
+            } })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["routing"]["basic_auth_users"], json!(["ann"]));
+    assert_eq!(r.body["routing"]["www_redirect"], "to_www");
+    assert_eq!(r.body["routing"]["port"], 8080);
+    assert!(!r.body.to_string().contains("$2"), "no hash is shown");
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/domains/{domain}"),
+            Some(&root),
+            Some(json!({ "routing": { "port": null, "basic_auth": [ { "username": "ann" } ] } })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["routing"]["port"], Value::Null);
+    assert_eq!(
+        r.body["routing"]["path_prefix"], "/shop",
+        "absent fields kept"
+    );
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/domains/{domain}"),
+            Some(&root),
+            Some(json!({ "routing": {
+                "path_prefix": "no-slash", "www_redirect": "sideways",
+                "basic_auth": [ { "username": "bob" }, { "username": "cy", "password": "short" } ]
+            } })),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let fields: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "routing.www_redirect",
+            "routing.basic_auth.0.password",
+            "routing.basic_auth.1.password"
+        ],
+        "{}",
+        r.body
+    );
+    let r = api
+        .post(
+            &format!("/api/v1/applications/{a1}/domains"),
+            &root,
+            json!({ "host": "apex.example.com", "routing": { "www_redirect": "to_www" } }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "to_www needs a www. domain: {}", r.body);
     assert_eq!(
         api.get(&format!("/api/v1/applications/{a1}/domains"), &root)
             .await

@@ -3,7 +3,7 @@ use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 
-use super::{conflict, fetch_page, found, now, parse_col};
+use super::{conflict, fetch_page, found, now, parse_col, parse_json, to_json};
 use crate::entity::{applications, backups, certificates, databases, domains, projects, volumes};
 use crate::{Scope, StoreError};
 
@@ -47,6 +47,10 @@ fn domain_from(m: domains::Model) -> Result<Domain, StoreError> {
         host: parse_col(&m.host)?,
         target,
         tls: m.tls,
+        routing: match m.routing {
+            Some(v) if !v.is_null() => parse_json(v)?,
+            _ => DomainRouting::default(),
+        },
         created_at: m.created_at,
     })
 }
@@ -201,7 +205,9 @@ impl Scope {
         host: DomainName,
         target: DomainTarget,
         tls: bool,
+        routing: DomainRouting,
     ) -> Result<Domain, StoreError> {
+        routing.validate(&host)?;
         self.project(project).await?;
         let (app, db) = match target {
             DomainTarget::Application(a) => {
@@ -227,6 +233,7 @@ impl Scope {
             application_id: app,
             database_id: db,
             tls,
+            routing: Some(to_json(&routing)),
             created_at: t,
             updated_at: t,
         };
@@ -267,11 +274,16 @@ impl Scope {
         id: DomainId,
         target: Option<DomainTarget>,
         tls: Option<bool>,
+        routing: Option<DomainRouting>,
     ) -> Result<Domain, StoreError> {
         let current = self.domain(id).await?;
         let mut q = domains::Entity::update_many()
             .col_expr(domains::Column::UpdatedAt, now().into())
             .filter(domains::Column::Id.eq(id.as_uuid()));
+        if let Some(r) = routing {
+            r.validate(&current.host)?;
+            q = q.col_expr(domains::Column::Routing, Some(to_json(&r)).into());
+        }
         if let Some(t) = tls {
             q = q.col_expr(domains::Column::Tls, t.into());
         }
@@ -296,6 +308,17 @@ impl Scope {
         }
         q.exec(self.connection()).await?;
         self.domain(id).await
+    }
+
+    /// Every domain this scope sees (for the system: all of them), by host.
+    pub async fn all_domains(&self) -> Result<Vec<Domain>, StoreError> {
+        self.visible_domains()
+            .order_by_asc(domains::Column::Host)
+            .all(self.connection())
+            .await?
+            .into_iter()
+            .map(domain_from)
+            .collect()
     }
 
     pub async fn delete_domain(&self, id: DomainId) -> Result<(), StoreError> {

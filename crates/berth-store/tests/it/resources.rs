@@ -203,6 +203,7 @@ async fn domains_are_globally_unique_without_saying_whose(db: TestDb) {
             DomainName::parse("www.Example.com").unwrap(),
             DomainTarget::Application(a.id),
             true,
+            DomainRouting::default(),
         )
         .await
         .unwrap();
@@ -216,6 +217,7 @@ async fn domains_are_globally_unique_without_saying_whose(db: TestDb) {
             DomainName::parse("www.example.com").unwrap(),
             DomainTarget::Application(b.id),
             true,
+            DomainRouting::default(),
         )
         .await
         .unwrap_err();
@@ -228,7 +230,8 @@ async fn domains_are_globally_unique_without_saying_whose(db: TestDb) {
             pb.id,
             DomainName::parse("b.example.com").unwrap(),
             DomainTarget::Application(a.id),
-            true
+            true,
+            DomainRouting::default(),
         )
         .await
         .is_err());
@@ -238,7 +241,54 @@ async fn domains_are_globally_unique_without_saying_whose(db: TestDb) {
     ));
     drop(s);
     let s = db.as_user(&alice).await;
-    assert_eq!(s.list_domains(a.id).await.unwrap(), [d]);
+    assert_eq!(
+        s.list_domains(a.id).await.unwrap(),
+        std::slice::from_ref(&d)
+    );
+
+    // Routing options are kept whole, checked against the host, and changed as a whole.
+    let routing = DomainRouting {
+        path_prefix: "/shop".into(),
+        port: Some(PortNumber::parse(8080).unwrap()),
+        https_redirect: false,
+        hsts: true,
+        www_redirect: WwwRedirect::ToWww,
+        basic_auth: vec![BasicAuthEntry {
+            username: "ann".into(),
+            password_hash: "$2b$04$hash".into(),
+        }],
+        max_body_mb: 5,
+    };
+    let changed = s
+        .update_domain(d.id, None, None, Some(routing.clone()))
+        .await
+        .unwrap();
+    assert_eq!(changed.routing, routing);
+    assert_eq!(s.domain(d.id).await.unwrap().routing, routing);
+    let bad = DomainRouting {
+        path_prefix: "shop".into(),
+        ..routing.clone()
+    };
+    assert!(matches!(
+        s.update_domain(d.id, None, None, Some(bad)).await,
+        Err(StoreError::Validation(_))
+    ));
+    let e = s
+        .create_domain(
+            pa.id,
+            DomainName::parse("apex.example.com").unwrap(),
+            DomainTarget::Application(a.id),
+            true,
+            routing,
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("www_redirect"), "{e}");
+    assert_eq!(
+        s.all_domains().await.unwrap().len(),
+        1,
+        "alice sees her own"
+    );
 }
 
 async fn certificates_keep_their_key_encrypted_and_refuse_expired_ones(db: TestDb) {
@@ -252,6 +302,7 @@ async fn certificates_keep_their_key_encrypted_and_refuse_expired_ones(db: TestD
             DomainName::parse("tls.example.com").unwrap(),
             DomainTarget::Application(a.id),
             true,
+            DomainRouting::default(),
         )
         .await
         .unwrap();
