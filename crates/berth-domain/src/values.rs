@@ -599,6 +599,9 @@ impl From<PortNumber> for i64 {
     }
 }
 impl PortNumber {
+    /// Port 80, where a domain's requests go when nothing else is said.
+    pub const HTTP: PortNumber = PortNumber(80);
+
     pub fn parse(n: i64) -> Result<Self, ValidationError> {
         if (1..=65535).contains(&n) {
             Ok(Self(n as u16))

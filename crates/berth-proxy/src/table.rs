@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Where a route's requests go.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// An application's replicas.
     Service { name: String, upstreams: Upstreams },
@@ -16,8 +16,9 @@ pub enum Target {
     Stopped { name: String },
 }
 
-/// How a service's replicas are reached. Both modes sit behind [`Upstreams::resolve`].
-#[derive(Debug, Clone)]
+/// How a service's replicas are reached; both modes are resolved the same way when a request
+/// comes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Upstreams {
     /// Addresses known to the caller: on a host, the ports the engine published for each
     /// running (and healthy) replica.
@@ -39,14 +40,14 @@ pub enum WwwRedirect {
 }
 
 /// A user of a route's basic authentication: the password as a bcrypt hash.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BasicAuthUser {
     pub username: String,
     pub bcrypt_hash: String,
 }
 
 /// One domain (and path prefix) and what it does.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// A stable id (the domain's), naming the route in logs and counters.
     pub id: String,

@@ -4,6 +4,7 @@
 //! Architecture invariant: the only crate that reads configuration, the environment and the
 //! command line, and the only one that picks concrete adapters for the other crates.
 
+pub mod edge;
 pub mod settings;
 
 use std::time::Instant;
@@ -197,12 +198,23 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         ),
     }
     let shutdown = berth_events::CancelToken::new();
+    let bus = state.bus.clone();
     let server = actix_web::HttpServer::new(move || berth_api::build_app(state.clone()))
         .workers(2)
         .shutdown_timeout(30)
         .bind(settings.listen)
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addrs = server.addrs();
+    edge::Edge::start(
+        &settings,
+        store.clone(),
+        &bus,
+        pipeline.clone(),
+        addrs.first().copied(),
+        shutdown.clone(),
+    )
+    .await
+    .context("starting the edge router")?;
     let server = server.run();
     tokio::spawn(prepare_engines(
         settings.clone(),

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use berth_domain::{HostPath, SecretString};
+use berth_domain::{DomainName, HostPath, SecretString};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -46,6 +46,14 @@ pub struct Settings {
     pub log_retention_days: u32,
     /// Days ended deployments are kept (each application's newest successful one always).
     pub deployment_retention_days: u32,
+    /// Where the edge router serves plain HTTP (`off`: not at all).
+    pub proxy_http: Option<SocketAddr>,
+    /// Where the edge router serves HTTPS (`off`: not at all).
+    pub proxy_https: Option<SocketAddr>,
+    /// The HTTPS port users reach (for redirects); the `proxy_https` port when unset.
+    pub proxy_https_public_port: Option<u16>,
+    /// Hosts on which the edge router serves berth's own API and dashboard; none by default.
+    pub api_hosts: Vec<DomainName>,
 }
 
 impl Default for Settings {
@@ -68,6 +76,10 @@ impl Default for Settings {
             deploy_concurrency: 2,
             log_retention_days: 30,
             deployment_retention_days: 90,
+            proxy_http: Some(SocketAddr::from(([0, 0, 0, 0], 80))),
+            proxy_https: Some(SocketAddr::from(([0, 0, 0, 0], 443))),
+            proxy_https_public_port: None,
+            api_hosts: Vec::new(),
         }
     }
 }
@@ -93,6 +105,10 @@ struct FileSettings {
     deploy_concurrency: Option<usize>,
     log_retention_days: Option<u32>,
     deployment_retention_days: Option<u32>,
+    proxy_http: Option<String>,
+    proxy_https: Option<String>,
+    proxy_https_public_port: Option<u16>,
+    api_hosts: Option<Vec<String>>,
 }
 
 /// Values given on the command line (each overrides everything else).
@@ -127,6 +143,34 @@ fn bind_roots<'a>(paths: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<Ho
                     e.errors
                         .first()
                         .map_or("is not valid", |f| f.message.as_str())
+                )
+            })
+        })
+        .collect()
+}
+
+/// An address to listen on, or `off`.
+fn listener(name: &str, v: &str) -> anyhow::Result<Option<SocketAddr>> {
+    if v.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    v.trim()
+        .parse()
+        .map(Some)
+        .with_context(|| format!("{name} must be an address like 0.0.0.0:80, or off, not {v:?}"))
+}
+
+fn hosts<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<DomainName>> {
+    values
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| {
+            DomainName::parse(h).map_err(|e| {
+                anyhow::anyhow!(
+                    "{name}: {h:?} {}",
+                    e.errors
+                        .first()
+                        .map_or("is not a host name", |f| f.message.as_str())
                 )
             })
         })
@@ -218,6 +262,20 @@ impl Settings {
                     .parse()
                     .with_context(|| format!("{name} must be a number of days, not {v:?}"))?;
             }
+        }
+        if let Some(v) = env("BERTH_PROXY_HTTP") {
+            s.proxy_http = listener("BERTH_PROXY_HTTP", &v)?;
+        }
+        if let Some(v) = env("BERTH_PROXY_HTTPS") {
+            s.proxy_https = listener("BERTH_PROXY_HTTPS", &v)?;
+        }
+        if let Some(v) = env("BERTH_PROXY_HTTPS_PUBLIC_PORT") {
+            s.proxy_https_public_port = Some(v.parse().with_context(|| {
+                format!("BERTH_PROXY_HTTPS_PUBLIC_PORT must be a port number, not {v:?}")
+            })?);
+        }
+        if let Some(v) = env("BERTH_API_HOSTS") {
+            s.api_hosts = hosts("BERTH_API_HOSTS", v.split(','))?;
         }
         if let Some(v) = env("BERTH_DEPLOY_CONCURRENCY") {
             s.deploy_concurrency = v
@@ -319,6 +377,18 @@ impl Settings {
         if let Some(v) = f.deployment_retention_days {
             self.deployment_retention_days = v;
         }
+        if let Some(v) = f.proxy_http {
+            self.proxy_http = listener("proxy_http", &v)?;
+        }
+        if let Some(v) = f.proxy_https {
+            self.proxy_https = listener("proxy_https", &v)?;
+        }
+        if let Some(v) = f.proxy_https_public_port {
+            self.proxy_https_public_port = Some(v);
+        }
+        if let Some(v) = f.api_hosts {
+            self.api_hosts = hosts("api_hosts", v.iter().map(String::as_str))?;
+        }
         if let Some(v) = f.swarm_bind_roots {
             self.swarm_bind_roots = bind_roots(v.iter().map(String::as_str))
                 .with_context(|| format!("swarm_bind_roots in {}", path.display()))?;
@@ -357,6 +427,33 @@ mod tests {
         assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
         assert_eq!(s.database_url(), "sqlite://data/berth.db?mode=rwc");
         assert!(!s.log_json);
+    }
+
+    #[test]
+    fn the_edge_router_can_be_moved_or_turned_off() {
+        let s = Settings::load(&Flags::default(), &env_of(&[])).unwrap();
+        assert_eq!(s.proxy_http.unwrap().to_string(), "0.0.0.0:80");
+        assert_eq!(s.proxy_https.unwrap().to_string(), "0.0.0.0:443");
+        let s = Settings::load(
+            &Flags::default(),
+            &env_of(&[
+                ("BERTH_PROXY_HTTP", "off"),
+                ("BERTH_PROXY_HTTPS", "127.0.0.1:8443"),
+                ("BERTH_API_HOSTS", "Berth.Example.com, admin.example.com"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.proxy_http, None);
+        assert_eq!(s.proxy_https.unwrap().port(), 8443);
+        let hosts: Vec<&str> = s.api_hosts.iter().map(|h| h.as_str()).collect();
+        assert_eq!(hosts, ["berth.example.com", "admin.example.com"]);
+        for (k, v) in [
+            ("BERTH_PROXY_HTTP", "port 80"),
+            ("BERTH_API_HOSTS", "10.0.0.1"),
+        ] {
+            let e = Settings::load(&Flags::default(), &env_of(&[(k, v)])).unwrap_err();
+            assert!(format!("{e:#}").contains(k), "{e:#}");
+        }
     }
 
     #[test]

@@ -483,6 +483,9 @@ pub async fn create_domain(
     )
     .await?;
     s.commit().await?;
+    state.bus.publish(berth_events::Event::DomainsChanged {
+        domain_id: Some(d.id),
+    });
     Ok(HttpResponse::Created().json(DomainView::from(d)))
 }
 
@@ -606,6 +609,9 @@ pub async fn update_domain(
     )
     .await?;
     s.commit().await?;
+    state.bus.publish(berth_events::Event::DomainsChanged {
+        domain_id: Some(d.id),
+    });
     Ok(HttpResponse::Ok().json(DomainView::from(d)))
 }
 
@@ -632,6 +638,9 @@ pub async fn delete_domain(
     )
     .await?;
     s.commit().await?;
+    state.bus.publish(berth_events::Event::DomainsChanged {
+        domain_id: Some(d.id),
+    });
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -2,6 +2,7 @@
 //! End-to-end tests of the real `berth` binary: started as a user would start it, on a free
 //! port, driven over HTTP, stopped with a signal.
 
+mod edge;
 mod pipeline;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -21,7 +22,10 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> Berth {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
     cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
-        .env_remove("BERTH_DATABASE_URL");
+        .env_remove("BERTH_DATABASE_URL")
+        // The edge router only where a test asks for it: parallel servers would all want 80.
+        .env("BERTH_PROXY_HTTP", "off")
+        .env("BERTH_PROXY_HTTPS", "off");
     for (k, v) in env {
         cmd.env(k, v);
     }

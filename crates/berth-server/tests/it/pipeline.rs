@@ -43,13 +43,13 @@ fn dockerfile(version: &str, healthy: bool, build_ok: bool) -> String {
     d
 }
 
-struct Repo {
+pub(crate) struct Repo {
     dir: tempfile::TempDir,
     repo: git2::Repository,
 }
 
 impl Repo {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let repo = git2::Repository::init(dir.path()).unwrap();
         repo.set_head("refs/heads/main").unwrap();
@@ -61,7 +61,7 @@ impl Repo {
     }
 
     /// Commits a version of the application; returns the commit id.
-    fn commit(&self, version: &str, healthy: bool, build_ok: bool) -> String {
+    pub(crate) fn commit(&self, version: &str, healthy: bool, build_ok: bool) -> String {
         self.commit_dockerfile(version, &dockerfile(version, healthy, build_ok))
     }
 
@@ -131,14 +131,14 @@ fn push_body(branch: &str, after: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-struct Hook<'a> {
+pub(crate) struct Hook<'a> {
     addr: &'a str,
     path: String,
     secret: String,
 }
 
 impl Hook<'_> {
-    fn push(&self, branch: &str, after: &str) -> (u16, Value) {
+    pub(crate) fn push(&self, branch: &str, after: &str) -> (u16, Value) {
         let body = push_body(branch, after);
         let (status, text) = send(
             self.addr,
@@ -171,19 +171,19 @@ fn http_get(port: u16) -> Result<String, String> {
     }
 }
 
-struct Api<'a> {
-    addr: &'a str,
-    token: String,
+pub(crate) struct Api<'a> {
+    pub(crate) addr: &'a str,
+    pub(crate) token: String,
 }
 
 impl Api<'_> {
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let (status, text) = request(self.addr, method, path, Some(&self.token), body.as_ref());
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     /// Waits until the deployment ends; returns it with its steps.
-    fn wait(&self, id: &str) -> Value {
+    pub(crate) fn wait(&self, id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {
             let (status, d) = self.call("GET", &format!("/api/v1/deployments/{id}"), None);
@@ -223,7 +223,7 @@ impl Api<'_> {
             .collect()
     }
 
-    fn logs(&self, deployment: &str) -> Vec<Value> {
+    pub(crate) fn logs(&self, deployment: &str) -> Vec<Value> {
         let (status, lines) = self.call(
             "GET",
             &format!("/api/v1/deployments/{deployment}/logs?after=0&limit=1000"),
@@ -636,7 +636,7 @@ fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
 
 /// The first user, a project, an application tracking `repo`'s main branch (2 replicas on
 /// engine-assigned host ports, health-checked every second) and its webhook.
-fn setup_application<'a>(addr: &'a str, repo: &Repo) -> (Api<'a>, String, Hook<'a>) {
+pub(crate) fn setup_application<'a>(addr: &'a str, repo: &Repo) -> (Api<'a>, String, Hook<'a>) {
     let (status, setup) = request(
         addr,
         "POST",
@@ -720,10 +720,10 @@ fn untagged_left(layers: &[String], within: Duration) -> Vec<String> {
 }
 
 /// Deletes the test's application (and so its service) even when the test fails.
-struct Cleanup {
-    addr: String,
-    token: String,
-    app: String,
+pub(crate) struct Cleanup {
+    pub(crate) addr: String,
+    pub(crate) token: String,
+    pub(crate) app: String,
 }
 
 impl Drop for Cleanup {

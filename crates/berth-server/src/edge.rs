@@ -1,0 +1,228 @@
+//! The edge router as berth runs it: listeners from the settings, and a routing table rebuilt
+//! from the store and the orchestrator whenever a domain, a deployment or an application's
+//! state changes (and checked every second, so replicas a rolling update adds or retires are
+//! followed), swapped in only when it differs.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use berth_domain::{ApplicationStatus, Domain, DomainTarget, ServiceName};
+use berth_events::{CancelToken, Event, EventBus, Received};
+use berth_proxy::{BasicAuthUser, Proxy, ProxySettings, Route, Target, Upstreams, WwwRedirect};
+use berth_store::{Actor, Store};
+
+use crate::settings::Settings;
+
+/// How often the table is rebuilt without an event.
+const REFRESH: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone)]
+pub struct Edge {
+    proxy: Proxy,
+    store: Store,
+    pipeline: berth_deploy::Pipeline,
+    /// Where berth's own API listens, for the hosts configured to reach it.
+    api: Option<SocketAddr>,
+    api_hosts: Vec<String>,
+    https: bool,
+}
+
+impl Edge {
+    /// Binds the router's listeners (a listener that cannot be bound is reported and left
+    /// out; berth's API keeps serving), then serves them and keeps the table current until
+    /// `shutdown`. Returns the router, or `None` when both listeners are off.
+    pub async fn start(
+        settings: &Settings,
+        store: Store,
+        bus: &EventBus,
+        pipeline: berth_deploy::Pipeline,
+        api: Option<SocketAddr>,
+        shutdown: CancelToken,
+    ) -> anyhow::Result<Option<Proxy>> {
+        if settings.proxy_http.is_none() && settings.proxy_https.is_none() {
+            tracing::info!("the edge router is off (proxy_http and proxy_https are off)");
+            return Ok(None);
+        }
+        let https_port = settings
+            .proxy_https_public_port
+            .or(settings.proxy_https.map(|a| a.port()))
+            .unwrap_or(443);
+        let proxy = Proxy::new(ProxySettings {
+            https_port,
+            ..ProxySettings::default()
+        })?;
+        let mut https = false;
+        for (addr, secure) in [(settings.proxy_http, false), (settings.proxy_https, true)] {
+            let Some(addr) = addr else { continue };
+            let listener = match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(
+                        %addr,
+                        error = %e,
+                        "the edge router cannot listen here; set {} to a free address, or off",
+                        if secure { "proxy_https" } else { "proxy_http" }
+                    );
+                    continue;
+                }
+            };
+            let bound = listener.local_addr()?;
+            tracing::info!(addr = %bound, scheme = if secure { "https" } else { "http" }, "edge router listening");
+            let (p, stop) = (proxy.clone(), shutdown.clone());
+            if secure {
+                https = true;
+                tokio::spawn(async move {
+                    if let Err(e) = p.serve_https(listener, stop).await {
+                        tracing::error!(error = %e, "the HTTPS listener failed");
+                    }
+                });
+            } else {
+                tokio::spawn(async move { p.serve_http(listener, stop).await });
+            }
+        }
+        let edge = Edge {
+            proxy: proxy.clone(),
+            store,
+            pipeline,
+            api: api.map(|a| match a.ip().is_unspecified() {
+                true => SocketAddr::from(([127, 0, 0, 1], a.port())),
+                false => a,
+            }),
+            api_hosts: settings
+                .api_hosts
+                .iter()
+                .map(|h| h.as_str().to_owned())
+                .collect(),
+            https,
+        };
+        let subscription = bus.subscribe();
+        tokio::spawn(edge.keep_current(subscription, shutdown));
+        Ok(Some(proxy))
+    }
+
+    async fn keep_current(self, mut events: berth_events::Subscription, shutdown: CancelToken) {
+        let mut installed: Option<Vec<Route>> = None;
+        loop {
+            match self.routes().await {
+                Ok(routes) => {
+                    if installed.as_ref() != Some(&routes) {
+                        tracing::debug!(routes = routes.len(), "routing table replaced");
+                        self.proxy.install(routes.clone());
+                        installed = Some(routes);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "the routing table was not rebuilt"),
+            }
+            let tick = tokio::time::sleep(REFRESH);
+            tokio::pin!(tick);
+            loop {
+                tokio::select! {
+                    () = &mut tick => break,
+                    () = shutdown.cancelled() => return,
+                    received = events.recv() => match received {
+                        Received::Event(
+                            Event::DomainsChanged { .. }
+                            | Event::ApplicationStatusChanged { .. }
+                            | Event::DeploymentStatusChanged { .. },
+                        )
+                        | Received::Lagged { .. } => break,
+                        Received::Event(_) => {}
+                        Received::Closed => return,
+                    },
+                }
+            }
+        }
+    }
+
+    /// The table as the store and the orchestrator say now.
+    async fn routes(&self) -> Result<Vec<Route>, String> {
+        let scope = self
+            .store
+            .read_scope(Actor::System)
+            .await
+            .map_err(|e| e.to_string())?;
+        let domains = scope.all_domains().await.map_err(|e| e.to_string())?;
+        let mut routes = Vec::with_capacity(domains.len() + self.api_hosts.len());
+        for d in domains {
+            let DomainTarget::Application(app_id) = d.target else {
+                continue;
+            };
+            let app = match scope.application(app_id).await {
+                Ok(a) => a,
+                Err(_) => continue,
+            };
+            let port = d
+                .routing
+                .port
+                .map(|p| p.get())
+                .or_else(|| app.runtime.ports.first().map(|p| p.container.get()))
+                .unwrap_or(80);
+            let service = ServiceName::for_application(&app.name, app.id).to_string();
+            let target = if app.status == ApplicationStatus::Stopped {
+                Target::Stopped { name: service }
+            } else {
+                let addrs = match self.pipeline.swarm() {
+                    Ok(swarm) => match swarm.endpoints(&service, port).await {
+                        Ok(e) => e
+                            .into_iter()
+                            .map(|e| SocketAddr::from(([127, 0, 0, 1], e.host_port)))
+                            .collect(),
+                        Err(berth_swarm::SwarmError::NotFound(_)) => Vec::new(),
+                        Err(e) => return Err(e.to_string()),
+                    },
+                    Err(_) => Vec::new(),
+                };
+                Target::Service {
+                    name: service,
+                    upstreams: Upstreams::Addrs(addrs),
+                }
+            };
+            routes.push(route_of(&d, target, self.https));
+        }
+        if let Some(api) = self.api {
+            for host in &self.api_hosts {
+                routes.push(Route {
+                    id: format!("berth-api:{host}"),
+                    host: host.clone(),
+                    path_prefix: "/".into(),
+                    target: Target::Service {
+                        name: "berth".into(),
+                        upstreams: Upstreams::Addrs(vec![api]),
+                    },
+                    https_redirect: self.https,
+                    hsts: false,
+                    www: WwwRedirect::None,
+                    basic_auth: Vec::new(),
+                    max_body_bytes: 16 * 1024 * 1024,
+                });
+            }
+        }
+        Ok(routes)
+    }
+}
+
+fn route_of(d: &Domain, target: Target, https: bool) -> Route {
+    let r = &d.routing;
+    Route {
+        id: d.id.to_string(),
+        host: d.host.as_str().to_owned(),
+        path_prefix: r.path_prefix.clone(),
+        target,
+        https_redirect: https && d.tls && r.https_redirect,
+        hsts: d.tls && r.hsts,
+        www: match r.www_redirect {
+            berth_domain::WwwRedirect::None => WwwRedirect::None,
+            berth_domain::WwwRedirect::ToApex => WwwRedirect::ToApex,
+            berth_domain::WwwRedirect::ToWww => WwwRedirect::ToWww,
+        },
+        basic_auth: r
+            .basic_auth
+            .iter()
+            .map(|u| BasicAuthUser {
+                username: u.username.clone(),
+                bcrypt_hash: u.password_hash.clone(),
+            })
+            .collect(),
+        max_body_bytes: u64::from(r.max_body_mb) * 1024 * 1024,
+    }
+}

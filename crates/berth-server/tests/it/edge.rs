@@ -1,0 +1,344 @@
+//! The edge router end to end: the real binary, Postgres, and the engine in swarm mode. An
+//! application with a domain answers through the router over HTTP (redirected) and HTTPS,
+//! keeps answering through a rolling update under load, and says when it is stopped; unknown
+//! hosts get the 404 page and berth's API answers only on its own host.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::pipeline::{setup_application, Cleanup, Repo};
+use crate::{fresh_pg, start, terminate};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Accepts any certificate; the test looks at what was served itself.
+#[derive(Debug)]
+struct AnyCert;
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &berth_proxy::tls::provider().signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &berth_proxy::tls::provider().signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        berth_proxy::tls::provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// An answer: status, headers (lower-case names), body, and the names on the certificate.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub cert_names: Vec<String>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn parse(raw: &[u8], cert_names: Vec<String>) -> Result<Reply, String> {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no complete answer: {text:?}"))?;
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no status line: {head:?}"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok(Reply {
+        status,
+        headers,
+        body: body.to_owned(),
+        cert_names,
+    })
+}
+
+fn request_text(host: &str, path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+}
+
+/// One GET over plain HTTP to the router.
+pub(crate) fn http(port: u16, host: &str, path: &str) -> Result<Reply, String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request_text(host, path).as_bytes())
+        .map_err(|e| format!("write: {e}"))?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
+    parse(&raw, Vec::new())
+}
+
+/// One GET over HTTPS to the router, with `host` as SNI.
+pub(crate) fn https(port: u16, host: &str, path: &str) -> Result<Reply, String> {
+    let config = rustls::ClientConfig::builder_with_provider(berth_proxy::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert))
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned()).unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(request_text(host, path).as_bytes())
+        .map_err(|e| format!("tls: {e}"))?;
+    let mut raw = Vec::new();
+    match tls.read_to_end(&mut raw) {
+        Ok(_) => {}
+        // A peer that closes without close_notify: what arrived is the answer.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        Err(e) => return Err(format!("read: {e}")),
+    }
+    let names = tls
+        .conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|leaf| berth_proxy::tls::info_of_der(leaf.as_ref()).unwrap().names)
+        .unwrap_or_default();
+    parse(&raw, names)
+}
+
+/// A client that keeps requesting through the router over HTTPS.
+struct Load {
+    stop: Arc<AtomicBool>,
+    requests: Arc<AtomicU64>,
+    failures: Arc<Mutex<Vec<String>>>,
+    answers: Arc<Mutex<Vec<String>>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Load {
+    fn start(port: u16, host: &'static str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(AtomicU64::new(0));
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let thread = std::thread::spawn({
+            let (stop, requests, failures, answers) = (
+                stop.clone(),
+                requests.clone(),
+                failures.clone(),
+                answers.clone(),
+            );
+            move || {
+                while !stop.load(Ordering::Relaxed) {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    match https(port, host, "/") {
+                        Ok(r) if r.status == 200 => {
+                            answers.lock().unwrap().push(r.body.trim().to_owned())
+                        }
+                        Ok(r) => failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{} {}", r.status, r.body)),
+                        Err(e) => failures.lock().unwrap().push(e),
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        });
+        Self {
+            stop,
+            requests,
+            failures,
+            answers,
+            thread,
+        }
+    }
+
+    fn finish(self) -> (u64, Vec<String>, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+        let f = self.failures.lock().unwrap().clone();
+        let a = self.answers.lock().unwrap().clone();
+        (self.requests.load(Ordering::Relaxed), f, a)
+    }
+}
+
+/// Polls `f` until it returns `Some`, for up to `within`.
+fn eventually<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn an_application_answers_at_its_domain_through_the_router_and_through_a_rolling_update() {
+    let url = fresh_pg();
+    let data = tempfile::tempdir().unwrap();
+    let (http_port, https_port) = (free_port(), free_port());
+    let b = start(
+        &["--data-dir", data.path().to_str().unwrap()],
+        &[
+            ("BERTH_DATABASE_URL", &url),
+            ("BERTH_BCRYPT_COST", "4"),
+            ("BERTH_PROXY_HTTP", &format!("127.0.0.1:{http_port}")),
+            ("BERTH_PROXY_HTTPS", &format!("127.0.0.1:{https_port}")),
+            ("BERTH_API_HOSTS", "berth.test"),
+        ],
+    );
+    let repo = Repo::new();
+    let v1 = repo.commit("v1", true, true);
+    let (api, app_id, hook) = setup_application(&b.addr, &repo);
+    let _cleanup = Cleanup {
+        addr: b.addr.clone(),
+        token: api.token.clone(),
+        app: app_id.clone(),
+    };
+    let (status, domain) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app_id}/domains"),
+        Some(json!({ "host": "shop.test", "routing": { "hsts": true } })),
+    );
+    assert_eq!(status, 201, "{domain}");
+    let (status, d1) = hook.push("main", &v1);
+    assert_eq!(status, 202, "{d1}");
+    let d1 = api.wait(d1["id"].as_str().unwrap());
+    assert_eq!(d1["status"], "success", "{d1}");
+
+    // HTTP redirects to HTTPS; HTTPS serves the application with HSTS, on a self-signed
+    // certificate for the domain until one is issued.
+    let r = eventually(Duration::from_secs(10), || {
+        http(http_port, "shop.test", "/index.html?x=1")
+            .ok()
+            .filter(|r| r.status == 308)
+    })
+    .expect("HTTP redirects to HTTPS");
+    assert_eq!(
+        r.header("location"),
+        Some(format!("https://shop.test:{https_port}/index.html?x=1").as_str())
+    );
+    let r = eventually(Duration::from_secs(10), || {
+        https(https_port, "shop.test", "/")
+            .ok()
+            .filter(|r| r.status == 200)
+    })
+    .expect("the application answers over HTTPS");
+    assert_eq!(r.body.trim(), "v1");
+    assert_eq!(
+        r.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
+    assert_eq!(r.cert_names, ["shop.test"]);
+
+    // Unknown hosts get the 404 page, never berth's API; the API answers on its own host.
+    let r = https(https_port, "nobody.test", "/healthz").unwrap();
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("No application answers"), "{}", r.body);
+    let r = http(http_port, "nobody.test", "/api/v1/auth/setup").unwrap();
+    assert_eq!(r.status, 404);
+    let r = https(https_port, "berth.test", "/healthz").unwrap();
+    assert_eq!((r.status, r.body.as_str()), (200, r#"{"status":"ok"}"#));
+
+    // A rolling update behind the router under a steady client load: no request fails.
+    let v2 = repo.commit("v2", true, true);
+    let load = Load::start(https_port, "shop.test");
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, d2) = hook.push("main", &v2);
+    let d2 = api.wait(d2["id"].as_str().unwrap());
+    std::thread::sleep(Duration::from_millis(1500));
+    let (requests, failures, seen) = load.finish();
+    assert_eq!(d2["status"], "success", "{d2}");
+    println!(
+        "rolling update behind the router: {requests} requests, {} failed",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {requests} failed: {failures:?}",
+        failures.len()
+    );
+    assert_eq!(seen.first().map(String::as_str), Some("v1"));
+    assert_eq!(seen.last().map(String::as_str), Some("v2"));
+
+    // Stopped: the 503 page says so; started again: served.
+    let (status, _) = api.call("POST", &format!("/api/v1/applications/{app_id}/stop"), None);
+    assert_eq!(status, 200);
+    let r = eventually(Duration::from_secs(10), || {
+        https(https_port, "shop.test", "/")
+            .ok()
+            .filter(|r| r.status == 503)
+    })
+    .expect("a stopped application answers 503");
+    assert!(r.body.contains("stopped"), "{}", r.body);
+    let (status, _) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app_id}/start"),
+        None,
+    );
+    assert_eq!(status, 200);
+    eventually(Duration::from_secs(10), || {
+        https(https_port, "shop.test", "/")
+            .ok()
+            .filter(|r| r.status == 200)
+    })
+    .expect("started again, it is served");
+    drop(_cleanup);
+    terminate(b);
+}
