@@ -15,6 +15,7 @@ rules=(
   "berth-swarm|all|sea-orm sqlx actix-web berth-store berth-build git2"
   "berth-deploy|all|actix-web berth-api"
   "berth-proxy|all|sea-orm sqlx actix-web bollard berth-store berth-swarm berth-build instant-acme"
+  "berth-acme|all|sea-orm sqlx actix-web bollard berth-store berth-swarm berth-build berth-proxy"
 )
 for rule in "${rules[@]}"; do
   IFS='|' read -r crate scope forbidden <<<"$rule"

@@ -14,6 +14,9 @@ command -v python3 >/dev/null || apt_packages+=(python3)
 command -v git >/dev/null || apt_packages+=(git)
 command -v ssh-keygen >/dev/null || apt_packages+=(openssh-client)
 command -v openssl >/dev/null || apt_packages+=(openssl)
+# Certificates: Let's Encrypt's test CA, and a DNS server for names and DNS-01.
+command -v pebble >/dev/null || apt_packages+=(pebble)
+[[ -x /usr/sbin/named ]] || apt_packages+=(bind9)
 if [[ ${1:-} == bench ]]; then
   command -v curl >/dev/null || apt_packages+=(curl)
   command -v wrk >/dev/null || apt_packages+=(wrk)

@@ -5,6 +5,8 @@
 //! `scripts/test-postgres.sh` sets for `make test`; a Postgres test without it fails and says
 //! how to run it. Each test gets a database of its own.
 
+pub mod acme;
+
 use berth_store::{MasterKey, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

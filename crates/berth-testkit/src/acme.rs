@@ -1,0 +1,279 @@
+//! A certificate authority and a DNS server on loopback, for the tests of certificates:
+//! Debian's `pebble` (Let's Encrypt's test CA) and `named` from Debian's `bind9`, each started
+//! in a temporary directory of its own and stopped when dropped. `make test` installs both
+//! (`scripts/install-deps.sh`); a test that runs without them fails and says so.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A port nothing listens on right now (TCP and UDP).
+pub fn free_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = tcp.local_addr().expect("an address").port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn wait_for_tcp(addr: SocketAddr, what: &str, child: &mut Child, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(addr).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{what} exited ({status}) before it listened on {addr}:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not listen on {addr} within 20 s:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn spawn(program: &str, args: &[&str], env: &[(&str, &str)], log: &Path) -> Child {
+    let out = std::fs::File::create(log).expect("a log file");
+    let err = out.try_clone().expect("a log file");
+    let mut cmd = Command::new(program);
+    cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap_or_else(|e| {
+        panic!(
+            "cannot start {program} ({e}): install it with `make test` (scripts/install-deps.sh)"
+        )
+    })
+}
+
+/// `named` serving the zone `test` on loopback: every name in it resolves to 127.0.0.1, and it
+/// takes dynamic updates signed with the TSIG key `key_name`/`secret` (HMAC-SHA256).
+#[derive(Debug)]
+pub struct Bind {
+    child: Child,
+    _dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+    pub zone: String,
+    pub key_name: String,
+    pub secret: String,
+}
+
+impl Bind {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let port = free_port();
+        let secret = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())
+        };
+        let d = dir.path().display();
+        let conf = format!(
+            r#"options {{
+  directory "{d}";
+  pid-file "{d}/named.pid";
+  session-keyfile "{d}/session.key";
+  listen-on port {port} {{ 127.0.0.1; }};
+  listen-on-v6 {{ none; }};
+  recursion no;
+  dnssec-validation no;
+  notify no;
+}};
+key "berth-test" {{ algorithm hmac-sha256; secret "{secret}"; }};
+zone "test" {{
+  type primary;
+  file "{d}/db.test";
+  journal "{d}/db.test.jnl";
+  allow-update {{ key "berth-test"; }};
+}};
+"#
+        );
+        std::fs::write(dir.path().join("named.conf"), conf).expect("named.conf");
+        let zone = "$TTL 60\n@ IN SOA ns.test. admin.test. 1 60 60 600 60\n@ IN NS ns.test.\n@ IN A 127.0.0.1\n* IN A 127.0.0.1\n";
+        std::fs::write(dir.path().join("db.test"), zone).expect("the zone file");
+        let conf = dir.path().join("named.conf");
+        let log = dir.path().join("named.log");
+        let mut child = spawn(
+            "/usr/sbin/named",
+            &["-g", "-c", conf.to_str().unwrap_or_default()],
+            &[],
+            &log,
+        );
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        wait_for_tcp(addr, "named", &mut child, &log);
+        Self {
+            child,
+            _dir: dir,
+            addr,
+            zone: "test".into(),
+            key_name: "berth-test".into(),
+            secret,
+        }
+    }
+}
+
+impl Drop for Bind {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A certificate authority of the test's own, for Pebble's HTTPS.
+fn local_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        "berth test CA for Pebble's own HTTPS",
+    );
+    let ca_key = rcgen::KeyPair::generate().expect("a key");
+    let ca_cert = ca.self_signed(&ca_key).expect("the CA");
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let mut leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+    leaf.subject_alt_names
+        .push(rcgen::SanType::IpAddress([127, 0, 0, 1].into()));
+    let key = rcgen::KeyPair::generate().expect("a key");
+    let cert = leaf.signed_by(&key, &issuer).expect("the certificate");
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, ca_cert.pem()).expect("ca.pem");
+    std::fs::write(&paths.1, cert.pem()).expect("cert.pem");
+    std::fs::write(&paths.2, key.serialize_pem()).expect("key.pem");
+    paths
+}
+
+/// Pebble on loopback. It validates HTTP-01 on `http_port` of 127.0.0.1 (names resolved by
+/// `dns`), and issues certificates valid for `validity` (Pebble's default when `None`).
+#[derive(Debug)]
+pub struct Pebble {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+    /// The ACME directory URL.
+    pub directory: String,
+    /// The root Pebble's own HTTPS is signed by (not the root of what it issues).
+    pub tls_root: PathBuf,
+    pub management: SocketAddr,
+    pub listen: SocketAddr,
+}
+
+impl Pebble {
+    pub fn start(http_port: u16, dns: SocketAddr, validity: Option<Duration>) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (ca, cert, key) = local_tls(dir.path());
+        let (port, mgmt) = (free_port(), free_port());
+        let mut pebble = serde_json::json!({
+            "listenAddress": format!("127.0.0.1:{port}"),
+            "managementListenAddress": format!("127.0.0.1:{mgmt}"),
+            "certificate": cert,
+            "privateKey": key,
+            "httpPort": http_port,
+            "tlsPort": free_port(),
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": false,
+        });
+        if let Some(v) = validity {
+            pebble["certificateValidityPeriod"] = v.as_secs().into();
+        }
+        let config = dir.path().join("pebble.json");
+        std::fs::write(&config, serde_json::json!({ "pebble": pebble }).to_string())
+            .expect("pebble.json");
+        let args = vec![
+            "-config".to_owned(),
+            config.display().to_string(),
+            "-dnsserver".to_owned(),
+            dns.to_string(),
+        ];
+        let mut p = Self {
+            child: None,
+            dir,
+            args,
+            directory: format!("https://localhost:{port}/dir"),
+            tls_root: ca,
+            management: SocketAddr::from(([127, 0, 0, 1], mgmt)),
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        p.resume();
+        p
+    }
+
+    /// Stops the CA (a CA that is down).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again, same addresses (a new root: Pebble makes one per start).
+    pub fn resume(&mut self) {
+        let log = self.dir.path().join("pebble.log");
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let mut child = spawn(
+            "/usr/bin/pebble",
+            &args,
+            &[("PEBBLE_VA_NOSLEEP", "1"), ("PEBBLE_WFE_NONCEREJECT", "0")],
+            &log,
+        );
+        wait_for_tcp(self.listen, "pebble", &mut child, &log);
+        wait_for_tcp(self.management, "pebble", &mut child, &log);
+        self.child = Some(child);
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("pebble.log")).unwrap_or_default()
+    }
+
+    /// The root the certificates Pebble issues chain to (PEM), from its management API.
+    pub fn issuing_root(&self) -> String {
+        self.management_get("/roots/0")
+    }
+
+    fn management_get(&self, path: &str) -> String {
+        let mut roots = rustls::RootCertStore::empty();
+        let pem = std::fs::read(&self.tls_root).expect("the TLS root");
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+            roots.add(cert.expect("PEM")).expect("a root");
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
+        let conn = rustls::ClientConnection::new(Arc::new(config), name).expect("TLS");
+        let tcp = TcpStream::connect(self.management).expect("pebble's management API");
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        write!(
+            tls,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .expect("a request");
+        let mut raw = Vec::new();
+        let _ = tls.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (_, body) = text.split_once("\r\n\r\n").expect("an answer");
+        body.to_owned()
+    }
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+use rustls::pki_types::pem::PemObject as _;
