@@ -9,6 +9,7 @@ mod m20261122_000001_initial;
 mod m20261122_000002_row_level_security;
 mod m20261122_000003_webhook_deliveries;
 mod m20261123_000004_domain_routing;
+mod m20261123_000005_certificates_acme;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_row_level_security::Migration),
             Box::new(m20261122_000003_webhook_deliveries::Migration),
             Box::new(m20261123_000004_domain_routing::Migration),
+            Box::new(m20261123_000005_certificates_acme::Migration),
         ]
     }
 }

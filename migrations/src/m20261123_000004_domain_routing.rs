@@ -19,7 +19,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(Domains::Table)
-                    .add_column(ColumnDef::new(Domains::Routing).json().null())
+                    .add_column(ColumnDef::new(Domains::Routing).json_binary().null())
                     .to_owned(),
             )
             .await

@@ -506,7 +506,45 @@ pub struct Domain {
     pub target: DomainTarget,
     pub tls: bool,
     pub routing: DomainRouting,
+    /// How getting its certificate went lately.
+    pub certificate: CertificateAttempts,
     pub created_at: Timestamp,
+}
+
+/// The state of a domain's certificate orders: failures in a row, the last error, and when
+/// the next attempt may be made.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct CertificateAttempts {
+    pub failures: u32,
+    pub last_error: Option<String>,
+    pub retry_at: Option<Timestamp>,
+}
+
+/// Where a certificate came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateSource {
+    /// Issued by the ACME CA and renewed by berth.
+    Acme,
+    /// Uploaded by a user; replaces ACME for its domain.
+    Custom,
+}
+
+impl CertificateSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Acme => "acme",
+            Self::Custom => "custom",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "acme" => Some(Self::Acme),
+            "custom" => Some(Self::Custom),
+            _ => None,
+        }
+    }
 }
 
 /// Redirects between a domain and its `www.` form.
@@ -634,6 +672,9 @@ pub struct Certificate {
     pub issuer: String,
     pub certificate_pem: String,
     pub expires_at: Timestamp,
+    pub source: CertificateSource,
+    /// When berth renews it (ACME only).
+    pub renew_at: Option<Timestamp>,
     pub created_at: Timestamp,
 }
 

@@ -236,6 +236,9 @@ pub mod domains {
         pub database_id: Option<Uuid>,
         pub tls: bool,
         pub routing: Option<Json>,
+        pub cert_failures: i32,
+        pub cert_error: Option<String>,
+        pub cert_retry_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -261,6 +264,8 @@ pub mod certificates {
         pub private_key_encrypted: Vec<u8>,
         pub expires_at: DateTimeUtc,
         pub created_at: DateTimeUtc,
+        pub source: String,
+        pub renew_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -499,6 +504,25 @@ pub mod webhook_deliveries {
         #[sea_orm(primary_key, auto_increment = false)]
         pub delivery_id: String,
         pub received_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod acme_accounts {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "acme_accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub directory_url: String,
+        #[sea_orm(column_type = "VarBinary(StringLen::None)")]
+        pub credentials_encrypted: Vec<u8>,
+        pub created_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

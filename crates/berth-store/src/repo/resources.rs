@@ -4,7 +4,9 @@ use sea_orm::{
 };
 
 use super::{conflict, fetch_page, found, now, parse_col, parse_json, to_json};
-use crate::entity::{applications, backups, certificates, databases, domains, projects, volumes};
+use crate::entity::{
+    acme_accounts, applications, backups, certificates, databases, domains, projects, volumes,
+};
 use crate::{Scope, StoreError};
 
 fn volume_from(m: volumes::Model) -> Result<Volume, StoreError> {
@@ -51,6 +53,11 @@ fn domain_from(m: domains::Model) -> Result<Domain, StoreError> {
             Some(v) if !v.is_null() => parse_json(v)?,
             _ => DomainRouting::default(),
         },
+        certificate: CertificateAttempts {
+            failures: m.cert_failures.max(0) as u32,
+            last_error: m.cert_error,
+            retry_at: m.cert_retry_at,
+        },
         created_at: m.created_at,
     })
 }
@@ -88,8 +95,21 @@ fn certificate_from(m: certificates::Model) -> Certificate {
         issuer: m.issuer,
         certificate_pem: m.certificate_pem,
         expires_at: m.expires_at,
+        source: CertificateSource::parse(&m.source).unwrap_or(CertificateSource::Acme),
+        renew_at: m.renew_at,
         created_at: m.created_at,
     }
+}
+
+/// A certificate to store.
+#[derive(Debug, Clone)]
+pub struct NewCertificate<'a> {
+    pub issuer: &'a str,
+    pub certificate_pem: &'a str,
+    pub private_key_pem: &'a SecretString,
+    pub expires_at: Timestamp,
+    pub source: CertificateSource,
+    pub renew_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -234,6 +254,9 @@ impl Scope {
             database_id: db,
             tls,
             routing: Some(to_json(&routing)),
+            cert_failures: 0,
+            cert_error: None,
+            cert_retry_at: None,
             created_at: t,
             updated_at: t,
         };
@@ -329,30 +352,130 @@ impl Scope {
         Ok(())
     }
 
-    /// Stores a certificate for a domain; the private key is encrypted. Expired ones are refused.
+    /// Stores a certificate for a domain, replacing the ones it had; the private key is
+    /// encrypted. Expired ones are refused. An ACME certificate clears the domain's record of
+    /// failed attempts.
     pub async fn add_certificate(
         &self,
         domain: DomainId,
-        issuer: &str,
-        certificate_pem: &str,
-        private_key_pem: &SecretString,
-        expires_at: Timestamp,
+        new: NewCertificate<'_>,
     ) -> Result<Certificate, StoreError> {
         self.domain(domain).await?;
-        Certificate::check_not_expired(expires_at, now())?;
+        Certificate::check_not_expired(new.expires_at, now())?;
         let m = certificates::Model {
             id: CertificateId::new().as_uuid(),
             domain_id: domain.as_uuid(),
-            issuer: issuer.to_owned(),
-            certificate_pem: certificate_pem.to_owned(),
-            private_key_encrypted: self.cipher.encrypt_str(private_key_pem.expose()),
-            expires_at,
+            issuer: new.issuer.to_owned(),
+            certificate_pem: new.certificate_pem.to_owned(),
+            private_key_encrypted: self.cipher.encrypt_str(new.private_key_pem.expose()),
+            expires_at: new.expires_at,
             created_at: now(),
+            source: new.source.as_str().to_owned(),
+            renew_at: new.renew_at,
         };
+        certificates::Entity::delete_many()
+            .filter(certificates::Column::DomainId.eq(domain.as_uuid()))
+            .exec(self.connection())
+            .await?;
         certificates::Entity::insert(certificates::ActiveModel::from(m.clone()))
             .exec_without_returning(self.connection())
             .await?;
+        self.set_certificate_attempts(domain, &CertificateAttempts::default())
+            .await?;
         Ok(certificate_from(m))
+    }
+
+    /// Records how the domain's last certificate order went.
+    pub async fn set_certificate_attempts(
+        &self,
+        domain: DomainId,
+        attempts: &CertificateAttempts,
+    ) -> Result<(), StoreError> {
+        domains::Entity::update_many()
+            .col_expr(
+                domains::Column::CertFailures,
+                (attempts.failures.min(i32::MAX as u32) as i32).into(),
+            )
+            .col_expr(
+                domains::Column::CertError,
+                attempts.last_error.clone().into(),
+            )
+            .col_expr(domains::Column::CertRetryAt, attempts.retry_at.into())
+            .filter(domains::Column::Id.eq(domain.as_uuid()))
+            .exec(self.connection())
+            .await?;
+        Ok(())
+    }
+
+    /// Asks for the domain's ACME certificate to be renewed now (and forgets the backoff).
+    pub async fn request_certificate_renewal(&self, domain: DomainId) -> Result<(), StoreError> {
+        self.domain(domain).await?;
+        let t = now();
+        certificates::Entity::update_many()
+            .col_expr(certificates::Column::RenewAt, Some(t).into())
+            .filter(certificates::Column::DomainId.eq(domain.as_uuid()))
+            .exec(self.connection())
+            .await?;
+        self.set_certificate_attempts(domain, &CertificateAttempts::default())
+            .await
+    }
+
+    /// Every domain's current certificate with its key, for the router (the system's view).
+    pub async fn all_current_certificates(
+        &self,
+    ) -> Result<Vec<(Certificate, SecretString)>, StoreError> {
+        let rows = certificates::Entity::find()
+            .order_by_asc(certificates::Column::DomainId)
+            .order_by_desc(certificates::Column::CreatedAt)
+            .all(self.connection())
+            .await?;
+        let mut out: Vec<(Certificate, SecretString)> = Vec::with_capacity(rows.len());
+        for m in rows {
+            if out
+                .last()
+                .is_some_and(|(c, _)| c.domain_id.as_uuid() == m.domain_id)
+            {
+                continue;
+            }
+            let key = SecretString::new(self.cipher.decrypt_str(&m.private_key_encrypted)?);
+            out.push((certificate_from(m), key));
+        }
+        Ok(out)
+    }
+
+    /// The installation's ACME account at `directory_url` (its credentials, decrypted).
+    pub async fn acme_account(
+        &self,
+        directory_url: &str,
+    ) -> Result<Option<SecretString>, StoreError> {
+        let m = acme_accounts::Entity::find_by_id(directory_url.to_owned())
+            .one(self.connection())
+            .await?;
+        m.map(|m| {
+            Ok(SecretString::new(
+                self.cipher.decrypt_str(&m.credentials_encrypted)?,
+            ))
+        })
+        .transpose()
+    }
+
+    pub async fn save_acme_account(
+        &self,
+        directory_url: &str,
+        credentials: &SecretString,
+    ) -> Result<(), StoreError> {
+        acme_accounts::Entity::delete_by_id(directory_url.to_owned())
+            .exec(self.connection())
+            .await?;
+        let m = acme_accounts::Model {
+            directory_url: directory_url.to_owned(),
+            credentials_encrypted: self.cipher.encrypt_str(credentials.expose()),
+            created_at: now(),
+        };
+        acme_accounts::Entity::insert(acme_accounts::ActiveModel::from(m))
+            .exec_without_returning(self.connection())
+            .await?;
+        Ok(())
     }
 
     /// The newest certificate of a domain with its decrypted private key.
@@ -363,7 +486,7 @@ impl Scope {
         self.domain(domain).await?;
         let m = certificates::Entity::find()
             .filter(certificates::Column::DomainId.eq(domain.as_uuid()))
-            .order_by_desc(certificates::Column::ExpiresAt)
+            .order_by_desc(certificates::Column::CreatedAt)
             .one(self.connection())
             .await?;
         m.map(|m| {

@@ -1,5 +1,5 @@
 use berth_domain::*;
-use berth_store::{NewDatabase, NewVolume, StoreError};
+use berth_store::{Actor, NewCertificate, NewDatabase, NewVolume, StoreError};
 use sea_orm::{ConnectionTrait, Statement};
 
 use crate::db::{app, git_app, TestDb};
@@ -309,30 +309,75 @@ async fn certificates_keep_their_key_encrypted_and_refuse_expired_ones(db: TestD
     let key = SecretString::new(
         "-----BEGIN PRIVATE KEY-----\nsecretkeymaterial\n-----END PRIVATE KEY-----",
     );
+    let cert = |issuer: &'static str, days: i64, source| NewCertificate {
+        issuer,
+        certificate_pem: "-----BEGIN CERTIFICATE-----",
+        private_key_pem: &key,
+        expires_at: chrono::Utc::now() + chrono::Duration::days(days),
+        source,
+        renew_at: Some(chrono::Utc::now() + chrono::Duration::days(days / 2)),
+    };
     let expired = s
-        .add_certificate(
-            d.id,
-            "test",
-            "PEM",
-            &key,
-            chrono::Utc::now() - chrono::Duration::days(1),
-        )
+        .add_certificate(d.id, cert("test", -1, CertificateSource::Acme))
         .await;
     assert!(matches!(expired, Err(StoreError::Validation(_))));
+    s.set_certificate_attempts(
+        d.id,
+        &CertificateAttempts {
+            failures: 3,
+            last_error: Some("the CA is down".into()),
+            retry_at: Some(chrono::Utc::now()),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.domain(d.id).await.unwrap().certificate.failures, 3);
+    let first = s
+        .add_certificate(d.id, cert("Pebble", 90, CertificateSource::Acme))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.domain(d.id).await.unwrap().certificate,
+        CertificateAttempts::default(),
+        "an issued certificate clears the failures"
+    );
+    // A newer one replaces it, even when it expires sooner (an uploaded one, say).
     let c = s
-        .add_certificate(
-            d.id,
-            "Pebble",
-            "-----BEGIN CERTIFICATE-----",
-            &key,
-            chrono::Utc::now() + chrono::Duration::days(90),
-        )
+        .add_certificate(d.id, cert("Custom CA", 30, CertificateSource::Custom))
         .await
         .unwrap();
     let (current, k) = s.current_certificate(d.id).await.unwrap().unwrap();
     assert_eq!(current.id, c.id);
+    assert_ne!(current.id, first.id);
+    assert_eq!(current.source, CertificateSource::Custom);
     assert_eq!(k.expose(), key.expose());
+    s.request_certificate_renewal(d.id).await.unwrap();
+    let (renewed, _) = s.current_certificate(d.id).await.unwrap().unwrap();
+    assert!(renewed.renew_at.unwrap() <= chrono::Utc::now());
     s.commit().await.unwrap();
+    let system = db.store.scope(Actor::System).await.unwrap();
+    let all = system.all_current_certificates().await.unwrap();
+    assert_eq!(all.len(), 1, "one current certificate per domain");
+    let creds = SecretString::new("{\"id\":\"acct\"}");
+    system
+        .save_acme_account("https://ca.test/dir", &creds)
+        .await
+        .unwrap();
+    assert_eq!(
+        system
+            .acme_account("https://ca.test/dir")
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        creds.expose()
+    );
+    assert!(system
+        .acme_account("https://other.test/dir")
+        .await
+        .unwrap()
+        .is_none());
+    system.commit().await.unwrap();
     let stored = raw(&db, "SELECT private_key_encrypted FROM certificates").await;
     assert!(!contains(&stored, "secretkeymaterial"));
 }

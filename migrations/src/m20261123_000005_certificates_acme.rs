@@ -1,0 +1,148 @@
+//! What certificates by ACME need: where each certificate came from and when to renew it, the
+//! state of each domain's last attempt (failures in a row, the error, when to try again), and
+//! the installation's ACME accounts (credentials encrypted, one per CA directory; only berth's
+//! own work reads them).
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Certificates {
+    Table,
+    Source,
+    RenewAt,
+}
+
+#[derive(DeriveIden)]
+enum Domains {
+    Table,
+    CertFailures,
+    CertError,
+    CertRetryAt,
+}
+
+#[derive(DeriveIden)]
+enum AcmeAccounts {
+    Table,
+    DirectoryUrl,
+    CredentialsEncrypted,
+    CreatedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite adds one column per statement.
+        for column in [
+            ColumnDef::new(Certificates::Source)
+                .string_len(16)
+                .not_null()
+                .default("acme")
+                .check(Expr::col(Certificates::Source).is_in(["acme", "custom"]))
+                .take(),
+            ColumnDef::new(Certificates::RenewAt)
+                .timestamp_with_time_zone()
+                .null()
+                .take(),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Certificates::Table)
+                        .add_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        for column in [
+            ColumnDef::new(Domains::CertFailures)
+                .integer()
+                .not_null()
+                .default(0)
+                .take(),
+            ColumnDef::new(Domains::CertError).text().null().take(),
+            ColumnDef::new(Domains::CertRetryAt)
+                .timestamp_with_time_zone()
+                .null()
+                .take(),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Domains::Table)
+                        .add_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table(AcmeAccounts::Table)
+                    .col(
+                        ColumnDef::new(AcmeAccounts::DirectoryUrl)
+                            .string_len(500)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(AcmeAccounts::CredentialsEncrypted)
+                            .blob()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AcmeAccounts::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        if manager.get_database_backend() == DbBackend::Postgres {
+            manager
+                .get_connection()
+                .execute_unprepared(
+                    "ALTER TABLE acme_accounts ENABLE ROW LEVEL SECURITY;
+                     ALTER TABLE acme_accounts FORCE ROW LEVEL SECURITY;
+                     CREATE POLICY acme_accounts_system ON acme_accounts
+                       USING (berth_is_system()) WITH CHECK (berth_is_system());",
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(AcmeAccounts::Table).to_owned())
+            .await?;
+        for column in [
+            Domains::CertFailures,
+            Domains::CertError,
+            Domains::CertRetryAt,
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Domains::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        for column in [Certificates::Source, Certificates::RenewAt] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Certificates::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
