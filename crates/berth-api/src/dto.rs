@@ -918,11 +918,44 @@ pub struct DomainView {
     pub application_id: Option<uuid::Uuid>,
     pub tls: bool,
     pub routing: DomainRoutingView,
+    /// The certificate served, if any (until the first, a self-signed one is).
+    pub certificate: Option<CertificateView>,
+    /// How ordering its certificate went lately.
+    pub certificate_attempts: CertificateAttemptsView,
     pub created_at: DateTime<Utc>,
 }
 
-impl From<Domain> for DomainView {
-    fn from(d: Domain) -> Self {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateView {
+    pub issuer: String,
+    pub expires_at: DateTime<Utc>,
+    /// `acme` (renewed by berth) or `custom` (uploaded; replaces ACME for the domain).
+    pub source: String,
+    /// When berth renews it (ACME only).
+    pub renew_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateAttemptsView {
+    /// Failed orders in a row.
+    pub failures: u32,
+    pub last_error: Option<String>,
+    /// No order is made before this time.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// A custom certificate: the chain (leaf first) and its private key, in PEM. The key is
+/// write-only.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateUpload {
+    pub certificate_pem: String,
+    pub private_key_pem: String,
+}
+
+impl DomainView {
+    pub fn new(d: Domain, certificate: Option<Certificate>) -> Self {
         Self {
             id: d.id.as_uuid(),
             project_id: d.project_id.as_uuid(),
@@ -948,6 +981,18 @@ impl From<Domain> for DomainView {
                     .map(|u| u.username)
                     .collect(),
                 max_body_mb: d.routing.max_body_mb,
+            },
+            certificate: certificate.map(|c| CertificateView {
+                issuer: c.issuer,
+                expires_at: c.expires_at,
+                source: c.source.as_str().into(),
+                renew_at: c.renew_at,
+                created_at: c.created_at,
+            }),
+            certificate_attempts: CertificateAttemptsView {
+                failures: d.certificate.failures,
+                last_error: d.certificate.last_error,
+                retry_at: d.certificate.retry_at,
             },
             created_at: d.created_at,
         }

@@ -5,7 +5,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    applications, audit, auth, history, pipeline, projects, runtime, teams, users, webhooks,
+    applications, audit, auth, certificates, history, pipeline, projects, runtime, teams, users,
+    webhooks,
 };
 
 #[derive(Debug, OpenApi)]
@@ -29,6 +30,7 @@ use crate::routes::{
         applications::list_volumes, applications::create_volume, applications::delete_volume,
         applications::list_domains, applications::create_domain, applications::get_domain, applications::update_domain,
         applications::delete_domain,
+        certificates::renew_certificate, certificates::upload_certificate, certificates::delete_certificate,
         applications::list_service_tokens, applications::create_service_token, applications::delete_service_token,
         history::list_deployments, history::get_deployment, history::deployment_logs,
         history::list_builds, history::latest_successful_build, history::get_build,

@@ -4,6 +4,7 @@
 //! Architecture invariant: the only crate that reads configuration, the environment and the
 //! command line, and the only one that picks concrete adapters for the other crates.
 
+pub mod certs;
 pub mod edge;
 pub mod settings;
 
@@ -205,7 +206,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .bind(settings.listen)
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addrs = server.addrs();
-    edge::Edge::start(
+    let router = edge::Edge::start(
         &settings,
         store.clone(),
         &bus,
@@ -215,6 +216,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     )
     .await
     .context("starting the edge router")?;
+    if let Some(router) = router {
+        certs::Certs::start(
+            &settings,
+            store.clone(),
+            bus.clone(),
+            router,
+            shutdown.clone(),
+        )
+        .context("starting certificates")?;
+    }
     let server = server.run();
     tokio::spawn(prepare_engines(
         settings.clone(),

@@ -54,6 +54,24 @@ pub struct Settings {
     pub proxy_https_public_port: Option<u16>,
     /// Hosts on which the edge router serves berth's own API and dashboard; none by default.
     pub api_hosts: Vec<DomainName>,
+    /// The ACME CA's directory URL (`off`: no ACME, domains keep self-signed certificates).
+    pub acme_directory: Option<String>,
+    /// The contact of berth's ACME account.
+    pub acme_email: Option<String>,
+    /// A PEM root to trust for the CA's own HTTPS (a private CA); the system's roots otherwise.
+    pub acme_ca_root: Option<PathBuf>,
+    /// DNS-01 (wildcard domains): the primary DNS server taking RFC 2136 updates, its zone, and
+    /// the TSIG key (HMAC-SHA256) that may update it. All four, or none.
+    pub acme_dns: Option<AcmeDns>,
+}
+
+/// Where DNS-01 answers are written.
+#[derive(Debug, Clone)]
+pub struct AcmeDns {
+    pub server: SocketAddr,
+    pub zone: String,
+    pub key_name: String,
+    pub key_secret: SecretString,
 }
 
 impl Default for Settings {
@@ -80,6 +98,10 @@ impl Default for Settings {
             proxy_https: Some(SocketAddr::from(([0, 0, 0, 0], 443))),
             proxy_https_public_port: None,
             api_hosts: Vec::new(),
+            acme_directory: Some(berth_acme::LETS_ENCRYPT.to_owned()),
+            acme_email: None,
+            acme_ca_root: None,
+            acme_dns: None,
         }
     }
 }
@@ -109,6 +131,13 @@ struct FileSettings {
     proxy_https: Option<String>,
     proxy_https_public_port: Option<u16>,
     api_hosts: Option<Vec<String>>,
+    acme_directory: Option<String>,
+    acme_email: Option<String>,
+    acme_ca_root: Option<PathBuf>,
+    acme_dns_server: Option<SocketAddr>,
+    acme_dns_zone: Option<String>,
+    acme_dns_key_name: Option<String>,
+    acme_dns_key_secret: Option<String>,
 }
 
 /// Values given on the command line (each overrides everything else).
@@ -175,6 +204,30 @@ fn hosts<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> anyhow::Resul
             })
         })
         .collect()
+}
+
+/// The four DNS-01 settings, all given or none.
+fn acme_dns(name: &str, parts: [Option<String>; 4]) -> anyhow::Result<Option<AcmeDns>> {
+    match parts {
+        [None, None, None, None] => Ok(None),
+        [Some(server), Some(zone), Some(key_name), Some(secret)] => {
+            let server = server.trim().parse().with_context(|| {
+                format!(
+                    "{name}: the DNS server must be an address like 192.0.2.1:53, not {server:?}"
+                )
+            })?;
+            // Checked once here so a mistake shows at start, not at the first wildcard.
+            berth_acme::Rfc2136::new(server, &zone, &key_name, &secret)
+                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            Ok(Some(AcmeDns {
+                server,
+                zone,
+                key_name,
+                key_secret: SecretString::new(secret),
+            }))
+        }
+        _ => anyhow::bail!("{name}: give the DNS server, zone, key name and key secret together"),
+    }
 }
 
 fn parse_bool(name: &str, v: &str) -> anyhow::Result<bool> {
@@ -276,6 +329,25 @@ impl Settings {
         }
         if let Some(v) = env("BERTH_API_HOSTS") {
             s.api_hosts = hosts("BERTH_API_HOSTS", v.split(','))?;
+        }
+        if let Some(v) = env("BERTH_ACME_DIRECTORY") {
+            s.acme_directory = (!v.trim().eq_ignore_ascii_case("off")).then(|| v.trim().to_owned());
+        }
+        if let Some(v) = env("BERTH_ACME_EMAIL") {
+            s.acme_email = Some(v);
+        }
+        if let Some(v) = env("BERTH_ACME_CA_ROOT") {
+            s.acme_ca_root = Some(PathBuf::from(v));
+        }
+        let dns = [
+            "BERTH_ACME_DNS_SERVER",
+            "BERTH_ACME_DNS_ZONE",
+            "BERTH_ACME_DNS_KEY_NAME",
+            "BERTH_ACME_DNS_KEY_SECRET",
+        ]
+        .map(env);
+        if let Some(d) = acme_dns("BERTH_ACME_DNS_*", dns)? {
+            s.acme_dns = Some(d);
         }
         if let Some(v) = env("BERTH_DEPLOY_CONCURRENCY") {
             s.deploy_concurrency = v
@@ -388,6 +460,25 @@ impl Settings {
         }
         if let Some(v) = f.api_hosts {
             self.api_hosts = hosts("api_hosts", v.iter().map(String::as_str))?;
+        }
+        if let Some(v) = f.acme_directory {
+            self.acme_directory =
+                (!v.trim().eq_ignore_ascii_case("off")).then(|| v.trim().to_owned());
+        }
+        if let Some(v) = f.acme_email {
+            self.acme_email = Some(v);
+        }
+        if let Some(v) = f.acme_ca_root {
+            self.acme_ca_root = Some(v);
+        }
+        let dns = [
+            f.acme_dns_server.map(|a| a.to_string()),
+            f.acme_dns_zone,
+            f.acme_dns_key_name,
+            f.acme_dns_key_secret,
+        ];
+        if let Some(d) = acme_dns("acme_dns_*", dns)? {
+            self.acme_dns = Some(d);
         }
         if let Some(v) = f.swarm_bind_roots {
             self.swarm_bind_roots = bind_roots(v.iter().map(String::as_str))

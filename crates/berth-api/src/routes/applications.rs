@@ -434,12 +434,10 @@ pub async fn list_domains(
     id: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let s = caller.scope(&state).await?;
-    let ds: Vec<DomainView> = s
-        .list_domains(ApplicationId::from_uuid(*id))
-        .await?
-        .into_iter()
-        .map(DomainView::from)
-        .collect();
+    let mut ds: Vec<DomainView> = Vec::new();
+    for d in s.list_domains(ApplicationId::from_uuid(*id)).await? {
+        ds.push(super::certificates::domain_view(&s, d).await?);
+    }
     Ok(HttpResponse::Ok().json(ds))
 }
 
@@ -486,7 +484,7 @@ pub async fn create_domain(
     state.bus.publish(berth_events::Event::DomainsChanged {
         domain_id: Some(d.id),
     });
-    Ok(HttpResponse::Created().json(DomainView::from(d)))
+    Ok(HttpResponse::Created().json(DomainView::new(d, None)))
 }
 
 /// `input` applied over `current`: passwords hashed, then every option checked.
@@ -572,7 +570,8 @@ pub async fn get_domain(
     id: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let s = caller.scope(&state).await?;
-    Ok(HttpResponse::Ok().json(DomainView::from(s.domain(DomainId::from_uuid(*id)).await?)))
+    let d = s.domain(DomainId::from_uuid(*id)).await?;
+    Ok(HttpResponse::Ok().json(super::certificates::domain_view(&s, d).await?))
 }
 
 /// Changes TLS or the target application of a domain (write access).
@@ -599,6 +598,7 @@ pub async fn update_domain(
         None => None,
     };
     let d = s.update_domain(d.id, target, body.tls, routing).await?;
+    let view = super::certificates::domain_view(&s, d.clone()).await?;
     super::audit(
         &s,
         &caller,
@@ -612,7 +612,7 @@ pub async fn update_domain(
     state.bus.publish(berth_events::Event::DomainsChanged {
         domain_id: Some(d.id),
     });
-    Ok(HttpResponse::Ok().json(DomainView::from(d)))
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Removes a domain (admin access).

@@ -3,6 +3,7 @@
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod certificates;
 pub mod history;
 pub mod pipeline;
 pub mod projects;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(teams::routes)
             .configure(projects::routes)
             .configure(applications::routes)
+            .configure(certificates::routes)
             .configure(history::routes)
             .configure(pipeline::routes)
             .configure(runtime::routes)

@@ -409,6 +409,32 @@ fn cases() -> Vec<Case> {
             ok: 204,
             mutates: true,
         },
+        Case {
+            method: "POST",
+            path: |o| format!("/api/v1/domains/{}/certificate/renew", o.domain),
+            body: none,
+            needed: Write,
+            ok: 202,
+            mutates: true,
+        },
+        // Authorization comes before the PEM is read: whoever may write gets to hear that
+        // this is no certificate.
+        Case {
+            method: "PUT",
+            path: |o| format!("/api/v1/domains/{}/certificate", o.domain),
+            body: |_| Some(json!({ "certificate_pem": "nope", "private_key_pem": "nope" })),
+            needed: Write,
+            ok: 422,
+            mutates: false,
+        },
+        Case {
+            method: "DELETE",
+            path: |o| format!("/api/v1/domains/{}/certificate", o.domain),
+            body: none,
+            needed: Write,
+            ok: 204,
+            mutates: true,
+        },
         // The pipeline's endpoints. This API runs no pipeline, so the orchestrator's answer
         // 503 once authorization has let the caller through.
         Case {

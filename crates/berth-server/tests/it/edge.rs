@@ -77,6 +77,8 @@ pub(crate) struct Reply {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub cert_names: Vec<String>,
+    /// The certificate served (DER), over HTTPS.
+    pub leaf: Vec<u8>,
 }
 
 impl Reply {
@@ -108,6 +110,7 @@ fn parse(raw: &[u8], cert_names: Vec<String>) -> Result<Reply, String> {
         headers,
         body: body.to_owned(),
         cert_names,
+        leaf: Vec::new(),
     })
 }
 
@@ -126,14 +129,35 @@ pub(crate) fn http(port: u16, host: &str, path: &str) -> Result<Reply, String> {
     parse(&raw, Vec::new())
 }
 
-/// One GET over HTTPS to the router, with `host` as SNI.
+/// One GET over HTTPS to the router, with `host` as SNI, accepting any certificate.
 pub(crate) fn https(port: u16, host: &str, path: &str) -> Result<Reply, String> {
-    let config = rustls::ClientConfig::builder_with_provider(berth_proxy::tls::provider())
+    https_trusting(port, host, path, None)
+}
+
+/// One GET over HTTPS; with `root` (PEM), the chain and name are verified against it.
+pub(crate) fn https_trusting(
+    port: u16,
+    host: &str,
+    path: &str,
+    root: Option<&str>,
+) -> Result<Reply, String> {
+    let builder = rustls::ClientConfig::builder_with_provider(berth_proxy::tls::provider())
         .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCert))
-        .with_no_client_auth();
+        .unwrap();
+    let config = match root {
+        Some(pem) => {
+            use rustls::pki_types::pem::PemObject;
+            let mut roots = rustls::RootCertStore::empty();
+            for c in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                roots.add(c.unwrap()).unwrap();
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCert))
+            .with_no_client_auth(),
+    };
     let name = rustls::pki_types::ServerName::try_from(host.to_owned()).unwrap();
     let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
     let tcp = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
@@ -148,13 +172,18 @@ pub(crate) fn https(port: u16, host: &str, path: &str) -> Result<Reply, String> 
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
         Err(e) => return Err(format!("read: {e}")),
     }
-    let names = tls
+    let leaf = tls
         .conn
         .peer_certificates()
         .and_then(|c| c.first())
-        .map(|leaf| berth_proxy::tls::info_of_der(leaf.as_ref()).unwrap().names)
+        .map(|leaf| leaf.as_ref().to_vec())
         .unwrap_or_default();
-    parse(&raw, names)
+    let names = berth_proxy::tls::info_of_der(&leaf)
+        .map(|i| i.names)
+        .unwrap_or_default();
+    let mut reply = parse(&raw, names)?;
+    reply.leaf = leaf;
+    Ok(reply)
 }
 
 /// A client that keeps requesting through the router over HTTPS.
@@ -241,6 +270,7 @@ fn an_application_answers_at_its_domain_through_the_router_and_through_a_rolling
             ("BERTH_PROXY_HTTP", &format!("127.0.0.1:{http_port}")),
             ("BERTH_PROXY_HTTPS", &format!("127.0.0.1:{https_port}")),
             ("BERTH_API_HOSTS", "berth.test"),
+            ("BERTH_ACME_DIRECTORY", "off"),
         ],
     );
     let repo = Repo::new();
@@ -340,5 +370,192 @@ fn an_application_answers_at_its_domain_through_the_router_and_through_a_rolling
     })
     .expect("started again, it is served");
     drop(_cleanup);
+    terminate(b);
+}
+
+/// The domain's view, once `ready` says it is.
+fn domain_when(
+    api: &crate::pipeline::Api<'_>,
+    id: &str,
+    within: Duration,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    eventually(within, || {
+        let (_, d) = api.call("GET", &format!("/api/v1/domains/{id}"), None);
+        last = d.clone();
+        ready(&d).then_some(d)
+    })
+    .unwrap_or_else(|| panic!("the domain did not get there: {last}"))
+}
+
+#[test]
+fn certificates_come_from_the_ca_renew_under_load_and_outlive_a_ca_outage() {
+    use berth_testkit::acme::{Bind, Pebble};
+    let url = fresh_pg();
+    let data = tempfile::tempdir().unwrap();
+    let (http_port, https_port) = (free_port(), free_port());
+    let bind = Bind::start();
+    let mut pebble = Pebble::start(http_port, bind.addr, None);
+    let b = start(
+        &["--data-dir", data.path().to_str().unwrap()],
+        &[
+            ("BERTH_DATABASE_URL", &url),
+            ("BERTH_BCRYPT_COST", "4"),
+            ("BERTH_PROXY_HTTP", &format!("127.0.0.1:{http_port}")),
+            ("BERTH_PROXY_HTTPS", &format!("127.0.0.1:{https_port}")),
+            ("BERTH_ACME_DIRECTORY", &pebble.directory),
+            ("BERTH_ACME_CA_ROOT", pebble.tls_root.to_str().unwrap()),
+            ("BERTH_ACME_EMAIL", "ops@example.com"),
+            ("BERTH_ACME_DNS_SERVER", &bind.addr.to_string()),
+            ("BERTH_ACME_DNS_ZONE", &bind.zone),
+            ("BERTH_ACME_DNS_KEY_NAME", &bind.key_name),
+            ("BERTH_ACME_DNS_KEY_SECRET", &bind.secret),
+        ],
+    );
+    let root = pebble.issuing_root();
+    let repo = Repo::new();
+    let v1 = repo.commit("v1", true, true);
+    let (api, app_id, hook) = setup_application(&b.addr, &repo);
+    let cleanup = Cleanup {
+        addr: b.addr.clone(),
+        token: api.token.clone(),
+        app: app_id.clone(),
+    };
+    let (status, domain) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app_id}/domains"),
+        Some(json!({ "host": "shop.test" })),
+    );
+    assert_eq!(status, 201, "{domain}");
+    let shop = domain["id"].as_str().unwrap().to_owned();
+    let (status, wildcard) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app_id}/domains"),
+        Some(json!({ "host": "*.apps.test" })),
+    );
+    assert_eq!(status, 201, "{wildcard}");
+    let wildcard = wildcard["id"].as_str().unwrap().to_owned();
+    let (_, d1) = hook.push("main", &v1);
+    let d1 = api.wait(d1["id"].as_str().unwrap());
+    assert_eq!(d1["status"], "success", "{d1}");
+
+    // HTTP-01 answered by the router, and DNS-01 through BIND for the wildcard: both
+    // certificates verify against Pebble's root.
+    let issued = domain_when(&api, &shop, Duration::from_secs(90), |d| {
+        d["certificate"]["source"] == "acme"
+    });
+    assert!(issued["certificate"]["renew_at"].is_string(), "{issued}");
+    domain_when(&api, &wildcard, Duration::from_secs(90), |d| {
+        d["certificate"]["source"] == "acme"
+    });
+    let r = eventually(Duration::from_secs(20), || {
+        https_trusting(https_port, "shop.test", "/", Some(&root)).ok()
+    })
+    .expect("HTTPS verifies against the CA's root");
+    assert_eq!((r.status, r.body.trim()), (200, "v1"));
+    let r = eventually(Duration::from_secs(20), || {
+        https_trusting(https_port, "any.apps.test", "/", Some(&root)).ok()
+    })
+    .expect("the wildcard certificate verifies");
+    assert_eq!(r.status, 200);
+    let first_leaf = r.leaf.clone();
+    let _ = first_leaf;
+
+    // A renewal under a steady load: no request fails, the new certificate is served.
+    let before = https_trusting(https_port, "shop.test", "/", Some(&root))
+        .unwrap()
+        .leaf;
+    let load = Load::start(https_port, "shop.test");
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, renewing) = api.call(
+        "POST",
+        &format!("/api/v1/domains/{shop}/certificate/renew"),
+        None,
+    );
+    assert_eq!(status, 202, "{renewing}");
+    let created = issued["certificate"]["created_at"].clone();
+    domain_when(&api, &shop, Duration::from_secs(90), |d| {
+        d["certificate"]["created_at"] != created && d["certificate"]["source"] == "acme"
+    });
+    let after = eventually(Duration::from_secs(20), || {
+        let r = https_trusting(https_port, "shop.test", "/", Some(&root)).ok()?;
+        (r.leaf != before).then_some(r)
+    })
+    .expect("the renewed certificate is served");
+    assert_eq!(after.status, 200);
+    std::thread::sleep(Duration::from_millis(500));
+    let (requests, failures, _) = load.finish();
+    println!(
+        "renewal under load: {requests} requests, {} failed",
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{failures:?}");
+
+    // The CA goes down: the renewal fails, is recorded with a backoff, and the certificate in
+    // hand keeps being served.
+    pebble.stop();
+    let (status, _) = api.call(
+        "POST",
+        &format!("/api/v1/domains/{shop}/certificate/renew"),
+        None,
+    );
+    assert_eq!(status, 202);
+    let failed = domain_when(&api, &shop, Duration::from_secs(60), |d| {
+        d["certificate_attempts"]["failures"].as_u64() >= Some(1)
+    });
+    assert!(
+        failed["certificate_attempts"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("certificate authority"),
+        "{failed}"
+    );
+    assert!(failed["certificate_attempts"]["retry_at"].is_string());
+    let r = https_trusting(https_port, "shop.test", "/", Some(&root)).unwrap();
+    assert_eq!((r.status, r.leaf == after.leaf), (200, true));
+
+    // Custom certificates: checked, then served instead of ACME's.
+    let mine = rcgen::generate_simple_self_signed(vec!["shop.test".to_owned()]).unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["shop.test".to_owned()]).unwrap();
+    let put = |cert: String, key: String| {
+        api.call(
+            "PUT",
+            &format!("/api/v1/domains/{shop}/certificate"),
+            Some(json!({ "certificate_pem": cert, "private_key_pem": key })),
+        )
+    };
+    let (status, e) = put(mine.cert.pem(), other.signing_key.serialize_pem());
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["errors"][0]["field"], "private_key_pem", "{e}");
+    let mut old = rcgen::CertificateParams::new(vec!["shop.test".to_owned()]).unwrap();
+    old.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    old.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let old_key = rcgen::KeyPair::generate().unwrap();
+    let expired = old.self_signed(&old_key).unwrap();
+    let (status, e) = put(expired.pem(), old_key.serialize_pem());
+    assert_eq!(status, 422, "{e}");
+    assert!(e.to_string().contains("expired"), "{e}");
+    let (status, view) = put(mine.cert.pem(), mine.signing_key.serialize_pem());
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["certificate"]["source"], "custom");
+    assert!(
+        !view.to_string().contains("PRIVATE KEY"),
+        "the key is write-only"
+    );
+    let served = eventually(Duration::from_secs(20), || {
+        let r = https(https_port, "shop.test", "/").ok()?;
+        (r.leaf == mine.cert.der().to_vec()).then_some(r)
+    })
+    .expect("the uploaded certificate is served");
+    assert_eq!(served.status, 200);
+    let (status, _) = api.call(
+        "POST",
+        &format!("/api/v1/domains/{shop}/certificate/renew"),
+        None,
+    );
+    assert_eq!(status, 409, "a custom certificate is not renewed by ACME");
+
+    drop(cleanup);
     terminate(b);
 }

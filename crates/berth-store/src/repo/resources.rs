@@ -385,6 +385,17 @@ impl Scope {
         Ok(certificate_from(m))
     }
 
+    /// Removes the domain's certificates (an ACME one is then ordered again).
+    pub async fn delete_certificates(&self, domain: DomainId) -> Result<(), StoreError> {
+        self.domain(domain).await?;
+        certificates::Entity::delete_many()
+            .filter(certificates::Column::DomainId.eq(domain.as_uuid()))
+            .exec(self.connection())
+            .await?;
+        self.set_certificate_attempts(domain, &CertificateAttempts::default())
+            .await
+    }
+
     /// Records how the domain's last certificate order went.
     pub async fn set_certificate_attempts(
         &self,

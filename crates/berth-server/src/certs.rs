@@ -1,0 +1,340 @@
+//! Certificates as berth runs them: the store's current certificates loaded into the router
+//! (on start and after every change), and the domains that need one ordered from the ACME CA:
+//! a domain with TLS and no certificate, or an ACME certificate whose renewal time came. A
+//! failed order is recorded on the domain and retried after a backoff (a minute, doubling, at
+//! most a day), and at most [`ORDERS_PER_HOUR`] orders per domain are made in an hour, so a
+//! misconfigured domain cannot use up the CA's limits. While renewals fail, the certificate in
+//! hand keeps being served; until the first one arrives, a self-signed one is.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use berth_acme::{Acme, AcmeSettings, Http01, Rfc2136};
+use berth_domain::{
+    CertificateAttempts, CertificateSource, Domain, DomainId, SecretString, WwwRedirect,
+};
+use berth_events::{CancelToken, Event, EventBus, Received};
+use berth_proxy::Proxy;
+use berth_store::{Actor, NewCertificate, Store};
+
+use crate::settings::Settings;
+
+/// Orders one domain may make in an hour.
+pub const ORDERS_PER_HOUR: usize = 5;
+/// How often due certificates are looked for without an event.
+const TICK: Duration = Duration::from_secs(10);
+
+/// The router answers HTTP-01 challenges from memory.
+struct RouterChallenges(Proxy);
+
+impl Http01 for RouterChallenges {
+    fn put(&self, token: &str, key_authorization: &str) {
+        self.0.set_challenge(token, key_authorization);
+    }
+    fn remove(&self, token: &str) {
+        self.0.remove_challenge(token);
+    }
+}
+
+#[derive(Clone)]
+pub struct Certs {
+    store: Store,
+    proxy: Proxy,
+    bus: EventBus,
+    acme: Option<AcmeSettings>,
+    dns: Option<Rfc2136>,
+    account: Arc<tokio::sync::Mutex<Option<Acme>>>,
+    orders: Arc<Mutex<HashMap<DomainId, Vec<Instant>>>>,
+}
+
+impl std::fmt::Debug for Certs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certs").field("acme", &self.acme).finish()
+    }
+}
+
+impl Certs {
+    /// Loads the certificates into the router and keeps them current until `shutdown`.
+    pub fn start(
+        settings: &Settings,
+        store: Store,
+        bus: EventBus,
+        proxy: Proxy,
+        shutdown: CancelToken,
+    ) -> anyhow::Result<Self> {
+        let dns = match &settings.acme_dns {
+            Some(d) => Some(Rfc2136::new(
+                d.server,
+                &d.zone,
+                &d.key_name,
+                d.key_secret.expose(),
+            )?),
+            None => None,
+        };
+        let certs = Certs {
+            store,
+            proxy,
+            bus,
+            acme: settings.acme_directory.as_ref().map(|url| AcmeSettings {
+                directory_url: url.clone(),
+                contact_email: settings.acme_email.clone(),
+                ca_root: settings.acme_ca_root.clone(),
+            }),
+            dns,
+            account: Arc::new(tokio::sync::Mutex::new(None)),
+            orders: Arc::new(Mutex::new(HashMap::new())),
+        };
+        if certs.acme.is_none() {
+            tracing::info!("ACME is off: domains are served with self-signed certificates");
+        }
+        let running = certs.clone();
+        tokio::spawn(async move { running.run(shutdown).await });
+        Ok(certs)
+    }
+
+    async fn run(self, shutdown: CancelToken) {
+        let mut events = self.bus.subscribe();
+        loop {
+            if let Err(e) = self.load_into_router().await {
+                tracing::warn!(error = %e, "certificates were not loaded into the router");
+            }
+            if self.acme.is_some() {
+                match self.order_due().await {
+                    Ok(true) => {
+                        if let Err(e) = self.load_into_router().await {
+                            tracing::warn!(error = %e, "certificates were not loaded into the router");
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "certificates were not checked"),
+                }
+            }
+            let tick = tokio::time::sleep(TICK);
+            tokio::pin!(tick);
+            loop {
+                tokio::select! {
+                    () = &mut tick => break,
+                    () = shutdown.cancelled() => return,
+                    received = events.recv() => match received {
+                        Received::Event(Event::DomainsChanged { .. }) | Received::Lagged { .. } => break,
+                        Received::Event(_) => {}
+                        Received::Closed => return,
+                    },
+                }
+            }
+        }
+    }
+
+    /// Every current certificate into the router, under each host it serves.
+    async fn load_into_router(&self) -> Result<(), String> {
+        let scope = self
+            .store
+            .read_scope(Actor::System)
+            .await
+            .map_err(|e| e.to_string())?;
+        let domains = scope.all_domains().await.map_err(|e| e.to_string())?;
+        let certs = scope
+            .all_current_certificates()
+            .await
+            .map_err(|e| e.to_string())?;
+        drop(scope);
+        let now = berth_acme::unix_now();
+        let by_domain: HashMap<DomainId, Domain> = domains.into_iter().map(|d| (d.id, d)).collect();
+        let mut map = HashMap::new();
+        for (cert, key) in certs {
+            let Some(d) = by_domain.get(&cert.domain_id) else {
+                continue;
+            };
+            if !d.tls {
+                continue;
+            }
+            match berth_proxy::tls::load(&cert.certificate_pem, key.expose(), None, now) {
+                Ok(loaded) => {
+                    for host in names_of(d) {
+                        if berth_proxy::tls::covers(&loaded.info.names, &host) {
+                            map.insert(host, loaded.key.clone());
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(domain = %d.host.as_str(), error = %e, "a stored certificate cannot be served")
+                }
+            }
+        }
+        self.proxy.certs().replace(map);
+        Ok(())
+    }
+
+    /// Orders a certificate for every domain that needs one now; whether any was issued.
+    async fn order_due(&self) -> Result<bool, String> {
+        let scope = self
+            .store
+            .read_scope(Actor::System)
+            .await
+            .map_err(|e| e.to_string())?;
+        let domains = scope.all_domains().await.map_err(|e| e.to_string())?;
+        let current: HashMap<DomainId, berth_domain::Certificate> = scope
+            .all_current_certificates()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(c, _)| (c.domain_id, c))
+            .collect();
+        drop(scope);
+        let now = chrono::Utc::now();
+        let mut issued = false;
+        for d in domains.into_iter().filter(|d| d.tls) {
+            let due = match current.get(&d.id) {
+                Some(c) if c.source == CertificateSource::Custom => false,
+                Some(c) => c.renew_at.is_none_or(|at| at <= now) || c.expires_at <= now,
+                None => true,
+            };
+            if !due || d.certificate.retry_at.is_some_and(|at| at > now) {
+                continue;
+            }
+            if !self.may_order(d.id) {
+                continue;
+            }
+            if self.order(&d).await? {
+                issued = true;
+            }
+        }
+        Ok(issued)
+    }
+
+    /// Counts an order against the domain's hourly allowance; false when it is used up.
+    fn may_order(&self, domain: DomainId) -> bool {
+        let Ok(mut orders) = self.orders.lock() else {
+            return false;
+        };
+        let list = orders.entry(domain).or_default();
+        list.retain(|t| t.elapsed() < Duration::from_secs(3600));
+        if list.len() >= ORDERS_PER_HOUR {
+            tracing::warn!(%domain, "certificate orders for this domain are paused: {ORDERS_PER_HOUR} in the last hour");
+            return false;
+        }
+        list.push(Instant::now());
+        true
+    }
+
+    async fn account(&self) -> Result<Acme, String> {
+        let mut guard = self.account.lock().await;
+        if let Some(a) = guard.as_ref() {
+            return Ok(a.clone());
+        }
+        let Some(settings) = &self.acme else {
+            return Err("ACME is off".into());
+        };
+        let scope = self
+            .store
+            .scope(Actor::System)
+            .await
+            .map_err(|e| e.to_string())?;
+        let stored = scope
+            .acme_account(&settings.directory_url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (acme, created) = Acme::connect(settings, stored.as_ref().map(|s| s.expose()))
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(credentials) = created {
+            scope
+                .save_acme_account(&settings.directory_url, &SecretString::new(credentials))
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(directory = %settings.directory_url, "ACME account created");
+        }
+        scope.commit().await.map_err(|e| e.to_string())?;
+        *guard = Some(acme.clone());
+        Ok(acme)
+    }
+
+    /// One order for `d`, its outcome stored; whether a certificate was issued.
+    async fn order(&self, d: &Domain) -> Result<bool, String> {
+        let names = names_of(d);
+        tracing::info!(domain = %d.host.as_str(), ?names, "ordering a certificate");
+        let http = RouterChallenges(self.proxy.clone());
+        let result = match self.account().await {
+            Ok(acme) => match acme.issue(&names, Some(&http), self.dns.as_ref()).await {
+                Ok(issued) => {
+                    let renew_at = acme.renew_at(&issued.chain_pem).await;
+                    Ok((issued, renew_at))
+                }
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) => Err(e),
+        };
+        let scope = self
+            .store
+            .scope(Actor::System)
+            .await
+            .map_err(|e| e.to_string())?;
+        let ok = match result {
+            Ok((issued, renew_at)) => {
+                let info = berth_proxy::tls::load(
+                    &issued.chain_pem,
+                    &issued.key_pem,
+                    None,
+                    berth_acme::unix_now(),
+                )
+                .map(|l| l.info.issuer)
+                .unwrap_or_default();
+                let key = SecretString::new(issued.key_pem.clone());
+                scope
+                    .add_certificate(
+                        d.id,
+                        NewCertificate {
+                            issuer: &info,
+                            certificate_pem: &issued.chain_pem,
+                            private_key_pem: &key,
+                            expires_at: timestamp(issued.not_after),
+                            source: CertificateSource::Acme,
+                            renew_at: Some(timestamp(renew_at)),
+                        },
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::info!(domain = %d.host.as_str(), renew_at = %timestamp(renew_at), "certificate issued");
+                true
+            }
+            Err(e) => {
+                let failures = d.certificate.failures + 1;
+                let retry = berth_acme::backoff(failures);
+                tracing::warn!(domain = %d.host.as_str(), failures, retry_in_s = retry.as_secs(), error = %e, "certificate order failed");
+                scope
+                    .set_certificate_attempts(
+                        d.id,
+                        &CertificateAttempts {
+                            failures,
+                            last_error: Some(e),
+                            retry_at: Some(
+                                chrono::Utc::now()
+                                    + chrono::Duration::from_std(retry).unwrap_or_default(),
+                            ),
+                        },
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                false
+            }
+        };
+        scope.commit().await.map_err(|e| e.to_string())?;
+        Ok(ok)
+    }
+}
+
+/// The names a domain's certificate covers: its host, and the other form of a `www` redirect.
+fn names_of(d: &Domain) -> Vec<String> {
+    let host = d.host.as_str().to_owned();
+    let other = match d.routing.www_redirect {
+        WwwRedirect::None => None,
+        WwwRedirect::ToApex => Some(format!("www.{host}")),
+        WwwRedirect::ToWww => host.strip_prefix("www.").map(str::to_owned),
+    };
+    std::iter::once(host).chain(other).collect()
+}
+
+fn timestamp(unix: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(unix, 0).unwrap_or_else(chrono::Utc::now)
+}
