@@ -47,7 +47,7 @@ openapi:
 	$(CARGO) run --locked -q -p berth-server -- openapi > openapi/openapi.json
 
 build-release:
-	$(CARGO) build --locked --release -p berth-server -p berth-api -p berth-build -p berth-swarm --bin berth --example ceiling --example bench_build --example bench_rollout --example bench_pipeline
+	$(CARGO) build --locked --release -p berth-server -p berth-api -p berth-build -p berth-swarm -p berth-proxy --bin berth --example ceiling --example bench_build --example bench_rollout --example bench_pipeline --example bench_proxy
 
 bench: build-release
 	scripts/install-deps.sh bench
@@ -57,3 +57,4 @@ bench: build-release
 	$(TARGET_DIR)/release/examples/bench_build 5
 	$(TARGET_DIR)/release/examples/bench_rollout 5
 	$(TARGET_DIR)/release/examples/bench_pipeline $(TARGET_DIR)/release/berth 3
+	$(TARGET_DIR)/release/examples/bench_proxy 10

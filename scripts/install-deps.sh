@@ -20,6 +20,9 @@ command -v pebble >/dev/null || apt_packages+=(pebble)
 if [[ ${1:-} == bench ]]; then
   command -v curl >/dev/null || apt_packages+=(curl)
   command -v wrk >/dev/null || apt_packages+=(wrk)
+  # The edge router is measured beside these two.
+  [[ -x /usr/sbin/nginx ]] || apt_packages+=(nginx)
+  command -v caddy >/dev/null || apt_packages+=(caddy)
 fi
 if ((${#apt_packages[@]})); then
   echo "install-deps: installing ${apt_packages[*]}"

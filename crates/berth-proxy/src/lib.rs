@@ -42,6 +42,9 @@ pub struct ProxySettings {
     pub response_timeout: Duration,
     /// A client has this long to send a request's headers, and to finish a TLS handshake.
     pub header_read_timeout: Duration,
+    /// Threads serving each listener, each with a runtime, a connection pool and an accept
+    /// loop of its own (0: one per CPU).
+    pub workers: usize,
 }
 
 impl Default for ProxySettings {
@@ -51,6 +54,7 @@ impl Default for ProxySettings {
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(30),
+            workers: 0,
         }
     }
 }
@@ -76,8 +80,9 @@ struct Inner {
     certs: Arc<CertStore>,
     /// ACME HTTP-01: token -> key authorization.
     challenges: Mutex<HashMap<String, String>>,
-    client: Client<HttpConnector, Body>,
     ejected: Mutex<HashMap<SocketAddr, Instant>>,
+    /// How many replicas are in `ejected`, read without the lock on every request.
+    ejected_count: std::sync::atomic::AtomicUsize,
     /// Basic-auth credentials that passed lately (a digest of route and header), so bcrypt
     /// runs once per user and password, not per request.
     passed: Mutex<HashMap<[u8; 32], Instant>>,
@@ -86,20 +91,14 @@ struct Inner {
 
 impl Proxy {
     pub fn new(settings: ProxySettings) -> Result<Self, CertError> {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(settings.connect_timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
         Ok(Self {
             inner: Arc::new(Inner {
                 table: ArcSwap::from_pointee(table::Table::default()),
                 counters: Mutex::new(HashMap::new()),
                 certs: Arc::new(CertStore::new()?),
                 challenges: Mutex::new(HashMap::new()),
-                client,
                 ejected: Mutex::new(HashMap::new()),
+                ejected_count: std::sync::atomic::AtomicUsize::new(0),
                 passed: Mutex::new(HashMap::new()),
                 settings,
             }),
@@ -157,7 +156,8 @@ impl Proxy {
     }
 
     /// Serves plain HTTP on `listener` until `shutdown`, then lets open requests finish (up
-    /// to 10 s).
+    /// to 10 s). The listener is served by [`ProxySettings::workers`] threads of the router's
+    /// own, apart from the caller's runtime.
     pub async fn serve_http(
         &self,
         listener: tokio::net::TcpListener,
@@ -182,4 +182,14 @@ impl Proxy {
         .await;
         Ok(())
     }
+}
+
+/// A worker's connection pool to the replicas.
+pub(crate) fn upstream_client(settings: &ProxySettings) -> Client<HttpConnector, Body> {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(settings.connect_timeout));
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build(connector)
 }

@@ -32,12 +32,79 @@ impl Scheme {
     }
 }
 
+type Upstream =
+    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
+
+/// Serves `listener` on worker threads, each with a current-thread runtime, its own accept
+/// loop on the shared socket and its own connection pool: no lock or wake-up crosses threads
+/// on the way of a request. Returns once every worker has stopped.
 pub(crate) async fn serve(
     inner: Arc<Inner>,
     listener: tokio::net::TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: berth_events::CancelToken,
 ) {
+    let listener = match listener.into_std() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "the router's listener cannot be handed to its workers");
+            return;
+        }
+    };
+    let workers = match inner.settings.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let mut stopped = Vec::with_capacity(workers);
+    for i in 0..workers {
+        let socket = match listener.try_clone() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "a router worker cannot share the listener");
+                continue;
+            }
+        };
+        let (inner, tls, shutdown) = (inner.clone(), tls.clone(), shutdown.clone());
+        let (done, wait) = tokio::sync::oneshot::channel::<()>();
+        let spawned = std::thread::Builder::new()
+            .name(format!("berth-router-{i}"))
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(worker(inner, socket, tls, shutdown)),
+                    Err(e) => tracing::error!(error = %e, "a router worker has no runtime"),
+                }
+                let _ = done.send(());
+            });
+        match spawned {
+            Ok(_) => stopped.push(wait),
+            Err(e) => tracing::error!(error = %e, "a router worker could not start"),
+        }
+    }
+    for wait in stopped {
+        let _ = wait.await;
+    }
+}
+
+async fn worker(
+    inner: Arc<Inner>,
+    socket: std::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: berth_events::CancelToken,
+) {
+    let listener = match socket
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::TcpListener::from_std(socket))
+    {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "a router worker cannot listen");
+            return;
+        }
+    };
+    let client = crate::upstream_client(&inner.settings);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -64,6 +131,7 @@ pub(crate) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let inner = inner.clone();
+        let client = client.clone();
         let builder = builder.clone();
         let tls = tls.clone();
         let watcher = graceful.watcher();
@@ -72,7 +140,7 @@ pub(crate) async fn serve(
             match tls {
                 None => {
                     let service = hyper::service::service_fn(move |req| {
-                        handle(inner.clone(), req, peer, Scheme::Http)
+                        handle(inner.clone(), client.clone(), req, peer, Scheme::Http)
                     });
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
@@ -86,7 +154,7 @@ pub(crate) async fn serve(
                         return;
                     };
                     let service = hyper::service::service_fn(move |req| {
-                        handle(inner.clone(), req, peer, Scheme::Https)
+                        handle(inner.clone(), client.clone(), req, peer, Scheme::Https)
                     });
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
@@ -104,24 +172,41 @@ pub(crate) async fn serve(
 /// port or trailing dot; and the port the client used, if it gave one.
 fn host_of(req: &Request<Incoming>) -> Option<(String, Option<u16>)> {
     let raw = match req.uri().authority() {
-        Some(a) => a.as_str().to_owned(),
-        None => req.headers().get(header::HOST)?.to_str().ok()?.to_owned(),
+        Some(a) => a.as_str(),
+        None => req.headers().get(header::HOST)?.to_str().ok()?,
     };
-    let authority: hyper::http::uri::Authority = raw.parse().ok()?;
-    let host = authority
-        .host()
-        .trim_end_matches('.')
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_ascii_lowercase();
-    if host.is_empty() {
+    split_host(raw)
+}
+
+/// `host[:port]` or `[v6][:port]` into a lower-case host without trailing dot, and the port.
+fn split_host(raw: &str) -> Option<(String, Option<u16>)> {
+    let raw = raw.trim();
+    let (host, port) = if let Some(rest) = raw.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match raw.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (raw, None),
+        }
+    };
+    let port = match port {
+        Some(p) => Some(p.parse::<u16>().ok()?),
+        None => None,
+    };
+    let host = host.trim_end_matches('.');
+    if host.is_empty()
+        || host.contains(['/', '@', ' ', '?', '#'])
+        || host.chars().any(|c| c.is_control())
+    {
         return None;
     }
-    Some((host, authority.port_u16()))
+    Some((host.to_ascii_lowercase(), port))
 }
 
 async fn handle(
     inner: Arc<Inner>,
+    client: Upstream,
     req: Request<Incoming>,
     peer: SocketAddr,
     scheme: Scheme,
@@ -170,10 +255,11 @@ async fn handle(
             );
             return Ok(pages::redirect(&location, true));
         }
-        Some(Found::Route(r)) => r.clone(),
+        Some(Found::Route(r)) => r,
     };
     route.counters.requests.fetch_add(1, Ordering::Relaxed);
-    let (mut response, upstream) = route_request(&inner, &route, req, peer, scheme, &host).await;
+    let (mut response, upstream) =
+        route_request(&inner, &client, route, req, peer, scheme, &host).await;
     let status = response.status();
     if status.is_server_error() {
         route.counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -206,6 +292,7 @@ fn path_and_query(req: &Request<Incoming>) -> &str {
 /// A route's answer: a redirect, a refusal, a page, or the replica's response.
 async fn route_request(
     inner: &Arc<Inner>,
+    client: &Upstream,
     route: &Arc<Installed>,
     mut req: Request<Incoming>,
     peer: SocketAddr,
@@ -236,7 +323,7 @@ async fn route_request(
         Target::Stopped { .. } => return (pages::stopped(), None),
         Target::Service { name, .. } => name.clone(),
     };
-    let candidates = route.candidates(&inner.ejected).await;
+    let candidates = route.candidates(&inner.ejected, &inner.ejected_count).await;
     if candidates.is_empty() {
         return (pages::no_replica(), None);
     }
@@ -268,11 +355,8 @@ async fn route_request(
             Ok(u) => u,
             Err(_) => return (pages::bad_request("The request cannot be forwarded."), None),
         };
-        let sent = tokio::time::timeout(
-            inner.settings.response_timeout,
-            inner.client.request(upstream),
-        )
-        .await;
+        let sent =
+            tokio::time::timeout(inner.settings.response_timeout, client.request(upstream)).await;
         match sent {
             Err(_) => {
                 tracing::warn!(service = %name, upstream = %addr, "the replica did not answer in time");
@@ -302,7 +386,7 @@ async fn route_request(
             }
             Ok(Err(e)) => {
                 if e.is_connect() {
-                    eject(&inner.ejected, *addr);
+                    eject(&inner.ejected, &inner.ejected_count, *addr);
                 }
                 if too_large(&e) {
                     return (pages::too_large(), Some(*addr));
@@ -506,6 +590,19 @@ async fn authorized(inner: &Arc<Inner>, route: &Arc<Installed>, headers: &Header
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_are_read_with_or_without_a_port() {
+        assert_eq!(split_host("Shop.Test."), Some(("shop.test".into(), None)));
+        assert_eq!(
+            split_host("shop.test:8443"),
+            Some(("shop.test".into(), Some(8443)))
+        );
+        assert_eq!(split_host("[::1]:80"), Some(("::1".into(), Some(80))));
+        assert_eq!(split_host("shop.test:http"), None);
+        assert_eq!(split_host("user@shop.test"), None);
+        assert_eq!(split_host(""), None);
+    }
 
     #[test]
     fn hop_by_hop_headers_and_those_connection_names_are_removed() {

@@ -181,6 +181,7 @@ impl Installed {
     pub async fn candidates(
         &self,
         ejected: &Mutex<HashMap<SocketAddr, Instant>>,
+        count: &AtomicUsize,
     ) -> Vec<SocketAddr> {
         let Target::Service { upstreams, .. } = &self.route.target else {
             return Vec::new();
@@ -194,11 +195,14 @@ impl Installed {
         }
         let start = self.next.fetch_add(1, Ordering::Relaxed) % addrs.len();
         addrs.rotate_left(start);
-        if let Ok(mut e) = ejected.lock() {
-            let now = Instant::now();
-            e.retain(|_, until| *until > now);
-            if !e.is_empty() {
-                addrs.sort_by_key(|a| e.contains_key(a));
+        if count.load(Ordering::Relaxed) > 0 {
+            if let Ok(mut e) = ejected.lock() {
+                let now = Instant::now();
+                e.retain(|_, until| *until > now);
+                count.store(e.len(), Ordering::Relaxed);
+                if !e.is_empty() {
+                    addrs.sort_by_key(|a| e.contains_key(a));
+                }
             }
         }
         addrs
@@ -227,9 +231,14 @@ impl Installed {
 }
 
 /// Passes `addr` over for a while after it refused a connection.
-pub(crate) fn eject(ejected: &Mutex<HashMap<SocketAddr, Instant>>, addr: SocketAddr) {
+pub(crate) fn eject(
+    ejected: &Mutex<HashMap<SocketAddr, Instant>>,
+    count: &AtomicUsize,
+    addr: SocketAddr,
+) {
     if let Ok(mut e) = ejected.lock() {
         e.insert(addr, Instant::now() + EJECTED_FOR);
+        count.store(e.len(), Ordering::Relaxed);
     }
 }
 

@@ -1,5 +1,10 @@
 use clap::{Parser, Subcommand};
 
+// mimalloc: the edge router allocates per request, and glibc's allocator was a measurable part
+// of its cost (docs/benchmarks.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// berth: turn a git push into a running, reachable application.
 #[derive(Debug, Parser)]
 #[command(name = "berth", version)]
