@@ -922,7 +922,16 @@ pub struct DomainView {
     pub certificate: Option<CertificateView>,
     /// How ordering its certificate went lately.
     pub certificate_attempts: CertificateAttemptsView,
+    /// Requests the edge router answered for this domain since berth started, and how many
+    /// of them with a 5xx status; `null` when this process runs no router.
+    pub traffic: Option<TrafficView>,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrafficView {
+    pub requests: u64,
+    pub errors: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -955,8 +964,9 @@ pub struct CertificateUpload {
 }
 
 impl DomainView {
-    pub fn new(d: Domain, certificate: Option<Certificate>) -> Self {
+    pub fn new(d: Domain, certificate: Option<Certificate>, traffic: Option<TrafficView>) -> Self {
         Self {
+            traffic,
             id: d.id.as_uuid(),
             project_id: d.project_id.as_uuid(),
             host: d.host.into_inner(),

@@ -39,6 +39,8 @@ pub struct AppState {
     pub pipeline: Option<berth_deploy::Pipeline>,
     /// The address clients reach berth at, for the webhook URLs it shows.
     pub public_url: String,
+    /// The edge router, when this process runs one: its per-route counters show on domains.
+    pub router: Option<berth_proxy::Proxy>,
 }
 
 impl AppState {
@@ -51,6 +53,7 @@ impl AppState {
             bus: berth_events::EventBus::new(4096),
             pipeline: None,
             public_url: "http://127.0.0.1:3000".into(),
+            router: None,
         }
     }
 }

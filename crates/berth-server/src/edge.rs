@@ -28,17 +28,8 @@ pub struct Edge {
 }
 
 impl Edge {
-    /// Binds the router's listeners (a listener that cannot be bound is reported and left
-    /// out; berth's API keeps serving), then serves them and keeps the table current until
-    /// `shutdown`. Returns the router, or `None` when both listeners are off.
-    pub async fn start(
-        settings: &Settings,
-        store: Store,
-        bus: &EventBus,
-        pipeline: berth_deploy::Pipeline,
-        api: Option<SocketAddr>,
-        shutdown: CancelToken,
-    ) -> anyhow::Result<Option<Proxy>> {
+    /// The router the settings ask for (`None` when both listeners are off).
+    pub fn router(settings: &Settings) -> anyhow::Result<Option<Proxy>> {
         if settings.proxy_http.is_none() && settings.proxy_https.is_none() {
             tracing::info!("the edge router is off (proxy_http and proxy_https are off)");
             return Ok(None);
@@ -47,10 +38,24 @@ impl Edge {
             .proxy_https_public_port
             .or(settings.proxy_https.map(|a| a.port()))
             .unwrap_or(443);
-        let proxy = Proxy::new(ProxySettings {
+        Ok(Some(Proxy::new(ProxySettings {
             https_port,
             ..ProxySettings::default()
-        })?;
+        })?))
+    }
+
+    /// Binds the router's listeners (a listener that cannot be bound is reported and left
+    /// out; berth's API keeps serving), then serves them and keeps the table current until
+    /// `shutdown`.
+    pub async fn start(
+        settings: &Settings,
+        proxy: Proxy,
+        store: Store,
+        bus: &EventBus,
+        pipeline: berth_deploy::Pipeline,
+        api: Option<SocketAddr>,
+        shutdown: CancelToken,
+    ) -> anyhow::Result<()> {
         let mut https = false;
         for (addr, secure) in [(settings.proxy_http, false), (settings.proxy_https, true)] {
             let Some(addr) = addr else { continue };
@@ -97,7 +102,7 @@ impl Edge {
         };
         let subscription = bus.subscribe();
         tokio::spawn(edge.keep_current(subscription, shutdown));
-        Ok(Some(proxy))
+        Ok(())
     }
 
     async fn keep_current(self, mut events: berth_events::Subscription, shutdown: CancelToken) {

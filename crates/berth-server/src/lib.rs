@@ -200,23 +200,26 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let shutdown = berth_events::CancelToken::new();
     let bus = state.bus.clone();
+    let router = edge::Edge::router(&settings)?;
+    state.router = router.clone();
     let server = actix_web::HttpServer::new(move || berth_api::build_app(state.clone()))
         .workers(2)
         .shutdown_timeout(30)
         .bind(settings.listen)
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addrs = server.addrs();
-    let router = edge::Edge::start(
-        &settings,
-        store.clone(),
-        &bus,
-        pipeline.clone(),
-        addrs.first().copied(),
-        shutdown.clone(),
-    )
-    .await
-    .context("starting the edge router")?;
     if let Some(router) = router {
+        edge::Edge::start(
+            &settings,
+            router.clone(),
+            store.clone(),
+            &bus,
+            pipeline.clone(),
+            addrs.first().copied(),
+            shutdown.clone(),
+        )
+        .await
+        .context("starting the edge router")?;
         certs::Certs::start(
             &settings,
             store.clone(),

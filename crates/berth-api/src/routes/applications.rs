@@ -436,7 +436,7 @@ pub async fn list_domains(
     let s = caller.scope(&state).await?;
     let mut ds: Vec<DomainView> = Vec::new();
     for d in s.list_domains(ApplicationId::from_uuid(*id)).await? {
-        ds.push(super::certificates::domain_view(&s, d).await?);
+        ds.push(super::certificates::domain_view(&state, &s, d).await?);
     }
     Ok(HttpResponse::Ok().json(ds))
 }
@@ -480,11 +480,13 @@ pub async fn create_domain(
         serde_json::json!({ "host": d.host, "application_id": app.id }),
     )
     .await?;
+    let id = d.id;
+    let view = super::certificates::domain_view(&state, &s, d).await?;
     s.commit().await?;
     state.bus.publish(berth_events::Event::DomainsChanged {
-        domain_id: Some(d.id),
+        domain_id: Some(id),
     });
-    Ok(HttpResponse::Created().json(DomainView::new(d, None)))
+    Ok(HttpResponse::Created().json(view))
 }
 
 /// `input` applied over `current`: passwords hashed, then every option checked.
@@ -571,7 +573,7 @@ pub async fn get_domain(
 ) -> Result<HttpResponse, ApiError> {
     let s = caller.scope(&state).await?;
     let d = s.domain(DomainId::from_uuid(*id)).await?;
-    Ok(HttpResponse::Ok().json(super::certificates::domain_view(&s, d).await?))
+    Ok(HttpResponse::Ok().json(super::certificates::domain_view(&state, &s, d).await?))
 }
 
 /// Changes TLS or the target application of a domain (write access).
@@ -598,7 +600,7 @@ pub async fn update_domain(
         None => None,
     };
     let d = s.update_domain(d.id, target, body.tls, routing).await?;
-    let view = super::certificates::domain_view(&s, d.clone()).await?;
+    let view = super::certificates::domain_view(&state, &s, d.clone()).await?;
     super::audit(
         &s,
         &caller,

@@ -7,7 +7,7 @@ use berth_store::{NewCertificate, Scope};
 
 use crate::auth::Caller;
 use crate::authz::{require_project, Access};
-use crate::dto::{CertificateUpload, DomainView};
+use crate::dto::{CertificateUpload, DomainView, TrafficView};
 use crate::problem::Problem;
 use crate::{ApiError, AppState};
 
@@ -26,10 +26,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// A domain with its current certificate.
-pub(crate) async fn domain_view(s: &Scope, d: Domain) -> Result<DomainView, ApiError> {
+/// A domain with its current certificate and the router's counters for it.
+pub(crate) async fn domain_view(
+    state: &AppState,
+    s: &Scope,
+    d: Domain,
+) -> Result<DomainView, ApiError> {
     let cert = s.current_certificate(d.id).await?.map(|(c, _)| c);
-    Ok(DomainView::new(d, cert))
+    let id = d.id.to_string();
+    let traffic = state.router.as_ref().map(|r| {
+        r.stats().into_iter().find(|s| s.route == id).map_or(
+            TrafficView {
+                requests: 0,
+                errors: 0,
+            },
+            |s| TrafficView {
+                requests: s.requests,
+                errors: s.errors,
+            },
+        )
+    });
+    Ok(DomainView::new(d, cert, traffic))
 }
 
 async fn writable(
@@ -78,7 +95,7 @@ pub async fn renew_certificate(
     )
     .await?;
     let d = s.domain(d.id).await?;
-    let view = domain_view(&s, d).await?;
+    let view = domain_view(&state, &s, d).await?;
     s.commit().await?;
     state.bus.publish(berth_events::Event::DomainsChanged {
         domain_id: Some(DomainId::from_uuid(*id)),
@@ -138,7 +155,7 @@ pub async fn upload_certificate(
         serde_json::json!({ "host": d.host, "issuer": loaded.info.issuer }),
     )
     .await?;
-    let view = domain_view(&s, d).await?;
+    let view = domain_view(&state, &s, d).await?;
     s.commit().await?;
     state.bus.publish(berth_events::Event::DomainsChanged {
         domain_id: Some(DomainId::from_uuid(*id)),

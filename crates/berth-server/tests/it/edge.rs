@@ -346,6 +346,16 @@ fn an_application_answers_at_its_domain_through_the_router_and_through_a_rolling
     );
     assert_eq!(seen.first().map(String::as_str), Some("v1"));
     assert_eq!(seen.last().map(String::as_str), Some("v2"));
+    let (_, view) = api.call(
+        "GET",
+        &format!("/api/v1/domains/{}", domain["id"].as_str().unwrap()),
+        None,
+    );
+    assert!(
+        view["traffic"]["requests"].as_u64().unwrap() >= requests,
+        "the router counts the domain's requests: {view}"
+    );
+    assert_eq!(view["traffic"]["errors"], 0, "{view}");
 
     // Stopped: the 503 page says so; started again: served.
     let (status, _) = api.call("POST", &format!("/api/v1/applications/{app_id}/stop"), None);
