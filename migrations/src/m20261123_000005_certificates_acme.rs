@@ -1,7 +1,7 @@
 //! What certificates by ACME need: where each certificate came from and when to renew it, the
-//! state of each domain's last attempt (failures in a row, the error, when to try again), and
-//! the installation's ACME accounts (credentials encrypted, one per CA directory; only berth's
-//! own work reads them).
+//! state of each domain's last attempt (failures in a row, the error, when to try again), the
+//! installation's ACME accounts (credentials encrypted, one per CA directory), and the
+//! certificates of berth's own hosts (`api_hosts`). Only berth's own work reads the last two.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -22,6 +22,20 @@ enum Domains {
     CertFailures,
     CertError,
     CertRetryAt,
+}
+
+#[derive(DeriveIden)]
+enum InstallationCertificates {
+    Table,
+    Host,
+    CertificatePem,
+    PrivateKeyEncrypted,
+    ExpiresAt,
+    RenewAt,
+    Failures,
+    LastError,
+    RetryAt,
+    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -101,6 +115,51 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        let ts_null = |c: InstallationCertificates| {
+            ColumnDef::new(c).timestamp_with_time_zone().null().take()
+        };
+        manager
+            .create_table(
+                Table::create()
+                    .table(InstallationCertificates::Table)
+                    .col(
+                        ColumnDef::new(InstallationCertificates::Host)
+                            .string_len(253)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(InstallationCertificates::CertificatePem)
+                            .text()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(InstallationCertificates::PrivateKeyEncrypted)
+                            .blob()
+                            .null(),
+                    )
+                    .col(ts_null(InstallationCertificates::ExpiresAt))
+                    .col(ts_null(InstallationCertificates::RenewAt))
+                    .col(
+                        ColumnDef::new(InstallationCertificates::Failures)
+                            .integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(
+                        ColumnDef::new(InstallationCertificates::LastError)
+                            .text()
+                            .null(),
+                    )
+                    .col(ts_null(InstallationCertificates::RetryAt))
+                    .col(
+                        ColumnDef::new(InstallationCertificates::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
         if manager.get_database_backend() == DbBackend::Postgres {
             manager
                 .get_connection()
@@ -108,6 +167,10 @@ impl MigrationTrait for Migration {
                     "ALTER TABLE acme_accounts ENABLE ROW LEVEL SECURITY;
                      ALTER TABLE acme_accounts FORCE ROW LEVEL SECURITY;
                      CREATE POLICY acme_accounts_system ON acme_accounts
+                       USING (berth_is_system()) WITH CHECK (berth_is_system());
+                     ALTER TABLE installation_certificates ENABLE ROW LEVEL SECURITY;
+                     ALTER TABLE installation_certificates FORCE ROW LEVEL SECURITY;
+                     CREATE POLICY installation_certificates_system ON installation_certificates
                        USING (berth_is_system()) WITH CHECK (berth_is_system());",
                 )
                 .await?;
@@ -118,6 +181,13 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(AcmeAccounts::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(
+                Table::drop()
+                    .table(InstallationCertificates::Table)
+                    .to_owned(),
+            )
             .await?;
         for column in [
             Domains::CertFailures,

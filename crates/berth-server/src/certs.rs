@@ -45,7 +45,10 @@ pub struct Certs {
     acme: Option<AcmeSettings>,
     dns: Option<Rfc2136>,
     account: Arc<tokio::sync::Mutex<Option<Acme>>>,
-    orders: Arc<Mutex<HashMap<DomainId, Vec<Instant>>>>,
+    /// Orders made lately, by domain id or `host:<name>` for berth's own hosts.
+    orders: Arc<Mutex<HashMap<String, Vec<Instant>>>>,
+    /// berth's own hosts (`api_hosts`): certificates of the installation, not of a project.
+    api_hosts: Vec<String>,
 }
 
 impl std::fmt::Debug for Certs {
@@ -84,6 +87,11 @@ impl Certs {
             dns,
             account: Arc::new(tokio::sync::Mutex::new(None)),
             orders: Arc::new(Mutex::new(HashMap::new())),
+            api_hosts: settings
+                .api_hosts
+                .iter()
+                .map(|h| h.as_str().to_owned())
+                .collect(),
         };
         if certs.acme.is_none() {
             tracing::info!("ACME is off: domains are served with self-signed certificates");
@@ -138,6 +146,7 @@ impl Certs {
             .all_current_certificates()
             .await
             .map_err(|e| e.to_string())?;
+        let own = scope.host_certificates().await.map_err(|e| e.to_string())?;
         drop(scope);
         let now = berth_acme::unix_now();
         let by_domain: HashMap<DomainId, Domain> = domains.into_iter().map(|d| (d.id, d)).collect();
@@ -162,6 +171,19 @@ impl Certs {
                 }
             }
         }
+        for hc in own.iter().filter(|h| self.api_hosts.contains(&h.host)) {
+            let (Some(pem), Some(key)) = (&hc.certificate_pem, &hc.private_key_pem) else {
+                continue;
+            };
+            match berth_proxy::tls::load(pem, key.expose(), Some(&hc.host), now) {
+                Ok(loaded) => {
+                    map.insert(hc.host.clone(), loaded.key);
+                }
+                Err(e) => {
+                    tracing::warn!(host = %hc.host, error = %e, "berth's own certificate cannot be served")
+                }
+            }
+        }
         self.proxy.certs().replace(map);
         Ok(())
     }
@@ -181,6 +203,7 @@ impl Certs {
             .into_iter()
             .map(|(c, _)| (c.domain_id, c))
             .collect();
+        let own = scope.host_certificates().await.map_err(|e| e.to_string())?;
         drop(scope);
         let now = chrono::Utc::now();
         let mut issued = false;
@@ -193,10 +216,29 @@ impl Certs {
             if !due || d.certificate.retry_at.is_some_and(|at| at > now) {
                 continue;
             }
-            if !self.may_order(d.id) {
+            if !self.may_order(&d.id.to_string()) {
                 continue;
             }
             if self.order(&d).await? {
+                issued = true;
+            }
+        }
+        for host in &self.api_hosts {
+            let hc = own.iter().find(|h| &h.host == host);
+            let due = match hc {
+                Some(h) if h.certificate_pem.is_some() => {
+                    h.renew_at.is_none_or(|at| at <= now) || h.expires_at.is_some_and(|e| e <= now)
+                }
+                _ => true,
+            };
+            let waiting = hc
+                .and_then(|h| h.attempts.retry_at)
+                .is_some_and(|at| at > now);
+            if !due || waiting || !self.may_order(&format!("host:{host}")) {
+                continue;
+            }
+            let failures = hc.map_or(0, |h| h.attempts.failures);
+            if self.order_host(host, failures).await? {
                 issued = true;
             }
         }
@@ -204,14 +246,17 @@ impl Certs {
     }
 
     /// Counts an order against the domain's hourly allowance; false when it is used up.
-    fn may_order(&self, domain: DomainId) -> bool {
+    fn may_order(&self, subject: &str) -> bool {
         let Ok(mut orders) = self.orders.lock() else {
             return false;
         };
-        let list = orders.entry(domain).or_default();
+        let list = orders.entry(subject.to_owned()).or_default();
         list.retain(|t| t.elapsed() < Duration::from_secs(3600));
         if list.len() >= ORDERS_PER_HOUR {
-            tracing::warn!(%domain, "certificate orders for this domain are paused: {ORDERS_PER_HOUR} in the last hour");
+            tracing::warn!(
+                subject,
+                "certificate orders are paused: {ORDERS_PER_HOUR} in the last hour"
+            );
             return false;
         }
         list.push(Instant::now());
@@ -250,21 +295,58 @@ impl Certs {
         Ok(acme)
     }
 
+    /// A certificate for `names` from the CA, and when to renew it.
+    async fn issue(&self, names: &[String]) -> Result<(berth_acme::Issued, i64), String> {
+        tracing::info!(?names, "ordering a certificate");
+        let http = RouterChallenges(self.proxy.clone());
+        let acme = self.account().await?;
+        let issued = acme
+            .issue(names, Some(&http), self.dns.as_ref())
+            .await
+            .map_err(|e| e.to_string())?;
+        let renew_at = acme.renew_at(&issued.chain_pem).await;
+        Ok((issued, renew_at))
+    }
+
+    /// One order for berth's own `host`, its outcome stored.
+    async fn order_host(&self, host: &str, failures: u32) -> Result<bool, String> {
+        let result = self.issue(&[host.to_owned()]).await;
+        let scope = self
+            .store
+            .scope(Actor::System)
+            .await
+            .map_err(|e| e.to_string())?;
+        let ok = match result {
+            Ok((issued, renew_at)) => {
+                scope
+                    .save_host_certificate(
+                        host,
+                        &issued.chain_pem,
+                        &SecretString::new(issued.key_pem.clone()),
+                        timestamp(issued.not_after),
+                        Some(timestamp(renew_at)),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::info!(host, renew_at = %timestamp(renew_at), "certificate issued");
+                true
+            }
+            Err(e) => {
+                let attempts = failed(failures, e, host);
+                scope
+                    .set_host_certificate_attempts(host, &attempts)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                false
+            }
+        };
+        scope.commit().await.map_err(|e| e.to_string())?;
+        Ok(ok)
+    }
+
     /// One order for `d`, its outcome stored; whether a certificate was issued.
     async fn order(&self, d: &Domain) -> Result<bool, String> {
-        let names = names_of(d);
-        tracing::info!(domain = %d.host.as_str(), ?names, "ordering a certificate");
-        let http = RouterChallenges(self.proxy.clone());
-        let result = match self.account().await {
-            Ok(acme) => match acme.issue(&names, Some(&http), self.dns.as_ref()).await {
-                Ok(issued) => {
-                    let renew_at = acme.renew_at(&issued.chain_pem).await;
-                    Ok((issued, renew_at))
-                }
-                Err(e) => Err(e.to_string()),
-            },
-            Err(e) => Err(e),
-        };
+        let result = self.issue(&names_of(d)).await;
         let scope = self
             .store
             .scope(Actor::System)
@@ -299,21 +381,9 @@ impl Certs {
                 true
             }
             Err(e) => {
-                let failures = d.certificate.failures + 1;
-                let retry = berth_acme::backoff(failures);
-                tracing::warn!(domain = %d.host.as_str(), failures, retry_in_s = retry.as_secs(), error = %e, "certificate order failed");
+                let attempts = failed(d.certificate.failures, e, d.host.as_str());
                 scope
-                    .set_certificate_attempts(
-                        d.id,
-                        &CertificateAttempts {
-                            failures,
-                            last_error: Some(e),
-                            retry_at: Some(
-                                chrono::Utc::now()
-                                    + chrono::Duration::from_std(retry).unwrap_or_default(),
-                            ),
-                        },
-                    )
+                    .set_certificate_attempts(d.id, &attempts)
                     .await
                     .map_err(|e| e.to_string())?;
                 false
@@ -321,6 +391,18 @@ impl Certs {
         };
         scope.commit().await.map_err(|e| e.to_string())?;
         Ok(ok)
+    }
+}
+
+/// The record of one more failed order after `failures`, with its backoff.
+fn failed(failures: u32, error: String, name: &str) -> CertificateAttempts {
+    let failures = failures + 1;
+    let retry = berth_acme::backoff(failures);
+    tracing::warn!(name, failures, retry_in_s = retry.as_secs(), error = %error, "certificate order failed");
+    CertificateAttempts {
+        failures,
+        last_error: Some(error),
+        retry_at: Some(chrono::Utc::now() + chrono::Duration::from_std(retry).unwrap_or_default()),
     }
 }
 

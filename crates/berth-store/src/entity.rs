@@ -530,3 +530,28 @@ pub mod acme_accounts {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod installation_certificates {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "installation_certificates")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub host: String,
+        pub certificate_pem: Option<String>,
+        #[sea_orm(column_type = "VarBinary(StringLen::None)", nullable)]
+        pub private_key_encrypted: Option<Vec<u8>>,
+        pub expires_at: Option<DateTimeUtc>,
+        pub renew_at: Option<DateTimeUtc>,
+        pub failures: i32,
+        pub last_error: Option<String>,
+        pub retry_at: Option<DateTimeUtc>,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -5,7 +5,8 @@ use sea_orm::{
 
 use super::{conflict, fetch_page, found, now, parse_col, parse_json, to_json};
 use crate::entity::{
-    acme_accounts, applications, backups, certificates, databases, domains, projects, volumes,
+    acme_accounts, applications, backups, certificates, databases, domains,
+    installation_certificates, projects, volumes,
 };
 use crate::{Scope, StoreError};
 
@@ -99,6 +100,17 @@ fn certificate_from(m: certificates::Model) -> Certificate {
         renew_at: m.renew_at,
         created_at: m.created_at,
     }
+}
+
+/// The certificate of one of berth's own hosts (`api_hosts`), and how ordering it went.
+#[derive(Debug, Clone)]
+pub struct HostCertificate {
+    pub host: String,
+    pub certificate_pem: Option<String>,
+    pub private_key_pem: Option<SecretString>,
+    pub expires_at: Option<Timestamp>,
+    pub renew_at: Option<Timestamp>,
+    pub attempts: CertificateAttempts,
 }
 
 /// A certificate to store.
@@ -452,6 +464,97 @@ impl Scope {
             out.push((certificate_from(m), key));
         }
         Ok(out)
+    }
+
+    /// The certificates of berth's own hosts, with their keys and order attempts.
+    pub async fn host_certificates(&self) -> Result<Vec<HostCertificate>, StoreError> {
+        let rows = installation_certificates::Entity::find()
+            .order_by_asc(installation_certificates::Column::Host)
+            .all(self.connection())
+            .await?;
+        rows.into_iter()
+            .map(|m| {
+                let key = match &m.private_key_encrypted {
+                    Some(k) => Some(SecretString::new(self.cipher.decrypt_str(k)?)),
+                    None => None,
+                };
+                Ok(HostCertificate {
+                    host: m.host,
+                    certificate_pem: m.certificate_pem,
+                    private_key_pem: key,
+                    expires_at: m.expires_at,
+                    renew_at: m.renew_at,
+                    attempts: CertificateAttempts {
+                        failures: m.failures.max(0) as u32,
+                        last_error: m.last_error,
+                        retry_at: m.retry_at,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Stores the certificate of one of berth's own hosts (clearing its failed attempts).
+    pub async fn save_host_certificate(
+        &self,
+        host: &str,
+        certificate_pem: &str,
+        private_key_pem: &SecretString,
+        expires_at: Timestamp,
+        renew_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        self.put_host_certificate(installation_certificates::Model {
+            host: host.to_owned(),
+            certificate_pem: Some(certificate_pem.to_owned()),
+            private_key_encrypted: Some(self.cipher.encrypt_str(private_key_pem.expose())),
+            expires_at: Some(expires_at),
+            renew_at,
+            failures: 0,
+            last_error: None,
+            retry_at: None,
+            updated_at: now(),
+        })
+        .await
+    }
+
+    /// Records how the last order for one of berth's own hosts went; its certificate stays.
+    pub async fn set_host_certificate_attempts(
+        &self,
+        host: &str,
+        attempts: &CertificateAttempts,
+    ) -> Result<(), StoreError> {
+        let current = installation_certificates::Entity::find_by_id(host.to_owned())
+            .one(self.connection())
+            .await?;
+        let mut m = current.unwrap_or(installation_certificates::Model {
+            host: host.to_owned(),
+            certificate_pem: None,
+            private_key_encrypted: None,
+            expires_at: None,
+            renew_at: None,
+            failures: 0,
+            last_error: None,
+            retry_at: None,
+            updated_at: now(),
+        });
+        m.failures = attempts.failures.min(i32::MAX as u32) as i32;
+        m.last_error = attempts.last_error.clone();
+        m.retry_at = attempts.retry_at;
+        m.updated_at = now();
+        self.put_host_certificate(m).await
+    }
+
+    async fn put_host_certificate(
+        &self,
+        m: installation_certificates::Model,
+    ) -> Result<(), StoreError> {
+        installation_certificates::Entity::delete_by_id(m.host.clone())
+            .exec(self.connection())
+            .await?;
+        installation_certificates::Entity::insert(installation_certificates::ActiveModel::from(m))
+            .exec_without_returning(self.connection())
+            .await?;
+        Ok(())
     }
 
     /// The installation's ACME account at `directory_url` (its credentials, decrypted).

@@ -377,7 +377,45 @@ async fn certificates_keep_their_key_encrypted_and_refuse_expired_ones(db: TestD
         .await
         .unwrap()
         .is_none());
+
+    // berth's own hosts: attempts recorded before any certificate, then the certificate.
+    assert!(system.host_certificates().await.unwrap().is_empty());
+    let failing = CertificateAttempts {
+        failures: 1,
+        last_error: Some("no answer".into()),
+        // Both backends keep microseconds.
+        retry_at: chrono::DateTime::from_timestamp_micros(chrono::Utc::now().timestamp_micros()),
+    };
+    system
+        .set_host_certificate_attempts("berth.example.com", &failing)
+        .await
+        .unwrap();
+    let own = system.host_certificates().await.unwrap();
+    assert_eq!((own.len(), &own[0].attempts), (1, &failing));
+    assert!(own[0].certificate_pem.is_none());
+    system
+        .save_host_certificate(
+            "berth.example.com",
+            "-----BEGIN CERTIFICATE-----",
+            &key,
+            chrono::Utc::now() + chrono::Duration::days(90),
+            None,
+        )
+        .await
+        .unwrap();
+    let own = system.host_certificates().await.unwrap();
+    assert_eq!(own[0].attempts, CertificateAttempts::default());
+    assert_eq!(
+        own[0].private_key_pem.as_ref().unwrap().expose(),
+        key.expose()
+    );
     system.commit().await.unwrap();
+    let stored = raw(
+        &db,
+        "SELECT private_key_encrypted FROM installation_certificates",
+    )
+    .await;
+    assert!(!contains(&stored, "secretkeymaterial"));
     let stored = raw(&db, "SELECT private_key_encrypted FROM certificates").await;
     assert!(!contains(&stored, "secretkeymaterial"));
 }
