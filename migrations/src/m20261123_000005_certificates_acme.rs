@@ -1,7 +1,9 @@
 //! What certificates by ACME need: where each certificate came from and when to renew it, the
 //! state of each domain's last attempt (failures in a row, the error, when to try again), the
 //! installation's ACME accounts (credentials encrypted, one per CA directory), and the
-//! certificates of berth's own hosts (`api_hosts`). Only berth's own work reads the last two.
+//! certificates of berth's own hosts (`api_hosts`), and installation settings kept encrypted
+//! (the DNS-01 configuration). Only berth's own work reads the accounts and its own
+//! certificates; the settings, admins too.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -35,6 +37,14 @@ enum InstallationCertificates {
     Failures,
     LastError,
     RetryAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum InstallationSettings {
+    Table,
+    Name,
+    ValueEncrypted,
     UpdatedAt,
 }
 
@@ -160,11 +170,38 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(InstallationSettings::Table)
+                    .col(
+                        ColumnDef::new(InstallationSettings::Name)
+                            .string_len(100)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(InstallationSettings::ValueEncrypted)
+                            .blob()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(InstallationSettings::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
         if manager.get_database_backend() == DbBackend::Postgres {
             manager
                 .get_connection()
                 .execute_unprepared(
-                    "ALTER TABLE acme_accounts ENABLE ROW LEVEL SECURITY;
+                    "ALTER TABLE installation_settings ENABLE ROW LEVEL SECURITY;
+                     ALTER TABLE installation_settings FORCE ROW LEVEL SECURITY;
+                     CREATE POLICY installation_settings_admin ON installation_settings
+                       USING (berth_unrestricted()) WITH CHECK (berth_unrestricted());
+                     ALTER TABLE acme_accounts ENABLE ROW LEVEL SECURITY;
                      ALTER TABLE acme_accounts FORCE ROW LEVEL SECURITY;
                      CREATE POLICY acme_accounts_system ON acme_accounts
                        USING (berth_is_system()) WITH CHECK (berth_is_system());
@@ -181,6 +218,9 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(AcmeAccounts::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(InstallationSettings::Table).to_owned())
             .await?;
         manager
             .drop_table(

@@ -5,8 +5,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    applications, audit, auth, certificates, history, pipeline, projects, runtime, teams, users,
-    webhooks,
+    applications, audit, auth, certificates, history, pipeline, projects, runtime, settings, teams,
+    users, webhooks,
 };
 
 #[derive(Debug, OpenApi)]
@@ -40,6 +40,7 @@ use crate::routes::{
         runtime::logs, runtime::stream_logs,
         webhooks::receive,
         audit::list_audit,
+        settings::get_acme_dns, settings::set_acme_dns, settings::delete_acme_dns,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -54,6 +55,7 @@ use crate::routes::{
         (name = "webhooks", description = "Push webhooks from git hosts, signed with the application's secret"),
         (name = "builds", description = "Image builds"),
         (name = "audit", description = "The audit log (admins)"),
+        (name = "settings", description = "Installation settings (admins)"),
     )
 )]
 pub struct ApiDoc;

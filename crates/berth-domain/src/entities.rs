@@ -520,6 +520,32 @@ pub struct CertificateAttempts {
     pub retry_at: Option<Timestamp>,
 }
 
+/// Where DNS-01 answers are written (RFC 2136 with a TSIG key), as the installation keeps it
+/// (encrypted, under [`AcmeDnsSetting::NAME`]).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeDnsSetting {
+    pub server: String,
+    pub zone: String,
+    pub key_name: String,
+    pub key_secret: String,
+}
+
+impl AcmeDnsSetting {
+    pub const NAME: &'static str = "acme_dns";
+}
+
+impl std::fmt::Debug for AcmeDnsSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcmeDnsSetting")
+            .field("server", &self.server)
+            .field("zone", &self.zone)
+            .field("key_name", &self.key_name)
+            .field("key_secret", &"[redacted]")
+            .finish()
+    }
+}
+
 /// Where a certificate came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -300,12 +300,39 @@ impl Certs {
         tracing::info!(?names, "ordering a certificate");
         let http = RouterChallenges(self.proxy.clone());
         let acme = self.account().await?;
+        let dns = self.dns().await?;
         let issued = acme
-            .issue(names, Some(&http), self.dns.as_ref())
+            .issue(names, Some(&http), dns.as_ref())
             .await
             .map_err(|e| e.to_string())?;
         let renew_at = acme.renew_at(&issued.chain_pem).await;
         Ok((issued, renew_at))
+    }
+
+    /// Where DNS-01 answers go: the setting stored through the API, else the server's own.
+    async fn dns(&self) -> Result<Option<Rfc2136>, String> {
+        let scope = self
+            .store
+            .read_scope(Actor::System)
+            .await
+            .map_err(|e| e.to_string())?;
+        let stored = scope
+            .installation_setting(berth_domain::AcmeDnsSetting::NAME)
+            .await
+            .map_err(|e| e.to_string())?;
+        drop(scope);
+        let Some(stored) = stored else {
+            return Ok(self.dns.clone());
+        };
+        let s: berth_domain::AcmeDnsSetting = serde_json::from_str(stored.expose())
+            .map_err(|e| format!("the stored DNS-01 setting cannot be read: {e}"))?;
+        let server = s
+            .server
+            .parse()
+            .map_err(|_| format!("the stored DNS server {} is not an address", s.server))?;
+        Rfc2136::new(server, &s.zone, &s.key_name, &s.key_secret)
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 
     /// One order for berth's own `host`, its outcome stored.

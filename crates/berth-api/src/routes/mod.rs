@@ -8,6 +8,7 @@ pub mod history;
 pub mod pipeline;
 pub mod projects;
 pub mod runtime;
+pub mod settings;
 pub mod teams;
 pub mod users;
 pub mod webhooks;
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(history::routes)
             .configure(pipeline::routes)
             .configure(runtime::routes)
+            .configure(settings::routes)
             .configure(webhooks::routes)
             .configure(audit::routes),
     );

@@ -13,7 +13,76 @@ both_backends!(
     volumes_and_domains,
     history_is_readable,
     service_tokens_deploy_one_application_only,
+    dns_01_settings_are_for_admins_and_keep_their_secret,
 );
+
+async fn dns_01_settings_are_for_admins_and_keep_their_secret(api: TestApi) {
+    let root = api.admin().await;
+    let (_, dev) = api.user(&root, "dev", "developer").await;
+    let r = api.get("/api/v1/settings/acme-dns", &root).await;
+    assert_eq!((r.status, &r.body["configured"]), (200, &json!(false)));
+    assert_eq!(api.get("/api/v1/settings/acme-dns", &dev).await.status, 403);
+    let good = json!({
+        "server": "192.0.2.1:53", "zone": "Example.com.", "key_name": "berth",
+        "key_secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQ="
+    });
+    let r = api
+        .call(
+            "PUT",
+            "/api/v1/settings/acme-dns",
+            Some(&dev),
+            Some(good.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    for (field, value, bad) in [
+        ("server", json!("dns.example.com"), "server"),
+        ("key_secret", json!("not base64!"), "key_secret"),
+        ("zone", json!("bad zone"), "zone"),
+    ] {
+        let mut body = good.clone();
+        body[field] = value;
+        let r = api
+            .call("PUT", "/api/v1/settings/acme-dns", Some(&root), Some(body))
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert_eq!(r.body["errors"][0]["field"], bad, "{}", r.body);
+    }
+    let r = api
+        .call("PUT", "/api/v1/settings/acme-dns", Some(&root), Some(good))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["zone"], "example.com");
+    let r = api.get("/api/v1/settings/acme-dns", &root).await;
+    assert_eq!(r.body["configured"], true);
+    assert!(
+        !r.body.to_string().contains("c2VjcmV0"),
+        "the secret is write-only: {}",
+        r.body
+    );
+    let stored = api
+        .state
+        .store
+        .scope(Actor::System)
+        .await
+        .unwrap()
+        .installation_setting("acme_dns")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.expose().contains("c2VjcmV0"),
+        "kept, decrypted only by the store"
+    );
+    assert_eq!(
+        api.call("DELETE", "/api/v1/settings/acme-dns", Some(&root), None)
+            .await
+            .status,
+        204
+    );
+    let r = api.get("/api/v1/settings/acme-dns", &root).await;
+    assert_eq!(r.body["configured"], false);
+}
 
 async fn service_tokens_deploy_one_application_only(api: TestApi) {
     let root = api.admin().await;

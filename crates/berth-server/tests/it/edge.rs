@@ -417,10 +417,6 @@ fn certificates_come_from_the_ca_renew_under_load_and_outlive_a_ca_outage() {
             ("BERTH_ACME_DIRECTORY", &pebble.directory),
             ("BERTH_ACME_CA_ROOT", pebble.tls_root.to_str().unwrap()),
             ("BERTH_ACME_EMAIL", "ops@example.com"),
-            ("BERTH_ACME_DNS_SERVER", &bind.addr.to_string()),
-            ("BERTH_ACME_DNS_ZONE", &bind.zone),
-            ("BERTH_ACME_DNS_KEY_NAME", &bind.key_name),
-            ("BERTH_ACME_DNS_KEY_SECRET", &bind.secret),
             ("BERTH_API_HOSTS", "berth.test"),
         ],
     );
@@ -440,6 +436,16 @@ fn certificates_come_from_the_ca_renew_under_load_and_outlive_a_ca_outage() {
     );
     assert_eq!(status, 201, "{domain}");
     let shop = domain["id"].as_str().unwrap().to_owned();
+    // DNS-01 through BIND, set by an admin through the API.
+    let (status, dns) = api.call(
+        "PUT",
+        "/api/v1/settings/acme-dns",
+        Some(json!({
+            "server": bind.addr.to_string(), "zone": bind.zone,
+            "key_name": bind.key_name, "key_secret": bind.secret
+        })),
+    );
+    assert_eq!(status, 200, "{dns}");
     let (status, wildcard) = api.call(
         "POST",
         &format!("/api/v1/applications/{app_id}/domains"),

@@ -6,7 +6,7 @@ use sea_orm::{
 use super::{conflict, fetch_page, found, now, parse_col, parse_json, to_json};
 use crate::entity::{
     acme_accounts, applications, backups, certificates, databases, domains,
-    installation_certificates, projects, volumes,
+    installation_certificates, installation_settings, projects, volumes,
 };
 use crate::{Scope, StoreError};
 
@@ -554,6 +554,44 @@ impl Scope {
         installation_certificates::Entity::insert(installation_certificates::ActiveModel::from(m))
             .exec_without_returning(self.connection())
             .await?;
+        Ok(())
+    }
+
+    /// An installation setting kept encrypted (the system's view), decrypted.
+    pub async fn installation_setting(
+        &self,
+        name: &str,
+    ) -> Result<Option<SecretString>, StoreError> {
+        let m = installation_settings::Entity::find_by_id(name.to_owned())
+            .one(self.connection())
+            .await?;
+        m.map(|m| {
+            Ok(SecretString::new(
+                self.cipher.decrypt_str(&m.value_encrypted)?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Sets (or, with `None`, removes) an installation setting, encrypted.
+    pub async fn set_installation_setting(
+        &self,
+        name: &str,
+        value: Option<&SecretString>,
+    ) -> Result<(), StoreError> {
+        installation_settings::Entity::delete_by_id(name.to_owned())
+            .exec(self.connection())
+            .await?;
+        if let Some(v) = value {
+            let m = installation_settings::Model {
+                name: name.to_owned(),
+                value_encrypted: self.cipher.encrypt_str(v.expose()),
+                updated_at: now(),
+            };
+            installation_settings::Entity::insert(installation_settings::ActiveModel::from(m))
+                .exec_without_returning(self.connection())
+                .await?;
+        }
         Ok(())
     }
 
