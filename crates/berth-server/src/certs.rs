@@ -14,7 +14,7 @@ use berth_acme::{Acme, AcmeSettings, Http01, Rfc2136};
 use berth_domain::{
     CertificateAttempts, CertificateSource, Domain, DomainId, SecretString, WwwRedirect,
 };
-use berth_events::{CancelToken, Event, EventBus, Received};
+use berth_events::{CancelToken, Event, EventBus};
 use berth_proxy::Proxy;
 use berth_store::{Actor, NewCertificate, Store};
 
@@ -118,18 +118,9 @@ impl Certs {
                     Err(e) => tracing::warn!(error = %e, "certificates were not checked"),
                 }
             }
-            let tick = tokio::time::sleep(TICK);
-            tokio::pin!(tick);
-            loop {
-                tokio::select! {
-                    () = &mut tick => break,
-                    () = shutdown.cancelled() => return,
-                    received = events.recv() => match received {
-                        Received::Event(Event::DomainsChanged { .. }) | Received::Lagged { .. } => break,
-                        Received::Event(_) => {}
-                        Received::Closed => return,
-                    },
-                }
+            let wake = |e: &Event| matches!(e, Event::DomainsChanged { .. });
+            if !crate::edge::next_round(&mut events, &shutdown, TICK, wake).await {
+                return;
             }
         }
     }

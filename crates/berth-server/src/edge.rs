@@ -118,23 +118,16 @@ impl Edge {
                 }
                 Err(e) => tracing::warn!(error = %e, "the routing table was not rebuilt"),
             }
-            let tick = tokio::time::sleep(REFRESH);
-            tokio::pin!(tick);
-            loop {
-                tokio::select! {
-                    () = &mut tick => break,
-                    () = shutdown.cancelled() => return,
-                    received = events.recv() => match received {
-                        Received::Event(
-                            Event::DomainsChanged { .. }
-                            | Event::ApplicationStatusChanged { .. }
-                            | Event::DeploymentStatusChanged { .. },
-                        )
-                        | Received::Lagged { .. } => break,
-                        Received::Event(_) => {}
-                        Received::Closed => return,
-                    },
-                }
+            let wake = |e: &Event| {
+                matches!(
+                    e,
+                    Event::DomainsChanged { .. }
+                        | Event::ApplicationStatusChanged { .. }
+                        | Event::DeploymentStatusChanged { .. }
+                )
+            };
+            if !next_round(&mut events, &shutdown, REFRESH, wake).await {
+                return;
             }
         }
     }
@@ -203,6 +196,30 @@ impl Edge {
             }
         }
         Ok(routes)
+    }
+}
+
+/// Waits for the next round of a background loop: `every` passed, or an event `wake` picks
+/// (or missed events) arrived. False once `shutdown` came or the bus closed.
+pub(crate) async fn next_round(
+    events: &mut berth_events::Subscription,
+    shutdown: &CancelToken,
+    every: Duration,
+    wake: impl Fn(&Event) -> bool,
+) -> bool {
+    let tick = tokio::time::sleep(every);
+    tokio::pin!(tick);
+    loop {
+        tokio::select! {
+            () = &mut tick => return true,
+            () = shutdown.cancelled() => return false,
+            received = events.recv() => match received {
+                Received::Event(e) if wake(&e) => return true,
+                Received::Lagged { .. } => return true,
+                Received::Event(_) => {}
+                Received::Closed => return false,
+            },
+        }
     }
 }
 

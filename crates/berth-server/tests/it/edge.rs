@@ -5,14 +5,13 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::pipeline::{setup_application, Cleanup, Repo};
-use crate::{fresh_pg, start, terminate};
+use crate::{fresh_pg, start, terminate, Load};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -20,54 +19,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Accepts any certificate; the test looks at what was served itself.
-#[derive(Debug)]
-struct AnyCert;
-
-impl rustls::client::danger::ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &berth_proxy::tls::provider().signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &berth_proxy::tls::provider().signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        berth_proxy::tls::provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 /// An answer: status, headers (lower-case names), body, and the names on the certificate.
@@ -155,7 +106,7 @@ pub(crate) fn https_trusting(
         }
         None => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCert))
+            .with_custom_certificate_verifier(Arc::new(berth_testkit::acme::AnyCert))
             .with_no_client_auth(),
     };
     let name = rustls::pki_types::ServerName::try_from(host.to_owned()).unwrap();
@@ -186,61 +137,15 @@ pub(crate) fn https_trusting(
     Ok(reply)
 }
 
-/// A client that keeps requesting through the router over HTTPS.
-struct Load {
-    stop: Arc<AtomicBool>,
-    requests: Arc<AtomicU64>,
-    failures: Arc<Mutex<Vec<String>>>,
-    answers: Arc<Mutex<Vec<String>>>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Load {
-    fn start(port: u16, host: &'static str) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let requests = Arc::new(AtomicU64::new(0));
-        let failures = Arc::new(Mutex::new(Vec::new()));
-        let answers = Arc::new(Mutex::new(Vec::new()));
-        let thread = std::thread::spawn({
-            let (stop, requests, failures, answers) = (
-                stop.clone(),
-                requests.clone(),
-                failures.clone(),
-                answers.clone(),
-            );
-            move || {
-                while !stop.load(Ordering::Relaxed) {
-                    requests.fetch_add(1, Ordering::Relaxed);
-                    match https(port, host, "/") {
-                        Ok(r) if r.status == 200 => {
-                            answers.lock().unwrap().push(r.body.trim().to_owned())
-                        }
-                        Ok(r) => failures
-                            .lock()
-                            .unwrap()
-                            .push(format!("{} {}", r.status, r.body)),
-                        Err(e) => failures.lock().unwrap().push(e),
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        });
-        Self {
-            stop,
-            requests,
-            failures,
-            answers,
-            thread,
-        }
-    }
-
-    fn finish(self) -> (u64, Vec<String>, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap();
-        let f = self.failures.lock().unwrap().clone();
-        let a = self.answers.lock().unwrap().clone();
-        (self.requests.load(Ordering::Relaxed), f, a)
-    }
+/// A client that keeps requesting `host` through the router over HTTPS.
+fn https_load(port: u16, host: &'static str) -> Load {
+    Load::start(move || {
+        Some(match https(port, host, "/") {
+            Ok(r) if r.status == 200 => Ok(r.body.trim().to_owned()),
+            Ok(r) => Err(format!("{} {}", r.status, r.body)),
+            Err(e) => Err(e),
+        })
+    })
 }
 
 /// Polls `f` until it returns `Some`, for up to `within`.
@@ -328,7 +233,7 @@ fn an_application_answers_at_its_domain_through_the_router_and_through_a_rolling
 
     // A rolling update behind the router under a steady client load: no request fails.
     let v2 = repo.commit("v2", true, true);
-    let load = Load::start(https_port, "shop.test");
+    let load = https_load(https_port, "shop.test");
     std::thread::sleep(Duration::from_millis(500));
     let (_, d2) = hook.push("main", &v2);
     let d2 = api.wait(d2["id"].as_str().unwrap());
@@ -487,7 +392,7 @@ fn certificates_come_from_the_ca_renew_under_load_and_outlive_a_ca_outage() {
     let before = https_trusting(https_port, "shop.test", "/", Some(&root))
         .unwrap()
         .leaf;
-    let load = Load::start(https_port, "shop.test");
+    let load = https_load(https_port, "shop.test");
     std::thread::sleep(Duration::from_millis(300));
     let (status, renewing) = api.call(
         "POST",

@@ -549,3 +549,57 @@ fn says_at_start_whether_swarm_can_be_used() {
     assert_eq!(get(&b.addr, "/readyz").0, 200);
     terminate(b);
 }
+
+/// A client loop on a thread of its own: calls `next` until stopped (`None`: nothing to ask
+/// yet), counting requests and keeping answers and failures in order.
+pub(crate) struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    results: std::sync::Arc<std::sync::Mutex<(Vec<String>, Vec<String>)>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Load {
+    pub(crate) fn start(
+        mut next: impl FnMut() -> Option<Result<String, String>> + Send + 'static,
+    ) -> Self {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let results = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), Vec::new())));
+        let thread = std::thread::spawn({
+            let (stop, requests, results) = (stop.clone(), requests.clone(), results.clone());
+            move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let Some(r) = next() else {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    };
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    let mut results = results.lock().unwrap();
+                    match r {
+                        Ok(answer) => results.0.push(answer),
+                        Err(e) => results.1.push(e),
+                    }
+                    drop(results);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        });
+        Self {
+            stop,
+            requests,
+            results,
+            thread,
+        }
+    }
+
+    /// Stops; returns how many requests were made, the failures and the answers.
+    pub(crate) fn finish(self) -> (u64, Vec<String>, Vec<String>) {
+        use std::sync::atomic::Ordering;
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+        let (answers, failures) = self.results.lock().unwrap().clone();
+        (self.requests.load(Ordering::Relaxed), failures, answers)
+    }
+}

@@ -5,15 +5,13 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::{fresh_pg, json_of, request, start, terminate};
+use crate::{fresh_pg, json_of, request, start, terminate, Load};
 
 /// The application: busybox httpd answering its version, `/health` unless built broken, and a
 /// second of draining on SIGTERM.
@@ -236,78 +234,33 @@ impl Api<'_> {
 
 /// A client that keeps requesting the application over its replicas' ports (refreshed from
 /// the API), retrying a refused connection once on another replica, as berth's router does.
-struct Load {
-    stop: Arc<AtomicBool>,
-    requests: Arc<AtomicU64>,
-    failures: Arc<Mutex<Vec<String>>>,
-    answers: Arc<Mutex<Vec<String>>>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Load {
-    fn start(addr: &str, token: &str, app: &str) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let requests = Arc::new(AtomicU64::new(0));
-        let failures = Arc::new(Mutex::new(Vec::new()));
-        let answers = Arc::new(Mutex::new(Vec::new()));
-        let thread = std::thread::spawn({
-            let (stop, requests, failures, answers) = (
-                stop.clone(),
-                requests.clone(),
-                failures.clone(),
-                answers.clone(),
-            );
-            let api = (addr.to_owned(), token.to_owned(), app.to_owned());
-            move || {
-                let client = Api {
-                    addr: &api.0,
-                    token: api.1.clone(),
-                };
-                let mut ports = Vec::new();
-                let mut refreshed = Instant::now() - Duration::from_secs(1);
-                let mut n = 0usize;
-                while !stop.load(Ordering::Relaxed) {
-                    if refreshed.elapsed() > Duration::from_millis(100) {
-                        let fresh = client.ports(&api.2);
-                        if !fresh.is_empty() {
-                            ports = fresh;
-                        }
-                        refreshed = Instant::now();
-                    }
-                    if ports.is_empty() {
-                        std::thread::sleep(Duration::from_millis(20));
-                        continue;
-                    }
-                    n += 1;
-                    let mut r = http_get(ports[n % ports.len()]);
-                    if matches!(&r, Err(e) if e.starts_with("connect")) {
-                        r = http_get(ports[(n + 1) % ports.len()]);
-                    }
-                    requests.fetch_add(1, Ordering::Relaxed);
-                    match r {
-                        Ok(body) => answers.lock().unwrap().push(body),
-                        Err(e) => failures.lock().unwrap().push(e),
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
+fn replica_load(addr: &str, token: &str, app: &str) -> Load {
+    let api = (addr.to_owned(), token.to_owned(), app.to_owned());
+    let mut ports = Vec::new();
+    let mut refreshed = Instant::now() - Duration::from_secs(1);
+    let mut n = 0usize;
+    Load::start(move || {
+        let client = Api {
+            addr: &api.0,
+            token: api.1.clone(),
+        };
+        if refreshed.elapsed() > Duration::from_millis(100) {
+            let fresh = client.ports(&api.2);
+            if !fresh.is_empty() {
+                ports = fresh;
             }
-        });
-        Self {
-            stop,
-            requests,
-            failures,
-            answers,
-            thread,
+            refreshed = Instant::now();
         }
-    }
-
-    fn finish(self) -> (u64, Vec<String>, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap();
-        let f = self.failures.lock().unwrap().clone();
-        let a = self.answers.lock().unwrap().clone();
-        (self.requests.load(Ordering::Relaxed), f, a)
-    }
+        if ports.is_empty() {
+            return None;
+        }
+        n += 1;
+        let mut r = http_get(ports[n % ports.len()]);
+        if matches!(&r, Err(e) if e.starts_with("connect")) {
+            r = http_get(ports[(n + 1) % ports.len()]);
+        }
+        Some(r)
+    })
 }
 
 /// Reads a deployment's log stream (SSE over HTTP/1.0, so the body is the raw event stream)
@@ -469,7 +422,7 @@ fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
 
     // v2 under load: no request fails, answers switch.
     let v2 = repo.commit("v2", true, true);
-    let load = Load::start(&b.addr, &api.token, &app_id);
+    let load = replica_load(&b.addr, &api.token, &app_id);
     std::thread::sleep(Duration::from_millis(500));
     let (status, d2) = hook.push("main", &v2);
     assert_eq!(status, 202);
