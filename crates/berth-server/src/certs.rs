@@ -241,17 +241,14 @@ impl Certs {
         let Ok(mut orders) = self.orders.lock() else {
             return false;
         };
-        let list = orders.entry(subject.to_owned()).or_default();
-        list.retain(|t| t.elapsed() < Duration::from_secs(3600));
-        if list.len() >= ORDERS_PER_HOUR {
+        let allowed = allow_order(&mut orders, subject, Instant::now());
+        if !allowed {
             tracing::warn!(
                 subject,
                 "certificate orders are paused: {ORDERS_PER_HOUR} in the last hour"
             );
-            return false;
         }
-        list.push(Instant::now());
-        true
+        allowed
     }
 
     async fn account(&self) -> Result<Acme, String> {
@@ -412,6 +409,18 @@ impl Certs {
     }
 }
 
+/// Counts an order of `subject` at `now` unless [`ORDERS_PER_HOUR`] were made in the hour
+/// before; whether it may be made.
+fn allow_order(orders: &mut HashMap<String, Vec<Instant>>, subject: &str, now: Instant) -> bool {
+    let list = orders.entry(subject.to_owned()).or_default();
+    list.retain(|t| now.saturating_duration_since(*t) < Duration::from_secs(3600));
+    if list.len() >= ORDERS_PER_HOUR {
+        return false;
+    }
+    list.push(now);
+    true
+}
+
 /// The record of one more failed order after `failures`, with its backoff.
 fn failed(failures: u32, error: String, name: &str) -> CertificateAttempts {
     let failures = failures + 1;
@@ -437,4 +446,34 @@ fn names_of(d: &Domain) -> Vec<String> {
 
 fn timestamp(unix: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(unix, 0).unwrap_or_else(chrono::Utc::now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_domain_gets_five_orders_an_hour_and_others_are_not_held_back() {
+        let mut orders = HashMap::new();
+        let start = Instant::now();
+        for i in 0..ORDERS_PER_HOUR {
+            let at = start + Duration::from_secs(60 * i as u64);
+            assert!(allow_order(&mut orders, "shop", at), "order {i}");
+        }
+        let sixth = start + Duration::from_secs(600);
+        assert!(
+            !allow_order(&mut orders, "shop", sixth),
+            "the sixth in the hour waits"
+        );
+        assert!(
+            allow_order(&mut orders, "other", sixth),
+            "another domain is not held back"
+        );
+        let later = start + Duration::from_secs(3601);
+        assert!(
+            allow_order(&mut orders, "shop", later),
+            "once the first order is an hour old, one more may be made"
+        );
+        assert!(!allow_order(&mut orders, "shop", later));
+    }
 }
