@@ -481,12 +481,66 @@ pub async fn create_domain(
     )
     .await?;
     let id = d.id;
+    let redeploy = redeploy_for_domain(&state, &s, &caller, &app, &d).await?;
     let view = super::certificates::domain_view(&state, &s, d).await?;
-    s.commit().await?;
+    match redeploy {
+        // Committed with the domain, in one transaction.
+        Some(new) => {
+            super::pipeline::queue(&state, s, &app, new).await?;
+        }
+        None => s.commit().await?,
+    }
     state.bus.publish(berth_events::Event::DomainsChanged {
         domain_id: Some(id),
     });
     Ok(HttpResponse::Created().json(view))
+}
+
+/// A redeployment of what runs now, when the router cannot reach the domain's port on the
+/// running replicas: the pipeline publishes a domain's port in host mode at rollout, so a
+/// running application learns its new domain by rolling out its serving build again with the
+/// current configuration (a rolling update; no build).
+async fn redeploy_for_domain(
+    state: &AppState,
+    s: &Scope,
+    caller: &Caller,
+    app: &berth_domain::Application,
+    d: &berth_domain::Domain,
+) -> Result<Option<berth_store::NewDeployment>, ApiError> {
+    if state.pipeline.is_none() || app.status == berth_domain::ApplicationStatus::Stopped {
+        return Ok(None);
+    }
+    let port = d
+        .routing
+        .port
+        .or_else(|| app.runtime.ports.first().map(|p| p.container))
+        .unwrap_or(PortNumber::HTTP);
+    let reachable = app.runtime.ports.iter().any(|p| {
+        p.container == port
+            && p.mode == berth_domain::PublishMode::Host
+            && p.protocol == berth_domain::PortProtocol::Tcp
+    });
+    if reachable {
+        return Ok(None);
+    }
+    let serving = s
+        .successful_deployments(app.id, berth_domain::Page::parse(Some(1), Some(0))?)
+        .await?;
+    let Some(last) = serving.items.into_iter().next() else {
+        return Ok(None);
+    };
+    if last.build_id.is_none() && matches!(app.source, berth_domain::ApplicationSource::Git(_)) {
+        return Ok(None);
+    }
+    Ok(Some(berth_store::NewDeployment {
+        trigger: berth_domain::DeploymentTrigger::Redeploy,
+        triggered_by: caller.user().ok().map(|u| u.id),
+        service_token_id: None,
+        commit_sha: last.commit_sha,
+        build_id: last.build_id,
+        config_snapshot: berth_deploy::Snapshot::of(app).to_json(),
+        rollback_of: None,
+    }))
 }
 
 /// `input` applied over `current`: passwords hashed, then every option checked.

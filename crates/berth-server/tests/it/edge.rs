@@ -284,6 +284,64 @@ fn an_application_answers_at_its_domain_through_the_router_and_through_a_rolling
             .filter(|r| r.status == 200)
     })
     .expect("started again, it is served");
+
+    // An application that publishes no port gets a domain while it runs: its serving build is
+    // rolled out again (no build) so the router can reach it, and it answers at once after.
+    let (_, project) = api.call("POST", "/api/v1/projects", Some(json!({ "name": "late" })));
+    let (status, late) = api.call(
+        "POST",
+        &format!("/api/v1/projects/{}/applications", project["id"].as_str().unwrap()),
+        Some(json!({
+            "name": "late",
+            "source": { "type": "git", "provider": "github", "repository": repo.url(), "branch": "main" },
+            "replicas": 1
+        })),
+    );
+    assert_eq!(status, 201, "{late}");
+    let late = late["id"].as_str().unwrap().to_owned();
+    let _late_cleanup = Cleanup {
+        addr: b.addr.clone(),
+        token: api.token.clone(),
+        app: late.clone(),
+    };
+    let (status, first) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{late}/deployments"),
+        None,
+    );
+    assert_eq!(status, 202, "{first}");
+    let first = api.wait(first["id"].as_str().unwrap());
+    assert_eq!(first["status"], "success", "{first}");
+    let (status, _) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{late}/domains"),
+        Some(json!({ "host": "late.test", "routing": { "port": 8080 } })),
+    );
+    assert_eq!(status, 201);
+    let (_, history) = api.call(
+        "GET",
+        &format!("/api/v1/applications/{late}/deployments"),
+        None,
+    );
+    let redeploy = &history["items"][0];
+    assert_eq!(redeploy["trigger"], "redeploy", "{history}");
+    let redeploy = api.wait(redeploy["id"].as_str().unwrap());
+    assert_eq!(redeploy["status"], "success", "{redeploy}");
+    let steps: Vec<&str> = redeploy["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["rollout", "verify"], "no build ran");
+    let r = eventually(Duration::from_secs(10), || {
+        https(https_port, "late.test", "/")
+            .ok()
+            .filter(|r| r.status == 200)
+    })
+    .expect("the late domain is served");
+    assert_eq!(r.body.trim(), "v2");
+    drop(_late_cleanup);
     drop(_cleanup);
     terminate(b);
 }

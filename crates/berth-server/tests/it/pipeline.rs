@@ -54,7 +54,7 @@ impl Repo {
         Self { dir, repo }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("file://{}", self.dir.path().display())
     }
 
