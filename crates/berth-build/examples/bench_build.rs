@@ -143,10 +143,9 @@ async fn main() {
         berth.push(t.elapsed());
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         std::fs::write(context.join("Dockerfile"), dockerfile(&nonce[..12])).unwrap();
-        // The baseline the issue asks to compare against: the docker CLI itself, run by this
-        // bench with fixed arguments (berth never runs it).
         let t = Instant::now();
-        // The baseline berth is measured against: the docker CLI itself (never used by berth).
+        // The baseline berth is measured against: the docker CLI itself, run by this bench
+        // with fixed arguments (never used by berth).
         let status = Command::new("docker")
             .args(["build", "-q", "-t", &format!("berth-bench/cli:c{run}"), "."])
             .current_dir(&context)

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use berth_build::{checkout, BuildError, BuildEvent, BuildSpec, GitRef, SourceSpec};
 use berth_domain::{
     Application, ApplicationSource, ApplicationStatus, BuildStatus, CommitSha, Deployment,
-    DeploymentStatus, GitSourceSpec, Mount, MountPath, MountSource, PortMapping, PortNumber,
-    PortProtocol, PublishMode, ServiceSpec, StepName, StepState, VolumeKind,
+    DeploymentStatus, GitSourceSpec, Mount, MountPath, MountSource, PortMapping, PortProtocol,
+    PublishMode, ServiceSpec, StepName, StepState, VolumeKind,
 };
 use berth_events::{CancelToken, Event};
 use berth_store::{Actor, Scope, StoreError};
@@ -608,17 +608,8 @@ impl Run<'_> {
         // The edge router reaches a domain's port on each replica's own host port: publish it
         // in host mode (engine-assigned) when the application does not publish it already.
         for d in scope.list_domains(app.id).await? {
-            let port = d
-                .routing
-                .port
-                .or_else(|| spec.ports.first().map(|p| p.container))
-                .unwrap_or(PortNumber::HTTP);
-            let published = spec.ports.iter().any(|p| {
-                p.container == port
-                    && p.protocol == PortProtocol::Tcp
-                    && p.mode == PublishMode::Host
-            });
-            if !published {
+            let port = d.routing.target_port(&snapshot.runtime);
+            if !berth_domain::published_on_host(&spec.ports, port) {
                 spec.ports.push(PortMapping {
                     container: port,
                     published: None,

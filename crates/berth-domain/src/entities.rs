@@ -642,7 +642,23 @@ impl Default for DomainRouting {
     }
 }
 
+/// Whether `ports` publish the container port `port` over TCP in host mode: each replica on a
+/// host port of its own, where the edge router reaches it on a host.
+pub fn published_on_host(ports: &[PortMapping], port: PortNumber) -> bool {
+    ports.iter().any(|p| {
+        p.container == port && p.protocol == PortProtocol::Tcp && p.mode == PublishMode::Host
+    })
+}
+
 impl DomainRouting {
+    /// The container port the domain's requests go to: its own, else the first port the
+    /// application lists, else 80.
+    pub fn target_port(&self, runtime: &RuntimeConfig) -> PortNumber {
+        self.port
+            .or_else(|| runtime.ports.first().map(|p| p.container))
+            .unwrap_or(PortNumber::HTTP)
+    }
+
     /// Checks the options, and those that depend on the host.
     pub fn validate(&self, host: &DomainName) -> Result<(), ValidationError> {
         let mut v = Validator::new();

@@ -103,20 +103,25 @@ impl Certs {
 
     async fn run(self, shutdown: CancelToken) {
         let mut events = self.bus.subscribe();
+        // What the router serves now, as (host, certificate PEM): rebuilt only when it changes.
+        let mut served: Option<Vec<(String, String)>> = None;
         loop {
-            if let Err(e) = self.load_into_router().await {
-                tracing::warn!(error = %e, "certificates were not loaded into the router");
-            }
-            if self.acme.is_some() {
-                match self.order_due().await {
-                    Ok(true) => {
-                        if let Err(e) = self.load_into_router().await {
-                            tracing::warn!(error = %e, "certificates were not loaded into the router");
+            match self.read().await {
+                Ok(state) => {
+                    self.load_into_router(&state, &mut served);
+                    if self.acme.is_some() {
+                        match self.order_due(&state).await {
+                            // Load what was just issued at once, not at the next round.
+                            Ok(true) => match self.read().await {
+                                Ok(state) => self.load_into_router(&state, &mut served),
+                                Err(e) => tracing::warn!(error = %e, "certificates were not read"),
+                            },
+                            Ok(false) => {}
+                            Err(e) => tracing::warn!(error = %e, "certificates were not checked"),
                         }
                     }
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "certificates were not checked"),
                 }
+                Err(e) => tracing::warn!(error = %e, "certificates were not read"),
             }
             let wake = |e: &Event| matches!(e, Event::DomainsChanged { .. });
             if !crate::edge::next_round(&mut events, &shutdown, TICK, wake).await {
@@ -125,80 +130,77 @@ impl Certs {
         }
     }
 
-    /// Every current certificate into the router, under each host it serves.
-    async fn load_into_router(&self) -> Result<(), String> {
+    /// Domains, their current certificates and berth's own, in one read.
+    async fn read(&self) -> Result<Stored, String> {
         let scope = self
             .store
             .read_scope(Actor::System)
             .await
             .map_err(|e| e.to_string())?;
-        let domains = scope.all_domains().await.map_err(|e| e.to_string())?;
-        let certs = scope
-            .all_current_certificates()
-            .await
-            .map_err(|e| e.to_string())?;
-        let own = scope.host_certificates().await.map_err(|e| e.to_string())?;
-        drop(scope);
-        let now = berth_acme::unix_now();
-        let by_domain: HashMap<DomainId, Domain> = domains.into_iter().map(|d| (d.id, d)).collect();
-        let mut map = HashMap::new();
-        for (cert, key) in certs {
-            let Some(d) = by_domain.get(&cert.domain_id) else {
-                continue;
-            };
-            if !d.tls {
-                continue;
+        Ok(Stored {
+            domains: scope.all_domains().await.map_err(|e| e.to_string())?,
+            certs: scope
+                .all_current_certificates()
+                .await
+                .map_err(|e| e.to_string())?,
+            own: scope.host_certificates().await.map_err(|e| e.to_string())?,
+        })
+    }
+
+    /// Every current certificate into the router, under each host it serves, unless the
+    /// router already serves exactly these.
+    fn load_into_router(&self, stored: &Stored, served: &mut Option<Vec<(String, String)>>) {
+        let by_domain: HashMap<DomainId, &Domain> =
+            stored.domains.iter().map(|d| (d.id, d)).collect();
+        let mut wanted: Vec<(Vec<String>, &str, &SecretString)> = Vec::new();
+        for (cert, key) in &stored.certs {
+            if let Some(d) = by_domain.get(&cert.domain_id).filter(|d| d.tls) {
+                wanted.push((names_of(d), &cert.certificate_pem, key));
             }
-            match berth_proxy::tls::load(&cert.certificate_pem, key.expose(), None, now) {
+        }
+        for hc in stored
+            .own
+            .iter()
+            .filter(|h| self.api_hosts.contains(&h.host))
+        {
+            if let (Some(pem), Some(key)) = (&hc.certificate_pem, &hc.private_key_pem) {
+                wanted.push((vec![hc.host.clone()], pem, key));
+            }
+        }
+        let fingerprint: Vec<(String, String)> = wanted
+            .iter()
+            .map(|(names, pem, _)| (names.join(","), (*pem).to_owned()))
+            .collect();
+        if served.as_ref() == Some(&fingerprint) {
+            return;
+        }
+        let now = berth_acme::unix_now();
+        let mut map = HashMap::new();
+        for (names, pem, key) in wanted {
+            match berth_proxy::tls::load(pem, key.expose(), None, now) {
                 Ok(loaded) => {
-                    for host in names_of(d) {
+                    for host in names {
                         if berth_proxy::tls::covers(&loaded.info.names, &host) {
                             map.insert(host, loaded.key.clone());
                         }
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(domain = %d.host.as_str(), error = %e, "a stored certificate cannot be served")
-                }
-            }
-        }
-        for hc in own.iter().filter(|h| self.api_hosts.contains(&h.host)) {
-            let (Some(pem), Some(key)) = (&hc.certificate_pem, &hc.private_key_pem) else {
-                continue;
-            };
-            match berth_proxy::tls::load(pem, key.expose(), Some(&hc.host), now) {
-                Ok(loaded) => {
-                    map.insert(hc.host.clone(), loaded.key);
-                }
-                Err(e) => {
-                    tracing::warn!(host = %hc.host, error = %e, "berth's own certificate cannot be served")
+                    tracing::warn!(names = ?names, error = %e, "a stored certificate cannot be served")
                 }
             }
         }
         self.proxy.certs().replace(map);
-        Ok(())
+        *served = Some(fingerprint);
     }
 
     /// Orders a certificate for every domain that needs one now; whether any was issued.
-    async fn order_due(&self) -> Result<bool, String> {
-        let scope = self
-            .store
-            .read_scope(Actor::System)
-            .await
-            .map_err(|e| e.to_string())?;
-        let domains = scope.all_domains().await.map_err(|e| e.to_string())?;
-        let current: HashMap<DomainId, berth_domain::Certificate> = scope
-            .all_current_certificates()
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|(c, _)| (c.domain_id, c))
-            .collect();
-        let own = scope.host_certificates().await.map_err(|e| e.to_string())?;
-        drop(scope);
+    async fn order_due(&self, stored: &Stored) -> Result<bool, String> {
+        let current: HashMap<DomainId, &berth_domain::Certificate> =
+            stored.certs.iter().map(|(c, _)| (c.domain_id, c)).collect();
         let now = chrono::Utc::now();
         let mut issued = false;
-        for d in domains.into_iter().filter(|d| d.tls) {
+        for d in stored.domains.iter().filter(|d| d.tls) {
             let due = match current.get(&d.id) {
                 Some(c) if c.source == CertificateSource::Custom => false,
                 Some(c) => c.renew_at.is_none_or(|at| at <= now) || c.expires_at <= now,
@@ -210,12 +212,12 @@ impl Certs {
             if !self.may_order(&d.id.to_string()) {
                 continue;
             }
-            if self.order(&d).await? {
+            if self.order(d).await? {
                 issued = true;
             }
         }
         for host in &self.api_hosts {
-            let hc = own.iter().find(|h| &h.host == host);
+            let hc = stored.own.iter().find(|h| &h.host == host);
             let due = match hc {
                 Some(h) if h.certificate_pem.is_some() => {
                     h.renew_at.is_none_or(|at| at <= now) || h.expires_at.is_some_and(|e| e <= now)
@@ -431,6 +433,13 @@ fn failed(failures: u32, error: String, name: &str) -> CertificateAttempts {
         last_error: Some(error),
         retry_at: Some(chrono::Utc::now() + chrono::Duration::from_std(retry).unwrap_or_default()),
     }
+}
+
+/// What one round reads from the store.
+struct Stored {
+    domains: Vec<Domain>,
+    certs: Vec<(berth_domain::Certificate, SecretString)>,
+    own: Vec<berth_store::HostCertificate>,
 }
 
 /// The names a domain's certificate covers: its host, and the other form of a `www` redirect.

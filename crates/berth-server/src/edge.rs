@@ -3,6 +3,7 @@
 //! state changes (and checked every second, so replicas a rolling update adds or retires are
 //! followed), swapped in only when it differs.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -132,6 +133,21 @@ impl Edge {
         }
     }
 
+    /// Where the running replicas of `service` publish `port`, on this host.
+    async fn replicas(&self, service: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+        let Ok(swarm) = self.pipeline.swarm() else {
+            return Ok(Vec::new());
+        };
+        match swarm.endpoints(service, port).await {
+            Ok(e) => Ok(e
+                .into_iter()
+                .map(|e| SocketAddr::from(([127, 0, 0, 1], e.host_port)))
+                .collect()),
+            Err(berth_swarm::SwarmError::NotFound(_)) => Ok(Vec::new()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// The table as the store and the orchestrator say now.
     async fn routes(&self) -> Result<Vec<Route>, String> {
         let scope = self
@@ -141,6 +157,8 @@ impl Edge {
             .map_err(|e| e.to_string())?;
         let domains = scope.all_domains().await.map_err(|e| e.to_string())?;
         let mut routes = Vec::with_capacity(domains.len() + self.api_hosts.len());
+        // Domains of one application on one port share its replicas: asked once per round.
+        let mut replicas: HashMap<(String, u16), Vec<SocketAddr>> = HashMap::new();
         for d in domains {
             let DomainTarget::Application(app_id) = d.target else {
                 continue;
@@ -149,26 +167,19 @@ impl Edge {
                 Ok(a) => a,
                 Err(_) => continue,
             };
-            let port = d
-                .routing
-                .port
-                .map(|p| p.get())
-                .or_else(|| app.runtime.ports.first().map(|p| p.container.get()))
-                .unwrap_or(80);
+            let port = d.routing.target_port(&app.runtime).get();
             let service = ServiceName::for_application(&app.name, app.id).to_string();
             let target = if app.status == ApplicationStatus::Stopped {
                 Target::Stopped { name: service }
             } else {
-                let addrs = match self.pipeline.swarm() {
-                    Ok(swarm) => match swarm.endpoints(&service, port).await {
-                        Ok(e) => e
-                            .into_iter()
-                            .map(|e| SocketAddr::from(([127, 0, 0, 1], e.host_port)))
-                            .collect(),
-                        Err(berth_swarm::SwarmError::NotFound(_)) => Vec::new(),
-                        Err(e) => return Err(e.to_string()),
-                    },
-                    Err(_) => Vec::new(),
+                let key = (service.clone(), port);
+                let addrs = match replicas.get(&key) {
+                    Some(a) => a.clone(),
+                    None => {
+                        let found = self.replicas(&service, port).await?;
+                        replicas.insert(key, found.clone());
+                        found
+                    }
                 };
                 Target::Service {
                     name: service,

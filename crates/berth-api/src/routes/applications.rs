@@ -510,17 +510,7 @@ async fn redeploy_for_domain(
     if state.pipeline.is_none() || app.status == berth_domain::ApplicationStatus::Stopped {
         return Ok(None);
     }
-    let port = d
-        .routing
-        .port
-        .or_else(|| app.runtime.ports.first().map(|p| p.container))
-        .unwrap_or(PortNumber::HTTP);
-    let reachable = app.runtime.ports.iter().any(|p| {
-        p.container == port
-            && p.mode == berth_domain::PublishMode::Host
-            && p.protocol == berth_domain::PortProtocol::Tcp
-    });
-    if reachable {
+    if berth_domain::published_on_host(&app.runtime.ports, d.routing.target_port(&app.runtime)) {
         return Ok(None);
     }
     let serving = s
