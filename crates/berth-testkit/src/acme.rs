@@ -241,6 +241,11 @@ impl Pebble {
     }
 
     fn management_get(&self, path: &str) -> String {
+        self.https_get(self.management, path)
+    }
+
+    /// `GET path` of Pebble's HTTPS at `addr`, the body as text.
+    fn https_get(&self, addr: SocketAddr, path: &str) -> String {
         let mut roots = rustls::RootCertStore::empty();
         let pem = std::fs::read(&self.tls_root).expect("the TLS root");
         for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
@@ -255,11 +260,12 @@ impl Pebble {
         .with_no_client_auth();
         let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
         let conn = rustls::ClientConnection::new(Arc::new(config), name).expect("TLS");
-        let tcp = TcpStream::connect(self.management).expect("pebble's management API");
+        let tcp = TcpStream::connect(addr).expect("pebble");
         let mut tls = rustls::StreamOwned::new(conn, tcp);
         write!(
             tls,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
+            addr.port()
         )
         .expect("a request");
         let mut raw = Vec::new();
@@ -273,6 +279,118 @@ impl Pebble {
 impl Drop for Pebble {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// ACME Renewal Information (RFC 9773) in front of Pebble, whose Debian build does not offer
+/// it: an HTTPS directory that is Pebble's own (every other URL still points at Pebble) plus a
+/// `renewalInfo` endpoint answering the window the test sets, in the RFC's wire format. It
+/// records the certificate identifiers clients ask about.
+#[derive(Debug)]
+pub struct RenewalInfo {
+    /// The directory URL to give clients instead of Pebble's.
+    pub directory: String,
+    /// The suggested window served (RFC 3339 start and end).
+    pub window: Arc<std::sync::Mutex<(String, String)>>,
+    /// The certificate identifiers asked for, in order.
+    pub asked: Arc<std::sync::Mutex<Vec<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    addr: SocketAddr,
+}
+
+impl RenewalInfo {
+    pub fn start(pebble: &Pebble, window: (&str, &str)) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let addr = listener.local_addr().expect("an address");
+        let mut directory: serde_json::Value =
+            serde_json::from_str(&pebble.https_get(pebble.listen, "/dir")).expect("the directory");
+        directory["renewalInfo"] = format!("https://localhost:{}/renewal-info", addr.port()).into();
+        let directory = directory.to_string();
+        let dir = pebble.dir.path();
+        let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(dir.join("cert.pem"))
+            .expect("cert.pem")
+            .map(|c| c.expect("PEM"))
+            .collect();
+        let key =
+            rustls::pki_types::PrivateKeyDer::from_pem_file(dir.join("key.pem")).expect("key");
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("the certificate"),
+        );
+        let window = Arc::new(std::sync::Mutex::new((
+            window.0.to_owned(),
+            window.1.to_owned(),
+        )));
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (w, a, st) = (window.clone(), asked.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for tcp in listener.incoming() {
+                if st.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(tcp) = tcp else { continue };
+                let (config, w, a, directory) =
+                    (config.clone(), w.clone(), a.clone(), directory.clone());
+                std::thread::spawn(move || {
+                    let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+                    let Ok(conn) = rustls::ServerConnection::new(config) else {
+                        return;
+                    };
+                    let mut tls = rustls::StreamOwned::new(conn, tcp);
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+                        match tls.read(&mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                    let (status, body, extra) = if path == "/dir" {
+                        ("200 OK", directory, "")
+                    } else if let Some(id) = path.strip_prefix("/renewal-info/") {
+                        a.lock().expect("asked").push(id.to_owned());
+                        let (start, end) = w.lock().expect("window").clone();
+                        let body = serde_json::json!({
+                            "suggestedWindow": { "start": start, "end": end }
+                        });
+                        ("200 OK", body.to_string(), "Retry-After: 21600\r\n")
+                    } else {
+                        ("404 Not Found", String::new(), "")
+                    };
+                    let _ = write!(
+                        tls,
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = tls.flush();
+                    tls.conn.send_close_notify();
+                    let _ = tls.flush();
+                });
+            }
+        });
+        Self {
+            directory: format!("https://localhost:{}/dir", addr.port()),
+            window,
+            asked,
+            stop,
+            addr,
+        }
+    }
+}
+
+impl Drop for RenewalInfo {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use berth_acme::{Acme, AcmeError, AcmeSettings, Http01, Rfc2136};
 use berth_events::CancelToken;
 use berth_proxy::{Proxy, ProxySettings};
-use berth_testkit::acme::{free_port, Bind, Pebble};
+use berth_testkit::acme::{free_port, Bind, Pebble, RenewalInfo};
 
 /// The router answers HTTP-01 challenges from memory.
 struct Router(Proxy);
@@ -100,6 +100,67 @@ async fn http_01_is_answered_by_the_router_and_the_account_is_kept() {
         "{e}\n{}",
         pebble.log()
     );
+}
+
+/// When the CA offers renewal information (RFC 9773), the renewal is planned inside the
+/// window it suggests for that certificate, asked for by the RFC's certificate identifier
+/// (the issuer's key identifier and the serial number, base64url, joined by a dot).
+#[tokio::test]
+async fn renewal_follows_the_cas_renewal_information_when_it_offers_it() {
+    let bind = Bind::start();
+    let (proxy, port, _stop) = router().await;
+    let pebble = Pebble::start(port, bind.addr, None);
+    // A window well before the two-thirds point of Pebble's five-year certificates.
+    let (start, end) = (now() + 3 * 86_400, now() + 4 * 86_400);
+    let rfc3339 = |t: i64| {
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let ari = RenewalInfo::start(&pebble, (&rfc3339(start), &rfc3339(end)));
+    let settings = AcmeSettings {
+        directory_url: ari.directory.clone(),
+        ..settings(&pebble)
+    };
+    let (acme, _) = Acme::connect(&settings, None).await.unwrap();
+    let issued = acme
+        .issue(&["ari.test".into()], Some(&Router(proxy.clone())), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", pebble.log()));
+    let renew_at = acme.renew_at(&issued.chain_pem).await;
+    assert!(
+        (start..=end).contains(&renew_at),
+        "inside the CA's window: {start} <= {renew_at} <= {end}"
+    );
+
+    use rustls::pki_types::pem::PemObject as _;
+    let der = rustls::pki_types::CertificateDer::pem_slice_iter(issued.chain_pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap();
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    let aki = cert
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(a) => {
+                a.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
+            _ => None,
+        })
+        .expect("an authority key identifier");
+    let b64 = |b: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    };
+    let expected = format!("{}.{}", b64(&aki), b64(cert.raw_serial()));
+    assert_eq!(*ari.asked.lock().unwrap(), [expected]);
+
+    // The window moves (the CA wants this certificate replaced now): the plan follows it.
+    *ari.window.lock().unwrap() = (rfc3339(now() - 60), rfc3339(now()));
+    let renew_at = acme.renew_at(&issued.chain_pem).await;
+    assert!(renew_at <= now(), "due now: {renew_at}");
 }
 
 /// Answers nothing: the router is not told the token.
