@@ -141,9 +141,8 @@ fn spawn(cmd: &mut Command) -> Proc {
     )
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    // nginx and caddy may run children (nginx workers): count the whole process group.
-    let mut total = 0;
+/// The process and its children (nginx's workers).
+fn family(pid: u32) -> Vec<u32> {
     let mut pids = vec![pid];
     if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
         pids.extend(
@@ -152,7 +151,35 @@ fn rss_kib(pid: u32) -> u64 {
                 .filter_map(|p| p.parse::<u32>().ok()),
         );
     }
-    for p in pids {
+    pids
+}
+
+/// CPU time used so far by the process and its children, user and system, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    family(pid)
+        .into_iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+        .map(|stat| {
+            // Fields after the command name, which is in parentheses: utime and stime are
+            // the 12th and 13th of them.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .map(|v| v.parse().unwrap_or(0))
+                .collect();
+            f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)
+        })
+        .sum()
+}
+
+/// Clock ticks per second in which `/proc/<pid>/stat` counts CPU time (USER_HZ, 100 on every
+/// Linux architecture berth builds for).
+const USER_HZ: f64 = 100.0;
+
+fn rss_kib(pid: u32) -> u64 {
+    // nginx and caddy may run children (nginx workers): count the whole process group.
+    let mut total = 0;
+    for p in family(pid) {
         if let Ok(status) = std::fs::read_to_string(format!("/proc/{p}/status")) {
             total += status
                 .lines()
@@ -168,6 +195,7 @@ fn rss_kib(pid: u32) -> u64 {
 #[derive(Debug, Default, Clone)]
 struct Run {
     rps: f64,
+    requests: f64,
     p50: String,
     p99: String,
     errors: String,
@@ -185,7 +213,13 @@ fn wrk(url: &str, seconds: u32, extra: &[&str]) -> Run {
     let mut run = Run::default();
     for line in text.lines() {
         let l = line.trim();
-        if let Some(v) = l.strip_prefix("Requests/sec:") {
+        if l.contains(" requests in ") {
+            run.requests = l
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0);
+        } else if let Some(v) = l.strip_prefix("Requests/sec:") {
             run.rps = v.trim().parse().unwrap_or(0.0);
         } else if let Some(v) = l.strip_prefix("50%") {
             run.p50 = v.trim().to_owned();
@@ -209,7 +243,7 @@ fn drive(seconds: u32) {
     let _upstream = spawn(Command::new(&me).args(["upstream", &up.to_string()]));
     wait_port(up);
 
-    let mut results: Vec<(String, Run, Run, Run, u64)> = Vec::new();
+    let mut results: Vec<(String, Run, Run, Run, u64, f64)> = Vec::new();
     let direct = wrk(&format!("http://127.0.0.1:{up}/"), seconds, &[]);
     println!("upstream alone: {:.0} requests/s", direct.rps);
 
@@ -252,7 +286,11 @@ fn drive(seconds: u32) {
         };
         wait_port(http);
         wait_port(https);
+        let before = cpu_ticks(process.0.id());
         let plain = wrk(&format!("http://127.0.0.1:{http}/"), seconds, &[]);
+        // Microseconds of the proxy's CPU (user and system) per proxied request.
+        let ticks = (cpu_ticks(process.0.id()) - before) as f64;
+        let cpu_us = ticks * 1e6 / USER_HZ / plain.requests.max(1.0);
         let tls = wrk(&format!("https://localhost:{https}/"), seconds, &[]);
         let handshakes = wrk(
             &format!("https://localhost:{https}/"),
@@ -261,24 +299,24 @@ fn drive(seconds: u32) {
         );
         let rss = rss_kib(process.0.id());
         println!(
-            "{proxy}: http {:.0}/s, https {:.0}/s, handshakes {:.0}/s, {} MiB",
+            "{proxy}: http {:.0}/s ({cpu_us:.1} µs CPU each), https {:.0}/s, handshakes {:.0}/s, {} MiB",
             plain.rps,
             tls.rps,
             handshakes.rps,
             rss / 1024
         );
-        results.push((proxy.to_owned(), plain, tls, handshakes, rss));
+        results.push((proxy.to_owned(), plain, tls, handshakes, rss, cpu_us));
         drop(process);
     }
 
     println!();
     println!(
-        "| proxy | HTTP req/s | HTTP p50 | HTTP p99 | HTTPS req/s | HTTPS p50 | HTTPS p99 | new TLS handshakes/s | RSS after |"
+        "| proxy | HTTP req/s | HTTP p50 | HTTP p99 | CPU per HTTP request | HTTPS req/s | HTTPS p50 | HTTPS p99 | new TLS handshakes/s | RSS after |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for (name, plain, tls, hs, rss) in &results {
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (name, plain, tls, hs, rss, cpu_us) in &results {
         println!(
-            "| {name} | {:.0} | {} | {} | {:.0} | {} | {} | {:.0} | {:.1} MiB |",
+            "| {name} | {:.0} | {} | {} | {cpu_us:.1} µs | {:.0} | {} | {} | {:.0} | {:.1} MiB |",
             plain.rps,
             plain.p50,
             plain.p99,

@@ -9,6 +9,7 @@ mod pages;
 mod proxy;
 mod table;
 pub mod tls;
+mod upstream;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,9 +20,6 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 pub use table::{BasicAuthUser, Counters, Route, Target, Upstreams, WwwRedirect};
 pub use tls::{CertError, CertInfo, CertStore};
@@ -182,14 +180,4 @@ impl Proxy {
         .await;
         Ok(())
     }
-}
-
-/// A worker's connection pool to the replicas.
-pub(crate) fn upstream_client(settings: &ProxySettings) -> Client<HttpConnector, Body> {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(settings.connect_timeout));
-    connector.set_nodelay(true);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build(connector)
 }

@@ -15,7 +15,7 @@ use hyper_util::server::conn::auto;
 use sha2::{Digest, Sha256};
 
 use crate::table::{eject, Found, Installed, Target};
-use crate::{pages, Body, BoxError, Inner};
+use crate::{pages, Body, Inner};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scheme {
@@ -32,8 +32,7 @@ impl Scheme {
     }
 }
 
-type Upstream =
-    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
+use crate::upstream::{Pool, SendError};
 
 /// Serves `listener` on worker threads, each with a current-thread runtime, its own accept
 /// loop on the shared socket and its own connection pool: no lock or wake-up crosses threads
@@ -104,7 +103,11 @@ async fn worker(
             return;
         }
     };
-    let client = crate::upstream_client(&inner.settings);
+    // Cloned per request: its reference count stays on this worker's core.
+    let ctx = Arc::new(Worker {
+        pool: Pool::new(inner.settings.connect_timeout),
+        inner: inner.clone(),
+    });
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -130,17 +133,16 @@ async fn worker(
             () = shutdown.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
-        let inner = inner.clone();
-        let client = client.clone();
+        let ctx = ctx.clone();
         let builder = builder.clone();
         let tls = tls.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let handshake = inner.settings.header_read_timeout;
+            let handshake = ctx.inner.settings.header_read_timeout;
             match tls {
                 None => {
                     let service = hyper::service::service_fn(move |req| {
-                        handle(inner.clone(), client.clone(), req, peer, Scheme::Http)
+                        handle(ctx.clone(), req, peer, Scheme::Http)
                     });
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
@@ -154,7 +156,7 @@ async fn worker(
                         return;
                     };
                     let service = hyper::service::service_fn(move |req| {
-                        handle(inner.clone(), client.clone(), req, peer, Scheme::Https)
+                        handle(ctx.clone(), req, peer, Scheme::Https)
                     });
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
@@ -204,13 +206,19 @@ fn split_host(raw: &str) -> Option<(String, Option<u16>)> {
     Some((host.to_ascii_lowercase(), port))
 }
 
-async fn handle(
+/// What one worker's requests share.
+struct Worker {
     inner: Arc<Inner>,
-    client: Upstream,
+    pool: Arc<Pool>,
+}
+
+async fn handle(
+    ctx: Arc<Worker>,
     req: Request<Incoming>,
     peer: SocketAddr,
     scheme: Scheme,
 ) -> Result<Response<Body>, std::convert::Infallible> {
+    let (inner, client) = (&ctx.inner, &ctx.pool);
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -259,7 +267,7 @@ async fn handle(
     };
     route.counters.requests.fetch_add(1, Ordering::Relaxed);
     let (mut response, upstream) =
-        route_request(&inner, &client, route, req, peer, scheme, &host).await;
+        route_request(inner, client, route, req, peer, scheme, &host).await;
     let status = response.status();
     if status.is_server_error() {
         route.counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -292,7 +300,7 @@ fn path_and_query(req: &Request<Incoming>) -> &str {
 /// A route's answer: a redirect, a refusal, a page, or the replica's response.
 async fn route_request(
     inner: &Arc<Inner>,
-    client: &Upstream,
+    client: &Arc<Pool>,
     route: &Arc<Installed>,
     mut req: Request<Incoming>,
     peer: SocketAddr,
@@ -334,8 +342,14 @@ async fn route_request(
         && !upgrade
         && matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let (parts, body) = req.into_parts();
-    let headers = forwarded_headers(&parts.headers, peer, scheme, upgrade);
+    let (mut parts, body) = req.into_parts();
+    let mut headers = Some(forwarded_headers(
+        std::mem::take(&mut parts.headers),
+        parts.uri.authority(),
+        peer,
+        scheme,
+        upgrade,
+    ));
     let mut body: Option<Body> = Some(if bodiless && !upgrade {
         Empty::new().map_err(|e| match e {}).boxed()
     } else {
@@ -347,23 +361,31 @@ async fn route_request(
         1
     };
     let mut last_error = None;
-    for addr in candidates.iter().take(attempts) {
+    for (i, addr) in candidates.iter().take(attempts).enumerate() {
         let b = body
             .take()
             .unwrap_or_else(|| Empty::new().map_err(|e| match e {}).boxed());
-        let upstream = match upstream_request(&parts.method, &parts.uri, &headers, *addr, b) {
-            Ok(u) => u,
-            Err(_) => return (pages::bad_request("The request cannot be forwarded."), None),
+        // The last attempt takes the headers; an earlier one keeps them for the next.
+        let h = if i + 1 == attempts {
+            headers.take().unwrap_or_default()
+        } else {
+            headers.clone().unwrap_or_default()
         };
-        let sent =
-            tokio::time::timeout(inner.settings.response_timeout, client.request(upstream)).await;
+        let upstream = upstream_request(&parts.method, &parts.uri, h, b);
+        let sent = tokio::time::timeout(
+            inner.settings.response_timeout,
+            client.send(*addr, upstream),
+        )
+        .await;
         match sent {
             Err(_) => {
                 tracing::warn!(service = %name, upstream = %addr, "the replica did not answer in time");
                 return (pages::gateway_timeout(), Some(*addr));
             }
-            Ok(Ok(mut response)) => {
+            Ok(Ok((mut response, lease))) => {
                 if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                    // The connection now belongs to the upgrade.
+                    drop(lease);
                     if let Some(client) = client_upgrade {
                         let server = hyper::upgrade::on(&mut response);
                         tokio::spawn(async move {
@@ -380,19 +402,21 @@ async fn route_request(
                     strip_hop_by_hop(out.headers_mut(), true);
                     return (out, Some(*addr));
                 }
-                let mut out = response.map(|b| b.map_err(|e| Box::new(e) as BoxError).boxed());
+                let mut out = response.map(|b| crate::upstream::into_body(b, lease));
                 strip_hop_by_hop(out.headers_mut(), false);
                 return (out, Some(*addr));
             }
             Ok(Err(e)) => {
-                if e.is_connect() {
+                let connect = matches!(e, SendError::Connect(_));
+                if connect {
                     eject(&inner.ejected, &inner.ejected_count, *addr);
                 }
-                if too_large(&e) {
-                    return (pages::too_large(), Some(*addr));
+                if let SendError::Exchange(e) = &e {
+                    if too_large(e) {
+                        return (pages::too_large(), Some(*addr));
+                    }
                 }
                 tracing::warn!(service = %name, upstream = %addr, error = %e, "forwarding failed");
-                let connect = e.is_connect();
                 last_error = Some(*addr);
                 if !connect {
                     break;
@@ -425,35 +449,53 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
             .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
 }
 
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+/// Headers meant for one connection only.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
 ];
 
 /// Removes headers meant for one connection only (and those `Connection` names); an upgrade
 /// keeps `Connection: upgrade` and `Upgrade`.
 fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    let upgrade_to = headers.get(header::UPGRADE).cloned();
-    for name in named {
-        headers.remove(name);
+    // Most messages carry none of them: one look at each name is cheaper than a lookup of each.
+    if !headers
+        .keys()
+        .any(|k| *k == header::UPGRADE || HOP_BY_HOP.contains(k))
+    {
+        return;
+    }
+    let upgrade_to = headers.remove(header::UPGRADE);
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
     }
     for name in HOP_BY_HOP {
-        headers.remove(name);
+        if headers.contains_key(&name) {
+            headers.remove(name);
+        }
     }
-    headers.remove(header::UPGRADE);
     if upgrade {
         if let Some(to) = upgrade_to {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -462,66 +504,60 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     }
 }
 
-/// The client's headers as the replica gets them: hop-by-hop headers gone, and the
-/// `X-Forwarded-*` headers set by the router alone (a client's own are dropped).
+/// The client's headers as the replica gets them: hop-by-hop headers gone, the `Host` header
+/// (from the HTTP/2 authority when the client sent none), and the `X-Forwarded-*` headers set
+/// by the router alone (a client's own are dropped).
 fn forwarded_headers(
-    original: &HeaderMap,
+    mut headers: HeaderMap,
+    authority: Option<&hyper::http::uri::Authority>,
     peer: SocketAddr,
     scheme: Scheme,
     upgrade: bool,
 ) -> HeaderMap {
-    let mut headers = original.clone();
     strip_hop_by_hop(&mut headers, upgrade);
-    for name in [
-        "forwarded",
-        "x-forwarded-for",
-        "x-forwarded-proto",
-        "x-forwarded-host",
-        "x-real-ip",
-    ] {
-        headers.remove(name);
+    let theirs = [
+        X_FORWARDED_PROTO,
+        X_FORWARDED_HOST,
+        X_REAL_IP,
+        X_FORWARDED_FOR,
+        header::FORWARDED,
+    ];
+    if headers.keys().any(|k| theirs.contains(k)) {
+        for name in theirs {
+            headers.remove(name);
+        }
     }
-    let host = original
-        .get(header::HOST)
-        .cloned()
-        .unwrap_or_else(|| HeaderValue::from_static(""));
-    if let Ok(ip) = HeaderValue::from_str(&peer.ip().to_string()) {
-        headers.insert("x-forwarded-for", ip.clone());
-        headers.insert("x-real-ip", ip);
+    if !headers.contains_key(header::HOST) {
+        // HTTP/2 carries the host as the authority: HTTP/1.1 needs it as a header.
+        if let Some(v) = authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+            headers.insert(header::HOST, v);
+        }
     }
-    headers.insert(
-        "x-forwarded-proto",
-        HeaderValue::from_static(scheme.as_str()),
-    );
-    if !host.is_empty() {
-        headers.insert("x-forwarded-host", host);
+    if let Ok(ip) = HeaderValue::try_from(peer.ip().to_string()) {
+        headers.insert(X_FORWARDED_FOR, ip.clone());
+        headers.insert(X_REAL_IP, ip);
+    }
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(scheme.as_str()));
+    if let Some(host) = headers.get(header::HOST).cloned() {
+        if !host.is_empty() {
+            headers.insert(X_FORWARDED_HOST, host);
+        }
     }
     headers
 }
 
-fn upstream_request(
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    addr: SocketAddr,
-    body: Body,
-) -> Result<Request<Body>, hyper::http::Error> {
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut req = Request::builder()
-        .method(method.clone())
-        .uri(format!("http://{addr}{path}"))
-        .version(Version::HTTP_11)
-        .body(body)?;
-    *req.headers_mut() = headers.clone();
-    if !req.headers().contains_key(header::HOST) {
-        // HTTP/2 carries the host as the authority: HTTP/1.1 needs it as a header.
-        if let Some(a) = uri.authority() {
-            if let Ok(v) = HeaderValue::from_str(a.as_str()) {
-                req.headers_mut().insert(header::HOST, v);
-            }
-        }
-    }
-    Ok(req)
+/// The request to a replica: origin-form URI, HTTP/1.1.
+fn upstream_request(method: &Method, uri: &Uri, headers: HeaderMap, body: Body) -> Request<Body> {
+    let path = uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/"));
+    let mut req = Request::new(body);
+    *req.method_mut() = method.clone();
+    *req.uri_mut() = Uri::from(path);
+    *req.version_mut() = Version::HTTP_11;
+    *req.headers_mut() = headers;
+    req
 }
 
 /// Checks `Authorization: Basic` against the route's users (bcrypt); a pair that passed is
@@ -625,7 +661,13 @@ mod tests {
         h.insert(header::HOST, HeaderValue::from_static("shop.test:8443"));
         h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
         h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        let out = forwarded_headers(&h, "10.0.0.7:5555".parse().unwrap(), Scheme::Http, false);
+        let out = forwarded_headers(
+            h,
+            None,
+            "10.0.0.7:5555".parse().unwrap(),
+            Scheme::Http,
+            false,
+        );
         assert_eq!(out["x-forwarded-for"], "10.0.0.7");
         assert_eq!(out["x-forwarded-proto"], "http");
         assert_eq!(out["x-forwarded-host"], "shop.test:8443");

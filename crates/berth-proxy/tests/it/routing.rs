@@ -1,3 +1,5 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use berth_proxy::{BasicAuthUser, Target, Upstreams, WwwRedirect};
@@ -266,4 +268,70 @@ async fn websockets_and_event_streams_pass_through_and_slow_replicas_time_out() 
     let a = http(router.http, get("app.test", "/never")).await;
     assert_eq!(a.status, 504);
     let _ = Upstreams::Addrs(vec![]);
+}
+
+/// A replica that counts the connections it accepted; with `keep_alive` false it closes each
+/// one after its response. `HEAD` and `/empty` answer with no body (200 and 204).
+async fn counting_replica(keep_alive: bool) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                        let mut r = hyper::Response::new(http_body_util::Full::new(
+                            bytes::Bytes::from_static(b"counted"),
+                        ));
+                        if req.uri().path() == "/empty" {
+                            *r.body_mut() = http_body_util::Full::new(bytes::Bytes::new());
+                            *r.status_mut() = hyper::StatusCode::NO_CONTENT;
+                        }
+                        Ok::<_, std::convert::Infallible>(r)
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(keep_alive)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn connections_to_replicas_are_reused_and_one_the_replica_closes_is_no_error() {
+    let router = Router::start(|s| s.workers = 2).await;
+    let (kept, kept_count) = counting_replica(true).await;
+    let (closing, closing_count) = counting_replica(false).await;
+    router.proxy.install(vec![
+        route("kept", "kept.test", vec![kept]),
+        route("closing", "closing.test", vec![closing]),
+    ]);
+
+    // One after another, with bodies and without (HEAD, 204): at most a connection per worker.
+    for i in 0..60 {
+        let req = match i % 3 {
+            0 => get("kept.test", "/"),
+            1 => Request::head("/")
+                .header("host", "kept.test")
+                .body(http_body_util::Empty::new().boxed())
+                .unwrap(),
+            _ => get("kept.test", "/empty"),
+        };
+        let a = http(router.http, req).await;
+        assert!(a.status == 200 || a.status == 204, "{a:?}");
+    }
+    let n = kept_count.load(Ordering::SeqCst);
+    assert!((1..=2).contains(&n), "{n} connections for 60 requests");
+
+    // A replica that closes every connection after answering: each request still succeeds.
+    for _ in 0..20 {
+        let a = http(router.http, get("closing.test", "/")).await;
+        assert_eq!((a.status, a.body.as_str()), (200, "counted"));
+    }
+    assert_eq!(closing_count.load(Ordering::SeqCst), 20);
 }
