@@ -29,6 +29,12 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every body the router sends or forwards.
 pub type Body = BoxBody<Bytes, BoxError>;
 
+/// A body with nothing in it.
+pub(crate) fn empty() -> Body {
+    use http_body_util::BodyExt as _;
+    http_body_util::Empty::new().map_err(|e| match e {}).boxed()
+}
+
 /// Limits and timeouts of the router.
 #[derive(Debug, Clone)]
 pub struct ProxySettings {

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper::{Method, Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use sha2::{Digest, Sha256};
@@ -32,7 +32,7 @@ impl Scheme {
     }
 }
 
-use crate::upstream::{Pool, SendError};
+use crate::upstream::{Answer, Pool, RequestFraming, SendError};
 
 /// Serves `listener` on worker threads, each with a current-thread runtime, its own accept
 /// loop on the shared socket and its own connection pool: no lock or wake-up crosses threads
@@ -108,6 +108,14 @@ async fn worker(
         pool: Pool::new(inner.settings.connect_timeout),
         inner: inner.clone(),
     });
+    // A timer that is always due within a second: tokio wakes its own driver (a write to an
+    // eventfd) whenever a timer is set earlier than every other, which the per-request
+    // timeouts (30 s, 60 s) would otherwise do each time the worker's last one ended.
+    tokio::spawn(async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -120,7 +128,7 @@ async fn worker(
         .keep_alive_interval(Some(Duration::from_secs(30)));
     let builder = Arc::new(builder);
     loop {
-        let (stream, peer) = tokio::select! {
+        let (stream, addr) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -134,6 +142,7 @@ async fn worker(
         };
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
+        let peer = Peer::new(addr);
         let builder = builder.clone();
         let tls = tls.clone();
         let watcher = graceful.watcher();
@@ -142,7 +151,7 @@ async fn worker(
             match tls {
                 None => {
                     let service = hyper::service::service_fn(move |req| {
-                        handle(ctx.clone(), req, peer, Scheme::Http)
+                        handle(ctx.clone(), req, peer.clone(), Scheme::Http)
                     });
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
@@ -156,7 +165,7 @@ async fn worker(
                         return;
                     };
                     let service = hyper::service::service_fn(move |req| {
-                        handle(ctx.clone(), req, peer, Scheme::Https)
+                        handle(ctx.clone(), req, peer.clone(), Scheme::Https)
                     });
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
@@ -206,6 +215,23 @@ fn split_host(raw: &str) -> Option<(String, Option<u16>)> {
     Some((host.to_ascii_lowercase(), port))
 }
 
+/// The client a connection comes from, and its address as a header value (made once per
+/// connection).
+#[derive(Clone)]
+struct Peer {
+    addr: SocketAddr,
+    ip: Option<HeaderValue>,
+}
+
+impl Peer {
+    fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            ip: HeaderValue::try_from(addr.ip().to_string()).ok(),
+        }
+    }
+}
+
 /// What one worker's requests share.
 struct Worker {
     inner: Arc<Inner>,
@@ -215,7 +241,7 @@ struct Worker {
 async fn handle(
     ctx: Arc<Worker>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    peer: Peer,
     scheme: Scheme,
 ) -> Result<Response<Body>, std::convert::Infallible> {
     let (inner, client) = (&ctx.inner, &ctx.pool);
@@ -250,7 +276,7 @@ async fn handle(
     let table = inner.table.load_full();
     let route = match table.find(&host, &path) {
         None => {
-            tracing::info!(target: "berth::access", %host, %method, %path, status = 404, peer = %peer.ip(), "no route");
+            tracing::info!(target: "berth::access", %host, %method, %path, status = 404, peer = %peer.addr.ip(), "no route");
             return Ok(pages::not_found());
         }
         Some(Found::Redirect(to)) => {
@@ -267,7 +293,7 @@ async fn handle(
     };
     route.counters.requests.fetch_add(1, Ordering::Relaxed);
     let (mut response, upstream) =
-        route_request(inner, client, route, req, peer, scheme, &host).await;
+        route_request(inner, client, route, req, &peer, scheme, &host).await;
     let status = response.status();
     if status.is_server_error() {
         route.counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -287,7 +313,7 @@ async fn handle(
         status = status.as_u16(),
         upstream = upstream.map(|u| u.to_string()).unwrap_or_default(),
         ms = started.elapsed().as_millis() as u64,
-        peer = %peer.ip(),
+        peer = %peer.addr.ip(),
         scheme = scheme.as_str(),
     );
     Ok(response)
@@ -303,7 +329,7 @@ async fn route_request(
     client: &Arc<Pool>,
     route: &Arc<Installed>,
     mut req: Request<Incoming>,
-    peer: SocketAddr,
+    peer: &Peer,
     scheme: Scheme,
     host: &str,
 ) -> (Response<Body>, Option<SocketAddr>) {
@@ -343,38 +369,36 @@ async fn route_request(
         && matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
-    let mut headers = Some(forwarded_headers(
+    let headers = forwarded_headers(
         std::mem::take(&mut parts.headers),
         parts.uri.authority(),
         peer,
         scheme,
         upgrade,
-    ));
-    let mut body: Option<Body> = Some(if bodiless && !upgrade {
-        Empty::new().map_err(|e| match e {}).boxed()
+    );
+    let framing = if bodiless || upgrade {
+        RequestFraming::None
+    } else if declared.is_some() {
+        RequestFraming::Length
     } else {
-        Limited::new(body, r.max_body_bytes as usize).boxed()
+        RequestFraming::Chunked
+    };
+    let mut body = Some(match framing {
+        RequestFraming::None => crate::empty(),
+        _ => Limited::new(body, r.max_body_bytes as usize).boxed(),
     });
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let attempts = if retryable {
         candidates.len().min(2)
     } else {
         1
     };
     let mut last_error = None;
-    for (i, addr) in candidates.iter().take(attempts).enumerate() {
-        let b = body
-            .take()
-            .unwrap_or_else(|| Empty::new().map_err(|e| match e {}).boxed());
-        // The last attempt takes the headers; an earlier one keeps them for the next.
-        let h = if i + 1 == attempts {
-            headers.take().unwrap_or_default()
-        } else {
-            headers.clone().unwrap_or_default()
-        };
-        let upstream = upstream_request(&parts.method, &parts.uri, h, b);
+    for addr in candidates.iter().take(attempts) {
+        let b = body.take().unwrap_or_else(crate::empty);
         let sent = tokio::time::timeout(
             inner.settings.response_timeout,
-            client.send(*addr, upstream),
+            client.send(*addr, &parts.method, path, &headers, b, framing),
         )
         .await;
         match sent {
@@ -382,27 +406,26 @@ async fn route_request(
                 tracing::warn!(service = %name, upstream = %addr, "the replica did not answer in time");
                 return (pages::gateway_timeout(), Some(*addr));
             }
-            Ok(Ok((mut response, lease))) => {
-                if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-                    // The connection now belongs to the upgrade.
-                    drop(lease);
-                    if let Some(client) = client_upgrade {
-                        let server = hyper::upgrade::on(&mut response);
-                        tokio::spawn(async move {
-                            if let (Ok(c), Ok(s)) = (client.await, server.await) {
-                                let mut c = TokioIo::new(c);
-                                let mut s = TokioIo::new(s);
-                                let _ = tokio::io::copy_bidirectional(&mut c, &mut s).await;
-                            }
-                        });
-                    }
-                    let (p, _) = response.into_parts();
-                    let mut out =
-                        Response::from_parts(p, Empty::new().map_err(|e| match e {}).boxed());
-                    strip_hop_by_hop(out.headers_mut(), true);
-                    return (out, Some(*addr));
+            Ok(Ok(Answer::Upgrade(response, conn))) => {
+                if let Some(client) = client_upgrade {
+                    tokio::spawn(async move {
+                        let Ok(c) = client.await else { return };
+                        let mut c = TokioIo::new(c);
+                        let (mut s, early) = conn.into_parts();
+                        // What the replica sent right after its 101 goes first.
+                        if tokio::io::AsyncWriteExt::write_all(&mut c, &early)
+                            .await
+                            .is_ok()
+                        {
+                            let _ = tokio::io::copy_bidirectional(&mut c, &mut s).await;
+                        }
+                    });
                 }
-                let mut out = response.map(|b| crate::upstream::into_body(b, lease));
+                let mut out = response.map(|()| crate::empty());
+                strip_hop_by_hop(out.headers_mut(), true);
+                return (out, Some(*addr));
+            }
+            Ok(Ok(Answer::Response(mut out))) => {
                 strip_hop_by_hop(out.headers_mut(), false);
                 return (out, Some(*addr));
             }
@@ -411,8 +434,8 @@ async fn route_request(
                 if connect {
                     eject(&inner.ejected, &inner.ejected_count, *addr);
                 }
-                if let SendError::Exchange(e) = &e {
-                    if too_large(e) {
+                if let SendError::Body(e) = &e {
+                    if too_large(e.as_ref()) {
                         return (pages::too_large(), Some(*addr));
                     }
                 }
@@ -457,8 +480,10 @@ const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host")
 const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// Headers meant for one connection only.
-const HOP_BY_HOP: [HeaderName; 8] = [
+const HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
+    // The router answers `Expect: 100-continue` itself and sends the body at once.
+    header::EXPECT,
     KEEP_ALIVE,
     PROXY_CONNECTION,
     header::PROXY_AUTHENTICATE,
@@ -510,7 +535,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
 fn forwarded_headers(
     mut headers: HeaderMap,
     authority: Option<&hyper::http::uri::Authority>,
-    peer: SocketAddr,
+    peer: &Peer,
     scheme: Scheme,
     upgrade: bool,
 ) -> HeaderMap {
@@ -533,9 +558,9 @@ fn forwarded_headers(
             headers.insert(header::HOST, v);
         }
     }
-    if let Ok(ip) = HeaderValue::try_from(peer.ip().to_string()) {
+    if let Some(ip) = &peer.ip {
         headers.insert(X_FORWARDED_FOR, ip.clone());
-        headers.insert(X_REAL_IP, ip);
+        headers.insert(X_REAL_IP, ip.clone());
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(scheme.as_str()));
     if let Some(host) = headers.get(header::HOST).cloned() {
@@ -544,20 +569,6 @@ fn forwarded_headers(
         }
     }
     headers
-}
-
-/// The request to a replica: origin-form URI, HTTP/1.1.
-fn upstream_request(method: &Method, uri: &Uri, headers: HeaderMap, body: Body) -> Request<Body> {
-    let path = uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/"));
-    let mut req = Request::new(body);
-    *req.method_mut() = method.clone();
-    *req.uri_mut() = Uri::from(path);
-    *req.version_mut() = Version::HTTP_11;
-    *req.headers_mut() = headers;
-    req
 }
 
 /// Checks `Authorization: Basic` against the route's users (bcrypt); a pair that passed is
@@ -664,7 +675,7 @@ mod tests {
         let out = forwarded_headers(
             h,
             None,
-            "10.0.0.7:5555".parse().unwrap(),
+            &Peer::new("10.0.0.7:5555".parse().unwrap()),
             Scheme::Http,
             false,
         );

@@ -335,3 +335,158 @@ async fn connections_to_replicas_are_reused_and_one_the_replica_closes_is_no_err
     }
     assert_eq!(closing_count.load(Ordering::SeqCst), 20);
 }
+
+/// A replica speaking raw HTTP/1.1: for each request (head, then as many body bytes as its
+/// Content-Length says, or chunks to the last), the answer `respond` gives for the request's
+/// path and what it received; the connection closes after an answer with no length.
+async fn raw_replica(respond: fn(&str, &[u8]) -> Vec<u8>) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let Some(end) = read_until(&mut stream, &mut buf, b"\r\n\r\n").await else {
+                        return;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    buf.drain(..end + 4);
+                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                    let mut body = Vec::new();
+                    if let Some(len) = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                    {
+                        while buf.len() < len {
+                            let mut chunk = [0u8; 4096];
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        body = buf.drain(..len).collect();
+                    } else if head.contains("transfer-encoding: chunked") {
+                        loop {
+                            let Some(end) = read_until(&mut stream, &mut buf, b"\r\n").await else {
+                                return;
+                            };
+                            let size = usize::from_str_radix(
+                                String::from_utf8_lossy(&buf[..end]).trim(),
+                                16,
+                            )
+                            .unwrap();
+                            buf.drain(..end + 2);
+                            while buf.len() < size + 2 {
+                                let mut chunk = [0u8; 4096];
+                                match stream.read(&mut chunk).await {
+                                    Ok(0) | Err(_) => return,
+                                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                                }
+                            }
+                            body.extend(buf.drain(..size));
+                            buf.drain(..2);
+                            if size == 0 {
+                                break;
+                            }
+                        }
+                    }
+                    let answer = respond(&path, &body);
+                    if stream.write_all(&answer).await.is_err() {
+                        return;
+                    }
+                    let text = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+                    if !text.contains("content-length:") && !text.contains("chunked") {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+async fn read_until(
+    stream: &mut tokio::net::TcpStream,
+    buf: &mut Vec<u8>,
+    end: &[u8],
+) -> Option<usize> {
+    loop {
+        if let Some(i) = buf.windows(end.len()).position(|w| w == end) {
+            return Some(i);
+        }
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_way_a_replica_frames_its_response_reaches_the_client_whole() {
+    let router = Router::start(|_| {}).await;
+    let replica = raw_replica(|path, body| {
+        let answer: &[u8] = match path {
+            "/chunked" => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: 1\r\n\r\n",
+            "/both" => b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nboth\r\n0\r\n\r\n",
+            "/until-close" => b"HTTP/1.0 200 OK\r\n\r\nuntil the end",
+            "/early-hints" => b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhints",
+            "/bad-length" => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+            "/not-http" => b"SSH-2.0-OpenSSH\r\n\r\n",
+            "/echo" => {
+                let mut a = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len())
+                    .into_bytes();
+                a.extend_from_slice(body);
+                return a;
+            }
+            _ => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        };
+        answer.to_vec()
+    })
+    .await;
+    router
+        .proxy
+        .install(vec![route("raw", "raw.test", vec![replica])]);
+
+    let a = http(router.http, get("raw.test", "/chunked")).await;
+    assert_eq!((a.status, a.body.as_str()), (200, "hello, world"));
+    let a = http(router.http, get("raw.test", "/both")).await;
+    assert_eq!((a.status, a.body.as_str()), (200, "both"), "chunked wins");
+    let a = http(router.http, get("raw.test", "/until-close")).await;
+    assert_eq!((a.status, a.body.as_str()), (200, "until the end"));
+    let a = http(router.http, get("raw.test", "/early-hints")).await;
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (200, "hints"),
+        "1xx passed over"
+    );
+    let a = http(router.http, get("raw.test", "/bad-length")).await;
+    assert_eq!(a.status, 502, "conflicting lengths are refused: {a:?}");
+    let a = http(router.http, get("raw.test", "/not-http")).await;
+    assert_eq!(a.status, 502, "{a:?}");
+    let a = http(router.http, get("raw.test", "/")).await;
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (200, "ok"),
+        "still served after"
+    );
+
+    // Request bodies: with a length, and chunked (the client's own framing).
+    let sized = Request::post("/echo")
+        .header("host", "raw.test")
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(b"sized body")).boxed())
+        .unwrap();
+    let a = http(router.http, sized).await;
+    assert_eq!((a.status, a.body.as_str()), (200, "sized body"));
+    let chunks = futures_util::stream::iter(
+        ["chunk", "ed ", "body"].map(|c| Ok(hyper::body::Frame::data(bytes::Bytes::from(c)))),
+    );
+    let chunked = Request::post("/echo")
+        .header("host", "raw.test")
+        .body(http_body_util::StreamBody::new(chunks).boxed())
+        .unwrap();
+    let a = http(router.http, chunked).await;
+    assert_eq!((a.status, a.body.as_str()), (200, "chunked body"));
+}
