@@ -118,7 +118,7 @@ impl Swarm {
     /// be used.
     pub async fn setup(&self) -> Result<SwarmInfo, SwarmError> {
         let mut initialised = false;
-        let state = self.local_state().await?;
+        let state = self.settled_state().await?;
         match state {
             (LocalNodeState::ACTIVE, true) => {}
             (LocalNodeState::ACTIVE, false) => {
@@ -162,6 +162,19 @@ impl Swarm {
         let mut info = self.info().await?;
         info.initialised = initialised;
         Ok(info)
+    }
+
+    /// The node's state once it is not `pending` (a swarm being created or joined, by
+    /// another berth starting at the same moment for example), waiting up to 30 s for that.
+    async fn settled_state(&self) -> Result<(LocalNodeState, bool), SwarmError> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let state = self.local_state().await?;
+            if state.0 != LocalNodeState::PENDING || tokio::time::Instant::now() >= deadline {
+                return Ok(state);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
 
     async fn local_state(&self) -> Result<(LocalNodeState, bool), SwarmError> {
