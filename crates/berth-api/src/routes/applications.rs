@@ -620,7 +620,9 @@ pub async fn get_domain(
     Ok(HttpResponse::Ok().json(super::certificates::domain_view(&state, &s, d).await?))
 }
 
-/// Changes TLS or the target application of a domain (write access).
+/// Changes TLS, routing or the target application of a domain (write access). When the
+/// domain's port is not published on the running replicas of its (new) application, that
+/// application's serving build is rolled out again, as when a domain is created.
 #[utoipa::path(patch, path = "/api/v1/domains/{id}", tag = "domains", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
     request_body = DomainUpdate,
     responses((status = 200, body = DomainView), (status = 403, body = Problem), (status = 404, body = Problem)))]
@@ -643,6 +645,7 @@ pub async fn update_domain(
         }
         None => None,
     };
+    let before = (d.target, d.routing.port);
     let d = s.update_domain(d.id, target, body.tls, routing).await?;
     let view = super::certificates::domain_view(&state, &s, d.clone()).await?;
     super::audit(
@@ -654,7 +657,22 @@ pub async fn update_domain(
         serde_json::json!({ "host": d.host, "tls": d.tls }),
     )
     .await?;
-    s.commit().await?;
+    // A new target or port may need publishing on the running replicas, as for a new domain.
+    let redeploy = match d.target {
+        DomainTarget::Application(app_id) if before != (d.target, d.routing.port) => {
+            let app = application_with(&s, &caller, app_id, Access::Write).await?;
+            redeploy_for_domain(&state, &s, &caller, &app, &d)
+                .await?
+                .map(|new| (app, new))
+        }
+        _ => None,
+    };
+    match redeploy {
+        Some((app, new)) => {
+            super::pipeline::queue(&state, s, &app, new).await?;
+        }
+        None => s.commit().await?,
+    }
     state.bus.publish(berth_events::Event::DomainsChanged {
         domain_id: Some(d.id),
     });

@@ -312,28 +312,48 @@ fn an_application_answers_at_its_domain_through_the_router_and_through_a_rolling
     assert_eq!(status, 202, "{first}");
     let first = api.wait(first["id"].as_str().unwrap());
     assert_eq!(first["status"], "success", "{first}");
-    let (status, _) = api.call(
+    // First on a port the application does not listen on: published, but nothing answers.
+    let (status, domain) = api.call(
         "POST",
         &format!("/api/v1/applications/{late}/domains"),
-        Some(json!({ "host": "late.test", "routing": { "port": 8080 } })),
+        Some(json!({ "host": "late.test", "routing": { "port": 8081 } })),
     );
-    assert_eq!(status, 201);
-    let (_, history) = api.call(
-        "GET",
-        &format!("/api/v1/applications/{late}/deployments"),
-        None,
+    assert_eq!(status, 201, "{domain}");
+    let redeployed = |after: usize| {
+        let (_, history) = api.call(
+            "GET",
+            &format!("/api/v1/applications/{late}/deployments"),
+            None,
+        );
+        let items = history["items"].as_array().unwrap();
+        assert_eq!(items.len(), after, "{history}");
+        let redeploy = &items[0];
+        assert_eq!(redeploy["trigger"], "redeploy", "{history}");
+        let redeploy = api.wait(redeploy["id"].as_str().unwrap());
+        assert_eq!(redeploy["status"], "success", "{redeploy}");
+        let steps: Vec<&str> = redeploy["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(steps, ["rollout", "verify"], "no build ran");
+    };
+    redeployed(2);
+    eventually(Duration::from_secs(10), || {
+        https(https_port, "late.test", "/")
+            .ok()
+            .filter(|r| r.status == 502)
+    })
+    .expect("nothing listens on the domain's port: the bad-gateway page");
+    // Moving the domain to the port the application listens on publishes that one.
+    let (status, domain) = api.call(
+        "PATCH",
+        &format!("/api/v1/domains/{}", domain["id"].as_str().unwrap()),
+        Some(json!({ "routing": { "port": 8080 } })),
     );
-    let redeploy = &history["items"][0];
-    assert_eq!(redeploy["trigger"], "redeploy", "{history}");
-    let redeploy = api.wait(redeploy["id"].as_str().unwrap());
-    assert_eq!(redeploy["status"], "success", "{redeploy}");
-    let steps: Vec<&str> = redeploy["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(steps, ["rollout", "verify"], "no build ran");
+    assert_eq!(status, 200, "{domain}");
+    redeployed(3);
     let r = eventually(Duration::from_secs(10), || {
         https(https_port, "late.test", "/")
             .ok()
