@@ -267,7 +267,6 @@ async fn websockets_and_event_streams_pass_through_and_slow_replicas_time_out() 
 
     let a = http(router.http, get("app.test", "/never")).await;
     assert_eq!(a.status, 504);
-    let _ = Upstreams::Addrs(vec![]);
 }
 
 /// A replica that counts the connections it accepted; with `keep_alive` false it closes each
@@ -489,4 +488,37 @@ async fn every_way_a_replica_frames_its_response_reaches_the_client_whole() {
         .unwrap();
     let a = http(router.http, chunked).await;
     assert_eq!((a.status, a.body.as_str()), (200, "chunked body"));
+}
+
+/// The upstreams of berth inside Swarm: a name (`tasks.<service>`) resolved to every replica's
+/// address, here `localhost` (whichever of its addresses has no replica refuses, and is
+/// passed over); a name nothing resolves is a service with no replica running.
+#[tokio::test]
+async fn replicas_found_by_name_are_reached() {
+    let app = replica("named").await;
+    let router = Router::start(|_| {}).await;
+    let mut by_name = route("named", "named.test", vec![]);
+    by_name.target = Target::Service {
+        name: "named".into(),
+        upstreams: Upstreams::Dns {
+            name: "localhost".into(),
+            port: app.port(),
+        },
+    };
+    let mut nowhere = route("nowhere", "nowhere.test", vec![]);
+    nowhere.target = Target::Service {
+        name: "nowhere".into(),
+        upstreams: Upstreams::Dns {
+            name: "tasks.nowhere.invalid".into(),
+            port: 80,
+        },
+    };
+    router.proxy.install(vec![by_name, nowhere]);
+    for _ in 0..5 {
+        let a = http(router.http, get("named.test", "/")).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.starts_with("named GET /"), "{}", a.body);
+    }
+    let a = http(router.http, get("nowhere.test", "/")).await;
+    assert_eq!(a.status, 503, "{}", a.body);
 }
