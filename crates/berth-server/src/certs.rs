@@ -17,11 +17,21 @@ use berth_domain::{
 use berth_events::{CancelToken, Event, EventBus};
 use berth_proxy::Proxy;
 use berth_store::{Actor, NewCertificate, Store};
+use futures_util::StreamExt as _;
 
 use crate::settings::Settings;
 
 /// Orders one domain may make in an hour.
 pub const ORDERS_PER_HOUR: usize = 5;
+/// Orders running at the same time.
+pub const ORDERS_AT_ONCE: usize = 4;
+
+/// Something whose certificate is due.
+enum Due<'a> {
+    Domain(&'a Domain),
+    /// One of berth's own hosts, and the failed orders behind it.
+    Host(&'a str, u32),
+}
 /// How often due certificates are looked for without an event.
 const TICK: Duration = Duration::from_secs(10);
 
@@ -194,31 +204,29 @@ impl Certs {
         *served = Some(fingerprint);
     }
 
-    /// Orders a certificate for every domain that needs one now; whether any was issued.
+    /// Orders a certificate for every domain that needs one now, [`ORDERS_AT_ONCE`] at a
+    /// time (a slow or failing order does not hold the others back); whether any was issued.
     async fn order_due(&self, stored: &Stored) -> Result<bool, String> {
         let current: HashMap<DomainId, &berth_domain::Certificate> =
             stored.certs.iter().map(|(c, _)| (c.domain_id, c)).collect();
         let now = chrono::Utc::now();
-        let mut issued = false;
+        let mut due = Vec::new();
         for d in stored.domains.iter().filter(|d| d.tls) {
-            let due = match current.get(&d.id) {
+            let renew = match current.get(&d.id) {
                 Some(c) if c.source == CertificateSource::Custom => false,
                 Some(c) => c.renew_at.is_none_or(|at| at <= now) || c.expires_at <= now,
                 None => true,
             };
-            if !due || d.certificate.retry_at.is_some_and(|at| at > now) {
+            if !renew || d.certificate.retry_at.is_some_and(|at| at > now) {
                 continue;
             }
-            if !self.may_order(&d.id.to_string()) {
-                continue;
-            }
-            if self.order(d).await? {
-                issued = true;
+            if self.may_order(&d.id.to_string()) {
+                due.push(Due::Domain(d));
             }
         }
         for host in &self.api_hosts {
             let hc = stored.own.iter().find(|h| &h.host == host);
-            let due = match hc {
+            let renew = match hc {
                 Some(h) if h.certificate_pem.is_some() => {
                     h.renew_at.is_none_or(|at| at <= now) || h.expires_at.is_some_and(|e| e <= now)
                 }
@@ -227,15 +235,28 @@ impl Certs {
             let waiting = hc
                 .and_then(|h| h.attempts.retry_at)
                 .is_some_and(|at| at > now);
-            if !due || waiting || !self.may_order(&format!("host:{host}")) {
+            if !renew || waiting || !self.may_order(&format!("host:{host}")) {
                 continue;
             }
-            let failures = hc.map_or(0, |h| h.attempts.failures);
-            if self.order_host(host, failures).await? {
-                issued = true;
-            }
+            due.push(Due::Host(host, hc.map_or(0, |h| h.attempts.failures)));
+        }
+        let orders: Vec<_> = due.into_iter().map(|due| self.order_one(due)).collect();
+        let outcomes: Vec<Result<bool, String>> = futures_util::stream::iter(orders)
+            .buffer_unordered(ORDERS_AT_ONCE)
+            .collect()
+            .await;
+        let mut issued = false;
+        for outcome in outcomes {
+            issued |= outcome?;
         }
         Ok(issued)
+    }
+
+    async fn order_one(&self, due: Due<'_>) -> Result<bool, String> {
+        match due {
+            Due::Domain(d) => self.order(d).await,
+            Due::Host(host, failures) => self.order_host(host, failures).await,
+        }
     }
 
     /// Counts an order against the domain's hourly allowance; false when it is used up.
