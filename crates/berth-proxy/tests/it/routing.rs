@@ -434,6 +434,11 @@ async fn every_way_a_replica_frames_its_response_reaches_the_client_whole() {
             "/early-hints" => b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhints",
             "/bad-length" => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
             "/not-http" => b"SSH-2.0-OpenSSH\r\n\r\n",
+            "/big" => {
+                let mut a = b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n".to_vec();
+                a.extend((0..1_048_576u32).map(|i| b'a' + (i % 26) as u8));
+                return a;
+            }
             "/echo" => {
                 let mut a = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len())
                     .into_bytes();
@@ -471,6 +476,13 @@ async fn every_way_a_replica_frames_its_response_reaches_the_client_whole() {
         (200, "ok"),
         "still served after"
     );
+    let a = http(router.http, get("raw.test", "/big")).await;
+    assert_eq!(a.body.len(), 1_048_576);
+    assert!(a
+        .body
+        .bytes()
+        .enumerate()
+        .all(|(i, b)| b == b'a' + (i % 26) as u8));
 
     // Request bodies: with a length, and chunked (the client's own framing).
     let sized = Request::post("/echo")
