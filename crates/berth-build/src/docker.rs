@@ -236,7 +236,9 @@ impl Engine {
 
     /// After a build was stopped halfway, the engine may still finish the step it was running
     /// and commit its layer, which berth never hears of. Waits for that step's container to be
-    /// gone, then counts an untagged image right on top of the last layer seen as this build's.
+    /// gone, then counts untagged images on top of the last layer seen as this build's, each
+    /// on top of the one before, until none comes for a while (5 s after a step without a
+    /// container, whose commit can come late on a busy engine; 1 s after one with).
     async fn settle_stopped_step(
         &self,
         container: Option<&str>,
@@ -262,16 +264,20 @@ impl Engine {
                 }
             }
         }
-        if container.is_none() {
-            // A step without a container (COPY, ADD, metadata) may still be committing.
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        }
         let Some(mut parent) = last_layer.map(str::to_owned) else {
             return;
         };
+        // A step without a container (COPY, ADD, metadata) may still be committing: watch for
+        // its layer a while (longer on a busy engine than on an idle one).
+        let patience = if container.is_none() {
+            std::time::Duration::from_secs(5)
+        } else {
+            std::time::Duration::from_secs(1)
+        };
+        let mut quiet_since = tokio::time::Instant::now();
         let filters = HashMap::from([("dangling".to_owned(), vec!["true".to_owned()])]);
         // Follow the chain up: the step that was running, and any the engine went on with.
-        for _ in 0..8 {
+        for _ in 0..64 {
             let options = bollard::query_parameters::ListImagesOptions {
                 filters: Some(filters.clone()),
                 ..Default::default()
@@ -279,15 +285,19 @@ impl Engine {
             let Ok(images) = self.docker.list_images(Some(options)).await else {
                 return;
             };
-            let Some(child) = images.into_iter().find(|i| {
+            match images.into_iter().find(|i| {
                 i.parent_id
                     .trim_start_matches("sha256:")
                     .starts_with(&parent)
-            }) else {
-                return;
-            };
-            parent = child.id.trim_start_matches("sha256:").to_owned();
-            made.push(child.id);
+            }) {
+                Some(child) => {
+                    parent = child.id.trim_start_matches("sha256:").to_owned();
+                    made.push(child.id);
+                    quiet_since = tokio::time::Instant::now();
+                }
+                None if quiet_since.elapsed() >= patience => return,
+                None => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+            }
         }
     }
 
