@@ -757,7 +757,13 @@ impl Swarm {
                 .filter(|t| t.desired == "running" && t.state == "running" && current(t))
                 .count() as u32;
             let wanted = infos.iter().filter(|t| t.desired == "running").count() as u32;
-            if update_done && running == goal.replicas && wanted == goal.replicas {
+            if update_done
+                && running == goal.replicas
+                && wanted == goal.replicas
+                && self
+                    .containers_agree(infos.iter().filter(|t| t.state == "running" && current(t)))
+                    .await
+            {
                 return Ok(Waited::Converged(running));
             }
             if started.elapsed() >= timeout {
@@ -768,6 +774,39 @@ impl Swarm {
                 _ = cancel.cancelled() => {}
             }
         }
+    }
+
+    /// Whether the containers of tasks Swarm calls running are running, and healthy when they
+    /// have a health check. A busy engine can report a task running a moment after its
+    /// container was stopped for failing its health check. Containers of other nodes are
+    /// unknown to this engine and taken on Swarm's word.
+    async fn containers_agree(&self, running: impl Iterator<Item = &TaskInfo>) -> bool {
+        for t in running {
+            let Some(id) = &t.container_id else { continue };
+            let inspected = self
+                .docker
+                .inspect_container(
+                    id,
+                    None::<bollard::query_parameters::InspectContainerOptions>,
+                )
+                .await;
+            let Ok(c) = inspected else { continue };
+            let Some(state) = c.state else { continue };
+            if state.running != Some(true) {
+                return false;
+            }
+            let health = state.health.and_then(|h| h.status);
+            if health.is_some_and(|h| {
+                matches!(
+                    h,
+                    bollard::models::HealthStatusEnum::UNHEALTHY
+                        | bollard::models::HealthStatusEnum::STARTING
+                )
+            }) {
+                return false;
+            }
+        }
+        true
     }
 
     /// Why Swarm stopped an update: what happened to the task it names, or to the latest task
