@@ -10,6 +10,7 @@ mod m20261122_000002_row_level_security;
 mod m20261122_000003_webhook_deliveries;
 mod m20261123_000004_domain_routing;
 mod m20261123_000005_certificates_acme;
+mod m20261123_000006_certificate_orders;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_webhook_deliveries::Migration),
             Box::new(m20261123_000004_domain_routing::Migration),
             Box::new(m20261123_000005_certificates_acme::Migration),
+            Box::new(m20261123_000006_certificate_orders::Migration),
         ]
     }
 }

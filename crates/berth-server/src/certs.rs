@@ -7,8 +7,8 @@
 //! hand keeps being served; until the first one arrives, a self-signed one is.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use berth_acme::{Acme, AcmeSettings, Http01, Rfc2136};
 use berth_domain::{
@@ -55,8 +55,6 @@ pub struct Certs {
     acme: Option<AcmeSettings>,
     dns: Option<Rfc2136>,
     account: Arc<tokio::sync::Mutex<Option<Acme>>>,
-    /// Orders made lately, by domain id or `host:<name>` for berth's own hosts.
-    orders: Arc<Mutex<HashMap<String, Vec<Instant>>>>,
     /// berth's own hosts (`api_hosts`): certificates of the installation, not of a project.
     api_hosts: Vec<String>,
 }
@@ -96,7 +94,6 @@ impl Certs {
             }),
             dns,
             account: Arc::new(tokio::sync::Mutex::new(None)),
-            orders: Arc::new(Mutex::new(HashMap::new())),
             api_hosts: settings
                 .api_hosts
                 .iter()
@@ -210,6 +207,7 @@ impl Certs {
         let current: HashMap<DomainId, &berth_domain::Certificate> =
             stored.certs.iter().map(|(c, _)| (c.domain_id, c)).collect();
         let now = chrono::Utc::now();
+        let recent = self.recent_orders(now).await?;
         let mut due = Vec::new();
         for d in stored.domains.iter().filter(|d| d.tls) {
             let renew = match current.get(&d.id) {
@@ -220,7 +218,7 @@ impl Certs {
             if !renew || d.certificate.retry_at.is_some_and(|at| at > now) {
                 continue;
             }
-            if self.may_order(&d.id.to_string()) {
+            if self.may_order(&recent, &d.id.to_string(), now).await? {
                 due.push(Due::Domain(d));
             }
         }
@@ -235,7 +233,12 @@ impl Certs {
             let waiting = hc
                 .and_then(|h| h.attempts.retry_at)
                 .is_some_and(|at| at > now);
-            if !renew || waiting || !self.may_order(&format!("host:{host}")) {
+            if !renew
+                || waiting
+                || !self
+                    .may_order(&recent, &format!("host:{host}"), now)
+                    .await?
+            {
                 continue;
             }
             due.push(Due::Host(host, hc.map_or(0, |h| h.attempts.failures)));
@@ -259,19 +262,49 @@ impl Certs {
         }
     }
 
-    /// Counts an order against the domain's hourly allowance; false when it is used up.
-    fn may_order(&self, subject: &str) -> bool {
-        let Ok(mut orders) = self.orders.lock() else {
-            return false;
-        };
-        let allowed = allow_order(&mut orders, subject, Instant::now());
-        if !allowed {
+    /// Orders made in the hour before `now`, by subject (a domain's id, or `host:<name>` for
+    /// berth's own hosts), from the store: the limit holds across restarts.
+    async fn recent_orders(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<HashMap<String, usize>, String> {
+        let scope = self
+            .store
+            .read_scope(Actor::System)
+            .await
+            .map_err(|e| e.to_string())?;
+        scope
+            .certificate_orders_since(now - chrono::Duration::hours(1))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Whether `subject` may order now; if so the order is recorded (before it is made, so
+    /// one cut short by a crash counts too).
+    async fn may_order(
+        &self,
+        recent: &HashMap<String, usize>,
+        subject: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, String> {
+        if !allow_order(recent, subject) {
             tracing::warn!(
                 subject,
                 "certificate orders are paused: {ORDERS_PER_HOUR} in the last hour"
             );
+            return Ok(false);
         }
-        allowed
+        let scope = self
+            .store
+            .scope(Actor::System)
+            .await
+            .map_err(|e| e.to_string())?;
+        scope
+            .record_certificate_order(subject, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        scope.commit().await.map_err(|e| e.to_string())?;
+        Ok(true)
     }
 
     async fn account(&self) -> Result<Acme, String> {
@@ -432,16 +465,9 @@ impl Certs {
     }
 }
 
-/// Counts an order of `subject` at `now` unless [`ORDERS_PER_HOUR`] were made in the hour
-/// before; whether it may be made.
-fn allow_order(orders: &mut HashMap<String, Vec<Instant>>, subject: &str, now: Instant) -> bool {
-    let list = orders.entry(subject.to_owned()).or_default();
-    list.retain(|t| now.saturating_duration_since(*t) < Duration::from_secs(3600));
-    if list.len() >= ORDERS_PER_HOUR {
-        return false;
-    }
-    list.push(now);
-    true
+/// Whether `subject` made fewer than [`ORDERS_PER_HOUR`] of the `recent` orders.
+fn allow_order(recent: &HashMap<String, usize>, subject: &str) -> bool {
+    recent.get(subject).copied().unwrap_or(0) < ORDERS_PER_HOUR
 }
 
 /// The record of one more failed order after `failures`, with its backoff.
@@ -484,26 +510,13 @@ mod tests {
 
     #[test]
     fn a_domain_gets_five_orders_an_hour_and_others_are_not_held_back() {
-        let mut orders = HashMap::new();
-        let start = Instant::now();
-        for i in 0..ORDERS_PER_HOUR {
-            let at = start + Duration::from_secs(60 * i as u64);
-            assert!(allow_order(&mut orders, "shop", at), "order {i}");
+        let mut recent = HashMap::new();
+        for made in 0..ORDERS_PER_HOUR {
+            recent.insert("shop".to_owned(), made);
+            assert!(allow_order(&recent, "shop"), "order {}", made + 1);
         }
-        let sixth = start + Duration::from_secs(600);
-        assert!(
-            !allow_order(&mut orders, "shop", sixth),
-            "the sixth in the hour waits"
-        );
-        assert!(
-            allow_order(&mut orders, "other", sixth),
-            "another domain is not held back"
-        );
-        let later = start + Duration::from_secs(3601);
-        assert!(
-            allow_order(&mut orders, "shop", later),
-            "once the first order is an hour old, one more may be made"
-        );
-        assert!(!allow_order(&mut orders, "shop", later));
+        recent.insert("shop".to_owned(), ORDERS_PER_HOUR);
+        assert!(!allow_order(&recent, "shop"), "the sixth in the hour waits");
+        assert!(allow_order(&recent, "other"), "another is not held back");
     }
 }

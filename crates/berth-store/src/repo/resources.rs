@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use berth_domain::*;
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
@@ -5,7 +7,7 @@ use sea_orm::{
 
 use super::{conflict, fetch_page, found, now, parse_col, parse_json, to_json};
 use crate::entity::{
-    acme_accounts, applications, backups, certificates, databases, domains,
+    acme_accounts, applications, backups, certificate_orders, certificates, databases, domains,
     installation_certificates, installation_settings, projects, volumes,
 };
 use crate::{Scope, StoreError};
@@ -628,6 +630,43 @@ impl Scope {
             .exec_without_returning(self.connection())
             .await?;
         Ok(())
+    }
+
+    /// Records a certificate order of `subject` (a domain's id, or `host:<name>`) made `at`,
+    /// and forgets orders older than a day.
+    pub async fn record_certificate_order(
+        &self,
+        subject: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        certificate_orders::Entity::delete_many()
+            .filter(certificate_orders::Column::OrderedAt.lt(at - chrono::Duration::days(1)))
+            .exec(self.connection())
+            .await?;
+        let m = certificate_orders::Model {
+            subject: subject.to_owned(),
+            ordered_at: at,
+        };
+        certificate_orders::Entity::insert(certificate_orders::ActiveModel::from(m))
+            .exec_without_returning(self.connection())
+            .await?;
+        Ok(())
+    }
+
+    /// How many certificate orders each subject made since `since`.
+    pub async fn certificate_orders_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<HashMap<String, usize>, StoreError> {
+        let rows = certificate_orders::Entity::find()
+            .filter(certificate_orders::Column::OrderedAt.gte(since))
+            .all(self.connection())
+            .await?;
+        let mut counts = HashMap::new();
+        for r in rows {
+            *counts.entry(r.subject).or_insert(0) += 1;
+        }
+        Ok(counts)
     }
 
     /// The newest certificate of a domain with its decrypted private key.

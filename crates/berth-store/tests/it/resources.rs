@@ -11,6 +11,7 @@ both_backends!(
     volumes_restrict_deleting_their_owner,
     domains_are_globally_unique_without_saying_whose,
     certificates_keep_their_key_encrypted_and_refuse_expired_ones,
+    certificate_orders_are_counted_by_subject_and_forgotten_after_a_day,
     databases_and_backups,
 );
 
@@ -289,6 +290,34 @@ async fn domains_are_globally_unique_without_saying_whose(db: TestDb) {
         1,
         "alice sees her own"
     );
+}
+
+async fn certificate_orders_are_counted_by_subject_and_forgotten_after_a_day(db: TestDb) {
+    let now = chrono::Utc::now();
+    let system = db.store.scope(Actor::System).await.unwrap();
+    let hours = |h: i64| now - chrono::Duration::hours(h);
+    for at in [
+        hours(30),
+        hours(2),
+        hours(0) - chrono::Duration::minutes(59),
+        now,
+    ] {
+        system.record_certificate_order("shop", at).await.unwrap();
+    }
+    system
+        .record_certificate_order("host:berth.test", now)
+        .await
+        .unwrap();
+    let last_hour = system.certificate_orders_since(hours(1)).await.unwrap();
+    assert_eq!(last_hour.get("shop"), Some(&2));
+    assert_eq!(last_hour.get("host:berth.test"), Some(&1));
+    let last_two_days = system.certificate_orders_since(hours(48)).await.unwrap();
+    assert_eq!(
+        last_two_days.get("shop"),
+        Some(&3),
+        "the order of 30 hours ago was forgotten"
+    );
+    system.commit().await.unwrap();
 }
 
 async fn certificates_keep_their_key_encrypted_and_refuse_expired_ones(db: TestDb) {

@@ -351,3 +351,42 @@ async fn a_request_scope_opened_by_token_drops_berths_own_rights() {
         .is_none());
     let _ = alice;
 }
+
+/// Tables only berth's own work reads or writes: no user sees a row, not even an admin.
+const SYSTEM_TABLES: &[&str] = &[
+    "webhook_deliveries",
+    "acme_accounts",
+    "installation_certificates",
+    "certificate_orders",
+];
+
+#[tokio::test]
+async fn berths_own_tables_are_closed_to_every_user() {
+    let db = postgres().await;
+    let system = db.store.scope(Actor::System).await.unwrap();
+    system
+        .save_acme_account("https://ca.test/dir", &SecretString::new("{}"))
+        .await
+        .unwrap();
+    system
+        .record_certificate_order("shop", chrono::Utc::now())
+        .await
+        .unwrap();
+    system.commit().await.unwrap();
+    let admin = db.user("root", PlatformRole::Admin).await;
+    let s = db.as_user(&admin).await;
+    for table in SYSTEM_TABLES {
+        let forced = ids(
+            &s,
+            &format!("SELECT (relrowsecurity AND relforcerowsecurity)::text FROM pg_class WHERE relname = '{table}'"),
+        )
+        .await;
+        assert_eq!(forced, ["true"], "{table} forces row-level security");
+        let rows = ids(&s, &format!("SELECT '{table}' FROM {table}")).await;
+        assert!(
+            rows.is_empty(),
+            "an admin sees {} rows of {table}",
+            rows.len()
+        );
+    }
+}
