@@ -444,7 +444,14 @@ fn parse_head(buf: &mut BytesMut, head_only: bool) -> Result<Option<Parsed>, Sen
             .get_all(header::CONTENT_LENGTH)
             .iter()
             .flat_map(|v| v.to_str().ok().unwrap_or("x").split(','))
-            .map(|v| v.trim().parse::<u64>());
+            .map(|v| {
+                let v = v.trim();
+                // Digits only (RFC 9110 8.6): no sign, no space inside.
+                match !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+                    true => v.parse::<u64>().map_err(|_| ()),
+                    false => Err(()),
+                }
+            });
         let first = lengths.next();
         match first {
             Some(Ok(n)) if lengths.all(|l| l.as_ref().ok() == Some(&n)) => match n {

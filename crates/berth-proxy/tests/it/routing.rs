@@ -433,6 +433,7 @@ async fn every_way_a_replica_frames_its_response_reaches_the_client_whole() {
             "/until-close" => b"HTTP/1.0 200 OK\r\n\r\nuntil the end",
             "/early-hints" => b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhints",
             "/bad-length" => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+            "/signed-length" => b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok",
             "/not-http" => b"SSH-2.0-OpenSSH\r\n\r\n",
             "/big" => {
                 let mut a = b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n".to_vec();
@@ -468,6 +469,8 @@ async fn every_way_a_replica_frames_its_response_reaches_the_client_whole() {
     );
     let a = http(router.http, get("raw.test", "/bad-length")).await;
     assert_eq!(a.status, 502, "conflicting lengths are refused: {a:?}");
+    let a = http(router.http, get("raw.test", "/signed-length")).await;
+    assert_eq!(a.status, 502, "a length is digits only: {a:?}");
     let a = http(router.http, get("raw.test", "/not-http")).await;
     assert_eq!(a.status, 502, "{a:?}");
     let a = http(router.http, get("raw.test", "/")).await;
