@@ -35,6 +35,14 @@ pub(crate) fn empty() -> Body {
     http_body_util::Empty::new().map_err(|e| match e {}).boxed()
 }
 
+/// A body of these bytes.
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
+    use http_body_util::BodyExt as _;
+    http_body_util::Full::new(bytes.into())
+        .map_err(|e| match e {})
+        .boxed()
+}
+
 /// Limits and timeouts of the router.
 #[derive(Debug, Clone)]
 pub struct ProxySettings {

@@ -1,7 +1,5 @@
 //! The router's own answers: small HTML pages that say what happened, never what runs behind.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use hyper::{header, Response, StatusCode};
 
 use crate::Body;
@@ -30,7 +28,7 @@ h1{{font-size:1.4rem}}p{{color:#555}}</style></head>\
         title = escape(title),
         text = escape(text),
     );
-    let mut r = Response::new(Full::new(Bytes::from(html)).map_err(|e| match e {}).boxed());
+    let mut r = Response::new(crate::full(html));
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(

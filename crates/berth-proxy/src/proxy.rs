@@ -145,14 +145,20 @@ async fn worker(
         let peer = Peer::new(addr);
         let builder = builder.clone();
         let tls = tls.clone();
+        let tls_used = tls.is_some();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let handshake = ctx.inner.settings.header_read_timeout;
+            let service = hyper::service::service_fn(move |req| {
+                let scheme = if tls_used {
+                    Scheme::Https
+                } else {
+                    Scheme::Http
+                };
+                handle(ctx.clone(), req, peer.clone(), scheme)
+            });
             match tls {
                 None => {
-                    let service = hyper::service::service_fn(move |req| {
-                        handle(ctx.clone(), req, peer.clone(), Scheme::Http)
-                    });
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
                         .into_owned();
@@ -164,9 +170,6 @@ async fn worker(
                     else {
                         return;
                     };
-                    let service = hyper::service::service_fn(move |req| {
-                        handle(ctx.clone(), req, peer.clone(), Scheme::Https)
-                    });
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
                         .into_owned();
@@ -260,11 +263,7 @@ async fn handle(
                 .and_then(|c| c.get(token).cloned());
             if let Some(answer) = answer {
                 tracing::info!(target: "berth::access", %host, %path, status = 200, "acme challenge");
-                let mut r = Response::new(
-                    http_body_util::Full::new(bytes::Bytes::from(answer))
-                        .map_err(|e| match e {})
-                        .boxed(),
-                );
+                let mut r = Response::new(crate::full(answer));
                 r.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/octet-stream"),
@@ -355,7 +354,7 @@ async fn route_request(
     }
     let name = match &r.target {
         Target::Stopped { .. } => return (pages::stopped(), None),
-        Target::Service { name, .. } => name.clone(),
+        Target::Service { name, .. } => name.as_str(),
     };
     let candidates = route.candidates(&inner.ejected, &inner.ejected_count).await;
     if candidates.is_empty() {
@@ -383,10 +382,9 @@ async fn route_request(
     } else {
         RequestFraming::Chunked
     };
-    let mut body = Some(match framing {
-        RequestFraming::None => crate::empty(),
-        _ => Limited::new(body, r.max_body_bytes as usize).boxed(),
-    });
+    // Only a request without a body is ever sent twice.
+    let mut body = (framing != RequestFraming::None)
+        .then(|| Limited::new(body, r.max_body_bytes as usize).boxed());
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let attempts = if retryable {
         candidates.len().min(2)
@@ -395,10 +393,9 @@ async fn route_request(
     };
     let mut last_error = None;
     for addr in candidates.iter().take(attempts) {
-        let b = body.take().unwrap_or_else(crate::empty);
         let sent = tokio::time::timeout(
             inner.settings.response_timeout,
-            client.send(*addr, &parts.method, path, &headers, b, framing),
+            client.send(*addr, &parts.method, path, &headers, body.take(), framing),
         )
         .await;
         match sent {

@@ -108,51 +108,37 @@ impl Pool {
     }
 
     /// Sends a request to `addr`: `headers` as given (hop-by-hop ones already removed, `Host`
-    /// set), `path` in origin form. An idle connection is used when there is one; if it turns
-    /// out closed before any of the response came, a request without a body is sent again on
-    /// a new connection.
+    /// set), `path` in origin form, `body` framed as `framing` says (`None` with
+    /// [`RequestFraming::None`]). An idle connection is used when there is one; if the
+    /// replica had closed it before any of the response came, a request without a body is
+    /// sent again on another.
     pub(crate) async fn send(
         self: &Arc<Self>,
         addr: SocketAddr,
         method: &Method,
         path: &str,
         headers: &HeaderMap,
-        body: Body,
+        mut body: Option<Body>,
         framing: RequestFraming,
     ) -> Result<Answer, SendError> {
         let head = encode_head(method, path, headers, framing);
         let head_only = *method == Method::HEAD;
-        let mut body = Some(body);
-        while let Some(mut conn) = self.take(addr) {
-            let b = if framing == RequestFraming::None {
-                None
-            } else {
-                body.take()
+        loop {
+            let (mut conn, reused) = match self.take(addr) {
+                Some(conn) => (conn, true),
+                // Boxed: the connecting state is large and rarely needed.
+                None => (Box::pin(self.connect(addr)).await?, false),
             };
-            match exchange(&mut conn, &head, b, framing, head_only).await {
+            match exchange(&mut conn, &head, body.take(), framing, head_only).await {
                 Ok(parsed) => return Ok(self.answer(addr, conn, parsed)),
-                Err(Failure::Stale) if framing == RequestFraming::None => continue,
+                Err(Failure::Stale) if reused && framing == RequestFraming::None => continue,
                 Err(Failure::Stale) => {
                     return Err(SendError::Exchange(
-                        "the replica closed the connection".into(),
+                        "the replica closed the connection without answering".into(),
                     ))
                 }
                 Err(Failure::Send(e)) => return Err(e),
             }
-        }
-        // Boxed: the connecting state is large and rarely needed; the exchange stays small.
-        let mut conn = Box::pin(self.connect(addr)).await?;
-        let b = if framing == RequestFraming::None {
-            None
-        } else {
-            body.take()
-        };
-        match exchange(&mut conn, &head, b, framing, head_only).await {
-            Ok(parsed) => Ok(self.answer(addr, conn, parsed)),
-            Err(Failure::Stale) => Err(SendError::Exchange(
-                "the replica closed the connection without answering".into(),
-            )),
-            Err(Failure::Send(e)) => Err(e),
         }
     }
 
@@ -290,19 +276,14 @@ async fn exchange(
     framing: RequestFraming,
     head_only: bool,
 ) -> Result<Parsed, Failure> {
-    let sent = write_request(conn, head, body, framing).await;
-    match sent {
-        Ok(()) => {}
-        Err(SendError::Exchange(_)) if conn.buf.is_empty() => {
-            // Writing failed: the replica may still have answered (and closed); read that.
-            if let Ok(parsed) = read_response(conn, head_only).await {
-                return Ok(parsed);
-            }
-            return Err(Failure::Stale);
-        }
-        Err(e) => return Err(Failure::Send(e)),
+    match write_request(conn, head, body, framing).await {
+        Ok(()) => read_response(conn, head_only).await,
+        // Writing failed: the replica may still have answered (and closed); read that.
+        Err(SendError::Exchange(_)) => read_response(conn, head_only)
+            .await
+            .map_err(|_| Failure::Stale),
+        Err(e) => Err(Failure::Send(e)),
     }
-    read_response(conn, head_only).await
 }
 
 async fn write_request(
@@ -325,10 +306,11 @@ async fn write_request(
             continue;
         }
         if framing == RequestFraming::Chunked {
-            let size = format!("{:x}\r\n", data.len());
-            conn.io.write_all(size.as_bytes()).await.map_err(write)?;
-            conn.io.write_all(&data).await.map_err(write)?;
-            conn.io.write_all(b"\r\n").await.map_err(write)?;
+            // Size line, data and end of chunk in one vectored write.
+            let mut chunk = Bytes::from(format!("{:x}\r\n", data.len()))
+                .chain(data)
+                .chain(&b"\r\n"[..]);
+            conn.io.write_all_buf(&mut chunk).await.map_err(write)?;
         } else {
             conn.io.write_all(&data).await.map_err(write)?;
         }
