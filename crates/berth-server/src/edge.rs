@@ -156,6 +156,20 @@ impl Edge {
             .await
             .map_err(|e| e.to_string())?;
         let domains = scope.all_domains().await.map_err(|e| e.to_string())?;
+        let app_ids: Vec<_> = domains
+            .iter()
+            .filter_map(|d| match d.target {
+                DomainTarget::Application(id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        let apps: HashMap<_, _> = scope
+            .applications_by_ids(&app_ids)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
         let mut routes = Vec::with_capacity(domains.len() + self.api_hosts.len());
         // Domains of one application on one port share its replicas: asked once per round.
         let mut replicas: HashMap<(String, u16), Vec<SocketAddr>> = HashMap::new();
@@ -163,9 +177,8 @@ impl Edge {
             let DomainTarget::Application(app_id) = d.target else {
                 continue;
             };
-            let app = match scope.application(app_id).await {
-                Ok(a) => a,
-                Err(_) => continue,
+            let Some(app) = apps.get(&app_id) else {
+                continue;
             };
             let port = d.routing.target_port(&app.runtime).get();
             let service = ServiceName::for_application(&app.name, app.id).to_string();

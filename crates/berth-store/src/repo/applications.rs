@@ -158,6 +158,23 @@ impl Scope {
         application_from(found(m, "application")?)
     }
 
+    /// The applications among `ids` this scope sees, in one query (unknown ones left out).
+    pub async fn applications_by_ids(
+        &self,
+        ids: &[ApplicationId],
+    ) -> Result<Vec<Application>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.visible_applications()
+            .filter(applications::Column::Id.is_in(ids.iter().map(|i| i.as_uuid())))
+            .all(self.connection())
+            .await?
+            .into_iter()
+            .map(application_from)
+            .collect()
+    }
+
     pub async fn list_applications(
         &self,
         project: ProjectId,
