@@ -32,6 +32,16 @@ enum Due<'a> {
     /// One of berth's own hosts, and the failed orders behind it.
     Host(&'a str, u32),
 }
+
+impl Due<'_> {
+    /// What its orders are counted under: the domain's id, or `host:<name>`.
+    fn subject(&self) -> String {
+        match self {
+            Due::Domain(d) => d.id.to_string(),
+            Due::Host(host, _) => format!("host:{host}"),
+        }
+    }
+}
 /// How often due certificates are looked for without an event.
 const TICK: Duration = Duration::from_secs(10);
 
@@ -207,7 +217,6 @@ impl Certs {
         let current: HashMap<DomainId, &berth_domain::Certificate> =
             stored.certs.iter().map(|(c, _)| (c.domain_id, c)).collect();
         let now = chrono::Utc::now();
-        let recent = self.recent_orders(now).await?;
         let mut due = Vec::new();
         for d in stored.domains.iter().filter(|d| d.tls) {
             let renew = match current.get(&d.id) {
@@ -218,9 +227,7 @@ impl Certs {
             if !renew || d.certificate.retry_at.is_some_and(|at| at > now) {
                 continue;
             }
-            if self.may_order(&recent, &d.id.to_string(), now).await? {
-                due.push(Due::Domain(d));
-            }
+            due.push(Due::Domain(d));
         }
         for host in &self.api_hosts {
             let hc = stored.own.iter().find(|h| &h.host == host);
@@ -233,17 +240,21 @@ impl Certs {
             let waiting = hc
                 .and_then(|h| h.attempts.retry_at)
                 .is_some_and(|at| at > now);
-            if !renew
-                || waiting
-                || !self
-                    .may_order(&recent, &format!("host:{host}"), now)
-                    .await?
-            {
-                continue;
+            if renew && !waiting {
+                due.push(Due::Host(host, hc.map_or(0, |h| h.attempts.failures)));
             }
-            due.push(Due::Host(host, hc.map_or(0, |h| h.attempts.failures)));
         }
-        let orders: Vec<_> = due.into_iter().map(|due| self.order_one(due)).collect();
+        if due.is_empty() {
+            return Ok(false);
+        }
+        let recent = self.recent_orders(now).await?;
+        let mut allowed = Vec::with_capacity(due.len());
+        for d in due {
+            if self.may_order(&recent, &d.subject(), now).await? {
+                allowed.push(d);
+            }
+        }
+        let orders: Vec<_> = allowed.into_iter().map(|due| self.order_one(due)).collect();
         let outcomes: Vec<Result<bool, String>> = futures_util::stream::iter(orders)
             .buffer_unordered(ORDERS_AT_ONCE)
             .collect()
