@@ -32,7 +32,7 @@ pub(crate) async fn domain_view(
     s: &Scope,
     d: Domain,
 ) -> Result<DomainView, ApiError> {
-    let cert = s.current_certificate(d.id).await?.map(|(c, _)| c);
+    let cert = s.current_certificate(d.id).await?;
     let id = d.id.to_string();
     let traffic = state.router.as_ref().map(|r| {
         r.stats().into_iter().find(|s| s.route == id).map_or(
@@ -77,7 +77,7 @@ pub async fn renew_certificate(
             "this domain does not serve TLS; set tls first".into(),
         ));
     }
-    if let Some((c, _)) = s.current_certificate(d.id).await? {
+    if let Some(c) = s.current_certificate(d.id).await? {
         if c.source == CertificateSource::Custom {
             return Err(ApiError::Conflict(
                 "this domain has a custom certificate; delete it to go back to ACME".into(),

@@ -669,22 +669,19 @@ impl Scope {
         Ok(counts)
     }
 
-    /// The newest certificate of a domain with its decrypted private key.
+    /// The newest certificate of a domain (its key stays encrypted: only the router's view,
+    /// [`Scope::all_current_certificates`], decrypts keys).
     pub async fn current_certificate(
         &self,
         domain: DomainId,
-    ) -> Result<Option<(Certificate, SecretString)>, StoreError> {
+    ) -> Result<Option<Certificate>, StoreError> {
         self.domain(domain).await?;
         let m = certificates::Entity::find()
             .filter(certificates::Column::DomainId.eq(domain.as_uuid()))
             .order_by_desc(certificates::Column::CreatedAt)
             .one(self.connection())
             .await?;
-        m.map(|m| {
-            let key = SecretString::new(self.cipher.decrypt_str(&m.private_key_encrypted)?);
-            Ok((certificate_from(m), key))
-        })
-        .transpose()
+        Ok(m.map(certificate_from))
     }
 
     pub async fn create_database(

@@ -375,18 +375,20 @@ async fn certificates_keep_their_key_encrypted_and_refuse_expired_ones(db: TestD
         .add_certificate(d.id, cert("Custom CA", 30, CertificateSource::Custom))
         .await
         .unwrap();
-    let (current, k) = s.current_certificate(d.id).await.unwrap().unwrap();
+    let current = s.current_certificate(d.id).await.unwrap().unwrap();
     assert_eq!(current.id, c.id);
     assert_ne!(current.id, first.id);
     assert_eq!(current.source, CertificateSource::Custom);
-    assert_eq!(k.expose(), key.expose());
     s.request_certificate_renewal(d.id).await.unwrap();
-    let (renewed, _) = s.current_certificate(d.id).await.unwrap().unwrap();
+    let renewed = s.current_certificate(d.id).await.unwrap().unwrap();
     assert!(renewed.renew_at.unwrap() <= chrono::Utc::now());
     s.commit().await.unwrap();
     let system = db.store.scope(Actor::System).await.unwrap();
     let all = system.all_current_certificates().await.unwrap();
     assert_eq!(all.len(), 1, "one current certificate per domain");
+    let (served, k) = &all[0];
+    assert_eq!(served.id, c.id);
+    assert_eq!(k.expose(), key.expose());
     let creds = SecretString::new("{\"id\":\"acct\"}");
     system
         .save_acme_account("https://ca.test/dir", &creds)
