@@ -11,6 +11,7 @@ mod m20261122_000003_webhook_deliveries;
 mod m20261123_000004_domain_routing;
 mod m20261123_000005_certificates_acme;
 mod m20261123_000006_certificate_orders;
+mod m20261201_000007_host_claims;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_domain_routing::Migration),
             Box::new(m20261123_000005_certificates_acme::Migration),
             Box::new(m20261123_000006_certificate_orders::Migration),
+            Box::new(m20261201_000007_host_claims::Migration),
         ]
     }
 }

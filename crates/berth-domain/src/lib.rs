@@ -6,6 +6,7 @@
 
 pub mod entities;
 pub mod error;
+pub mod hosts;
 pub mod ids;
 pub mod page;
 pub mod secret;

@@ -112,6 +112,7 @@ fn setup(https: u16, up: u16, cert: &str, key: &str) -> berth_proxy::Proxy {
         www: berth_proxy::WwwRedirect::None,
         basic_auth: Vec::new(),
         max_body_bytes: 1 << 20,
+        berth: false,
     }]);
     let loaded = match berth_proxy::tls::load(cert, key, None, 0) {
         Ok(l) => l.key,

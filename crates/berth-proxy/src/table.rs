@@ -65,6 +65,9 @@ pub struct Route {
     pub basic_auth: Vec<BasicAuthUser>,
     /// Larger request bodies are refused with 413.
     pub max_body_bytes: u64,
+    /// berth's own route (its API): its host, the `www` form of it and every name under it
+    /// answer berth alone; a domain's route or alias there is left out of the table.
+    pub berth: bool,
 }
 
 /// Requests and errors of one route since the process started.
@@ -103,8 +106,27 @@ impl Table {
     pub fn build(routes: Vec<Route>, counters: &mut HashMap<String, Arc<Counters>>) -> Self {
         let mut table = Table::default();
         let mut kept = HashMap::new();
+        let berth_hosts: Vec<String> = routes
+            .iter()
+            .filter(|r| r.berth)
+            .map(|r| r.host.to_ascii_lowercase())
+            .collect();
+        let reserved = |name: &str| {
+            berth_hosts.iter().any(|b| {
+                name == b
+                    || name.ends_with(&format!(".{b}"))
+                    || b.strip_prefix("www.") == Some(name)
+                    || name
+                        .strip_prefix("*.")
+                        .is_some_and(|parent| b.split_once('.').map(|(_, p)| p) == Some(parent))
+            })
+        };
         for mut route in routes {
             route.host = route.host.to_ascii_lowercase();
+            if !route.berth && reserved(&route.host) {
+                tracing::warn!(route = %route.id, host = %route.host, "a domain on berth's own host is not served");
+                continue;
+            }
             if !route.path_prefix.starts_with('/') {
                 route.path_prefix.insert(0, '/');
             }
@@ -113,13 +135,16 @@ impl Table {
             match route.www {
                 WwwRedirect::None => {}
                 WwwRedirect::ToApex => {
-                    table
-                        .aliases
-                        .insert(format!("www.{}", route.host), route.host.clone());
+                    let alias = format!("www.{}", route.host);
+                    if !reserved(&alias) {
+                        table.aliases.insert(alias, route.host.clone());
+                    }
                 }
                 WwwRedirect::ToWww => {
                     if let Some(apex) = route.host.strip_prefix("www.") {
-                        table.aliases.insert(apex.to_owned(), route.host.clone());
+                        if !reserved(apex) {
+                            table.aliases.insert(apex.to_owned(), route.host.clone());
+                        }
                     }
                 }
             }
@@ -149,14 +174,20 @@ impl Table {
             .map(String::as_str)
     }
 
+    /// The route for `host` and `path`: an exact host first (berth's own hosts hold theirs
+    /// alone), then a `www` alias, then a wildcard, so no alias or wildcard shadows a name
+    /// that is some domain's own host.
     pub fn find(&self, host: &str, path: &str) -> Option<Found<'_>> {
-        if let Some(to) = self.aliases.get(host) {
-            return Some(Found::Redirect(to));
-        }
-        let list = self.routes.get(host).or_else(|| {
-            let (_, parent) = host.split_once('.')?;
-            self.routes.get(&format!("*.{parent}"))
-        })?;
+        let list = match self.routes.get(host) {
+            Some(list) => list,
+            None => {
+                if let Some(to) = self.aliases.get(host) {
+                    return Some(Found::Redirect(to));
+                }
+                let (_, parent) = host.split_once('.')?;
+                self.routes.get(&format!("*.{parent}"))?
+            }
+        };
         list.iter()
             .find(|r| prefix_matches(&r.route.path_prefix, path))
             .map(Found::Route)
@@ -257,7 +288,40 @@ mod tests {
             www: WwwRedirect::None,
             basic_auth: Vec::new(),
             max_body_bytes: 1,
+            berth: false,
         }
+    }
+
+    #[test]
+    fn berth_hosts_come_first_then_exact_hosts_then_aliases_then_wildcards() {
+        let mut api = route("berth-api", "berth.test", "/");
+        api.berth = true;
+        let mut takeover = route("takeover", "berth.test", "/api/v1/auth");
+        takeover.www = WwwRedirect::ToApex;
+        let mut alias_of_api = route("alias", "www.berth.test", "/");
+        alias_of_api.www = WwwRedirect::ToWww;
+        let mut apex = route("apex", "shop.test", "/");
+        apex.www = WwwRedirect::ToApex;
+        let t = Table::build(
+            vec![
+                takeover,
+                alias_of_api,
+                route("under", "x.berth.test", "/"),
+                route("over", "*.test", "/"),
+                api,
+                apex,
+                route("other-tenant", "www.shop.test", "/"),
+                route("wild", "*.apps.test", "/"),
+                route("exact", "a.apps.test", "/"),
+            ],
+            &mut HashMap::new(),
+        );
+        assert_eq!(id(t.find("berth.test", "/api/v1/auth/login")), "berth-api");
+        assert_eq!(id(t.find("www.berth.test", "/")), "none");
+        assert_eq!(id(t.find("x.berth.test", "/")), "none");
+        assert_eq!(id(t.find("www.shop.test", "/")), "other-tenant");
+        assert_eq!(id(t.find("a.apps.test", "/")), "exact");
+        assert_eq!(id(t.find("b.apps.test", "/")), "wild");
     }
 
     fn id(found: Option<Found<'_>>) -> String {

@@ -216,6 +216,7 @@ impl Edge {
                     www: WwwRedirect::None,
                     basic_auth: Vec::new(),
                     max_body_bytes: 16 * 1024 * 1024,
+                    berth: true,
                 });
             }
         }
@@ -270,5 +271,6 @@ fn route_of(d: &Domain, target: Target, https: bool) -> Route {
             })
             .collect(),
         max_body_bytes: u64::from(r.max_body_mb) * 1024 * 1024,
+        berth: false,
     }
 }

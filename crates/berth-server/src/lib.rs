@@ -51,7 +51,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         }
     };
     let url = settings.database_url();
-    let store = Store::connect(&url, &key).await?;
+    let store = Store::connect(&url, &key)
+        .await?
+        .with_reserved_hosts(settings.api_hosts.iter().map(|h| h.to_string()));
     tracing::info!(database = %redact_url(&url), "connected to the database");
     Ok(store)
 }

@@ -549,6 +549,25 @@ pub mod certificate_orders {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod host_claims {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "host_claims")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub parent: Option<String>,
+        pub domain_id: Uuid,
+        pub project_id: Uuid,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod installation_certificates {
     use sea_orm::entity::prelude::*;
 

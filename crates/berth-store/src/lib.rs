@@ -56,6 +56,8 @@ pub struct Store {
     reader: Option<DatabaseConnection>,
     backend: Backend,
     cipher: Arc<Cipher>,
+    /// berth's own host names (the API's `api_hosts`): no domain may claim them.
+    reserved_hosts: Arc<Vec<String>>,
 }
 
 /// Replaces the password of a database URL, so the URL can be shown in messages.
@@ -173,11 +175,24 @@ impl Store {
             reader,
             backend,
             cipher: Arc::new(Cipher::new(key)),
+            reserved_hosts: Arc::default(),
         };
         if backend == Backend::Postgres {
             store.check_role().await?;
         }
         Ok(store)
+    }
+
+    /// Reserves berth's own host names: no domain may claim them, their `www` forms, names
+    /// under them or a wildcard covering them (see `berth_domain::hosts`).
+    pub fn with_reserved_hosts(mut self, hosts: impl IntoIterator<Item = String>) -> Self {
+        self.reserved_hosts = Arc::new(
+            hosts
+                .into_iter()
+                .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+                .collect(),
+        );
+        self
     }
 
     /// Fails when the Postgres role would be exempt from row-level security.
@@ -254,6 +269,7 @@ impl Store {
             teams: std::sync::Mutex::new(Vec::new()),
             backend: self.backend,
             cipher: self.cipher.clone(),
+            reserved_hosts: self.reserved_hosts.clone(),
         };
         match actor {
             Actor::User { id, role } => scope.become_user(id, role).await?,
@@ -324,6 +340,7 @@ pub struct Scope {
     teams: std::sync::Mutex<Vec<(TeamId, TeamRole)>>,
     backend: Backend,
     cipher: Arc<Cipher>,
+    reserved_hosts: Arc<Vec<String>>,
 }
 
 impl Scope {

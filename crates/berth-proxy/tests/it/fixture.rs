@@ -129,6 +129,7 @@ pub fn route(id: &str, host: &str, addrs: Vec<SocketAddr>) -> Route {
         www: WwwRedirect::None,
         basic_auth: Vec::new(),
         max_body_bytes: 1024 * 1024,
+        berth: false,
     }
 }
 

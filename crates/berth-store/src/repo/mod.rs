@@ -5,6 +5,7 @@
 mod applications;
 mod audit;
 mod deployments;
+mod hosts;
 mod pipeline;
 mod projects;
 mod resources;

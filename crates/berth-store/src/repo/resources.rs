@@ -232,7 +232,8 @@ impl Scope {
     }
 
     /// Adds a domain to a project, routed to one of that project's applications or databases.
-    /// A host is unique on the whole installation; the conflict does not say who holds it.
+    /// Its host and alias are claimed in the installation's one namespace of names
+    /// (`claim_hosts`); a conflict names the holder only to whoever may see it.
     pub async fn create_domain(
         &self,
         project: ProjectId,
@@ -260,6 +261,7 @@ impl Scope {
             }
         };
         let t = now();
+        let names = hosts::claimed_names(&host, &routing);
         let m = domains::Model {
             id: DomainId::new().as_uuid(),
             project_id: project.as_uuid(),
@@ -278,6 +280,8 @@ impl Scope {
             .exec_without_returning(self.connection())
             .await
             .map_err(conflict("this domain is already in use"))?;
+        self.claim_hosts(DomainId::from_uuid(m.id), project, &names)
+            .await?;
         domain_from(m)
     }
 
@@ -319,6 +323,8 @@ impl Scope {
             .filter(domains::Column::Id.eq(id.as_uuid()));
         if let Some(r) = routing {
             r.validate(&current.host)?;
+            let names = hosts::claimed_names(&current.host, &r);
+            self.claim_hosts(id, current.project_id, &names).await?;
             q = q.col_expr(domains::Column::Routing, Some(to_json(&r)).into());
         }
         if let Some(t) = tls {

@@ -6,6 +6,7 @@ mod db;
 
 pub use db::setup;
 mod deployments;
+mod hosts;
 mod pipeline;
 mod resources;
 mod rls;
