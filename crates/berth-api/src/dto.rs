@@ -471,7 +471,10 @@ fn parse_source(
 ) -> Option<(ApplicationSource, Option<GitCredentials>)> {
     match s {
         SourceInput::Image { image } => v
-            .check("source.image", ImageReference::parse(image))
+            .check(
+                "source.image",
+                ImageReference::parse(image).and_then(|i| i.check_runnable().map(|()| i)),
+            )
             .map(|image| (ApplicationSource::Image { image }, None)),
         SourceInput::Git {
             provider,

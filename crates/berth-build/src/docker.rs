@@ -324,6 +324,7 @@ impl Engine {
             })?
             .to_string_lossy()
             .into_owned();
+        self.check_bases(&dockerfile, &spec.build_args).await?;
         let archive = ContextTar::pack(&context, &in_context, &spec.temp_dir)?;
         let body = bollard::body_try_stream(stream_file(archive.file.path().to_path_buf()).await?);
 
@@ -493,12 +494,63 @@ impl Engine {
 }
 
 impl Engine {
+    /// Every image the Dockerfile builds from is one an application may run and is on this
+    /// engine already, so the build neither reaches another application's image nor pulls.
+    async fn check_bases(
+        &self,
+        dockerfile: &Path,
+        build_args: &BTreeMap<String, String>,
+    ) -> Result<(), BuildError> {
+        let size = std::fs::metadata(dockerfile)
+            .map_err(BuildError::io("reading the Dockerfile"))?
+            .len();
+        if size > 1024 * 1024 {
+            return Err(BuildError::Dockerfile(format!(
+                "it is {size} bytes; at most 1 MiB is read"
+            )));
+        }
+        let text = std::fs::read_to_string(dockerfile)
+            .map_err(BuildError::io("reading the Dockerfile"))?;
+        for base in crate::base_images(&text, build_args).map_err(BuildError::Dockerfile)? {
+            let at = |why: String| {
+                BuildError::Dockerfile(format!("line {} names {}: {why}", base.line, base.image))
+            };
+            let image = berth_domain::ImageReference::parse(&base.image)
+                .and_then(|i| i.check_runnable().map(|()| i))
+                .map_err(|e| {
+                    at(e.errors
+                        .first()
+                        .map(|f| f.message.clone())
+                        .unwrap_or_default())
+                })?;
+            match self.docker.inspect_image(&image.for_engine()).await {
+                Ok(_) => {}
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {
+                    return Err(at(
+                        "no such image is on this engine, and berth pulls no base image from a registry"
+                            .into(),
+                    ))
+                }
+                Err(e) => return Err(BuildError::Engine(engine_message(e))),
+            }
+        }
+        Ok(())
+    }
+
     /// The id of a prebuilt image, which must already be on this engine (no registry pull).
+    /// Only an image an application may run is looked up (`ImageReference::check_runnable`).
     pub async fn require_image(
         &self,
         reference: &berth_domain::ImageReference,
     ) -> Result<String, BuildError> {
-        match self.docker.inspect_image(reference.as_str()).await {
+        if let Err(e) = reference.check_runnable() {
+            return Err(BuildError::Unsupported(format!(
+                "the image {reference} may not be run: {e}"
+            )));
+        }
+        match self.docker.inspect_image(&reference.for_engine()).await {
             Ok(image) => Ok(image.id.unwrap_or_default()),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..

@@ -21,6 +21,8 @@ pub enum BuildError {
     TimedOut { after_s: u64 },
     #[error("the image {0} does not exist on this engine")]
     MissingImage(String),
+    #[error("the Dockerfile cannot be built: {0}")]
+    Dockerfile(String),
     #[error("i/o error while {doing}: {source}")]
     Io {
         doing: &'static str,

@@ -6,12 +6,14 @@
 //! specifications in and gives events and results out. It never runs a shell or the git or
 //! docker command-line tools: branch names, URLs, paths and build arguments are data.
 
+mod bases;
 mod context;
 mod docker;
 mod error;
 mod events;
 mod git;
 
+pub use bases::{base_images, Base};
 pub use context::{resolve_inside, ContextTar};
 pub use docker::{BuildSpec, BuiltImage, Engine};
 pub use error::BuildError;

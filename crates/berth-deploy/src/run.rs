@@ -155,7 +155,14 @@ impl Run<'_> {
                 );
                 image
             }
-            (ApplicationSource::Image { image }, None) => image.to_string(),
+            (ApplicationSource::Image { image }, None) => {
+                // Checked again here: a row written before the rule, or by another path,
+                // still never runs another application's build.
+                image
+                    .check_runnable()
+                    .map_err(|e| End::Failed(format!("the image {image} may not be run: {e}")))?;
+                image.for_engine()
+            }
             (ApplicationSource::Git(git), None) => {
                 self.clone_and_build(&app, git, &engines).await?
             }

@@ -491,6 +491,49 @@ impl ImageReference {
         }
         Ok(Self(s.to_owned()))
     }
+
+    /// Whether an application may run this image, or build `FROM` it: a registry reference
+    /// (with a tag or a digest, or neither for `:latest`). Refused: an image id (`sha256:…`), a
+    /// bare run of hex digits that the engine would read as an id prefix, and berth's own build
+    /// repositories (`berth/…`), which hold other applications' code and build secrets; an
+    /// application's own builds are named by berth, never by a user.
+    pub fn check_runnable(&self) -> Result<(), ValidationError> {
+        let s = self.0.as_str();
+        let name = s.split_once('@').map_or(s, |(n, _)| n);
+        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+        let (path, tag) = match name[last_slash..].rfind(':') {
+            Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
+            None => (name, None),
+        };
+        let path = ["docker.io/", "index.docker.io/", "registry-1.docker.io/"]
+            .iter()
+            .find_map(|p| path.strip_prefix(p))
+            .unwrap_or(path);
+        let hex = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit());
+        if path == "sha256" || (tag.is_none() && !s.contains('@') && hex(path)) {
+            return Err(err(
+                "must name an image by repository and tag, not by an image id",
+            ));
+        }
+        if path.starts_with("berth/") {
+            return Err(err(
+                "berth/ holds the images berth builds; an application names images of a registry",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The reference as the engine is asked for it: with `:latest` when it names neither a tag
+    /// nor a digest, so the engine never takes it for an image id prefix.
+    pub fn for_engine(&self) -> String {
+        let s = self.0.as_str();
+        let last_slash = s.rfind('/').map_or(0, |i| i + 1);
+        if s.contains('@') || s[last_slash..].contains(':') {
+            s.to_owned()
+        } else {
+            format!("{s}:latest")
+        }
+    }
 }
 
 string_value!(
@@ -775,6 +818,46 @@ mod tests {
         ] {
             assert!(ImageReference::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_application_runs_registry_images_only() {
+        for ok in [
+            "busybox",
+            "cafe:1",
+            "registry.example.com:5000/berth/app:1.2",
+            "localhost/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "team/berth",
+        ] {
+            let r = ImageReference::parse(ok).unwrap();
+            assert!(r.check_runnable().is_ok(), "{ok}");
+        }
+        for refused in [
+            "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "0123456789ab",
+            "3f2a",
+            "berth/web:abc123",
+            "berth/shop-web-0190",
+            "docker.io/berth/web:latest",
+            "index.docker.io/berth/web",
+        ] {
+            let r = ImageReference::parse(refused).unwrap();
+            assert!(r.check_runnable().is_err(), "{refused}");
+        }
+        assert_eq!(
+            ImageReference::parse("busybox").unwrap().for_engine(),
+            "busybox:latest"
+        );
+        assert_eq!(
+            ImageReference::parse("localhost:5000/busybox")
+                .unwrap()
+                .for_engine(),
+            "localhost:5000/busybox:latest"
+        );
+        assert_eq!(
+            ImageReference::parse("busybox:1").unwrap().for_engine(),
+            "busybox:1"
+        );
     }
 
     #[test]

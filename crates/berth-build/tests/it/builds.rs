@@ -1254,3 +1254,115 @@ async fn a_target_stage_is_built_alone() {
         "first-stage"
     );
 }
+
+/// An image tag removed when the test ends, however it ends.
+struct Tagged(berth_build::Engine, String);
+impl Drop for Tagged {
+    fn drop(&mut self) {
+        let (docker, name) = (self.0.docker().clone(), self.1.clone());
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let _ = docker
+                        .remove_image(
+                            &name,
+                            None::<bollard::query_parameters::RemoveImageOptions>,
+                            None,
+                        )
+                        .await;
+                })
+        })
+        .join();
+    }
+}
+
+#[tokio::test]
+async fn a_dockerfile_builds_only_from_images_an_application_may_run_and_never_pulls() {
+    let engine = engine().await;
+    let names = Names::new(&engine);
+    // Another application's build, on this engine: berth/<its service>:latest.
+    let victim = format!(
+        "berth/victim-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    engine
+        .docker()
+        .tag_image(
+            crate::repo::BASE_IMAGE,
+            Some(bollard::query_parameters::TagImageOptions {
+                repo: Some(victim.clone()),
+                tag: Some("latest".into()),
+            }),
+        )
+        .await
+        .unwrap();
+    let _victim = Tagged(engine.clone(), format!("{victim}:latest"));
+    let base_id = engine
+        .docker()
+        .inspect_image(crate::repo::BASE_IMAGE)
+        .await
+        .unwrap()
+        .id
+        .unwrap();
+    let hex = base_id.trim_start_matches("sha256:");
+    for (text, says) in [
+        (
+            format!("FROM {victim}:latest\n"),
+            "berth/ holds the images berth builds",
+        ),
+        (
+            format!("FROM docker.io/{victim}\n"),
+            "berth/ holds the images berth builds",
+        ),
+        (
+            format!("ARG BASE={}\nFROM $BASE\n", crate::repo::BASE_IMAGE),
+            "berth/ holds",
+        ),
+        (format!("FROM {base_id}\n"), "not by an image id"),
+        (format!("FROM {}\n", &hex[..12]), "not by an image id"),
+        (
+            format!(
+                "FROM {}\nCOPY --from={victim} /www /www\n",
+                crate::repo::BASE_IMAGE
+            ),
+            "berth/ holds",
+        ),
+        (
+            "FROM registry.invalid/nothing/here:1\n".to_owned(),
+            "berth pulls no base image",
+        ),
+    ] {
+        let repo = TestRepo::new();
+        let sha = repo.commit(&[("Dockerfile", &text), ("index.html", "x")], "c");
+        let (_keep, dir) = checkout_dir();
+        checkout(
+            &source(&repo, branch("main")),
+            &dir,
+            &EventSink::discard(),
+            &CancelToken::new(),
+        )
+        .unwrap();
+        let mut spec = names.spec(&dir, &sha);
+        // A build argument overriding the ARG default is what FROM sees.
+        spec.build_args
+            .insert("BASE".into(), format!("{victim}:latest"));
+        let result = engine
+            .build(&spec, &EventSink::discard(), &CancelToken::new())
+            .await;
+        match result {
+            Err(BuildError::Dockerfile(message)) => {
+                assert!(message.contains(says), "{text}: {message}")
+            }
+            other => panic!("{text}: expected the Dockerfile refused, got {other:?}"),
+        }
+        assert!(names.tags().await.is_empty(), "no image was made");
+    }
+    // The rule lets the application's own registry images through.
+    let repo = TestRepo::new();
+    let sha = repo.commit(&[("Dockerfile", &dockerfile()), ("index.html", "x")], "c");
+    let (_keep, dir) = fetch_main(&repo);
+    build(&engine, &names, &dir, &sha).await;
+}

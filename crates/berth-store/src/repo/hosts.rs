@@ -102,10 +102,7 @@ impl Scope {
     /// this scope can see it.
     async fn taken(&self, name: &str, held: &host_claims::Model, how: &str) -> StoreError {
         match self.domain(DomainId::from_uuid(held.domain_id)).await {
-            Ok(d) => StoreError::Conflict(format!(
-                "{name} {how} the domain {} ({})",
-                d.host, d.id
-            )),
+            Ok(d) => StoreError::Conflict(format!("{name} {how} the domain {} ({})", d.host, d.id)),
             Err(_) => StoreError::Conflict(format!("{name} {how} another domain")),
         }
     }

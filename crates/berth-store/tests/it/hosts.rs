@@ -51,21 +51,43 @@ async fn host_names_are_claimed_once_across_tenants_and_berths_own_are_reserved(
             }
         }
     };
-    let shop = claim(&alice, pa.id, a.id, "shop.test", routing(WwwRedirect::ToApex))
-        .await
-        .unwrap();
-    claim(&alice, pa.id, a.id, "*.apps.test", routing(WwwRedirect::None))
-        .await
-        .unwrap();
-    claim(&alice, pa.id, a.id, "one.other.test", routing(WwwRedirect::None))
-        .await
-        .unwrap();
+    let shop = claim(
+        &alice,
+        pa.id,
+        a.id,
+        "shop.test",
+        routing(WwwRedirect::ToApex),
+    )
+    .await
+    .unwrap();
+    claim(
+        &alice,
+        pa.id,
+        a.id,
+        "*.apps.test",
+        routing(WwwRedirect::None),
+    )
+    .await
+    .unwrap();
+    claim(
+        &alice,
+        pa.id,
+        a.id,
+        "one.other.test",
+        routing(WwwRedirect::None),
+    )
+    .await
+    .unwrap();
 
     // Another tenant: alice's alias, a name under her wildcard, a wildcard over her name,
     // an apex whose alias is hers, and berth's own host in every form.
     for (host, r, says) in [
         ("www.shop.test", WwwRedirect::None, "is already claimed by"),
-        ("x.apps.test", WwwRedirect::None, "is covered by the wildcard"),
+        (
+            "x.apps.test",
+            WwwRedirect::None,
+            "is covered by the wildcard",
+        ),
         ("*.other.test", WwwRedirect::None, "would cover a name"),
         ("www.shop.test", WwwRedirect::ToWww, "is already claimed by"),
         ("berth.example.com", WwwRedirect::None, "is reserved"),
@@ -89,16 +111,28 @@ async fn host_names_are_claimed_once_across_tenants_and_berths_own_are_reserved(
         );
     }
     // Alice sees her own domain named as the holder.
-    let Err(StoreError::Conflict(message)) =
-        claim(&alice, pa.id, a.id, "www.shop.test", routing(WwwRedirect::None)).await
+    let Err(StoreError::Conflict(message)) = claim(
+        &alice,
+        pa.id,
+        a.id,
+        "www.shop.test",
+        routing(WwwRedirect::None),
+    )
+    .await
     else {
         panic!("a second claim of one name");
     };
     assert!(message.contains(&shop.id.to_string()), "{message}");
     // Within one project an exact name beside the wildcard is fine.
-    claim(&alice, pa.id, a.id, "exact.apps.test", routing(WwwRedirect::None))
-        .await
-        .unwrap();
+    claim(
+        &alice,
+        pa.id,
+        a.id,
+        "exact.apps.test",
+        routing(WwwRedirect::None),
+    )
+    .await
+    .unwrap();
 
     // PATCH claims the new alias by the same rule, and frees the old one.
     let s = db.as_user(&mallory).await;
@@ -126,14 +160,26 @@ async fn host_names_are_claimed_once_across_tenants_and_berths_own_are_reserved(
     assert_eq!(e.routing.www_redirect, WwwRedirect::ToApex);
     s.commit().await.unwrap();
     // www.shop.test is free again once alice's alias went.
-    claim(&mallory, pm.id, m.id, "www.shop.test", routing(WwwRedirect::None))
-        .await
-        .unwrap();
+    claim(
+        &mallory,
+        pm.id,
+        m.id,
+        "www.shop.test",
+        routing(WwwRedirect::None),
+    )
+    .await
+    .unwrap();
     // Deleting a domain frees its names.
     let s = db.as_user(&mallory).await;
     s.delete_domain(mine.id).await.unwrap();
     s.commit().await.unwrap();
-    claim(&alice, pa.id, a.id, "www.mallory.test", routing(WwwRedirect::None))
-        .await
-        .unwrap();
+    claim(
+        &alice,
+        pa.id,
+        a.id,
+        "www.mallory.test",
+        routing(WwwRedirect::None),
+    )
+    .await
+    .unwrap();
 }
