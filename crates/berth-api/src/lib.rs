@@ -41,6 +41,9 @@ pub struct AppState {
     pub public_url: String,
     /// The edge router, when this process runs one: its per-route counters show on domains.
     pub router: Option<berth_proxy::Proxy>,
+    /// Directories under which git repositories on this machine may be named as sources
+    /// (an admin's setting); none by default.
+    pub git_local_roots: Vec<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -54,6 +57,7 @@ impl AppState {
             pipeline: None,
             public_url: "http://127.0.0.1:3000".into(),
             router: None,
+            git_local_roots: Vec::new(),
         }
     }
 }

@@ -77,6 +77,7 @@ async fn main() {
         reference: GitRef::Branch(BranchName::parse("main").unwrap()),
         credentials: None,
         submodules: false,
+        local_roots: vec![std::env::temp_dir()],
     };
     let checkout_dir = work.path().join("checkout");
     let t = Instant::now();

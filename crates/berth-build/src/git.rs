@@ -25,6 +25,9 @@ pub struct SourceSpec {
     pub credentials: Option<GitCredentials>,
     /// Check out the repository's submodules too (recursively).
     pub submodules: bool,
+    /// Directories under which a repository on this machine may be fetched (an admin's
+    /// setting, none by default): any other local repository, top or submodule, is refused.
+    pub local_roots: Vec<std::path::PathBuf>,
 }
 
 /// The commit a checkout holds.
@@ -53,6 +56,16 @@ pub fn checkout(
     events: &EventSink,
     cancel: &CancelToken,
 ) -> Result<CommitInfo, BuildError> {
+    spec.repository
+        .check_fetchable(&spec.local_roots)
+        .map_err(|e| BuildError::Repository {
+            url: spec.repository.to_string(),
+            message: e
+                .errors
+                .first()
+                .map(|f| f.message.clone())
+                .unwrap_or_default(),
+        })?;
     std::fs::create_dir_all(dir).map_err(BuildError::io("creating the checkout directory"))?;
     let repo = match Repository::open(dir) {
         Ok(r) => r,
@@ -96,6 +109,8 @@ pub fn checkout(
     });
     let mut options = FetchOptions::new();
     options.remote_callbacks(callbacks);
+    // A redirect could lead the fetch, and the credentials, to another host.
+    options.follow_redirects(git2::RemoteRedirect::None);
     // Over the network, a branch or a tag needs only its tip: fetch shallow. An exact commit
     // may lie anywhere in the history, so it needs all of it (unshallowing a checkout that an
     // earlier shallow fetch left). Local transports do not support shallow fetches.
@@ -183,10 +198,25 @@ fn update_submodules(
             url: format!("{} (submodule {name})", spec.repository),
             message: e.message().to_owned(),
         };
+        // A submodule is fetched by the same rule as the repository: no local transport
+        // outside the allowed roots, and the credentials only for their own host.
+        let url = sub.url().unwrap_or("");
+        spec.repository
+            .resolve_submodule(url)
+            .and_then(|u| u.check_fetchable(&spec.local_roots))
+            .map_err(|e| BuildError::Repository {
+                url: format!("{} (submodule {name} at {url})", spec.repository),
+                message: e
+                    .errors
+                    .first()
+                    .map(|f| f.message.clone())
+                    .unwrap_or_default(),
+            })?;
         let mut options = git2::SubmoduleUpdateOptions::new();
         let callbacks = credentials(spec);
         let mut fetch = FetchOptions::new();
         fetch.remote_callbacks(callbacks);
+        fetch.follow_redirects(git2::RemoteRedirect::None);
         options.fetch(fetch);
         sub.update(true, Some(&mut options)).map_err(fail)?;
         let inner = sub.open().map_err(fail)?;
@@ -210,9 +240,20 @@ fn credentials_and_host_key(
     seen: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 ) -> RemoteCallbacks<'static> {
     let credentials = spec.credentials.clone();
+    // Credentials are bound to the host they were entered for: a submodule or anything else
+    // on another host gets none.
+    let bound_to = spec.repository.host();
     let mut asked = false;
     let mut callbacks = RemoteCallbacks::new();
-    callbacks.credentials(move |_url, username, allowed| {
+    callbacks.credentials(move |url, username, allowed| {
+        let asking = RepositoryUrl::parse(url).ok().and_then(|u| u.host());
+        if credentials.is_some() && (bound_to.is_none() || asking != bound_to) {
+            return Err(git2::Error::from_str(&format!(
+                "{} asks for credentials; the repository's are for {} only",
+                asking.as_deref().unwrap_or(url),
+                bound_to.as_deref().unwrap_or("no host")
+            )));
+        }
         if asked {
             return Err(git2::Error::from_str(
                 "the repository refused the credentials",

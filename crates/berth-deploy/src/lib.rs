@@ -59,6 +59,9 @@ pub struct PipelineSettings {
     pub concurrency: usize,
     /// Checkouts (kept between deployments, so a fetch is incremental) and temporary files.
     pub work_dir: PathBuf,
+    /// Directories under which git repositories on this machine may be fetched; none: only
+    /// network repositories.
+    pub git_local_roots: Vec<PathBuf>,
     pub build_timeout: Duration,
     pub rollout_timeout: Duration,
     /// How often the queue is looked at when nothing wakes the worker.
@@ -76,6 +79,7 @@ impl Default for PipelineSettings {
         Self {
             concurrency: 2,
             work_dir: PathBuf::from("data/work"),
+            git_local_roots: Vec::new(),
             build_timeout: Duration::from_secs(30 * 60),
             rollout_timeout: Duration::from_secs(10 * 60),
             poll: Duration::from_secs(2),

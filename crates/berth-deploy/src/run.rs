@@ -419,6 +419,7 @@ impl Run<'_> {
             },
             credentials,
             submodules: git.submodules,
+            local_roots: self.inner.settings.git_local_roots.clone(),
         };
         self.log.info(
             StepName::Clone,
@@ -452,6 +453,16 @@ impl Run<'_> {
         };
         let sha = CommitSha::parse(&info.sha)
             .map_err(|_| End::Failed(format!("the checkout gave no commit id: {}", info.sha)))?;
+        if let Some(key) = &info.host_key {
+            let scope = self.scope().await?;
+            if scope.pin_git_host_key(app.id, key).await? {
+                scope.commit().await?;
+                self.log.info(
+                    StepName::Clone,
+                    format!("recorded the SSH server's host key {key}; later fetches insist on it"),
+                );
+            }
+        }
         self.log.info(
             StepName::Clone,
             format!(

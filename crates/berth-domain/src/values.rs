@@ -433,6 +433,91 @@ impl RepositoryUrl {
             "must be an https, ssh, git or file URL, user@host:path, or an absolute path",
         ))
     }
+
+    /// The path of a repository on this machine (`file://` or an absolute path); `None` for
+    /// one reached over the network.
+    pub fn local_path(&self) -> Option<&str> {
+        let s = self.0.as_str();
+        if let Some(rest) = s.strip_prefix("file://") {
+            // file:///path, or file://localhost/path.
+            return Some(rest.strip_prefix("localhost").unwrap_or(rest));
+        }
+        s.starts_with('/').then_some(s)
+    }
+
+    /// The host (with its port, if it names one), lower case, that a network repository is
+    /// fetched from: what its credentials are bound to. `None` for a local one.
+    pub fn host(&self) -> Option<String> {
+        if self.local_path().is_some() {
+            return None;
+        }
+        let s = self.0.as_str();
+        let authority = match s.split_once("://") {
+            Some((_, rest)) => rest.split('/').next().unwrap_or(""),
+            // scp-like: [user@]host:path
+            None => s.split_once(':').map_or("", |(host, _)| host),
+        };
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        Some(host.to_ascii_lowercase())
+    }
+
+    /// Whether berth may fetch this repository: any network repository; a local one (`file://`
+    /// or a path) only under one of `local_roots`, the directories an admin allowed (none by
+    /// default), compared by whole path components. The same rule holds for every submodule.
+    pub fn check_fetchable(
+        &self,
+        local_roots: &[std::path::PathBuf],
+    ) -> Result<(), ValidationError> {
+        let Some(path) = self.local_path() else {
+            return Ok(());
+        };
+        let path = std::path::Path::new(path);
+        let normal = path.is_absolute()
+            && path.components().all(|c| {
+                !matches!(
+                    c,
+                    std::path::Component::ParentDir | std::path::Component::CurDir
+                )
+            });
+        if normal && local_roots.iter().any(|root| path.starts_with(root)) {
+            return Ok(());
+        }
+        Err(err(
+            "must be a repository reached over the network (https, ssh, git); repositories on berth's own machine are refused",
+        ))
+    }
+
+    /// A submodule's URL as git resolves it: `./x` and `../x` relative to this repository's
+    /// URL (each `../` takes one path component away), anything else as it is.
+    pub fn resolve_submodule(&self, url: &str) -> Result<Self, ValidationError> {
+        if !(url.starts_with("./") || url.starts_with("../")) {
+            return Self::parse(url);
+        }
+        let mut base = self.0.trim_end_matches('/').to_owned();
+        // Where the path begins: after the authority of a URL, after the ':' of scp-like.
+        let path_start = match base.find("://") {
+            Some(i) => base[i + 3..].find('/').map_or(base.len(), |j| i + 3 + j),
+            None if base.starts_with('/') => 0,
+            None => base.find(':').map_or(0, |i| i + 1),
+        };
+        let mut rest = url;
+        loop {
+            if let Some(r) = rest.strip_prefix("./") {
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("../") {
+                rest = r;
+                match base.rfind('/').filter(|&i| i >= path_start) {
+                    Some(i) => base.truncate(i),
+                    None if base.len() > path_start => base.truncate(path_start),
+                    None => return Err(err("climbs above the repository's host")),
+                }
+            } else {
+                break;
+            }
+        }
+        let sep = if base.ends_with(':') { "" } else { "/" };
+        Self::parse(&format!("{base}{sep}{rest}"))
+    }
 }
 
 string_value!(
@@ -772,6 +857,59 @@ mod tests {
         ] {
             assert!(BranchName::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn repositories_on_this_machine_are_refused_unless_under_an_allowed_root() {
+        let roots = [std::path::PathBuf::from("/srv/git")];
+        for (url, none, allowed) in [
+            ("https://github.com/acme/web.git", true, true),
+            ("git@github.com:acme/web.git", true, true),
+            ("ssh://git@host:2222/x.git", true, true),
+            ("file:///etc", false, false),
+            ("file://localhost/etc", false, false),
+            ("/var/lib/berth/work/checkouts/other", false, false),
+            ("/srv/git/app.git", false, true),
+            ("file:///srv/git/app.git", false, true),
+            ("/srv/git/../../etc", false, false),
+            ("/srv/gitx/app.git", false, false),
+        ] {
+            let r = RepositoryUrl::parse(url).unwrap();
+            assert_eq!(r.check_fetchable(&[]).is_ok(), none, "{url} with no root");
+            assert_eq!(r.check_fetchable(&roots).is_ok(), allowed, "{url}");
+        }
+        let host = |u: &str| RepositoryUrl::parse(u).unwrap().host();
+        assert_eq!(
+            host("https://GitHub.com/a/b").as_deref(),
+            Some("github.com")
+        );
+        assert_eq!(
+            host("ssh://git@h.test:2222/x").as_deref(),
+            Some("h.test:2222")
+        );
+        assert_eq!(host("git@h.test:a/b.git").as_deref(), Some("h.test"));
+        assert_eq!(host("/srv/x"), None);
+        let sub = |base: &str, rel: &str| {
+            RepositoryUrl::parse(base)
+                .unwrap()
+                .resolve_submodule(rel)
+                .map(|u| u.to_string())
+        };
+        assert_eq!(
+            sub("https://h/a/b.git", "../c.git").unwrap(),
+            "https://h/a/c.git"
+        );
+        assert_eq!(
+            sub("https://h/a/b.git", "../../c.git").unwrap(),
+            "https://h/c.git"
+        );
+        assert!(sub("https://h/a/b.git", "../../../c.git").is_err());
+        assert_eq!(sub("git@h:a/b.git", "../c.git").unwrap(), "git@h:a/c.git");
+        assert_eq!(sub("git@h:b.git", "../c.git").unwrap(), "git@h:c.git");
+        assert_eq!(
+            sub("https://h/a/b.git", "file:///etc").unwrap(),
+            "file:///etc"
+        );
     }
 
     #[test]

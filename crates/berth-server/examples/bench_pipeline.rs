@@ -141,6 +141,8 @@ fn main() {
             data.path().to_str().unwrap(),
         ])
         .env("BERTH_LOG_LEVEL", "warn")
+        // The benchmark's repository is a local one, in a temporary directory.
+        .env("BERTH_GIT_LOCAL_ROOTS", std::env::temp_dir())
         .env_remove("BERTH_DATABASE_URL")
         .stdout(Stdio::piped())
         .spawn()

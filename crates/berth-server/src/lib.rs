@@ -80,6 +80,7 @@ pub fn app_state(settings: &Settings, store: Store) -> berth_api::AppState {
     state.auth.bcrypt_cost = settings.bcrypt_cost;
     state.auth.session_ttl = chrono::Duration::hours(i64::from(settings.session_ttl_hours));
     state.body_limit = settings.body_limit_bytes;
+    state.git_local_roots = settings.git_local_roots();
     state.public_url = settings
         .public_url
         .clone()
@@ -178,6 +179,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         berth_deploy::PipelineSettings {
             concurrency: settings.deploy_concurrency,
             work_dir: settings.data_dir.join("work"),
+            git_local_roots: settings.git_local_roots(),
             log_retention: std::time::Duration::from_secs(
                 u64::from(settings.log_retention_days) * 24 * 3600,
             ),

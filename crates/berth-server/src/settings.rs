@@ -37,6 +37,9 @@ pub struct Settings {
     pub swarm_network: String,
     /// Directories under which applications may bind-mount host paths; none by default.
     pub swarm_bind_roots: Vec<HostPath>,
+    /// Directories under which git repositories on this machine may be fetched (`file://` or
+    /// a path, by any user); none by default: only network repositories.
+    pub git_local_roots: Vec<HostPath>,
     /// The address users and git hosts reach berth at (for the webhook URLs it shows);
     /// `http://<listen>` when unset.
     pub public_url: Option<String>,
@@ -90,6 +93,7 @@ impl Default for Settings {
             swarm_advertise_addr: "127.0.0.1".into(),
             swarm_network: "berth".into(),
             swarm_bind_roots: Vec::new(),
+            git_local_roots: Vec::new(),
             public_url: None,
             deploy_concurrency: 2,
             log_retention_days: 30,
@@ -123,6 +127,7 @@ struct FileSettings {
     swarm_advertise_addr: Option<String>,
     swarm_network: Option<String>,
     swarm_bind_roots: Option<Vec<String>>,
+    git_local_roots: Option<Vec<String>>,
     public_url: Option<String>,
     deploy_concurrency: Option<usize>,
     log_retention_days: Option<u32>,
@@ -299,6 +304,10 @@ impl Settings {
         if let Some(v) = env("BERTH_SWARM_BIND_ROOTS") {
             s.swarm_bind_roots = bind_roots(v.split(',').filter(|p| !p.is_empty()))
                 .context("BERTH_SWARM_BIND_ROOTS")?;
+        }
+        if let Some(v) = env("BERTH_GIT_LOCAL_ROOTS") {
+            s.git_local_roots = bind_roots(v.split(',').filter(|p| !p.is_empty()))
+                .context("BERTH_GIT_LOCAL_ROOTS")?;
         }
         if let Some(v) = env("BERTH_PUBLIC_URL") {
             s.public_url = Some(v);
@@ -484,7 +493,19 @@ impl Settings {
             self.swarm_bind_roots = bind_roots(v.iter().map(String::as_str))
                 .with_context(|| format!("swarm_bind_roots in {}", path.display()))?;
         }
+        if let Some(v) = f.git_local_roots {
+            self.git_local_roots = bind_roots(v.iter().map(String::as_str))
+                .with_context(|| format!("git_local_roots in {}", path.display()))?;
+        }
         Ok(())
+    }
+
+    /// `git_local_roots` as paths.
+    pub fn git_local_roots(&self) -> Vec<PathBuf> {
+        self.git_local_roots
+            .iter()
+            .map(|p| PathBuf::from(p.as_str()))
+            .collect()
     }
 
     /// The database URL in force: the configured one, or SQLite in the data directory.

@@ -98,6 +98,20 @@ pub async fn list_applications(
     }))
 }
 
+/// A git source must be a repository berth may fetch: over the network, or under a local
+/// root the admin allowed.
+fn check_fetchable(
+    state: &AppState,
+    source: &berth_domain::ApplicationSource,
+) -> Result<(), ApiError> {
+    if let berth_domain::ApplicationSource::Git(g) = source {
+        g.repository
+            .check_fetchable(&state.git_local_roots)
+            .map_err(|e| e.nested("source.repository"))?;
+    }
+    Ok(())
+}
+
 /// Creates an application in a project (write access).
 #[utoipa::path(post, path = "/api/v1/projects/{id}/applications", tag = "applications", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body = ApplicationInput,
@@ -117,6 +131,7 @@ pub async fn create_application(
     let (Some(name), Some(source)) = (c.name, c.source) else {
         return Err(ApiError::invalid("name", "is required"));
     };
+    check_fetchable(&state, &source)?;
     let app = s
         .create_application(
             project.id,
@@ -171,6 +186,9 @@ pub async fn update_application(
     let s = caller.scope(&state).await?;
     let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Write).await?;
     let mut changes = parsed.changes.clone();
+    if let Some(source) = &changes.source {
+        check_fetchable(&state, source)?;
+    }
     if parsed.touches_runtime() {
         let runtime = parsed.runtime_over(&app.runtime);
         runtime.validate()?;

@@ -6,6 +6,7 @@ mod auth;
 mod docs;
 mod fuzz;
 mod health;
+mod isolation;
 mod matrix;
 mod resources;
 

@@ -43,6 +43,7 @@ fn source(repo: &TestRepo, reference: GitRef) -> SourceSpec {
         reference,
         credentials: None,
         submodules: false,
+        local_roots: vec![std::env::temp_dir()],
     }
 }
 
@@ -271,6 +272,7 @@ async fn bad_sources_give_typed_errors_and_leave_nothing_behind() {
         reference: branch("main"),
         credentials: None,
         submodules: false,
+        local_roots: vec![std::env::temp_dir()],
     };
     assert!(
         matches!(
@@ -816,6 +818,7 @@ async fn a_private_repository_over_http_takes_a_token_that_never_shows() {
             token: berth_domain::SecretString::new(t),
         }),
         submodules: false,
+        local_roots: vec![std::env::temp_dir()],
     };
 
     let (_keep, dir) = checkout_dir();
@@ -882,6 +885,7 @@ async fn network_sources_fetch_branches_shallow_and_deepen_for_an_old_commit() {
             token: berth_domain::SecretString::new("t0ken"),
         }),
         submodules: false,
+        local_roots: vec![std::env::temp_dir()],
     };
     let (_keep, dir) = checkout_dir();
     assert_eq!(
@@ -1078,6 +1082,7 @@ async fn a_private_repository_over_ssh_takes_a_deploy_key_and_pins_the_host_key(
             known_host: known,
         }),
         submodules: false,
+        local_roots: vec![std::env::temp_dir()],
     };
 
     // First use: accepted, and the host key is handed back to be pinned.
@@ -1203,6 +1208,7 @@ async fn a_private_repository_over_https_verifies_the_server() {
             token: berth_domain::SecretString::new("tls-token"),
         }),
         submodules: false,
+        local_roots: vec![std::env::temp_dir()],
     };
     let (_keep, dir) = checkout_dir();
     assert_eq!(
@@ -1365,4 +1371,88 @@ async fn a_dockerfile_builds_only_from_images_an_application_may_run_and_never_p
     let sha = repo.commit(&[("Dockerfile", &dockerfile()), ("index.html", "x")], "c");
     let (_keep, dir) = fetch_main(&repo);
     build(&engine, &names, &dir, &sha).await;
+}
+
+#[tokio::test]
+async fn local_repositories_and_submodules_are_refused_and_credentials_stay_with_their_host() {
+    let secret = TestRepo::new();
+    secret.commit(&[("key.txt", "another tenant's checkout")], "secret");
+    // A local repository, top or submodule, with no allowed root.
+    let mut spec = source(&secret, branch("main"));
+    spec.local_roots.clear();
+    let (_keep, dir) = checkout_dir();
+    match checkout(&spec, &dir, &EventSink::discard(), &CancelToken::new()) {
+        Err(BuildError::Repository { message, .. }) => {
+            assert!(message.contains("reached over the network"), "{message}")
+        }
+        other => panic!("a file:// repository was fetched: {other:?}"),
+    }
+    assert!(!dir.join("key.txt").exists());
+    let plain = berth_domain::RepositoryUrl::parse(secret.path().to_str().unwrap()).unwrap();
+    spec.repository = plain;
+    assert!(checkout(&spec, &dir, &EventSink::discard(), &CancelToken::new()).is_err());
+
+    // A network repository whose submodule is a path on the server, and another whose
+    // submodule lives on another host: the first is refused, the second gets no token.
+    // The other host serves the secret repository to anyone holding alice's token: were the
+    // token handed to it, the submodule would be fetched.
+    let other_root = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        secret.path().join(".git"),
+        other_root.path().join("other.git"),
+    )
+    .unwrap();
+    let other = GitServer::start(other_root.path(), "t0ken-of-alice");
+    for (sub_url, says) in [
+        (
+            secret.url().to_string(),
+            "reached over the network".to_owned(),
+        ),
+        (
+            format!("http://127.0.0.1:{}/other.git", other.port),
+            "asks for credentials; the repository's are for 127.0.0.1:".to_owned(),
+        ),
+    ] {
+        let app = TestRepo::new();
+        app.commit(&[("index.html", "x")], "app");
+        {
+            let mut sub = app
+                .repo
+                .submodule(secret.url().as_str(), std::path::Path::new("lib"), true)
+                .unwrap();
+            sub.clone(None).unwrap();
+            sub.add_finalize().unwrap();
+        }
+        // The submodule as the attacker names it.
+        let gitmodules = std::fs::read_to_string(app.path().join(".gitmodules"))
+            .unwrap()
+            .replace(secret.url().as_str(), &sub_url);
+        app.commit(&[(".gitmodules", &gitmodules)], "add the library");
+        let root = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(app.path().join(".git"), root.path().join("app.git")).unwrap();
+        let server = GitServer::start(root.path(), "t0ken-of-alice");
+        let spec = SourceSpec {
+            repository: berth_domain::RepositoryUrl::parse(&format!(
+                "http://127.0.0.1:{}/app.git",
+                server.port
+            ))
+            .unwrap(),
+            reference: branch("main"),
+            credentials: Some(berth_domain::GitCredentials::Token {
+                token: berth_domain::SecretString::new("t0ken-of-alice"),
+            }),
+            submodules: true,
+            local_roots: Vec::new(),
+        };
+        let (_keep, dir) = checkout_dir();
+        match checkout(&spec, &dir, &EventSink::discard(), &CancelToken::new()) {
+            Err(BuildError::Repository { message, url }) => {
+                assert!(url.contains("submodule lib"), "{url}");
+                assert!(message.contains(&says), "{message}");
+                assert!(!message.contains("t0ken"), "{message}");
+            }
+            other => panic!("{sub_url}: the submodule was fetched: {other:?}"),
+        }
+        assert!(!dir.join("lib/key.txt").exists());
+    }
 }

@@ -25,7 +25,10 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> Berth {
         .env_remove("BERTH_DATABASE_URL")
         // The edge router only where a test asks for it: parallel servers would all want 80.
         .env("BERTH_PROXY_HTTP", "off")
-        .env("BERTH_PROXY_HTTPS", "off");
+        .env("BERTH_PROXY_HTTPS", "off")
+        // The tests' repositories are local ones in temporary directories; a test that tries
+        // what an ordinary installation refuses sets this to nothing.
+        .env("BERTH_GIT_LOCAL_ROOTS", std::env::temp_dir());
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -236,6 +236,7 @@ impl Scope {
         if let Some(d) = description {
             am.description = Set(d.map(Description::into_inner));
         }
+        let credentials_given = credentials.is_some();
         if let Some(c) = credentials {
             if current.kind != ApplicationKind::Git {
                 return Err(ValidationError::field(
@@ -273,6 +274,22 @@ impl Scope {
                 .into());
             }
             am.source_config = Set(to_json(src));
+            // Credentials belong to the host they were entered for: a repository moved to
+            // another host keeps none, unless new ones come with the change.
+            if let (ApplicationSource::Git(new), ApplicationSource::Git(old)) =
+                (src, &current.source)
+            {
+                if !credentials_given && new.repository.host() != old.repository.host() {
+                    git_sources::Entity::update_many()
+                        .col_expr(
+                            git_sources::Column::CredentialsEncrypted,
+                            Option::<Vec<u8>>::None.into(),
+                        )
+                        .filter(git_sources::Column::ApplicationId.eq(id.as_uuid()))
+                        .exec(self.connection())
+                        .await?;
+                }
+            }
             if let ApplicationSource::Git(g) = src {
                 git_sources::Entity::update_many()
                     .col_expr(git_sources::Column::Provider, g.provider.as_str().into())
@@ -340,6 +357,36 @@ impl Scope {
         Ok(Some(
             serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         ))
+    }
+
+    /// Records the SSH host key a repository's server presented on first use, so every later
+    /// fetch insists on it. Does nothing when a key is recorded already or the credentials are
+    /// not a deploy key.
+    pub async fn pin_git_host_key(
+        &self,
+        application: ApplicationId,
+        host_key: &str,
+    ) -> Result<bool, StoreError> {
+        let Some(GitCredentials::SshKey {
+            ssh_key,
+            known_host: None,
+        }) = self.git_credentials(application).await?
+        else {
+            return Ok(false);
+        };
+        let pinned = GitCredentials::SshKey {
+            ssh_key,
+            known_host: Some(host_key.to_owned()),
+        };
+        git_sources::Entity::update_many()
+            .col_expr(
+                git_sources::Column::CredentialsEncrypted,
+                Some(self.cipher.encrypt_str(&pinned.to_secret_json())).into(),
+            )
+            .filter(git_sources::Column::ApplicationId.eq(application.as_uuid()))
+            .exec(self.connection())
+            .await?;
+        Ok(true)
     }
 
     pub async fn set_last_deployed_commit(

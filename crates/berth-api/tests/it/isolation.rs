@@ -1,0 +1,121 @@
+//! What a developer may name, tried as an attacker through the API: images of other
+//! applications, repositories on berth's own machine, and credentials moved to another host.
+
+use berth_testkit::both_backends;
+use serde_json::json;
+
+use crate::api::{app_body, TestApi};
+
+both_backends!(
+    an_application_names_only_registry_images_and_network_repositories,
+    credentials_stay_with_the_host_they_were_entered_for,
+);
+
+async fn an_application_names_only_registry_images_and_network_repositories(api: TestApi) {
+    let root = api.admin().await;
+    let (_, dev) = api.user(&root, "mallory", "developer").await;
+    let project = api.project(&dev, "attack", None).await;
+    let path = format!("/api/v1/projects/{project}/applications");
+    for (source, field) in [
+        (
+            json!({ "type": "image", "image": "berth/victim-0190a:latest" }),
+            "source.image",
+        ),
+        (
+            json!({ "type": "image", "image": "docker.io/berth/victim" }),
+            "source.image",
+        ),
+        (
+            json!({ "type": "image", "image": "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" }),
+            "source.image",
+        ),
+        (
+            json!({ "type": "image", "image": "0123456789ab" }),
+            "source.image",
+        ),
+        (
+            json!({ "type": "git", "provider": "github", "repository": "file:///etc", "branch": "main" }),
+            "source.repository",
+        ),
+        (
+            json!({ "type": "git", "provider": "github", "repository": "/var/lib/berth/work/checkouts/x", "branch": "main" }),
+            "source.repository",
+        ),
+    ] {
+        let mut body = app_body("web");
+        body["source"] = source.clone();
+        let r = api.post(&path, &dev, body).await;
+        assert_eq!(r.status, 422, "{source}: {}", r.body);
+        assert_eq!(r.body["errors"][0]["field"], field, "{}", r.body);
+    }
+    assert_eq!(
+        api.get(&path, &dev).await.body["total"],
+        0,
+        "nothing was created"
+    );
+    // The same rule on PATCH.
+    let app = api.application(&dev, &project, "web").await;
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/applications/{app}"),
+            Some(&dev),
+            Some(json!({ "source": { "type": "git", "provider": "github", "repository": "file:///etc/berth", "branch": "main" } })),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["field"], "source.repository");
+}
+
+async fn credentials_stay_with_the_host_they_were_entered_for(api: TestApi) {
+    let root = api.admin().await;
+    let (_, owner) = api.user(&root, "alice", "developer").await;
+    let project = api.project(&owner, "shop", None).await;
+    let mut body = app_body("web");
+    body["source"]["credentials"] = json!({ "token": "ghp_alices_token" });
+    let r = api
+        .post(
+            &format!("/api/v1/projects/{project}/applications"),
+            &owner,
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let app = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["has_credentials"], true, "{}", r.body);
+    let patch = |repository: &str| json!({ "source": { "type": "git", "provider": "github", "repository": repository, "branch": "main" } });
+    // Another path on the same host keeps them.
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/applications/{app}"),
+            Some(&owner),
+            Some(patch("https://github.com/acme/other.git")),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["has_credentials"], true);
+    // A server of the attacker's drops them: the token never goes there.
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/applications/{app}"),
+            Some(&owner),
+            Some(patch("https://git.attacker.example/x.git")),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["has_credentials"], false, "{}", r.body);
+    // New credentials given with the move are kept.
+    let mut moved = patch("https://gitlab.example/acme/web.git");
+    moved["source"]["credentials"] = json!({ "token": "glpat_new" });
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/applications/{app}"),
+            Some(&owner),
+            Some(moved),
+        )
+        .await;
+    assert_eq!(r.body["has_credentials"], true, "{}", r.body);
+}
