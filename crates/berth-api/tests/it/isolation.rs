@@ -9,7 +9,44 @@ use crate::api::{app_body, TestApi};
 both_backends!(
     an_application_names_only_registry_images_and_network_repositories,
     credentials_stay_with_the_host_they_were_entered_for,
+    a_project_or_user_with_applications_is_not_deleted_from_under_them,
 );
+
+async fn a_project_or_user_with_applications_is_not_deleted_from_under_them(api: TestApi) {
+    let root = api.admin().await;
+    let (alice_id, alice) = api.user(&root, "alice", "developer").await;
+    let project = api.project(&alice, "shop", None).await;
+    api.application(&alice, &project, "web").await;
+    let r = api
+        .call(
+            "DELETE",
+            &format!("/api/v1/projects/{project}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("(web)"),
+        "says what is still there: {}",
+        r.body
+    );
+    let r = api
+        .call(
+            "DELETE",
+            &format!("/api/v1/users/{alice_id}"),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(
+        api.get(&format!("/api/v1/projects/{project}"), &alice)
+            .await
+            .status,
+        200
+    );
+}
 
 async fn an_application_names_only_registry_images_and_network_repositories(api: TestApi) {
     let root = api.admin().await;

@@ -4,7 +4,7 @@ use sea_orm::{
 };
 
 use super::{conflict, fetch_page, found, now, parse_col};
-use crate::entity::projects;
+use crate::entity::{applications, projects};
 use crate::{Actor, Scope, StoreError};
 
 #[derive(Debug, Clone)]
@@ -144,8 +144,16 @@ impl Scope {
 
     /// Deletes a project and, by cascade, its applications, databases and domains. Refused
     /// while a volume of one of its applications exists (volumes are removed explicitly).
+    /// Deletes a project. Refused while it has applications: each is deleted first (which
+    /// removes its Swarm service, jobs, secrets and images), so no service berth made for the
+    /// project keeps running with no row to manage it.
     pub async fn delete_project(&self, id: ProjectId) -> Result<(), StoreError> {
         self.project(id).await?;
+        self.refuse_while_applications_run(
+            applications::Column::ProjectId.eq(id.as_uuid()),
+            "the project",
+        )
+        .await?;
         let r = projects::Entity::delete_by_id(id.as_uuid())
             .exec(self.connection())
             .await
@@ -154,5 +162,31 @@ impl Scope {
             return Err(StoreError::NotFound("project"));
         }
         Ok(())
+    }
+}
+
+impl Scope {
+    /// A conflict naming the applications (not deleted) that `filter` selects, if any.
+    pub(crate) async fn refuse_while_applications_run(
+        &self,
+        filter: sea_orm::sea_query::SimpleExpr,
+        what: &str,
+    ) -> Result<(), StoreError> {
+        let left: Vec<String> = applications::Entity::find()
+            .filter(filter)
+            .filter(applications::Column::DeletedAt.is_null())
+            .order_by_asc(applications::Column::Name)
+            .all(self.connection())
+            .await?
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::Conflict(format!(
+            "{what} still has applications ({}); delete them first, which stops and removes what berth runs for them",
+            left.join(", ")
+        )))
     }
 }

@@ -1,10 +1,11 @@
 use berth_domain::*;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 
 use super::{conflict, fetch_page, found, now, parse_col};
-use crate::entity::{team_members, teams, users};
+use crate::entity::{applications, projects, team_members, teams, users};
 use crate::{Scope, StoreError};
 
 /// A user to create. The password is already hashed by the caller.
@@ -169,7 +170,19 @@ impl Scope {
 
     /// Deletes a user: their projects go with them; deployments and audit entries they made
     /// stay, with the user cleared.
+    /// Deletes a user and the projects they own; refused while those projects have
+    /// applications (see `delete_project`).
     pub async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+        let owned = projects::Entity::find()
+            .select_only()
+            .column(projects::Column::Id)
+            .filter(projects::Column::OwnerId.eq(id.as_uuid()))
+            .into_query();
+        self.refuse_while_applications_run(
+            applications::Column::ProjectId.in_subquery(owned),
+            "a project this user owns",
+        )
+        .await?;
         let r = users::Entity::delete_by_id(id.as_uuid())
             .exec(self.connection())
             .await?;

@@ -166,6 +166,7 @@ async fn volumes_restrict_deleting_their_owner(db: TestDb) {
         s.list_volumes(a.id).await.unwrap(),
         std::slice::from_ref(&v)
     );
+    s.soft_delete_application(a.id).await.unwrap();
     let e = s.delete_project(p.id).await.unwrap_err();
     assert!(
         matches!(e, StoreError::Conflict(ref m) if m.contains("volumes")),
@@ -186,6 +187,7 @@ async fn volumes_restrict_deleting_their_owner(db: TestDb) {
     drop(s);
     let s = db.as_user(&alice).await;
     s.delete_volume(v.id).await.unwrap();
+    s.soft_delete_application(a.id).await.unwrap();
     s.delete_project(p.id).await.unwrap();
     s.commit().await.unwrap();
 }

@@ -300,6 +300,25 @@ async fn deleting_a_project_cascades_and_deleting_a_user_keeps_history(db: TestD
         .await
         .unwrap();
     assert_eq!(audit.items[0].user_id, None);
+    s.commit().await.unwrap();
+    // A project, or the user who owns it, whose application is not deleted stays: deleting the
+    // application first is what removes what berth runs for it.
+    let s = db.system().await;
+    let e = s.delete_project(p.id).await.unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Conflict(m) if m.contains("still has applications (web)")),
+        "{e:?}"
+    );
+    drop(s);
+    let s = db.system().await;
+    let e = s.delete_user(alice.id).await.unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Conflict(m) if m.contains("(web)")),
+        "{e:?}"
+    );
+    drop(s);
+    let s = db.system().await;
+    s.soft_delete_application(a.id).await.unwrap();
     s.delete_project(p.id).await.unwrap();
     assert!(s.deployment(d.id).await.is_err());
     let count = s
