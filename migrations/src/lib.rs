@@ -12,6 +12,7 @@ mod m20261123_000004_domain_routing;
 mod m20261123_000005_certificates_acme;
 mod m20261123_000006_certificate_orders;
 mod m20261201_000007_host_claims;
+mod m20261201_000008_volume_engine_names;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_certificates_acme::Migration),
             Box::new(m20261123_000006_certificate_orders::Migration),
             Box::new(m20261201_000007_host_claims::Migration),
+            Box::new(m20261201_000008_volume_engine_names::Migration),
         ]
     }
 }

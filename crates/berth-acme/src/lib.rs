@@ -207,7 +207,15 @@ impl Acme {
                     http.put(&token, key_auth.as_str());
                     tokens.push(token);
                 }
-                challenge.set_ready().await?;
+                // A CA that validates at once (Pebble without its sleeps, under load) answers
+                // a failed validation here already.
+                match challenge.set_ready().await {
+                    Ok(()) => {}
+                    Err(instant_acme::Error::Api(problem)) => {
+                        return Err(validation_failed(names, &problem))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             let status = match order
                 .poll_ready(&RetryPolicy::new().timeout(self.order_timeout))
@@ -216,13 +224,7 @@ impl Acme {
                 Ok(s) => s,
                 // The CA's own account of a failed validation.
                 Err(instant_acme::Error::Api(problem)) => {
-                    return Err(AcmeError::Challenge {
-                        name: names.join(", "),
-                        reason: problem
-                            .detail
-                            .clone()
-                            .unwrap_or_else(|| problem.to_string()),
-                    })
+                    return Err(validation_failed(names, &problem))
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -362,6 +364,17 @@ pub fn validity(chain_pem: &str) -> Result<(i64, i64), AcmeError> {
         cert.validity().not_before.timestamp(),
         cert.validity().not_after.timestamp(),
     ))
+}
+
+/// The CA's own account of a failed validation.
+fn validation_failed(names: &[String], problem: &instant_acme::Problem) -> AcmeError {
+    AcmeError::Challenge {
+        name: names.join(", "),
+        reason: problem
+            .detail
+            .clone()
+            .unwrap_or_else(|| problem.to_string()),
+    }
 }
 
 #[cfg(test)]

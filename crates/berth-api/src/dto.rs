@@ -824,6 +824,8 @@ pub struct VolumeCreate {
 pub struct VolumeView {
     pub id: uuid::Uuid,
     pub name: String,
+    /// The Docker volume's name, berth's own (`berth-vol-<id>`).
+    pub engine_name: String,
     pub kind: String,
     pub mount_path: String,
     pub size_gb: u32,
@@ -836,6 +838,7 @@ impl From<Volume> for VolumeView {
         Self {
             id: v.id.as_uuid(),
             name: v.name.into_inner(),
+            engine_name: v.engine_name.into_inner(),
             kind: v.kind.as_str().into(),
             mount_path: v.mount_path.into_inner(),
             size_gb: v.size_gb.get(),

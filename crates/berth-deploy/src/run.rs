@@ -639,7 +639,7 @@ impl Run<'_> {
         for v in scope.list_volumes(app.id).await? {
             if v.kind == VolumeKind::DockerVolume {
                 spec.mounts.push(Mount {
-                    source: MountSource::Volume(v.name.clone()),
+                    source: MountSource::Volume(v.engine_name.clone()),
                     target: MountPath::parse(v.mount_path.as_str())
                         .map_err(|e| End::Failed(e.to_string()))?,
                     read_only: false,

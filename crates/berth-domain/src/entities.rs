@@ -474,7 +474,11 @@ pub enum VolumeOwner {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Volume {
     pub id: VolumeId,
+    /// The user's name for it, unique in its application.
     pub name: VolumeName,
+    /// The Docker volume's name: berth's, derived from the id (`berth-vol-<id>`), so no name a
+    /// user chooses ever reaches the engine.
+    pub engine_name: VolumeName,
     pub kind: VolumeKind,
     pub mount_path: MountPath,
     pub size_gb: SizeGb,

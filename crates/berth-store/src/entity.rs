@@ -208,6 +208,7 @@ pub mod volumes {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
         pub name: String,
+        pub engine_name: Option<String>,
         pub kind: String,
         pub mount_path: String,
         pub size_gb: i32,

@@ -41,6 +41,9 @@ pub enum SwarmError {
     NothingToRollBack(String),
     #[error("cancelled")]
     Cancelled,
+    /// A volume is still mounted by a container (running or stopped).
+    #[error("the volume {0} is still mounted by a container")]
+    VolumeInUse(String),
 }
 
 impl From<bollard::errors::Error> for SwarmError {

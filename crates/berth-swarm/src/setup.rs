@@ -284,6 +284,23 @@ impl Swarm {
         }
     }
 
+    /// Removes a named volume and its data. `VolumeInUse` while a container mounts it; a
+    /// volume that is not there is no error.
+    pub async fn remove_volume(&self, name: &str) -> Result<(), SwarmError> {
+        match self
+            .docker
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Err(SwarmError::VolumeInUse(name.to_owned())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Removes a network berth made (a project's), if no service uses it any more.
     pub async fn remove_network(&self, name: &str) -> Result<(), SwarmError> {
         match self.docker.remove_network(name).await {

@@ -221,7 +221,7 @@ pub async fn update_application(
 }
 
 /// Deletes an application (admin access): its Swarm service and its images are removed first
-/// (named volumes are kept), then the application disappears; its history is kept.
+/// (its volumes and their data are kept), then the application disappears; its history is kept.
 #[utoipa::path(delete, path = "/api/v1/applications/{id}", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem)))]
 pub async fn delete_application(
@@ -416,9 +416,10 @@ pub async fn create_volume(
     Ok(HttpResponse::Created().json(VolumeView::from(vol)))
 }
 
-/// Deletes a volume record (admin access).
+/// Deletes a volume (admin access) and the Docker volume with its data; 409 while a container
+/// of its application still mounts it.
 #[utoipa::path(delete, path = "/api/v1/volumes/{id}", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
 pub async fn delete_volume(
     state: web::Data<AppState>,
     caller: Caller,
@@ -431,6 +432,26 @@ pub async fn delete_volume(
     };
     application_with(&s, &caller, app, Access::Admin).await?;
     s.delete_volume(vol.id).await?;
+    // Its data goes with it, once no container mounts it; until then nothing is deleted.
+    if state.pipeline.is_some() {
+        match super::runtime::swarm(&state)?
+            .remove_volume(vol.engine_name.as_str())
+            .await
+        {
+            Ok(()) => {}
+            Err(berth_swarm::SwarmError::VolumeInUse(_)) => {
+                return Err(ApiError::Conflict(format!(
+                    "the volume {} is still mounted by a container of its application; stop the application (or delete it) first",
+                    vol.name
+                )))
+            }
+            Err(e) => {
+                return Err(ApiError::Unavailable(format!(
+                    "the volume's data could not be removed: {e}"
+                )))
+            }
+        }
+    }
     super::audit(
         &s,
         &caller,

@@ -513,6 +513,13 @@ async fn volumes_and_domains(api: TestApi) {
         .await;
     assert_eq!(r.status, 201);
     let vol = r.body["id"].as_str().unwrap().to_owned();
+    // The engine's name for it is berth's, from its id: no name a user picks reaches Docker.
+    assert_eq!(
+        r.body["engine_name"],
+        format!("berth-vol-{}", vol.replace('-', "")),
+        "{}",
+        r.body
+    );
     let r = api
         .post(
             &format!("/api/v1/applications/{a1}/volumes"),

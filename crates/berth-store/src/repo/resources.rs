@@ -26,6 +26,8 @@ fn volume_from(m: volumes::Model) -> Result<Volume, StoreError> {
     Ok(Volume {
         id: VolumeId::from_uuid(m.id),
         name: parse_col(&m.name)?,
+        // Volumes made before engine names were berth's kept their own name as the engine's.
+        engine_name: parse_col(m.engine_name.as_deref().unwrap_or(&m.name))?,
         kind: parse_col(&m.kind)?,
         mount_path: parse_col(&m.mount_path)?,
         size_gb: SizeGb::parse(i64::from(m.size_gb))
@@ -169,9 +171,11 @@ impl Scope {
             VolumeOwner::Application(a) => (Some(self.application(a).await?.id.as_uuid()), None),
             VolumeOwner::Database(d) => (None, Some(self.database(d).await?.id.as_uuid())),
         };
+        let id = VolumeId::new().as_uuid();
         let m = volumes::Model {
-            id: VolumeId::new().as_uuid(),
+            id,
             name: new.name.into_inner(),
+            engine_name: Some(format!("berth-vol-{}", id.simple())),
             kind: new.kind.as_str().to_owned(),
             mount_path: new.mount_path.into_inner(),
             size_gb: new.size_gb.get() as i32,
