@@ -471,10 +471,7 @@ fn parse_source(
 ) -> Option<(ApplicationSource, Option<GitCredentials>)> {
     match s {
         SourceInput::Image { image } => v
-            .check(
-                "source.image",
-                ImageReference::parse(image).and_then(|i| i.check_runnable().map(|()| i)),
-            )
+            .check("source.image", ImageReference::parse_runnable(image))
             .map(|image| (ApplicationSource::Image { image }, None)),
         SourceInput::Git {
             provider,

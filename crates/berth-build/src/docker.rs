@@ -515,14 +515,8 @@ impl Engine {
             let at = |why: String| {
                 BuildError::Dockerfile(format!("line {} names {}: {why}", base.line, base.image))
             };
-            let image = berth_domain::ImageReference::parse(&base.image)
-                .and_then(|i| i.check_runnable().map(|()| i))
-                .map_err(|e| {
-                    at(e.errors
-                        .first()
-                        .map(|f| f.message.clone())
-                        .unwrap_or_default())
-                })?;
+            let image = berth_domain::ImageReference::parse_runnable(&base.image)
+                .map_err(|e| at(e.messages()))?;
             match self.docker.inspect_image(&image.for_engine()).await {
                 Ok(_) => {}
                 Err(bollard::errors::Error::DockerResponseServerError {
@@ -547,7 +541,8 @@ impl Engine {
     ) -> Result<String, BuildError> {
         if let Err(e) = reference.check_runnable() {
             return Err(BuildError::Unsupported(format!(
-                "the image {reference} may not be run: {e}"
+                "the image {reference} may not be run: {}",
+                e.messages()
             )));
         }
         match self.docker.inspect_image(&reference.for_engine()).await {

@@ -60,11 +60,7 @@ pub fn checkout(
         .check_fetchable(&spec.local_roots)
         .map_err(|e| BuildError::Repository {
             url: spec.repository.to_string(),
-            message: e
-                .errors
-                .first()
-                .map(|f| f.message.clone())
-                .unwrap_or_default(),
+            message: e.messages(),
         })?;
     std::fs::create_dir_all(dir).map_err(BuildError::io("creating the checkout directory"))?;
     let repo = match Repository::open(dir) {
@@ -206,11 +202,7 @@ fn update_submodules(
             .and_then(|u| u.check_fetchable(&spec.local_roots))
             .map_err(|e| BuildError::Repository {
                 url: format!("{} (submodule {name} at {url})", spec.repository),
-                message: e
-                    .errors
-                    .first()
-                    .map(|f| f.message.clone())
-                    .unwrap_or_default(),
+                message: e.messages(),
             })?;
         let mut options = git2::SubmoduleUpdateOptions::new();
         let callbacks = credentials(spec);

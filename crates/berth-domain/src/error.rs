@@ -24,6 +24,13 @@ impl ValidationError {
         }
     }
 
+    /// The messages alone, joined: for an error shown where there is no form to point at (a
+    /// build step, a deployment's log).
+    pub fn messages(&self) -> String {
+        let messages: Vec<&str> = self.errors.iter().map(|e| e.message.as_str()).collect();
+        messages.join("; ")
+    }
+
     /// The same errors, with every field name prefixed (`source.branch` from `branch`).
     #[must_use]
     pub fn nested(mut self, prefix: &str) -> Self {

@@ -530,23 +530,13 @@ impl ImageReference {
         if s.is_empty() || s.len() > 512 || s.starts_with('-') {
             return Err(bad());
         }
-        let (name, _digest) = match s.split_once('@') {
-            Some((n, d)) => {
-                let (algo, hex) = d.split_once(':').ok_or_else(bad)?;
-                if algo.is_empty() || hex.len() < 32 || !hex.bytes().all(|c| c.is_ascii_hexdigit())
-                {
-                    return Err(bad());
-                }
-                (n, Some(d))
+        let (path, tag, digest) = split_reference(s);
+        if let Some(d) = digest {
+            let (algo, hex) = d.split_once(':').ok_or_else(bad)?;
+            if algo.is_empty() || hex.len() < 32 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return Err(bad());
             }
-            None => (s, None),
-        };
-        // A tag follows the last ':' that comes after the last '/'.
-        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-        let (path, tag) = match name[last_slash..].rfind(':') {
-            Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
-            None => (name, None),
-        };
+        }
         if let Some(tag) = tag {
             let ok = (1..=128).contains(&tag.len())
                 && tag
@@ -583,19 +573,13 @@ impl ImageReference {
     /// repositories (`berth/…`), which hold other applications' code and build secrets; an
     /// application's own builds are named by berth, never by a user.
     pub fn check_runnable(&self) -> Result<(), ValidationError> {
-        let s = self.0.as_str();
-        let name = s.split_once('@').map_or(s, |(n, _)| n);
-        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-        let (path, tag) = match name[last_slash..].rfind(':') {
-            Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
-            None => (name, None),
-        };
+        let (path, tag, digest) = split_reference(&self.0);
         let path = ["docker.io/", "index.docker.io/", "registry-1.docker.io/"]
             .iter()
             .find_map(|p| path.strip_prefix(p))
             .unwrap_or(path);
         let hex = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit());
-        if path == "sha256" || (tag.is_none() && !s.contains('@') && hex(path)) {
+        if path == "sha256" || (tag.is_none() && digest.is_none() && hex(path)) {
             return Err(err(
                 "must name an image by repository and tag, not by an image id",
             ));
@@ -611,13 +595,35 @@ impl ImageReference {
     /// The reference as the engine is asked for it: with `:latest` when it names neither a tag
     /// nor a digest, so the engine never takes it for an image id prefix.
     pub fn for_engine(&self) -> String {
-        let s = self.0.as_str();
-        let last_slash = s.rfind('/').map_or(0, |i| i + 1);
-        if s.contains('@') || s[last_slash..].contains(':') {
-            s.to_owned()
-        } else {
-            format!("{s}:latest")
+        match split_reference(&self.0) {
+            (_, None, None) => format!("{}:latest", self.0),
+            _ => self.0.clone(),
         }
+    }
+
+    /// A reference an application may run: [`Self::parse`], then [`Self::check_runnable`].
+    pub fn parse_runnable(s: &str) -> Result<Self, ValidationError> {
+        let image = Self::parse(s)?;
+        image.check_runnable()?;
+        Ok(image)
+    }
+}
+
+/// `[registry/]path[:tag][@digest]` split into its path, tag and digest: the tag follows the
+/// last ':' that comes after the last '/'.
+fn split_reference(s: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (name, digest) = match s.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (s, None),
+    };
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    match name[last_slash..].rfind(':') {
+        Some(i) => (
+            &name[..last_slash + i],
+            Some(&name[last_slash + i + 1..]),
+            digest,
+        ),
+        None => (name, None, digest),
     }
 }
 
