@@ -48,8 +48,10 @@ pub fn reserved_by<'a>(name: &str, berth_hosts: &'a [String]) -> Option<&'a str>
     let name = name.to_ascii_lowercase();
     berth_hosts.iter().map(String::as_str).find(|host| {
         let host = host.trim_end_matches('.');
-        let under = |n: &str, h: &str| n == h || n.ends_with(&format!(".{h}"));
-        under(&name, host)
+        let under = name
+            .strip_suffix(host)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'));
+        under
             || host.strip_prefix("www.").is_some_and(|apex| name == apex)
             || name
                 .strip_prefix("*.")

@@ -111,16 +111,8 @@ impl Table {
             .filter(|r| r.berth)
             .map(|r| r.host.to_ascii_lowercase())
             .collect();
-        let reserved = |name: &str| {
-            berth_hosts.iter().any(|b| {
-                name == b
-                    || name.ends_with(&format!(".{b}"))
-                    || b.strip_prefix("www.") == Some(name)
-                    || name
-                        .strip_prefix("*.")
-                        .is_some_and(|parent| b.split_once('.').map(|(_, p)| p) == Some(parent))
-            })
-        };
+        // The one rule for what berth's own hosts reserve, as domains are refused by it.
+        let reserved = |name: &str| berth_domain::hosts::reserved_by(name, &berth_hosts).is_some();
         for mut route in routes {
             route.host = route.host.to_ascii_lowercase();
             if !route.berth && reserved(&route.host) {
