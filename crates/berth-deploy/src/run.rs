@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use berth_build::{checkout, BuildError, BuildEvent, BuildSpec, GitRef, SourceSpec};
 use berth_domain::{
     Application, ApplicationSource, ApplicationStatus, BuildStatus, CommitSha, Deployment,
-    DeploymentStatus, GitSourceSpec, Mount, MountPath, MountSource, PortMapping, PortProtocol,
-    PublishMode, ServiceSpec, StepName, StepState, VolumeKind,
+    DeploymentStatus, GitCredentials, GitSourceSpec, Mount, MountPath, MountSource, PortMapping,
+    PortProtocol, PublishMode, ServiceSpec, StepName, StepState, VolumeKind,
 };
 use berth_events::{CancelToken, Event};
 use berth_store::{Actor, Scope, StoreError};
@@ -158,9 +158,12 @@ impl Run<'_> {
             (ApplicationSource::Image { image }, None) => {
                 // Checked again here: a row written before the rule, or by another path,
                 // still never runs another application's build.
-                image
-                    .check_runnable()
-                    .map_err(|e| End::Failed(format!("the image {image} may not be run: {e}")))?;
+                image.check_runnable().map_err(|e| {
+                    End::Failed(format!(
+                        "the image {image} may not be run: {}",
+                        e.messages()
+                    ))
+                })?;
                 image.for_engine()
             }
             (ApplicationSource::Git(git), None) => {
@@ -411,6 +414,14 @@ impl Run<'_> {
         let d = self.deployment.clone();
         self.step(StepName::Clone, StepState::Running, None).await?;
         let credentials = self.scope().await?.git_credentials(app.id).await?;
+        // A deploy key with no host key recorded yet: the one this fetch sees is pinned.
+        let pin_host_key = matches!(
+            credentials,
+            Some(GitCredentials::SshKey {
+                known_host: None,
+                ..
+            })
+        );
         let source = SourceSpec {
             repository: git.repository.clone(),
             reference: match &d.commit_sha {
@@ -453,7 +464,7 @@ impl Run<'_> {
         };
         let sha = CommitSha::parse(&info.sha)
             .map_err(|_| End::Failed(format!("the checkout gave no commit id: {}", info.sha)))?;
-        if let Some(key) = &info.host_key {
+        if let Some(key) = info.host_key.as_ref().filter(|_| pin_host_key) {
             let scope = self.scope().await?;
             if scope.pin_git_host_key(app.id, key).await? {
                 scope.commit().await?;
