@@ -431,9 +431,10 @@ pub async fn delete_volume(
         return Err(ApiError::NotFound("volume"));
     };
     application_with(&s, &caller, app, Access::Admin).await?;
-    s.delete_volume(vol.id).await?;
-    // Its data goes with it, once no container mounts it; until then nothing is deleted.
-    if state.pipeline.is_some() {
+    // Its data goes first, once no container mounts it (until then nothing is deleted); no
+    // transaction is held while the engine removes it.
+    let s = if state.pipeline.is_some() {
+        drop(s);
         match super::runtime::swarm(&state)?
             .remove_volume(vol.engine_name.as_str())
             .await
@@ -451,7 +452,11 @@ pub async fn delete_volume(
                 )))
             }
         }
-    }
+        state.store.scope(caller.actor()?).await?
+    } else {
+        s
+    };
+    s.delete_volume(vol.id).await?;
     super::audit(
         &s,
         &caller,
