@@ -1343,14 +1343,7 @@ async fn a_dockerfile_builds_only_from_images_an_application_may_run_and_never_p
     ] {
         let repo = TestRepo::new();
         let sha = repo.commit(&[("Dockerfile", &text), ("index.html", "x")], "c");
-        let (_keep, dir) = checkout_dir();
-        checkout(
-            &source(&repo, branch("main")),
-            &dir,
-            &EventSink::discard(),
-            &CancelToken::new(),
-        )
-        .unwrap();
+        let (_keep, dir) = fetch_main(&repo);
         let mut spec = names.spec(&dir, &sha);
         // A build argument overriding the ARG default is what FROM sees.
         spec.build_args

@@ -142,14 +142,13 @@ impl Scope {
         self.project(id).await
     }
 
-    /// Deletes a project and, by cascade, its applications, databases and domains. Refused
-    /// while a volume of one of its applications exists (volumes are removed explicitly).
-    /// Deletes a project. Refused while it has applications: each is deleted first (which
-    /// removes its Swarm service, jobs, secrets and images), so no service berth made for the
-    /// project keeps running with no row to manage it.
+    /// Deletes a project and, by cascade, its (deleted) applications, databases and domains.
+    /// Refused while it has an application not deleted yet: deleting one removes its Swarm
+    /// service, jobs, secrets and images, so none keeps running with no row to manage it. Also
+    /// refused while a volume of one of its applications exists (removed explicitly).
     pub async fn delete_project(&self, id: ProjectId) -> Result<(), StoreError> {
         self.project(id).await?;
-        self.refuse_while_applications_run(
+        self.refuse_while_applications_left(
             applications::Column::ProjectId.eq(id.as_uuid()),
             "the project",
         )
@@ -167,7 +166,7 @@ impl Scope {
 
 impl Scope {
     /// A conflict naming the applications (not deleted) that `filter` selects, if any.
-    pub(crate) async fn refuse_while_applications_run(
+    pub(crate) async fn refuse_while_applications_left(
         &self,
         filter: sea_orm::sea_query::SimpleExpr,
         what: &str,

@@ -168,17 +168,15 @@ impl Scope {
         self.user(id).await
     }
 
-    /// Deletes a user: their projects go with them; deployments and audit entries they made
-    /// stay, with the user cleared.
-    /// Deletes a user and the projects they own; refused while those projects have
-    /// applications (see `delete_project`).
+    /// Deletes a user: their projects go with them (refused while one has an application, see
+    /// `delete_project`); deployments and audit entries they made stay, with the user cleared.
     pub async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
         let owned = projects::Entity::find()
             .select_only()
             .column(projects::Column::Id)
             .filter(projects::Column::OwnerId.eq(id.as_uuid()))
             .into_query();
-        self.refuse_while_applications_run(
+        self.refuse_while_applications_left(
             applications::Column::ProjectId.in_subquery(owned),
             "a project this user owns",
         )

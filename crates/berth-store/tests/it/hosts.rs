@@ -27,57 +27,37 @@ async fn host_names_are_claimed_once_across_tenants_and_berths_own_are_reserved(
     let a = app(&db, &alice, &pa, "web").await;
     let m = app(&db, &mallory, &pm, "web").await;
 
-    let claim = |who: &User, project: ProjectId, target, host: &str, r| {
+    // One claim of `host` by a tenant (user, project, application), committed when it passes.
+    let claim = |tenant: &(User, ProjectId, ApplicationId), host: &str, www: WwwRedirect| {
         let db = &db;
-        let who = who.clone();
+        let (who, project, target) = tenant.clone();
         let host = host.to_owned();
         async move {
             let s = db.as_user(&who).await;
-            let made = s
+            let d = s
                 .create_domain(
                     project,
                     DomainName::parse(&host).unwrap(),
                     DomainTarget::Application(target),
                     true,
-                    r,
+                    routing(www),
                 )
-                .await;
-            match made {
-                Ok(d) => {
-                    s.commit().await.unwrap();
-                    Ok(d)
-                }
-                Err(e) => Err(e),
-            }
+                .await?;
+            s.commit().await.unwrap();
+            Ok::<_, StoreError>(d)
         }
     };
-    let shop = claim(
-        &alice,
-        pa.id,
-        a.id,
-        "shop.test",
-        routing(WwwRedirect::ToApex),
-    )
-    .await
-    .unwrap();
-    claim(
-        &alice,
-        pa.id,
-        a.id,
-        "*.apps.test",
-        routing(WwwRedirect::None),
-    )
-    .await
-    .unwrap();
-    claim(
-        &alice,
-        pa.id,
-        a.id,
-        "one.other.test",
-        routing(WwwRedirect::None),
-    )
-    .await
-    .unwrap();
+    let alice_t = (alice.clone(), pa.id, a.id);
+    let mallory_t = (mallory.clone(), pm.id, m.id);
+    let shop = claim(&alice_t, "shop.test", WwwRedirect::ToApex)
+        .await
+        .unwrap();
+    claim(&alice_t, "*.apps.test", WwwRedirect::None)
+        .await
+        .unwrap();
+    claim(&alice_t, "one.other.test", WwwRedirect::None)
+        .await
+        .unwrap();
 
     // Another tenant: alice's alias, a name under her wildcard, a wildcard over her name,
     // an apex whose alias is hers, and berth's own host in every form.
@@ -96,7 +76,7 @@ async fn host_names_are_claimed_once_across_tenants_and_berths_own_are_reserved(
         ("*.example.com", WwwRedirect::None, "is reserved"),
         ("example.com", WwwRedirect::None, ""),
     ] {
-        let got = claim(&mallory, pm.id, m.id, host, routing(r)).await;
+        let got = claim(&mallory_t, host, r).await;
         if says.is_empty() {
             got.unwrap();
             continue;
@@ -111,28 +91,16 @@ async fn host_names_are_claimed_once_across_tenants_and_berths_own_are_reserved(
         );
     }
     // Alice sees her own domain named as the holder.
-    let Err(StoreError::Conflict(message)) = claim(
-        &alice,
-        pa.id,
-        a.id,
-        "www.shop.test",
-        routing(WwwRedirect::None),
-    )
-    .await
+    let Err(StoreError::Conflict(message)) =
+        claim(&alice_t, "www.shop.test", WwwRedirect::None).await
     else {
         panic!("a second claim of one name");
     };
     assert!(message.contains(&shop.id.to_string()), "{message}");
     // Within one project an exact name beside the wildcard is fine.
-    claim(
-        &alice,
-        pa.id,
-        a.id,
-        "exact.apps.test",
-        routing(WwwRedirect::None),
-    )
-    .await
-    .unwrap();
+    claim(&alice_t, "exact.apps.test", WwwRedirect::None)
+        .await
+        .unwrap();
 
     // PATCH claims the new alias by the same rule, and frees the old one.
     let s = db.as_user(&mallory).await;
@@ -160,26 +128,14 @@ async fn host_names_are_claimed_once_across_tenants_and_berths_own_are_reserved(
     assert_eq!(e.routing.www_redirect, WwwRedirect::ToApex);
     s.commit().await.unwrap();
     // www.shop.test is free again once alice's alias went.
-    claim(
-        &mallory,
-        pm.id,
-        m.id,
-        "www.shop.test",
-        routing(WwwRedirect::None),
-    )
-    .await
-    .unwrap();
+    claim(&mallory_t, "www.shop.test", WwwRedirect::None)
+        .await
+        .unwrap();
     // Deleting a domain frees its names.
     let s = db.as_user(&mallory).await;
     s.delete_domain(mine.id).await.unwrap();
     s.commit().await.unwrap();
-    claim(
-        &alice,
-        pa.id,
-        a.id,
-        "www.mallory.test",
-        routing(WwwRedirect::None),
-    )
-    .await
-    .unwrap();
+    claim(&alice_t, "www.mallory.test", WwwRedirect::None)
+        .await
+        .unwrap();
 }
