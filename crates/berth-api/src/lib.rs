@@ -44,6 +44,9 @@ pub struct AppState {
     /// Directories under which git repositories on this machine may be named as sources
     /// (an admin's setting); none by default.
     pub git_local_roots: Vec<std::path::PathBuf>,
+    /// The ports berth itself listens on (API, router): publishing one, like any port below
+    /// 1024, is for admins only.
+    pub reserved_ports: Vec<u16>,
 }
 
 impl AppState {
@@ -58,6 +61,7 @@ impl AppState {
             public_url: "http://127.0.0.1:3000".into(),
             router: None,
             git_local_roots: Vec::new(),
+            reserved_ports: Vec::new(),
         }
     }
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use berth_build::{checkout, BuildError, BuildEvent, BuildSpec, GitRef, SourceSpec};
 use berth_domain::{
     Application, ApplicationSource, ApplicationStatus, BuildStatus, CommitSha, Deployment,
-    DeploymentStatus, GitCredentials, GitSourceSpec, Mount, MountPath, MountSource, PortMapping,
-    PortProtocol, PublishMode, ServiceSpec, StepName, StepState, VolumeKind,
+    DeploymentStatus, GitCredentials, GitSourceSpec, Mount, MountPath, MountSource, ServiceSpec,
+    StepName, StepState, VolumeKind,
 };
 use berth_events::{CancelToken, Event};
 use berth_store::{Actor, Scope, StoreError};
@@ -632,19 +632,6 @@ impl Run<'_> {
                 spec.secrets.push((key, value));
             } else {
                 spec.env.push((key, value.expose().to_owned()));
-            }
-        }
-        // The edge router reaches a domain's port on each replica's own host port: publish it
-        // in host mode (engine-assigned) when the application does not publish it already.
-        for d in scope.list_domains(app.id).await? {
-            let port = d.routing.target_port(&snapshot.runtime);
-            if !berth_domain::published_on_host(&spec.ports, port) {
-                spec.ports.push(PortMapping {
-                    container: port,
-                    published: None,
-                    protocol: PortProtocol::Tcp,
-                    mode: PublishMode::Host,
-                });
             }
         }
         for v in scope.list_volumes(app.id).await? {

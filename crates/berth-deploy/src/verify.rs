@@ -1,11 +1,12 @@
 //! The verify step's HTTP check, made from outside the containers: every running replica must
 //! answer `GET path` on its published port with 2xx before the deadline.
 //!
-//! Replicas are reached the way berth reaches them on a host (`docs/architecture.md`,
-//! "Reaching applications"): on the host port the engine published for that replica, on this
-//! machine's loopback.
+//! Replicas are reached the way the edge router reaches them (`docs/architecture.md`,
+//! "Reaching applications"): at each replica's own address on the engine's gateway bridge,
+//! whether or not the port is published.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use berth_domain::HttpVerify;
@@ -52,7 +53,7 @@ pub(crate) async fn check(
             // Each probe gets at least a second, so the last round still gets an answer.
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             let wait = remaining.clamp(Duration::from_secs(1), Duration::from_secs(5));
-            *last = match probe(e.host_port, path, wait).await {
+            *last = match probe(e.addr, path, wait).await {
                 Ok(status) if (200..300).contains(&status) => None,
                 Ok(status) => Some(format!("answered {status}")),
                 Err(why) => Some(why),
@@ -78,9 +79,7 @@ pub(crate) async fn check(
                     &task[..task.len().min(12)],
                     check.timeout_s
                 ),
-                None => format!(
-                    "no running replica publishes port {port} (list it in ports, host mode)"
-                ),
+                None => format!("no replica was running to answer GET {path} on port {port}"),
             };
             return Err(Failed::Answer(why));
         }
@@ -91,10 +90,10 @@ pub(crate) async fn check(
     }
 }
 
-/// One `GET path` on `127.0.0.1:port`; the status code, or why there was none.
-async fn probe(port: u16, path: &str, timeout: Duration) -> Result<u16, String> {
+/// One `GET path` on `addr`; the status code, or why there was none.
+async fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> Result<u16, String> {
     let attempt = async {
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        let stream = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|e| format!("could not be reached ({e})"))?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -102,7 +101,7 @@ async fn probe(port: u16, path: &str, timeout: Duration) -> Result<u16, String> 
             .map_err(|e| format!("did not speak HTTP ({e})"))?;
         let driver = tokio::spawn(connection);
         let request = hyper::Request::get(path)
-            .header(hyper::header::HOST, format!("127.0.0.1:{port}"))
+            .header(hyper::header::HOST, addr.to_string())
             .header(hyper::header::USER_AGENT, "berth-verify")
             .body(Empty::<Bytes>::new())
             .map_err(|e| format!("could not be asked ({e})"))?;

@@ -399,16 +399,6 @@ impl RuntimeConfig {
         }
         if let Some(check) = &self.verify {
             v.check("verify", check.validate());
-            let reachable = self
-                .ports
-                .iter()
-                .any(|p| p.container == check.port && p.protocol == PortProtocol::Tcp);
-            if !reachable {
-                v.push(
-                    "verify.port",
-                    "must be a container port listed in ports (over TCP)",
-                );
-            }
         }
         let mut published = std::collections::HashSet::new();
         for (i, p) in self.ports.iter().enumerate() {
@@ -644,14 +634,6 @@ impl Default for DomainRouting {
             max_body_mb: hundred(),
         }
     }
-}
-
-/// Whether `ports` publish the container port `port` over TCP in host mode: each replica on a
-/// host port of its own, where the edge router reaches it on a host.
-pub fn published_on_host(ports: &[PortMapping], port: PortNumber) -> bool {
-    ports.iter().any(|p| {
-        p.container == port && p.protocol == PortProtocol::Tcp && p.mode == PublishMode::Host
-    })
 }
 
 impl DomainRouting {

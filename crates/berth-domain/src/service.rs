@@ -199,8 +199,16 @@ pub struct ServiceSpec {
     pub stop_grace_period_s: u32,
     pub update: UpdatePolicy,
     pub rollback: UpdatePolicy,
-    /// Overlay networks to join besides the orchestrator's shared one.
+    /// The overlay networks the service joins (an application's: its project's network,
+    /// [`project_network`]); none means the orchestrator's own shared network, which only
+    /// services outside any project use.
     pub networks: Vec<String>,
+}
+
+/// The overlay network of a project, which every service of the project joins and no service of
+/// another project does: `berth-p-<project id>`. Berth names it; no user value is part of it.
+pub fn project_network(project: ProjectId) -> String {
+    format!("berth-p-{}", project.as_uuid().simple())
 }
 
 impl ServiceSpec {
@@ -239,7 +247,7 @@ impl ServiceSpec {
             stop_grace_period_s: 10,
             update: UpdatePolicy::update_default(),
             rollback: UpdatePolicy::rollback_default(),
-            networks: Vec::new(),
+            networks: vec![project_network(application.project_id)],
         }
     }
 

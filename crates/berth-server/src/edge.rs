@@ -133,16 +133,13 @@ impl Edge {
         }
     }
 
-    /// Where the running replicas of `service` publish `port`, on this host.
+    /// Where this host reaches `port` on the running replicas of `service`.
     async fn replicas(&self, service: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
         let Ok(swarm) = self.pipeline.swarm() else {
             return Ok(Vec::new());
         };
         match swarm.endpoints(service, port).await {
-            Ok(e) => Ok(e
-                .into_iter()
-                .map(|e| SocketAddr::from(([127, 0, 0, 1], e.host_port)))
-                .collect()),
+            Ok(e) => Ok(e.into_iter().map(|e| e.addr).collect()),
             Err(berth_swarm::SwarmError::NotFound(_)) => Ok(Vec::new()),
             Err(e) => Err(e.to_string()),
         }

@@ -81,6 +81,15 @@ pub fn app_state(settings: &Settings, store: Store) -> berth_api::AppState {
     state.auth.session_ttl = chrono::Duration::hours(i64::from(settings.session_ttl_hours));
     state.body_limit = settings.body_limit_bytes;
     state.git_local_roots = settings.git_local_roots();
+    state.reserved_ports = [
+        Some(settings.listen),
+        settings.proxy_http,
+        settings.proxy_https,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|a| a.port())
+    .collect();
     state.public_url = settings
         .public_url
         .clone()
@@ -288,7 +297,7 @@ async fn prepare_engines(
             );
             if let berth_swarm::RoutingMesh::Unavailable(why) = info.routing_mesh {
                 tracing::warn!(
-                    "{why}; applications can publish ports in host mode only, and berth reaches them by their published ports"
+                    "{why}; applications can publish ports in host mode only; the edge router reaches replicas at their own addresses and needs neither"
                 );
             }
             Ok(engines)

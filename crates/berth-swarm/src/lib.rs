@@ -20,5 +20,7 @@ pub use error::SwarmError;
 pub use events::{EventSink, SwarmEvent};
 pub use job::JobOutcome;
 pub use logs::{LogLine, LogOptions, LogStream};
-pub use ops::{Change, DeployOutcome, Endpoint, ManagedService, ServiceStatus, TaskInfo};
+pub use ops::{
+    Change, DeployOutcome, Endpoint, ManagedService, ServiceStatus, TaskInfo, GATEWAY_BRIDGE,
+};
 pub use setup::{JoinTokens, NodeInfo, RoutingMesh, Swarm, SwarmInfo, SwarmSettings};

@@ -65,14 +65,18 @@ pub struct TaskInfo {
     pub exit_code: Option<i64>,
 }
 
-/// A replica that is running (and healthy) and where to reach a container port of it on its
-/// node when the port is published in host mode.
+/// A replica that is running (and healthy) and where this host reaches a container port of it:
+/// its address on the engine's `docker_gwbridge` bridge, which only this host can reach (the
+/// bridge forwards no new connection from another machine, and none between two containers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub task_id: String,
     pub node_id: String,
-    pub host_port: u16,
+    pub addr: std::net::SocketAddr,
 }
+
+/// The bridge every Swarm task's container is attached to for traffic leaving its node.
+pub const GATEWAY_BRIDGE: &str = "docker_gwbridge";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceStatus {
@@ -497,24 +501,60 @@ impl Swarm {
         Ok(status_of(&service, &tasks))
     }
 
-    /// Where the running replicas publish `container_port` in host mode.
+    /// Where this host reaches `container_port` on each running replica: the replica's
+    /// address on [`GATEWAY_BRIDGE`], whether or not the port is published. A replica on
+    /// another node, or one not attached to the bridge yet, is not listed.
     pub async fn endpoints(
         &self,
         name: &str,
         container_port: u16,
     ) -> Result<Vec<Endpoint>, SwarmError> {
         let status = self.status(name).await?;
-        Ok(status
+        let running: Vec<TaskInfo> = status
             .tasks
             .into_iter()
             .filter(|t| t.desired == "running" && t.state == "running")
+            .collect();
+        if running.is_empty() {
+            return Ok(Vec::new());
+        }
+        let bridge = self.bridge_addresses().await?;
+        Ok(running
+            .into_iter()
             .filter_map(|t| {
-                let port = t.host_ports.iter().find(|(c, _)| *c == container_port)?.1;
+                let ip = *bridge.get(t.container_id.as_deref()?)?;
                 Some(Endpoint {
                     task_id: t.id,
                     node_id: t.node_id,
-                    host_port: port,
+                    addr: std::net::SocketAddr::new(ip, container_port),
                 })
+            })
+            .collect())
+    }
+
+    /// Container id -> its IPv4 address on [`GATEWAY_BRIDGE`], on this node.
+    async fn bridge_addresses(&self) -> Result<HashMap<String, std::net::IpAddr>, SwarmError> {
+        let network = match self
+            .docker
+            .inspect_network(
+                GATEWAY_BRIDGE,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+        {
+            Ok(n) => n,
+            // No task has run on this node yet: the engine makes the bridge with the first.
+            Err(e) if is_not_found(&e) => return Ok(HashMap::new()),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(network
+            .containers
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(id, c)| {
+                let cidr = c.ipv4_address?;
+                let ip = cidr.split('/').next()?.parse().ok()?;
+                Some((id, ip))
             })
             .collect())
     }

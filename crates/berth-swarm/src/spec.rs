@@ -76,6 +76,12 @@ impl Swarm {
             }
             Err(e) => return Err(e.into()),
         };
+        // A project's network is made with its first service (the shared one at setup).
+        for network in &spec.networks {
+            let project =
+                HashMap::from([(labels::PROJECT.to_owned(), spec.project_id.to_string())]);
+            self.ensure_network(network, project).await?;
+        }
         let secrets = self.ensure_secrets(spec).await?;
         let all_labels: HashMap<String, String> = spec.all_labels().into_iter().collect();
 
@@ -163,9 +169,10 @@ impl Swarm {
                 constraints: Some(spec.constraints.clone()),
                 ..Default::default()
             }),
+            // A project's services join its network alone: never one shared with another
+            // project (docs/architecture.md, "Reaching applications").
             networks: Some(
-                std::iter::once(&self.settings.network)
-                    .chain(spec.networks.iter())
+                networks_of(spec, &self.settings.network)
                     .map(|n| NetworkAttachmentConfig {
                         target: Some(n.clone()),
                         ..Default::default()
@@ -450,4 +457,13 @@ fn rollback_config(p: &UpdatePolicy) -> ServiceSpecRollbackConfig {
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The networks `spec` joins: its own, or the shared one when it names none.
+pub(crate) fn networks_of<'a>(
+    spec: &'a ServiceSpec,
+    shared: &'a String,
+) -> impl Iterator<Item = &'a String> {
+    let shared = spec.networks.is_empty().then_some(shared);
+    shared.into_iter().chain(spec.networks.iter())
 }

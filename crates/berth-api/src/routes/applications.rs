@@ -112,6 +112,37 @@ fn check_fetchable(
     Ok(())
 }
 
+/// A host port below 1024, or one berth itself listens on, is published by admins only: a
+/// developer may keep what an admin published, not add one. Engine-assigned ports are anyone's.
+fn check_published_ports(
+    state: &AppState,
+    caller: &Caller,
+    before: &[berth_domain::PortMapping],
+    after: &[berth_domain::PortMapping],
+) -> Result<(), ApiError> {
+    if caller.user().is_ok_and(|u| u.role.is_admin()) {
+        return Ok(());
+    }
+    let published = |p: &berth_domain::PortMapping| p.published.map(|n| (n.get(), p.protocol));
+    for (i, p) in after.iter().enumerate() {
+        let Some((port, _)) = published(p) else {
+            continue;
+        };
+        let privileged = port < 1024 || state.reserved_ports.contains(&port);
+        if privileged && !before.iter().any(|b| published(b) == published(p)) {
+            return Err(ApiError::Forbidden(format!(
+                "ports.{i}.published: host port {port} is {}; only an admin may publish it",
+                if port < 1024 {
+                    "below 1024"
+                } else {
+                    "one berth listens on"
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Creates an application in a project (write access).
 #[utoipa::path(post, path = "/api/v1/projects/{id}/applications", tag = "applications", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body = ApplicationInput,
@@ -127,6 +158,7 @@ pub async fn create_application(
     let project = s.project(ProjectId::from_uuid(*id)).await?;
     require_project(caller.user()?, &s, &project, Access::Write)?;
     let runtime = parsed.runtime_over(&Default::default());
+    check_published_ports(&state, &caller, &[], &runtime.ports)?;
     let c = parsed.changes;
     let (Some(name), Some(source)) = (c.name, c.source) else {
         return Err(ApiError::invalid("name", "is required"));
@@ -192,6 +224,7 @@ pub async fn update_application(
     if parsed.touches_runtime() {
         let runtime = parsed.runtime_over(&app.runtime);
         runtime.validate()?;
+        check_published_ports(&state, &caller, &app.runtime.ports, &runtime.ports)?;
         changes.runtime = Some(runtime);
     }
     let changed: Vec<&str> = [
@@ -525,56 +558,12 @@ pub async fn create_domain(
     )
     .await?;
     let id = d.id;
-    let redeploy = redeploy_for_domain(&state, &s, &caller, &app, &d).await?;
     let view = super::certificates::domain_view(&state, &s, d).await?;
-    match redeploy {
-        // Committed with the domain, in one transaction.
-        Some(new) => {
-            super::pipeline::queue(&state, s, &app, new).await?;
-        }
-        None => s.commit().await?,
-    }
+    s.commit().await?;
     state.bus.publish(berth_events::Event::DomainsChanged {
         domain_id: Some(id),
     });
     Ok(HttpResponse::Created().json(view))
-}
-
-/// A redeployment of what runs now, when the router cannot reach the domain's port on the
-/// running replicas: the pipeline publishes a domain's port in host mode at rollout, so a
-/// running application learns its new domain by rolling out its serving build again with the
-/// current configuration (a rolling update; no build).
-async fn redeploy_for_domain(
-    state: &AppState,
-    s: &Scope,
-    caller: &Caller,
-    app: &berth_domain::Application,
-    d: &berth_domain::Domain,
-) -> Result<Option<berth_store::NewDeployment>, ApiError> {
-    if state.pipeline.is_none() || app.status == berth_domain::ApplicationStatus::Stopped {
-        return Ok(None);
-    }
-    if berth_domain::published_on_host(&app.runtime.ports, d.routing.target_port(&app.runtime)) {
-        return Ok(None);
-    }
-    let serving = s
-        .successful_deployments(app.id, berth_domain::Page::parse(Some(1), Some(0))?)
-        .await?;
-    let Some(last) = serving.items.into_iter().next() else {
-        return Ok(None);
-    };
-    if last.build_id.is_none() && matches!(app.source, berth_domain::ApplicationSource::Git(_)) {
-        return Ok(None);
-    }
-    Ok(Some(berth_store::NewDeployment {
-        trigger: berth_domain::DeploymentTrigger::Redeploy,
-        triggered_by: caller.user().ok().map(|u| u.id),
-        service_token_id: None,
-        commit_sha: last.commit_sha,
-        build_id: last.build_id,
-        config_snapshot: berth_deploy::Snapshot::of(app).to_json(),
-        rollback_of: None,
-    }))
 }
 
 /// `input` applied over `current`: passwords hashed, then every option checked.
@@ -664,9 +653,9 @@ pub async fn get_domain(
     Ok(HttpResponse::Ok().json(super::certificates::domain_view(&state, &s, d).await?))
 }
 
-/// Changes TLS, routing or the target application of a domain (write access). When the
-/// domain's port is not published on the running replicas of its (new) application, that
-/// application's serving build is rolled out again, as when a domain is created.
+/// Changes TLS, routing or the target application of a domain (write access; the application
+/// must be in the domain's project). The router follows at once: it reaches any port of the
+/// replicas, so nothing is redeployed.
 #[utoipa::path(patch, path = "/api/v1/domains/{id}", tag = "domains", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
     request_body = DomainUpdate,
     responses((status = 200, body = DomainView), (status = 403, body = Problem), (status = 404, body = Problem)))]
@@ -689,7 +678,6 @@ pub async fn update_domain(
         }
         None => None,
     };
-    let before = (d.target, d.routing.port);
     let d = s.update_domain(d.id, target, body.tls, routing).await?;
     let view = super::certificates::domain_view(&state, &s, d.clone()).await?;
     super::audit(
@@ -701,22 +689,7 @@ pub async fn update_domain(
         serde_json::json!({ "host": d.host, "tls": d.tls }),
     )
     .await?;
-    // A new target or port may need publishing on the running replicas, as for a new domain.
-    let redeploy = match d.target {
-        DomainTarget::Application(app_id) if before != (d.target, d.routing.port) => {
-            let app = application_with(&s, &caller, app_id, Access::Write).await?;
-            redeploy_for_domain(&state, &s, &caller, &app, &d)
-                .await?
-                .map(|new| (app, new))
-        }
-        _ => None,
-    };
-    match redeploy {
-        Some((app, new)) => {
-            super::pipeline::queue(&state, s, &app, new).await?;
-        }
-        None => s.commit().await?,
-    }
+    s.commit().await?;
     state.bus.publish(berth_events::Event::DomainsChanged {
         domain_id: Some(d.id),
     });

@@ -170,5 +170,12 @@ pub async fn delete_project(
     )
     .await?;
     s.commit().await?;
+    // No application is left, so no service uses the project's network any more.
+    if let Some(Ok(swarm)) = state.pipeline.as_ref().map(|p| p.swarm()) {
+        let network = berth_domain::service::project_network(id);
+        if let Err(e) = swarm.remove_network(&network).await {
+            tracing::warn!(%network, error = %e, "the deleted project's network was not removed");
+        }
+    }
     Ok(HttpResponse::NoContent().finish())
 }

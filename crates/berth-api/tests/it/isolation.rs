@@ -10,7 +10,77 @@ both_backends!(
     an_application_names_only_registry_images_and_network_repositories,
     credentials_stay_with_the_host_they_were_entered_for,
     a_project_or_user_with_applications_is_not_deleted_from_under_them,
+    ports_below_1024_and_berths_own_are_published_by_admins_only,
 );
+
+async fn ports_below_1024_and_berths_own_are_published_by_admins_only(mut api: TestApi) {
+    api.state.reserved_ports = vec![3000, 8443];
+    let root = api.admin().await;
+    let (_, dev) = api.user(&root, "mallory", "developer").await;
+    let project = api.project(&dev, "attack", None).await;
+    let path = format!("/api/v1/projects/{project}/applications");
+    let with_port = |name: &str, published: u16| {
+        let mut body = app_body(name);
+        body["ports"] = json!([{ "container": 8080, "published": published, "mode": "host" }]);
+        body
+    };
+    // A developer cannot take a privileged port or one of berth's own, on create or PATCH.
+    for port in [22, 80, 443, 1023, 3000, 8443] {
+        let r = api.post(&path, &dev, with_port("web", port)).await;
+        assert_eq!(r.status, 403, "{port}: {}", r.body);
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&port.to_string()),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(
+        api.get(&path, &dev).await.body["total"],
+        0,
+        "nothing was created"
+    );
+    let r = api.post(&path, &dev, with_port("web", 8081)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let app = r.body["id"].as_str().unwrap().to_owned();
+    let patch =
+        |port: u16| json!({ "ports": [{ "container": 8080, "published": port, "mode": "host" }] });
+    let app_path = format!("/api/v1/applications/{app}");
+    let r = api
+        .call("PATCH", &app_path, Some(&dev), Some(patch(80)))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    // An admin may; the developer then keeps it through other changes, and may drop it.
+    let r = api
+        .call("PATCH", &app_path, Some(&root), Some(patch(80)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = api
+        .call(
+            "PATCH",
+            &app_path,
+            Some(&dev),
+            Some(json!({ "replicas": 2, "ports": [{ "container": 8080, "published": 80, "mode": "host" }] })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = api
+        .call("PATCH", &app_path, Some(&dev), Some(patch(8082)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // An engine-assigned port is anyone's.
+    let r = api
+        .call(
+            "PATCH",
+            &app_path,
+            Some(&dev),
+            Some(json!({ "ports": [{ "container": 80, "mode": "host" }] })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
 
 async fn a_project_or_user_with_applications_is_not_deleted_from_under_them(api: TestApi) {
     let root = api.admin().await;

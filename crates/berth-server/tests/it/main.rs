@@ -3,6 +3,7 @@
 //! port, driven over HTTP, stopped with a signal.
 
 mod edge;
+mod isolation;
 mod pipeline;
 
 use std::io::{BufRead, BufReader, Read, Write};

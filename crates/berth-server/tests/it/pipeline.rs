@@ -489,9 +489,9 @@ fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
     let (status, bad) = api.call(
         "PATCH",
         &format!("/api/v1/applications/{app_id}"),
-        Some(json!({ "verify": { "http_path": "/health", "port": 9999 } })),
+        Some(json!({ "verify": { "http_path": "health", "port": 70000 } })),
     );
-    assert_eq!(status, 422, "a port the application does not list: {bad}");
+    assert_eq!(status, 422, "no path and no port: {bad}");
 
     // Roll back to the first deployment: v1 again, with no build.
     let (status, r) = api.call(

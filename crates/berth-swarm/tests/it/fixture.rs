@@ -167,7 +167,7 @@ impl Fixture {
     pub async fn answers(&self, name: &str) -> Vec<String> {
         let mut out = Vec::new();
         for e in self.swarm.endpoints(name, APP_PORT).await.unwrap() {
-            out.push(get(e.host_port).await.unwrap());
+            out.push(get(e.addr).await.unwrap());
         }
         out.sort();
         out
@@ -237,10 +237,10 @@ impl Drop for Fixture {
     }
 }
 
-/// `GET /` on a local port: the body of a 200 answer, or what went wrong.
-pub async fn get(port: u16) -> Result<String, String> {
+/// `GET /` on a replica's address: the body of a 200 answer, or what went wrong.
+pub async fn get(addr: std::net::SocketAddr) -> Result<String, String> {
     let attempt = async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        let mut s = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|e| format!("connect: {e}"))?;
         s.write_all(b"GET / HTTP/1.0\r\nHost: app\r\n\r\n")
@@ -286,13 +286,13 @@ impl Load {
             let (requests, failures, answers) =
                 (requests.clone(), failures.clone(), answers.clone());
             async move {
-                let mut ports: Vec<u16> = Vec::new();
+                let mut ports: Vec<std::net::SocketAddr> = Vec::new();
                 let mut refreshed = tokio::time::Instant::now() - Duration::from_secs(1);
                 let mut next = 0usize;
                 while !*stopped.borrow() {
                     if refreshed.elapsed() >= Duration::from_millis(100) {
                         if let Ok(e) = swarm.endpoints(&name, APP_PORT).await {
-                            ports = e.into_iter().map(|e| e.host_port).collect();
+                            ports = e.into_iter().map(|e| e.addr).collect();
                         }
                         refreshed = tokio::time::Instant::now();
                     }
