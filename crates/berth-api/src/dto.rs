@@ -1158,6 +1158,15 @@ pub struct DeploymentDetailView {
     pub steps: Vec<StepView>,
 }
 
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteApplicationQuery {
+    /// Remove the application's volumes and their data with it (default false: an application
+    /// that has volumes is not deleted, 409).
+    pub delete_volumes: Option<bool>,
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

@@ -637,7 +637,10 @@ impl Run<'_> {
         for v in scope.list_volumes(app.id).await? {
             if v.kind == VolumeKind::DockerVolume {
                 spec.mounts.push(Mount {
-                    source: MountSource::Volume(v.engine_name.clone()),
+                    source: MountSource::Volume {
+                        engine: v.engine_name.clone(),
+                        label: v.name.clone(),
+                    },
                     target: MountPath::parse(v.mount_path.as_str())
                         .map_err(|e| End::Failed(e.to_string()))?,
                     read_only: false,

@@ -19,8 +19,12 @@ use crate::{
 #[serde(tag = "type", content = "source", rename_all = "snake_case")]
 pub enum MountSource {
     /// A named Docker volume; created by the engine on first use and kept when the service is
-    /// removed unless the caller asks otherwise.
-    Volume(VolumeName),
+    /// removed unless the caller asks otherwise. `engine` is the engine's name for it (berth's,
+    /// `Volume::engine_name`); `label` is the name its user gave it, kept as a label only.
+    Volume {
+        engine: VolumeName,
+        label: VolumeName,
+    },
     /// A path on the node; only under the directories the operator allowed.
     Bind(HostPath),
 }
@@ -163,6 +167,8 @@ pub mod labels {
     pub const DEPLOYMENT: &str = "berth.deployment";
     /// The image as the caller named it (the service runs it by id).
     pub const IMAGE: &str = "berth.image";
+    /// On a volume: the name its user gave it (the engine's name is berth's).
+    pub const VOLUME: &str = "berth.volume";
     /// Every key under this prefix is berth's; users' labels may not use it.
     pub const PREFIX: &str = "berth.";
 }

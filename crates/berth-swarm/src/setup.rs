@@ -284,14 +284,52 @@ impl Swarm {
         }
     }
 
-    /// Removes a named volume and its data. `VolumeInUse` while a container mounts it; a
-    /// volume that is not there is no error.
+    /// Removes a named volume and its data. `VolumeInUse` while a running container mounts
+    /// it; the ended containers Swarm keeps as task history (a stopped application's) are
+    /// removed first, as they hold the volume too. A volume that is not there is no error.
     pub async fn remove_volume(&self, name: &str) -> Result<(), SwarmError> {
-        match self
+        let remove = || {
+            self.docker
+                .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+        };
+        match remove().await {
+            Ok(()) => return Ok(()),
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let holders = self
             .docker
-            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
-            .await
-        {
+            .list_containers(Some(bollard::query_parameters::ListContainersOptions {
+                all: true,
+                filters: Some(HashMap::from([(
+                    "volume".to_owned(),
+                    vec![name.to_owned()],
+                )])),
+                ..Default::default()
+            }))
+            .await?;
+        use bollard::models::ContainerSummaryStateEnum as State;
+        let ended = |c: &bollard::models::ContainerSummary| {
+            matches!(c.state, Some(State::EXITED | State::CREATED | State::DEAD))
+        };
+        if !holders.iter().all(ended) {
+            return Err(SwarmError::VolumeInUse(name.to_owned()));
+        }
+        for c in holders.iter().filter_map(|c| c.id.as_deref()) {
+            match self
+                .docker
+                .remove_container(c, None::<bollard::query_parameters::RemoveContainerOptions>)
+                .await
+            {
+                Ok(()) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match remove().await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             Err(bollard::errors::Error::DockerResponseServerError {

@@ -95,9 +95,9 @@ impl Swarm {
             .mounts
             .iter()
             .map(|m| match &m.source {
-                MountSource::Volume(name) => Mount {
+                MountSource::Volume { engine, label } => Mount {
                     typ: Some(MountTypeEnum::VOLUME),
-                    source: Some(name.to_string()),
+                    source: Some(engine.to_string()),
                     target: Some(m.target.to_string()),
                     read_only: Some(m.read_only),
                     volume_options: Some(MountVolumeOptions {
@@ -107,6 +107,7 @@ impl Swarm {
                                 labels::APPLICATION.to_owned(),
                                 spec.application_id.to_string(),
                             ),
+                            (labels::VOLUME.to_owned(), label.to_string()),
                         ])),
                         ..Default::default()
                     }),

@@ -9,9 +9,9 @@ use berth_store::{NewApplication, NewVolume, Scope};
 use crate::auth::Caller;
 use crate::authz::{require_project, Access};
 use crate::dto::{
-    ApplicationInput, ApplicationView, CreatedServiceToken, DomainCreate, DomainRoutingInput,
-    DomainUpdate, DomainView, EnvSet, EnvView, PageOf, PageQuery, ServiceTokenCreate,
-    ServiceTokenView, VolumeCreate, VolumeView,
+    ApplicationInput, ApplicationView, CreatedServiceToken, DeleteApplicationQuery, DomainCreate,
+    DomainRoutingInput, DomainUpdate, DomainView, EnvSet, EnvView, PageOf, PageQuery,
+    ServiceTokenCreate, ServiceTokenView, VolumeCreate, VolumeView,
 };
 use crate::problem::Problem;
 use crate::{ApiError, AppState};
@@ -253,26 +253,52 @@ pub async fn update_application(
     Ok(HttpResponse::Ok().json(v))
 }
 
-/// Deletes an application (admin access): its Swarm service and its images are removed first
-/// (its volumes and their data are kept), then the application disappears; its history is kept.
-#[utoipa::path(delete, path = "/api/v1/applications/{id}", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem)))]
+/// Deletes an application (admin access): its Swarm service and its images are removed first,
+/// then, with `delete_volumes=true`, its volumes and their data (an application that has
+/// volumes is otherwise not deleted: 409 naming them); then the application disappears; its
+/// history is kept.
+#[utoipa::path(delete, path = "/api/v1/applications/{id}", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path), DeleteApplicationQuery),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
 pub async fn delete_application(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
+    q: web::Query<DeleteApplicationQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let s = caller.scope(&state).await?;
     let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Admin).await?;
-    // Its service goes first (named volumes stay), so no container outlives its application;
-    // no transaction is held while Swarm stops the containers.
+    let volumes = s.list_volumes(app.id).await?;
+    if !volumes.is_empty() && q.delete_volumes != Some(true) {
+        let names: Vec<&str> = volumes.iter().map(|v| v.name.as_str()).collect();
+        return Err(ApiError::Conflict(format!(
+            "the application has volumes ({}); delete them first, or delete the application with delete_volumes=true, which removes their data too",
+            names.join(", ")
+        )));
+    }
+    // Its service goes first (then nothing mounts its volumes), so no container outlives its
+    // application; no transaction is held while Swarm stops the containers.
     let s = if let Some(pipeline) = &state.pipeline {
         drop(s);
         let name = berth_domain::ServiceName::for_application(&app.name, app.id);
-        super::runtime::swarm(&state)?
+        let swarm = super::runtime::swarm(&state)?;
+        swarm
             .remove(name.as_str(), false)
             .await
             .map_err(|e| ApiError::Unavailable(format!("its service could not be removed: {e}")))?;
+        for v in volumes
+            .iter()
+            .filter(|v| v.kind == VolumeKind::DockerVolume)
+        {
+            swarm
+                .remove_volume(v.engine_name.as_str())
+                .await
+                .map_err(|e| {
+                    ApiError::Unavailable(format!(
+                        "the volume {} could not be removed: {e}",
+                        v.name
+                    ))
+                })?;
+        }
         // Its images go too; the history keeps their names.
         if let Ok(engines) = pipeline.engines() {
             if let Err(e) = engines.build.prune(&format!("berth/{name}"), 0).await {
@@ -283,6 +309,9 @@ pub async fn delete_application(
     } else {
         s
     };
+    for v in &volumes {
+        s.delete_volume(v.id).await?;
+    }
     s.soft_delete_application(app.id).await?;
     super::audit(
         &s,

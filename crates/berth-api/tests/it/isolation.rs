@@ -11,7 +11,55 @@ both_backends!(
     credentials_stay_with_the_host_they_were_entered_for,
     a_project_or_user_with_applications_is_not_deleted_from_under_them,
     ports_below_1024_and_berths_own_are_published_by_admins_only,
+    an_application_with_volumes_goes_only_with_them,
 );
+
+async fn an_application_with_volumes_goes_only_with_them(api: TestApi) {
+    let root = api.admin().await;
+    let (_, alice) = api.user(&root, "alice", "developer").await;
+    let project = api.project(&alice, "shop", None).await;
+    let app = api.application(&alice, &project, "web").await;
+    let r = api
+        .post(
+            &format!("/api/v1/applications/{app}/volumes"),
+            &alice,
+            json!({ "name": "uploads", "mount_path": "/data", "size_gb": 1 }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let path = format!("/api/v1/applications/{app}");
+    let r = api.call("DELETE", &path, Some(&alice), None).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("(uploads)"),
+        "names the volumes: {}",
+        r.body
+    );
+    assert_eq!(
+        api.get(&path, &alice).await.status,
+        200,
+        "nothing was deleted"
+    );
+    let r = api
+        .call(
+            "DELETE",
+            &format!("{path}?delete_volumes=true"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    // Nothing of it is left to hold the project.
+    let r = api
+        .call(
+            "DELETE",
+            &format!("/api/v1/projects/{project}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+}
 
 async fn ports_below_1024_and_berths_own_are_published_by_admins_only(mut api: TestApi) {
     api.state.reserved_ports = vec![3000, 8443];

@@ -345,7 +345,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             method: "DELETE",
-            path: |o| format!("/api/v1/applications/{}", o.app),
+            path: |o| format!("/api/v1/applications/{}?delete_volumes=true", o.app),
             body: none,
             needed: Admin,
             ok: 204,

@@ -87,9 +87,16 @@ fn developer<'a>(admin: &Api<'a>, name: &str) -> Api<'a> {
     }
 }
 
-/// A project of `dev`'s and an application in it serving busybox httpd on 8080 (it answers
-/// `/index.html` with `body`), deployed; returns (project id, application id, service name).
-fn deployed(dev: &Api<'_>, project: &str, app: &str, extra: Value) -> (String, String, String) {
+/// A project of `dev`'s and an application in it serving busybox httpd on 8080 (files of
+/// `/etc`), with the volumes named in `volumes` mounted under `/data/`, deployed; returns
+/// (project id, application id, service name).
+fn deployed(
+    dev: &Api<'_>,
+    project: &str,
+    app: &str,
+    extra: Value,
+    volumes: &[&str],
+) -> (String, String, String) {
     let (status, p) = dev.call("POST", "/api/v1/projects", Some(json!({ "name": project })));
     assert_eq!(status, 201, "{p}");
     let project_id = p["id"].as_str().unwrap().to_owned();
@@ -110,6 +117,14 @@ fn deployed(dev: &Api<'_>, project: &str, app: &str, extra: Value) -> (String, S
     );
     assert_eq!(status, 201, "{a}");
     let app_id = a["id"].as_str().unwrap().to_owned();
+    for v in volumes {
+        let (status, body) = dev.call(
+            "POST",
+            &format!("/api/v1/applications/{app_id}/volumes"),
+            Some(json!({ "name": v, "mount_path": format!("/data/{v}"), "size_gb": 1 })),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
     let (status, d) = dev.call(
         "POST",
         &format!("/api/v1/applications/{app_id}/deployments"),
@@ -191,6 +206,39 @@ impl Engine {
             }
             out
         })
+    }
+
+    fn volume_exists(&self, name: &str) -> bool {
+        self.rt.block_on(self.docker.inspect_volume(name)).is_ok()
+    }
+
+    fn volume_labels(&self, name: &str) -> HashMap<String, String> {
+        self.rt
+            .block_on(self.docker.inspect_volume(name))
+            .unwrap()
+            .labels
+    }
+
+    /// The named volumes the running replicas of `service` mount, sorted.
+    fn mounted(&self, service: &str) -> Vec<String> {
+        use bollard::query_parameters::ListContainersOptions;
+        let containers = self
+            .rt
+            .block_on(self.docker.list_containers(Some(ListContainersOptions {
+                filters: Some(HashMap::from([(
+                    "label".to_owned(),
+                    vec![format!("com.docker.swarm.service.name={service}")],
+                )])),
+                ..Default::default()
+            })))
+            .unwrap();
+        let mut names: Vec<String> = containers
+            .into_iter()
+            .flat_map(|c| c.mounts.unwrap_or_default())
+            .filter_map(|m| m.name)
+            .collect();
+        names.sort();
+        names
     }
 
     fn network_exists(&self, name: &str) -> bool {
@@ -333,15 +381,25 @@ fn a_container_of_one_project_reaches_its_own_applications_by_name_and_no_replic
     let root = admin(&b.addr);
     let (alice, bob) = (developer(&root, "alice"), developer(&root, "bob"));
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
-    let (project_a, app_a, service_a) =
-        deployed(&alice, "alpha", &format!("api-{suffix}"), json!({}));
+    let (project_a, app_a, service_a) = deployed(
+        &alice,
+        "alpha",
+        &format!("api-{suffix}"),
+        json!({}),
+        &["data"],
+    );
     let _a = Cleanup {
         addr: b.addr.clone(),
         token: alice.token.clone(),
         app: app_a.clone(),
     };
-    let (project_b, app_b, service_b) =
-        deployed(&bob, "bravo", &format!("vault-{suffix}"), json!({}));
+    let (project_b, app_b, service_b) = deployed(
+        &bob,
+        "bravo",
+        &format!("vault-{suffix}"),
+        json!({}),
+        &["data"],
+    );
     let _b = Cleanup {
         addr: b.addr.clone(),
         token: bob.token.clone(),
@@ -359,6 +417,43 @@ fn a_container_of_one_project_reaches_its_own_applications_by_name_and_no_replic
             assert_eq!(names, [net], "{service} joins only its project's network");
         }
     }
+
+    // Volumes: both tenants named theirs `data`; the engine knows each by berth's name, with
+    // the user's as a label, and each application mounts only its own.
+    let volume = |dev: &Api<'_>, app: &str| {
+        let (status, list) = dev.call("GET", &format!("/api/v1/applications/{app}/volumes"), None);
+        assert_eq!(status, 200, "{list}");
+        list[0].clone()
+    };
+    let (vol_a, vol_b) = (volume(&alice, &app_a), volume(&bob, &app_b));
+    let (engine_a, engine_b) = (
+        vol_a["engine_name"].as_str().unwrap().to_owned(),
+        vol_b["engine_name"].as_str().unwrap().to_owned(),
+    );
+    assert_ne!(engine_a, engine_b);
+    assert!(
+        !engine.volume_exists("data"),
+        "a user's name reached the engine"
+    );
+    let labels = engine.volume_labels(&engine_a);
+    assert_eq!(labels.get("berth.volume").map(String::as_str), Some("data"));
+    assert_eq!(labels.get("berth.application"), Some(&app_a));
+    assert_eq!(
+        engine.mounted(&service_a),
+        [engine_a.clone(), engine_a.clone()]
+    );
+    assert_eq!(
+        engine.mounted(&service_b),
+        [engine_b.clone(), engine_b.clone()]
+    );
+    // B cannot delete A's volume; A cannot while a replica mounts it; stopped, it goes with its
+    // data.
+    let vol_a_path = format!("/api/v1/volumes/{}", vol_a["id"].as_str().unwrap());
+    let (status, body) = bob.call("DELETE", &vol_a_path, None);
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = alice.call("DELETE", &vol_a_path, None);
+    assert_eq!(status, 409, "{body}");
+    assert!(engine.volume_exists(&engine_a));
 
     // A container in project A's network (as A's developer could run one, or A's own code
     // does): A's application answers by its service name; every address of B's replicas is
@@ -378,6 +473,24 @@ fn a_container_of_one_project_reaches_its_own_applications_by_name_and_no_replic
     let (ok, _) = client.connects(&service_b, 8080);
     assert!(!ok, "B's service name was reached from A's network");
     drop(client);
+
+    let (status, body) = alice.call("POST", &format!("/api/v1/applications/{app_a}/stop"), None);
+    assert_eq!(status, 200, "{body}");
+    // Its replicas may take their stop grace period to end; until then it is still 409.
+    let deleted = crate::edge::eventually(Duration::from_secs(30), || {
+        let (status, body) = alice.call("DELETE", &vol_a_path, None);
+        assert!(status == 204 || status == 409, "{body}");
+        (status == 204).then_some(())
+    });
+    assert!(
+        deleted.is_some(),
+        "the stopped application's volume was not deleted"
+    );
+    assert!(
+        !engine.volume_exists(&engine_a),
+        "the deleted volume's data is still there"
+    );
+    assert!(engine.volume_exists(&engine_b), "B's volume went with A's");
 
     // Deleting the projects (their applications first) removes their networks.
     drop(_a);
@@ -514,7 +627,7 @@ fn from_another_host_a_domain_is_reached_only_through_the_router_and_a_published
 
     // A's application behind a domain with basic auth, and one that publishes its port on
     // purpose.
-    let (_, web, web_service) = deployed(&alice, "alpha", &format!("web-{suffix}"), json!({}));
+    let (_, web, web_service) = deployed(&alice, "alpha", &format!("web-{suffix}"), json!({}), &[]);
     let _web = Cleanup {
         addr: b.addr.clone(),
         token: alice.token.clone(),
@@ -524,7 +637,8 @@ fn from_another_host_a_domain_is_reached_only_through_the_router_and_a_published
         "POST",
         &format!("/api/v1/applications/{web}/domains"),
         Some(json!({ "host": "alpha.test", "tls": false,
-            "routing": { "port": 8080, "basic_auth": [ { "username": "ops", "password": "open sesame" } ] } })),
+            "routing": { "port": 8080, "www_redirect": "to_apex",
+                "basic_auth": [ { "username": "ops", "password": "open sesame" } ] } })),
     );
     assert_eq!(status, 201, "{domain}");
     let published = crate::edge::free_port();
@@ -533,6 +647,7 @@ fn from_another_host_a_domain_is_reached_only_through_the_router_and_a_published
         "omega",
         &format!("open-{suffix}"),
         json!({ "replicas": 1, "ports": [ { "container": 8080, "published": published, "mode": "host" } ] }),
+        &[],
     );
     let _open = Cleanup {
         addr: b.addr.clone(),
@@ -559,6 +674,75 @@ fn from_another_host_a_domain_is_reached_only_through_the_router_and_a_published
         answer.is_some(),
         "the router serves the domain from the second host"
     );
+
+    // Another tenant's developer claims what is not theirs: berth's own host and anything
+    // under it, A's domain and its www alias; runs berth's builds; fetches from berth's disk.
+    let bob = developer(&root, "bob");
+    let (status, p) = bob.call("POST", "/api/v1/projects", Some(json!({ "name": "bravo" })));
+    assert_eq!(status, 201, "{p}");
+    let (status, mallory) = bob.call(
+        "POST",
+        &format!(
+            "/api/v1/projects/{}/applications",
+            p["id"].as_str().unwrap()
+        ),
+        Some(json!({ "name": "mallory", "source": { "type": "image", "image": IMAGE } })),
+    );
+    assert_eq!(status, 201, "{mallory}");
+    let mallory = mallory["id"].as_str().unwrap().to_owned();
+    for host in [
+        "berth.test",
+        "www.berth.test",
+        "api.berth.test",
+        "alpha.test",
+        "www.alpha.test",
+    ] {
+        let (status, body) = bob.call(
+            "POST",
+            &format!("/api/v1/applications/{mallory}/domains"),
+            Some(json!({ "host": host, "tls": false })),
+        );
+        assert_eq!(status, 409, "{host}: {body}");
+    }
+    for (source, field) in [
+        (
+            json!({ "type": "image", "image": format!("berth/{web_service}:latest") }),
+            "source.image",
+        ),
+        (
+            json!({ "type": "git", "provider": "github", "repository": "file:///etc", "branch": "main" }),
+            "source.repository",
+        ),
+    ] {
+        let (status, body) = bob.call(
+            "PATCH",
+            &format!("/api/v1/applications/{mallory}"),
+            Some(json!({ "source": source })),
+        );
+        assert_eq!(status, 422, "{source}: {body}");
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+    }
+    // The router still sends berth's host to berth and A's domain to A.
+    let answer = peer.get(router, "berth.test", None).unwrap();
+    assert_eq!(
+        status_of(&answer),
+        Some(404),
+        "GET /hostname is no API path: {answer}"
+    );
+    let health = peer
+        .send(
+            router,
+            "GET /healthz HTTP/1.0\r\nHost: berth.test\r\n\r\n".into(),
+        )
+        .unwrap();
+    assert!(health.ends_with(r#"{"status":"ok"}"#), "{health}");
+    let answer = peer.get(router, "www.alpha.test", None).unwrap();
+    assert!(
+        (300..400).contains(&status_of(&answer).unwrap()) && answer.contains("//alpha.test"),
+        "A's alias redirects to A: {answer}"
+    );
+    let answer = peer.get(router, "alpha.test", None).unwrap();
+    assert_eq!(status_of(&answer), Some(401), "{answer}");
 
     // Past the router: no replica port is published on the host, and the replicas' own
     // addresses are not forwarded to.
@@ -604,6 +788,8 @@ fn from_another_host_a_domain_is_reached_only_through_the_router_and_a_published
         "the published port {published} answers the second host"
     );
 
+    let (status, body) = bob.call("DELETE", &format!("/api/v1/applications/{mallory}"), None);
+    assert_eq!(status, 204, "{body}");
     drop(_open);
     drop(_web);
     terminate(b);

@@ -684,7 +684,7 @@ impl Drop for Cleanup {
         let (status, body) = request(
             &self.addr,
             "DELETE",
-            &format!("/api/v1/applications/{}", self.app),
+            &format!("/api/v1/applications/{}?delete_volumes=true", self.app),
             Some(&self.token),
             None,
         );

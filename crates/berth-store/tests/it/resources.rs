@@ -185,6 +185,23 @@ async fn volumes_restrict_deleting_their_owner(db: TestDb) {
         .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))));
     drop(s);
+    // The name is the application's own: another tenant's application may use it too.
+    let bob = db.user("bob", PlatformRole::Developer).await;
+    let pb = db.project(&bob, "elsewhere", None).await;
+    let b = app(&db, &bob, &pb, "web").await;
+    let s = db.as_user(&bob).await;
+    let theirs = s
+        .create_volume(NewVolume {
+            name: VolumeName::parse("web-data").unwrap(),
+            kind: VolumeKind::DockerVolume,
+            mount_path: MountPath::parse("/data").unwrap(),
+            size_gb: SizeGb::parse(1).unwrap(),
+            owner: VolumeOwner::Application(b.id),
+        })
+        .await
+        .unwrap();
+    assert_ne!(theirs.engine_name, v.engine_name);
+    s.commit().await.unwrap();
     let s = db.as_user(&alice).await;
     s.delete_volume(v.id).await.unwrap();
     s.soft_delete_application(a.id).await.unwrap();

@@ -14,7 +14,10 @@ async fn scale_stop_start_restart_logs_rollback_and_remove() {
     let mut spec = f.spec("ops", &v1, 1);
     let volume = VolumeName::parse(&format!("{}-data", f.prefix)).unwrap();
     spec.mounts.push(Mount {
-        source: MountSource::Volume(volume.clone()),
+        source: MountSource::Volume {
+            engine: volume.clone(),
+            label: VolumeName::parse("data").unwrap(),
+        },
         target: MountPath::parse("/data").unwrap(),
         read_only: false,
     });
