@@ -2,8 +2,10 @@
 //! the host's own mechanism, in constant time, before anything in its body is believed: GitHub
 //! and Gitea sign the body with HMAC-SHA256 (`X-Hub-Signature-256`, `X-Gitea-Signature`),
 //! Bitbucket likewise (`X-Hub-Signature`), GitLab sends the secret itself (`X-Gitlab-Token`).
-//! Only a push to the tracked branch queues a deployment (202); a ping, another event or
-//! another branch answers 200 with the reason; a delivery seen before is ignored.
+//! Only a push to the tracked branch queues a deployment (202); a ping, another event, a tag
+//! push or deletion, a deleted branch or another branch answers 200 with the reason (a git host
+//! shows any other answer to its user as a failed delivery); a delivery seen before is
+//! ignored.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use berth_domain::{ApplicationId, ApplicationSource, CommitSha, DeploymentTrigger};
@@ -110,29 +112,63 @@ impl Provider {
         self.header(req, header).map(str::to_owned)
     }
 
-    /// The pushed branch and the commit it now points at.
-    fn pushed(&self, payload: &serde_json::Value) -> Option<(String, Option<String>)> {
+    /// What the push changed: a branch and the commit it now points at, or something that
+    /// deploys nothing (a tag, a deleted branch, another kind of ref). `None` when the payload
+    /// is not a push this host sends.
+    fn pushed(&self, payload: &serde_json::Value) -> Option<Pushed> {
         match self {
             Self::Bitbucket => {
-                let new = &payload["push"]["changes"][0]["new"];
-                if new["type"].as_str() != Some("branch") {
-                    return None;
-                }
-                Some((
-                    new["name"].as_str()?.to_owned(),
-                    new["target"]["hash"].as_str().map(str::to_owned),
-                ))
+                let change = &payload["push"]["changes"][0];
+                let (new, old) = (&change["new"], &change["old"]);
+                let (kind, name) = match (new.is_object(), old.is_object()) {
+                    (true, _) => (new["type"].as_str()?, new["name"].as_str()?),
+                    (false, true) => (old["type"].as_str()?, old["name"].as_str()?),
+                    (false, false) => return None,
+                };
+                Some(match kind {
+                    "branch" if new.is_object() => Pushed::Branch {
+                        name: name.to_owned(),
+                        after: new["target"]["hash"].as_str().map(str::to_owned),
+                    },
+                    "branch" => Pushed::Deleted(name.to_owned()),
+                    "tag" | "annotated_tag" => Pushed::Tag(name.to_owned()),
+                    other => Pushed::Other(format!("{other} {name}")),
+                })
             }
             _ => {
-                let branch = payload["ref"].as_str()?.strip_prefix("refs/heads/")?;
+                let r = payload["ref"].as_str()?;
+                if let Some(tag) = r.strip_prefix("refs/tags/") {
+                    return Some(Pushed::Tag(tag.to_owned()));
+                }
+                let Some(branch) = r.strip_prefix("refs/heads/") else {
+                    return Some(Pushed::Other(r.to_owned()));
+                };
                 let after = payload["after"]
                     .as_str()
                     .or_else(|| payload["checkout_sha"].as_str())
                     .map(str::to_owned);
-                Some((branch.to_owned(), after))
+                // A deleted branch reports the zero commit (and GitHub says so too).
+                let zero = after
+                    .as_deref()
+                    .is_some_and(|a| a.bytes().all(|b| b == b'0'));
+                if zero || payload["deleted"].as_bool() == Some(true) {
+                    return Some(Pushed::Deleted(branch.to_owned()));
+                }
+                Some(Pushed::Branch {
+                    name: branch.to_owned(),
+                    after,
+                })
             }
         }
     }
+}
+
+/// What a push event changed.
+enum Pushed {
+    Branch { name: String, after: Option<String> },
+    Deleted(String),
+    Tag(String),
+    Other(String),
 }
 
 fn ignored(why: impl Into<String>) -> HttpResponse {
@@ -142,7 +178,8 @@ fn ignored(why: impl Into<String>) -> HttpResponse {
 }
 
 /// Receives a git host's push webhook. 202 with the queued deployment; 200 with the reason
-/// when nothing is deployed (a ping, another event, another branch, a repeated delivery); 401
+/// when nothing is deployed (a ping, another event, a tag, a deleted branch, another branch, a
+/// repeated delivery); 401
 /// when the signature or token does not match; 404 for an unknown application or provider;
 /// 400 for a body that is not the host's JSON.
 #[utoipa::path(post, path = "/api/v1/webhooks/{application_id}/{provider}", tag = "webhooks",
@@ -182,10 +219,26 @@ pub async fn receive(
     }
     let payload: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("the payload is not JSON: {e}")))?;
-    let Some((branch, after)) = provider.pushed(&payload) else {
-        return Err(ApiError::BadRequest(
-            "the payload names no pushed branch".into(),
-        ));
+    let (branch, after) = match provider.pushed(&payload) {
+        Some(Pushed::Branch { name, after }) => (name, after),
+        Some(Pushed::Deleted(name)) => {
+            return Ok(ignored(format!("the branch {name} was deleted")))
+        }
+        Some(Pushed::Tag(name)) => {
+            return Ok(ignored(format!(
+                "a push of the tag {name}; only pushes to a branch deploy"
+            )))
+        }
+        Some(Pushed::Other(r)) => {
+            return Ok(ignored(format!(
+                "a push of {r}; only pushes to a branch deploy"
+            )))
+        }
+        None => {
+            return Err(ApiError::BadRequest(
+                "the payload is not a push this git host sends".into(),
+            ))
+        }
     };
     if branch != git.branch.as_str() {
         return Ok(ignored(format!(
@@ -194,10 +247,6 @@ pub async fn receive(
         )));
     }
     let commit = match after.as_deref() {
-        // A deleted branch reports the zero commit.
-        Some(sha) if sha.bytes().all(|b| b == b'0') => {
-            return Ok(ignored("the branch was deleted"))
-        }
         Some(sha) => Some(
             CommitSha::parse(sha)
                 .map_err(|_| ApiError::BadRequest(format!("{sha:?} is not a commit id")))?,

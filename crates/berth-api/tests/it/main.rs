@@ -9,5 +9,6 @@ mod health;
 mod isolation;
 mod matrix;
 mod resources;
+mod webhooks;
 
 pub use api::setup;
