@@ -44,6 +44,9 @@ pub struct ResourceAmount {
     pub cpus: Option<f64>,
     #[serde(default)]
     pub memory_mb: Option<u32>,
+    /// Processes (and threads) at most; a limit only.
+    #[serde(default)]
+    pub pids: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -227,6 +230,7 @@ impl ServiceSpec {
             .map(|r| ResourceAmount {
                 cpus: r.cpus,
                 memory_mb: r.memory_mb,
+                pids: None,
             })
             .unwrap_or_default();
         Self {

@@ -98,6 +98,9 @@ struct Inner {
     /// Basic-auth credentials that passed lately (a digest of route and header), so bcrypt
     /// runs once per user and password, not per request.
     passed: Mutex<HashMap<[u8; 32], Instant>>,
+    /// Failed basic-auth attempts in the current window, per (client address, route) and per
+    /// route, so guessing is slowed and bcrypt is not run for a flood.
+    auth_failures: Mutex<proxy::AuthFailures>,
     settings: ProxySettings,
 }
 
@@ -112,6 +115,7 @@ impl Proxy {
                 ejected: Mutex::new(HashMap::new()),
                 ejected_count: std::sync::atomic::AtomicUsize::new(0),
                 passed: Mutex::new(HashMap::new()),
+                auth_failures: Mutex::new(proxy::AuthFailures::default()),
                 settings,
             }),
         })

@@ -94,6 +94,19 @@ pub(crate) fn bad_request(text: &str) -> Response<Body> {
     page(StatusCode::BAD_REQUEST, "Bad Request", text)
 }
 
+pub(crate) fn too_many_attempts(retry_after_s: u64) -> Response<Body> {
+    let mut r = page(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too Many Requests",
+        "Too many failed sign-ins to this address; wait a minute and try again.",
+    );
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(retry_after_s),
+    );
+    r
+}
+
 pub(crate) fn unauthorized(realm: &str) -> Response<Body> {
     let mut r = page(
         StatusCode::UNAUTHORIZED,

@@ -182,14 +182,27 @@ async fn worker(
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
 }
 
-/// The host a request is for: its authority (HTTP/2) or `Host` header, lower case, without
-/// port or trailing dot; and the port the client used, if it gave one.
-fn host_of(req: &Request<Incoming>) -> Option<(String, Option<u16>)> {
-    let raw = match req.uri().authority() {
-        Some(a) => a.as_str(),
-        None => req.headers().get(header::HOST)?.to_str().ok()?,
+/// The host a request is for: its authority (HTTP/2, or an HTTP/1.1 absolute-form target) or
+/// `Host` header, lower case, without port or trailing dot; and the port the client used, if
+/// it gave one. A request whose authority and `Host` name different hosts has none: it is
+/// routed and forwarded by one authority, so the two may not disagree (RFC 9112, 3.2.2).
+fn host_of(req: &Request<Incoming>) -> Result<(String, Option<u16>), &'static str> {
+    let header = match req.headers().get(header::HOST) {
+        Some(v) => Some(v.to_str().map_err(|_| "The Host header is not text.")?),
+        None => None,
     };
-    split_host(raw)
+    let (raw, other) = match (req.uri().authority(), header) {
+        (Some(a), h) => (a.as_str(), h),
+        (None, Some(h)) => (h, None),
+        (None, None) => return Err("The request names no host."),
+    };
+    let host = split_host(raw).ok_or("The request names no host.")?;
+    if let Some(other) = other {
+        if split_host(other).map(|(h, _)| h).as_deref() != Some(host.0.as_str()) {
+            return Err("The request's target and its Host header name different hosts.");
+        }
+    }
+    Ok(host)
 }
 
 /// `host[:port]` or `[v6][:port]` into a lower-case host without trailing dot, and the port.
@@ -251,8 +264,9 @@ async fn handle(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let Some((host, port)) = host_of(&req) else {
-        return Ok(pages::bad_request("The request names no host."));
+    let (host, port) = match host_of(&req) {
+        Ok(h) => h,
+        Err(why) => return Ok(pages::bad_request(why)),
     };
     if scheme == Scheme::Http {
         if let Some(token) = path.strip_prefix("/.well-known/acme-challenge/") {
@@ -341,8 +355,12 @@ async fn route_request(
         let location = format!("https://{host}{port}{}", path_and_query(&req));
         return (pages::redirect(&location, true), None);
     }
-    if !r.basic_auth.is_empty() && !authorized(inner, route, req.headers()).await {
-        return (pages::unauthorized(host), None);
+    if !r.basic_auth.is_empty() {
+        match authorized(inner, route, req.headers(), peer.addr.ip()).await {
+            Auth::Passed => {}
+            Auth::Denied => return (pages::unauthorized(host), None),
+            Auth::Throttled(wait) => return (pages::too_many_attempts(wait), None),
+        }
     }
     let declared = req
         .headers()
@@ -375,7 +393,9 @@ async fn route_request(
         scheme,
         upgrade,
     );
-    let framing = if bodiless || upgrade {
+    // Framing is decided once, the same for an upgrade: a body the request declares is sent
+    // (the replica expects it whatever it answers), never left for the next request to fill.
+    let framing = if bodiless {
         RequestFraming::None
     } else if declared.is_some() {
         RequestFraming::Length
@@ -568,20 +588,84 @@ fn forwarded_headers(
     headers
 }
 
+/// Failed basic-auth attempts per client and route, and per route, in fixed windows.
+#[derive(Debug, Default)]
+pub(crate) struct AuthFailures {
+    window: Option<Instant>,
+    by_client: std::collections::HashMap<(std::net::IpAddr, String), u32>,
+    by_route: std::collections::HashMap<String, u32>,
+}
+
+/// How long one window of counted failures lasts.
+const AUTH_WINDOW: Duration = Duration::from_secs(60);
+/// Failed attempts one client may make at one domain in a window.
+const AUTH_FAILURES_PER_CLIENT: u32 = 10;
+/// Failed attempts all clients together may make at one domain in a window.
+const AUTH_FAILURES_PER_ROUTE: u32 = 100;
+
+impl AuthFailures {
+    /// Seconds until the window ends when `client` may not try `route` now.
+    fn throttled(&mut self, client: std::net::IpAddr, route: &str) -> Option<u64> {
+        let now = Instant::now();
+        let start = *self.window.get_or_insert(now);
+        if now.duration_since(start) >= AUTH_WINDOW {
+            *self = Self {
+                window: Some(now),
+                ..Self::default()
+            };
+            return None;
+        }
+        let over = self
+            .by_client
+            .get(&(client, route.to_owned()))
+            .is_some_and(|n| *n >= AUTH_FAILURES_PER_CLIENT)
+            || self
+                .by_route
+                .get(route)
+                .is_some_and(|n| *n >= AUTH_FAILURES_PER_ROUTE);
+        over.then(|| (AUTH_WINDOW - now.duration_since(start)).as_secs().max(1))
+    }
+
+    fn failed(&mut self, client: std::net::IpAddr, route: &str) {
+        // Bounded: a window never holds more clients than this.
+        if self.by_client.len() < 100_000 {
+            *self
+                .by_client
+                .entry((client, route.to_owned()))
+                .or_default() += 1;
+        }
+        *self.by_route.entry(route.to_owned()).or_default() += 1;
+    }
+}
+
+enum Auth {
+    Passed,
+    Denied,
+    /// Too many failures lately: try again after this many seconds.
+    Throttled(u64),
+}
+
 /// Checks `Authorization: Basic` against the route's users (bcrypt); a pair that passed is
-/// remembered for five minutes.
-async fn authorized(inner: &Arc<Inner>, route: &Arc<Installed>, headers: &HeaderMap) -> bool {
+/// remembered for five minutes. An unknown user costs a bcrypt check too (against a known
+/// user's hash, so with the same cost), so timing does not tell which users exist; failures
+/// are counted per client and per route, and past the limits the answer is 429 with no check.
+async fn authorized(
+    inner: &Arc<Inner>,
+    route: &Arc<Installed>,
+    headers: &HeaderMap,
+    client: std::net::IpAddr,
+) -> Auth {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
-        return false;
+        return Auth::Denied;
     };
     let Some(encoded) = value
         .strip_prefix("Basic ")
         .or_else(|| value.strip_prefix("basic "))
     else {
-        return false;
+        return Auth::Denied;
     };
     let digest: [u8; 32] = Sha256::new()
         .chain_update(route.route.id.as_bytes())
@@ -594,32 +678,42 @@ async fn authorized(inner: &Arc<Inner>, route: &Arc<Installed>, headers: &Header
             .get(&digest)
             .is_some_and(|until| *until > Instant::now())
         {
-            return true;
+            return Auth::Passed;
         }
     }
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
-        return false;
+    let route_id = route.route.id.as_str();
+    if let Some(wait) = inner
+        .auth_failures
+        .lock()
+        .ok()
+        .and_then(|mut f| f.throttled(client, route_id))
+    {
+        return Auth::Throttled(wait);
+    }
+    let (user, password) = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|d| String::from_utf8(d).ok())
+        .and_then(|d| d.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())))
+        .unwrap_or_default();
+    let users = &route.route.basic_auth;
+    let known = users.iter().find(|u| u.username == user);
+    // The decoy: the first user's hash, checked and then refused.
+    let Some(hash) = known.or(users.first()).map(|u| u.bcrypt_hash.clone()) else {
+        return Auth::Denied;
     };
-    let Ok(decoded) = String::from_utf8(decoded) else {
-        return false;
-    };
-    let Some((user, password)) = decoded.split_once(':') else {
-        return false;
-    };
-    let Some(hash) = route
-        .route
-        .basic_auth
-        .iter()
-        .find(|u| u.username == user)
-        .map(|u| u.bcrypt_hash.clone())
-    else {
-        return false;
-    };
-    let password = password.to_owned();
-    let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-        .await
-        .unwrap_or(false);
-    if ok {
+    let verified =
+        tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+            .await
+            .unwrap_or(false);
+    let ok = verified && known.is_some();
+    if !ok {
+        if let Ok(mut f) = inner.auth_failures.lock() {
+            f.failed(client, route_id);
+        }
+        return Auth::Denied;
+    }
+    {
         if let Ok(mut passed) = inner.passed.lock() {
             let now = Instant::now();
             passed.retain(|_, until| *until > now);
@@ -628,7 +722,7 @@ async fn authorized(inner: &Arc<Inner>, route: &Arc<Installed>, headers: &Header
             }
         }
     }
-    ok
+    Auth::Passed
 }
 
 #[cfg(test)]

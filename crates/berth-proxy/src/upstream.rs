@@ -278,10 +278,15 @@ async fn exchange(
 ) -> Result<Parsed, Failure> {
     match write_request(conn, head, body, framing).await {
         Ok(()) => read_response(conn, head_only).await,
-        // Writing failed: the replica may still have answered (and closed); read that.
-        Err(SendError::Exchange(_)) => read_response(conn, head_only)
-            .await
-            .map_err(|_| Failure::Stale),
+        // Writing failed: the replica may still have answered (and closed); read that. The
+        // request was not written whole, so the connection is never used again.
+        Err(SendError::Exchange(_)) => match read_response(conn, head_only).await {
+            Ok(parsed) => Ok(Parsed {
+                reusable: false,
+                ..parsed
+            }),
+            Err(_) => Err(Failure::Stale),
+        },
         Err(e) => Err(Failure::Send(e)),
     }
 }

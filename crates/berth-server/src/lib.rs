@@ -273,6 +273,8 @@ async fn prepare_engines(
         advertise_addr: settings.swarm_advertise_addr.clone(),
         listen_addr: "0.0.0.0:2377".into(),
         network: settings.swarm_network.clone(),
+        default_memory_mb: (settings.default_memory_mb > 0).then_some(settings.default_memory_mb),
+        default_pids: (settings.default_pids > 0).then_some(settings.default_pids),
         bind_roots: settings.swarm_bind_roots.clone(),
     };
     let setup = async {

@@ -37,6 +37,10 @@ pub struct Settings {
     pub swarm_network: String,
     /// Directories under which applications may bind-mount host paths; none by default.
     pub swarm_bind_roots: Vec<HostPath>,
+    /// Memory limit (MiB) of every service and job whose application sets none; 0: none.
+    pub default_memory_mb: u32,
+    /// Process (pids) limit of every service and job whose application sets none; 0: none.
+    pub default_pids: u32,
     /// Directories under which git repositories on this machine may be fetched (`file://` or
     /// a path, by any user); none by default: only network repositories.
     pub git_local_roots: Vec<HostPath>,
@@ -93,6 +97,8 @@ impl Default for Settings {
             swarm_advertise_addr: "127.0.0.1".into(),
             swarm_network: "berth".into(),
             swarm_bind_roots: Vec::new(),
+            default_memory_mb: 1024,
+            default_pids: 2048,
             git_local_roots: Vec::new(),
             public_url: None,
             deploy_concurrency: 2,
@@ -127,6 +133,8 @@ struct FileSettings {
     swarm_advertise_addr: Option<String>,
     swarm_network: Option<String>,
     swarm_bind_roots: Option<Vec<String>>,
+    default_memory_mb: Option<u32>,
+    default_pids: Option<u32>,
     git_local_roots: Option<Vec<String>>,
     public_url: Option<String>,
     deploy_concurrency: Option<usize>,
@@ -292,6 +300,16 @@ impl Settings {
                 .parse()
                 .with_context(|| format!("BERTH_BODY_LIMIT_BYTES must be a number, not {v:?}"))?;
         }
+        if let Some(v) = env("BERTH_DEFAULT_MEMORY_MB") {
+            s.default_memory_mb = v
+                .parse()
+                .with_context(|| format!("BERTH_DEFAULT_MEMORY_MB must be a number, not {v:?}"))?;
+        }
+        if let Some(v) = env("BERTH_DEFAULT_PIDS") {
+            s.default_pids = v
+                .parse()
+                .with_context(|| format!("BERTH_DEFAULT_PIDS must be a number, not {v:?}"))?;
+        }
         if let Some(v) = env("BERTH_SWARM_INIT") {
             s.swarm_init = parse_bool("BERTH_SWARM_INIT", &v)?;
         }
@@ -439,6 +457,12 @@ impl Settings {
         }
         if let Some(v) = f.swarm_init {
             self.swarm_init = v;
+        }
+        if let Some(v) = f.default_memory_mb {
+            self.default_memory_mb = v;
+        }
+        if let Some(v) = f.default_pids {
+            self.default_pids = v;
         }
         if let Some(v) = f.swarm_advertise_addr {
             self.swarm_advertise_addr = v;

@@ -38,8 +38,7 @@ impl Swarm {
         cancel: &CancelToken,
         timeout: Duration,
     ) -> Result<JobOutcome, SwarmError> {
-        let base = spec.name.as_str();
-        let name = format!("{}-release", &base[..base.len().min(54)]);
+        let name = job_name(spec.name.as_str());
         let mut job = spec.clone();
         job.ports.clear();
         job.health_check = None;
@@ -158,6 +157,51 @@ impl Swarm {
         match self.logs(name, &LogOptions::default()).await {
             Ok(stream) => stream.filter_map(|l| async move { l.ok() }).collect().await,
             Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// The release job's service name for the service `service`: `<service>-release`, or, when that
+/// would pass Swarm's 63 characters, the service's name cut before its last nine characters
+/// (an application's `-<id suffix>`), so two applications whose long names share a beginning
+/// never share a job.
+pub fn job_name(service: &str) -> String {
+    const MAX: usize = 63;
+    const TAG: &str = "-release";
+    if service.len() + TAG.len() <= MAX {
+        return format!("{service}{TAG}");
+    }
+    let keep = service.len().min(9);
+    let (head, tail) = service.split_at(service.len() - keep);
+    let head = &head[..MAX - TAG.len() - keep];
+    format!("{}{tail}{TAG}", head.trim_end_matches('-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::job_name;
+
+    #[test]
+    fn job_names_keep_the_id_suffix_within_63_characters() {
+        assert_eq!(job_name("web-0123abcd"), "web-0123abcd-release");
+        let long = |name: &str| {
+            let app = berth_domain::ResourceName::parse(name).unwrap();
+            let id = berth_domain::ApplicationId::new();
+            berth_domain::ServiceName::for_application(&app, id).to_string()
+        };
+        let prefix = "a".repeat(55);
+        let (one, two) = (
+            long(&format!("{prefix}-one")),
+            long(&format!("{prefix}-two")),
+        );
+        let (j1, j2) = (job_name(&one), job_name(&two));
+        assert_ne!(j1, j2);
+        for (job, service) in [(&j1, &one), (&j2, &two)] {
+            assert!(job.len() <= 63, "{job}");
+            assert!(
+                job.ends_with(&format!("{}-release", &service[service.len() - 9..])),
+                "{job}"
+            );
         }
     }
 }

@@ -18,7 +18,7 @@ mod spec;
 
 pub use error::SwarmError;
 pub use events::{EventSink, SwarmEvent};
-pub use job::JobOutcome;
+pub use job::{job_name, JobOutcome};
 pub use logs::{LogLine, LogOptions, LogStream};
 pub use ops::{
     Change, DeployOutcome, Endpoint, ManagedService, ServiceStatus, TaskInfo, GATEWAY_BRIDGE,

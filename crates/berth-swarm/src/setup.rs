@@ -24,6 +24,11 @@ pub struct SwarmSettings {
     pub network: String,
     /// Bind mounts are allowed only inside these directories; none by default.
     pub bind_roots: Vec<HostPath>,
+    /// The memory limit (MiB) of every service and job whose specification sets none.
+    pub default_memory_mb: Option<u32>,
+    /// The process limit of every service and job whose specification sets none, so a fork
+    /// bomb in one container cannot exhaust the machine's.
+    pub default_pids: Option<u32>,
 }
 
 impl Default for SwarmSettings {
@@ -34,6 +39,8 @@ impl Default for SwarmSettings {
             listen_addr: "0.0.0.0:2377".into(),
             network: "berth".into(),
             bind_roots: Vec::new(),
+            default_memory_mb: Some(1024),
+            default_pids: Some(2048),
         }
     }
 }

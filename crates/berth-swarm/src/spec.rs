@@ -147,8 +147,16 @@ impl Swarm {
             resources: Some(TaskSpecResources {
                 limits: Some(Limit {
                     nano_cpus: limit_cpu,
-                    memory_bytes: limit_mem,
-                    pids: None,
+                    memory_bytes: limit_mem.or(self
+                        .settings
+                        .default_memory_mb
+                        .map(|mb| i64::from(mb) * 1024 * 1024)),
+                    pids: spec
+                        .resources
+                        .limits
+                        .pids
+                        .or(self.settings.default_pids)
+                        .map(i64::from),
                 }),
                 reservations: Some(ResourceObject {
                     nano_cpus: res_cpu,

@@ -537,3 +537,204 @@ async fn replicas_found_by_name_are_reached() {
     let a = http(router.http, get("nowhere.test", "/")).await;
     assert_eq!(a.status, 503, "{}", a.body);
 }
+
+/// A replica that answers each request as soon as its head arrives and only then reads the
+/// body its `Content-Length` declares (as replicas that answer early do), keeping every
+/// request line with its body.
+async fn early_replica() -> (
+    std::net::SocketAddr,
+    Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let seen = kept.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let Some(end) = read_until(&mut stream, &mut buf, b"\r\n\r\n").await else {
+                        return;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                    buf.drain(..end + 4);
+                    let line = head.lines().next().unwrap_or("").to_owned();
+                    let path = line.split_whitespace().nth(1).unwrap_or("?").to_owned();
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{path}",
+                        path.len()
+                    );
+                    if stream.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let len = head
+                        .to_ascii_lowercase()
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: ").map(str::to_owned))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    while buf.len() < len {
+                        let mut chunk = [0u8; 4096];
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body = buf.drain(..len).collect();
+                    seen.lock().unwrap().push((line, body));
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// Writes `request` on a new connection to `addr` and reads the answer to its end (the request
+/// asks the router to close).
+async fn raw_exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer))
+        .await
+        .expect("the router answered")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_sent_with_an_upgrade_is_forwarded_and_never_read_as_the_next_request() {
+    let router = Router::start(|_| {}).await;
+    let (replica, seen) = early_replica().await;
+    router
+        .proxy
+        .install(vec![route("early", "early.test", vec![replica])]);
+    // An upgrade the replica does not take, carrying a body that is a request of its own.
+    let smuggled = b"GET /smuggled HTTP/1.1\r\nhost: early.test\r\n\r\n";
+    let mut request = format!(
+        "GET /up HTTP/1.1\r\nhost: early.test\r\nconnection: upgrade\r\nupgrade: websocket\r\ncontent-length: {}\r\n\r\n",
+        smuggled.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(smuggled);
+    let mut s = tokio::net::TcpStream::connect(router.http).await.unwrap();
+    s.write_all(&request).await.unwrap();
+    let mut buf = Vec::new();
+    let end = tokio::time::timeout(
+        Duration::from_secs(10),
+        read_until(&mut s, &mut buf, b"\r\n\r\n"),
+    )
+    .await
+    .expect("the router answered")
+    .unwrap();
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // Another client next, on the connection the router keeps to the replica.
+    for _ in 0..3 {
+        let a = http(router.http, get("early.test", "/victim")).await;
+        assert_eq!((a.status, a.body.as_str()), (200, "/victim"));
+    }
+    let seen = seen.lock().unwrap().clone();
+    let lines: Vec<&str> = seen.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /up HTTP/1.1",
+            "GET /victim HTTP/1.1",
+            "GET /victim HTTP/1.1",
+            "GET /victim HTTP/1.1"
+        ]
+    );
+    assert_eq!(seen[0].1, smuggled, "the upgrade's body went with it");
+}
+
+#[tokio::test]
+async fn an_absolute_target_is_routed_and_forwarded_by_the_one_host_it_names() {
+    let (shop, other) = (replica("shop").await, replica("other").await);
+    let router = Router::start(|_| {}).await;
+    router.proxy.install(vec![
+        route("shop", "shop.test", vec![shop]),
+        route("other", "other.test", vec![other]),
+    ]);
+    let a = raw_exchange(
+        router.http,
+        b"GET http://shop.test/x HTTP/1.1\r\nhost: other.test\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(a.starts_with("HTTP/1.1 400"), "{a}");
+    assert!(a.contains("different hosts"), "{a}");
+    let a = raw_exchange(
+        router.http,
+        b"GET http://Shop.Test/x HTTP/1.1\r\nhost: shop.test:80\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(a.starts_with("HTTP/1.1 200"), "{a}");
+    assert!(a.contains("shop GET /x host=shop.test"), "{a}");
+}
+
+/// One GET to `locked.test` with basic auth, from the local address `from`.
+async fn basic_from(
+    router: std::net::SocketAddr,
+    from: &str,
+    user: &str,
+    password: &str,
+) -> Answer {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let stream = socket.connect(router).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = Request::get("/")
+        .header("host", "locked.test")
+        .header("authorization", format!("Basic {token}"))
+        .body(http_body_util::Full::new(bytes::Bytes::new()).boxed())
+        .unwrap();
+    let r = sender.send_request(req).await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let body = r.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn failed_basic_auth_is_throttled_per_client_without_locking_others_out() {
+    let app = replica("app").await;
+    let router = Router::start(|_| {}).await;
+    let mut locked = route("locked", "locked.test", vec![app]);
+    locked.basic_auth = vec![BasicAuthUser {
+        username: "ann".into(),
+        bcrypt_hash: bcrypt::hash("s3cret", 4).unwrap(),
+    }];
+    router.proxy.install(vec![locked]);
+    // Unknown users and wrong passwords count alike.
+    for i in 0..10 {
+        let user = if i % 2 == 0 { "ann" } else { "nobody" };
+        let a = basic_from(router.http, "127.0.0.1", user, "guess").await;
+        assert_eq!(a.status, 401, "attempt {i}");
+    }
+    let a = basic_from(router.http, "127.0.0.1", "ann", "guess").await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    let wait: u64 = a.headers["retry-after"].parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // Even the right password waits out the window from that client...
+    let a = basic_from(router.http, "127.0.0.1", "ann", "s3cret").await;
+    assert_eq!(a.status, 429);
+    // ...while another client signs in.
+    let a = basic_from(router.http, "127.0.0.2", "ann", "s3cret").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}

@@ -300,7 +300,7 @@ async fn release_jobs_run_once_and_report_exit_and_output() {
             .any(|l| l.text == "boom" && l.stream == berth_swarm::LogStream::Stderr),
         "{failed:?}"
     );
-    let job = format!("{}-release", spec.name);
+    let job = berth_swarm::job_name(spec.name.as_str());
     assert!(matches!(
         f.swarm.status(&job).await,
         Err(berth_swarm::SwarmError::NotFound(_))
@@ -338,4 +338,65 @@ async fn release_jobs_run_once_and_report_exit_and_output() {
         Err(berth_swarm::SwarmError::NotFound(_))
     ));
     drop(cancel);
+}
+
+/// A service's container and a release job alike run under the default memory and process
+/// limits unless the specification sets its own, as the kernel's cgroup shows inside them.
+#[tokio::test]
+async fn every_container_runs_under_memory_and_process_limits() {
+    let f = Fixture::new().await;
+    let v1 = f.image("v1", true).await;
+    let mut spec = f.spec("limits", &v1, 1);
+    let name = spec.name.to_string();
+    f.deploy(&spec).await;
+    // cgroup v1 and v2 keep the limits in different files; whichever this kernel has answers.
+    let limits = [
+        "/sys/fs/cgroup/pids/pids.max",
+        "/sys/fs/cgroup/pids.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        "/sys/fs/cgroup/memory.max",
+    ];
+    // Only the numbers: a file this kernel does not have is an error line from cat.
+    let read = |out: &str| -> Vec<String> {
+        out.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut cat = vec!["cat"];
+    cat.extend(limits);
+    let seen = read(&exec(&f, &name, &cat).await);
+    assert_eq!(
+        seen,
+        ["2048", (1024u64 << 20).to_string().as_str()],
+        "{seen:?}"
+    );
+
+    spec.resources.limits.memory_mb = Some(256);
+    spec.resources.limits.pids = Some(64);
+    f.deploy(&spec).await;
+    let seen = read(&exec(&f, &name, &cat).await);
+    assert_eq!(
+        seen,
+        ["64", (256u64 << 20).to_string().as_str()],
+        "{seen:?}"
+    );
+
+    let job = f
+        .swarm
+        .run_job(
+            &f.spec("limits-job", &v1, 1),
+            &cat.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            &CancelToken::new(),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+    let text: Vec<String> = job.output.iter().flat_map(|l| read(&l.text)).collect();
+    assert_eq!(
+        text,
+        ["2048", (1024u64 << 20).to_string().as_str()],
+        "{job:?}"
+    );
 }
