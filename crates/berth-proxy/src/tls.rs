@@ -233,29 +233,34 @@ impl CertStore {
                 return c.clone();
             }
         }
+        // A name under a known wildcard shares the wildcard's one certificate, so the names
+        // a client invents cost nothing: the cache holds at most one per known host.
         let known = self.known.load();
-        let wildcard = host
-            .split_once('.')
-            .is_some_and(|(_, parent)| known.contains(&format!("*.{parent}")));
-        if !known.contains(&host) && !wildcard {
-            return self.fallback.clone();
-        }
-        let Ok(mut made) = self.made.lock() else {
-            return self.fallback.clone();
+        let name = match host.split_once('.') {
+            _ if known.contains(&host) => host,
+            Some((_, parent)) if known.contains(&format!("*.{parent}")) => format!("*.{parent}"),
+            _ => return self.fallback.clone(),
         };
-        if let Some(c) = made.get(&host) {
-            return c.clone();
+        if let Some(c) = self.made.lock().ok().and_then(|m| m.get(&name).cloned()) {
+            return c;
         }
-        match self_signed(std::slice::from_ref(&host)) {
-            Ok(c) => {
-                made.insert(host, c.clone());
-                c
-            }
+        // Made outside the lock, so one handshake's key generation holds no other back.
+        match self_signed(std::slice::from_ref(&name)) {
+            Ok(c) => match self.made.lock() {
+                Ok(mut made) => made.entry(name).or_insert(c).clone(),
+                Err(_) => c,
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "no self-signed certificate");
                 self.fallback.clone()
             }
         }
+    }
+
+    /// How many self-signed certificates are kept.
+    #[cfg(test)]
+    fn made(&self) -> usize {
+        self.made.lock().map(|m| m.len()).unwrap_or(0)
     }
 }
 
@@ -279,6 +284,41 @@ pub fn server_config(store: Arc<CertStore>) -> Result<Arc<rustls::ServerConfig>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_under_a_wildcard_share_one_self_signed_certificate() {
+        let store = CertStore::new().unwrap();
+        store.set_known(HashSet::from([
+            "*.apps.test".to_owned(),
+            "shop.test".to_owned(),
+        ]));
+        let first = store.for_host(Some("a.apps.test"));
+        for i in 0..200 {
+            let c = store.for_host(Some(&format!("n{i}.apps.test")));
+            assert!(Arc::ptr_eq(&c, &first));
+        }
+        assert!(!Arc::ptr_eq(&store.for_host(Some("shop.test")), &first));
+        assert!(Arc::ptr_eq(
+            &store.for_host(Some("x.elsewhere.test")),
+            &store.fallback
+        ));
+        assert_eq!(
+            store.made(),
+            2,
+            "one per known host, whatever names are asked for"
+        );
+        let (_, cert) = x509_parser::parse_x509_certificate(first.cert[0].as_ref()).unwrap();
+        let names: Vec<String> = cert
+            .subject_alternative_name()
+            .unwrap()
+            .unwrap()
+            .value
+            .general_names
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(names, ["DNSName(*.apps.test)"]);
+    }
 
     #[test]
     fn wildcards_cover_one_label() {
