@@ -307,7 +307,7 @@ mod tests {
             2,
             "one per known host, whatever names are asked for"
         );
-        let (_, cert) = x509_parser::parse_x509_certificate(first.cert[0].as_ref()).unwrap();
+        let (_, cert) = parse_x509_certificate(first.cert[0].as_ref()).unwrap();
         let names: Vec<String> = cert
             .subject_alternative_name()
             .unwrap()
