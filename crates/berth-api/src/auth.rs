@@ -36,17 +36,50 @@ pub struct Caller {
     scope: Mutex<Option<Scope>>,
 }
 
-/// Where a request came from, for the audit log.
+/// Where a request came from, for the audit log and the login throttle.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     pub ip: Option<String>,
+    pub addr: Option<IpAddr>,
     pub user_agent: Option<String>,
+}
+
+/// The client's address: the connection's peer, or, when the peer is a trusted proxy, the
+/// nearest address in `X-Forwarded-For` (read from the right) that is not a trusted proxy.
+fn client_addr(req: &HttpRequest) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let trusted: &[IpAddr] = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(&[], |s| s.auth.trusted_proxies.as_slice());
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut addr = peer;
+    for hop in forwarded.iter().rev() {
+        let Ok(hop) = hop.parse::<IpAddr>() else {
+            break;
+        };
+        addr = hop;
+        if !trusted.contains(&hop) {
+            break;
+        }
+    }
+    Some(addr)
 }
 
 impl ClientInfo {
     pub fn of(req: &HttpRequest) -> Self {
+        let addr = client_addr(req);
         Self {
-            ip: req.peer_addr().map(|a| a.ip().to_string()),
+            ip: addr.map(|a| a.to_string()),
+            addr,
             user_agent: req
                 .headers()
                 .get("user-agent")
@@ -181,6 +214,9 @@ pub struct AuthSettings {
     /// Failed logins allowed per account and per client address within `throttle_window`.
     pub max_failures: u32,
     pub throttle_window: Duration,
+    /// Proxies whose `X-Forwarded-For` names the client (berth's own router when it serves
+    /// the API, and any the admin lists); a client's own header is never believed.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for AuthSettings {
@@ -190,6 +226,7 @@ impl Default for AuthSettings {
             session_ttl: chrono::Duration::days(7),
             max_failures: 5,
             throttle_window: Duration::from_secs(15 * 60),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -244,16 +281,24 @@ impl LoginThrottle {
         keys
     }
 
-    /// `Err(retry_after)` when the account or the address is blocked.
-    pub fn check(&self, login: &str, ip: Option<IpAddr>, s: &AuthSettings) -> Result<(), ApiError> {
+    /// Counts one attempt before its password is checked: `Err(retry_after)` when the account
+    /// or the address has used up its attempts in the window, so guesses sent together cannot
+    /// pass the limit together.
+    pub fn attempt(
+        &self,
+        login: &str,
+        ip: Option<IpAddr>,
+        s: &AuthSettings,
+    ) -> Result<(), ApiError> {
         let now = Instant::now();
         let mut map = self
             .failures
             .lock()
             .map_err(|_| ApiError::Internal(anyhow::anyhow!("throttle lock poisoned")))?;
         map.retain(|_, (since, _)| now.duration_since(*since) < s.throttle_window);
-        for key in Self::keys(login, ip) {
-            if let Some((since, n)) = map.get(&key) {
+        let keys = Self::keys(login, ip);
+        for key in &keys {
+            if let Some((since, n)) = map.get(key) {
                 if *n >= s.max_failures {
                     let left = s.throttle_window.saturating_sub(now.duration_since(*since));
                     return Err(ApiError::TooManyRequests {
@@ -262,20 +307,22 @@ impl LoginThrottle {
                 }
             }
         }
+        for key in keys {
+            map.entry(key).or_insert((now, 0)).1 += 1;
+        }
         Ok(())
     }
 
-    pub fn failed(&self, login: &str, ip: Option<IpAddr>) {
-        if let Ok(mut map) = self.failures.lock() {
-            for key in Self::keys(login, ip) {
-                map.entry(key).or_insert((Instant::now(), 0)).1 += 1;
-            }
-        }
-    }
-
-    pub fn succeeded(&self, login: &str) {
+    /// The attempt was right: the account starts afresh, and the address gets this attempt
+    /// back (only this one, so signing in to an account of one's own refunds no guess).
+    pub fn succeeded(&self, login: &str, ip: Option<IpAddr>) {
         if let Ok(mut map) = self.failures.lock() {
             map.remove(&format!("login:{}", login.trim().to_ascii_lowercase()));
+            if let Some(ip) = ip {
+                if let Some((_, n)) = map.get_mut(&format!("ip:{ip}")) {
+                    *n = n.saturating_sub(1);
+                }
+            }
         }
     }
 }
@@ -297,26 +344,32 @@ mod tests {
     }
 
     #[test]
-    fn throttle_blocks_after_the_limit_and_success_clears_the_account() {
+    fn throttle_counts_attempts_before_checking_and_success_clears_the_account() {
         let t = LoginThrottle::default();
         let s = AuthSettings {
             max_failures: 2,
             ..Default::default()
         };
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        t.check("Alice", Some(ip), &s).unwrap();
-        t.failed("alice", Some(ip));
-        t.failed("alice", None);
-        match t.check("ALICE", None, &s) {
+        t.attempt("Alice", Some(ip), &s).unwrap();
+        t.attempt("alice", None, &s).unwrap();
+        match t.attempt("ALICE", None, &s) {
             Err(ApiError::TooManyRequests { retry_after_s }) => assert!(retry_after_s > 0),
             other => panic!("{other:?}"),
         }
-        t.succeeded("alice");
-        t.check("alice", None, &s).unwrap();
-        t.failed("bob", Some(ip));
+        t.succeeded("alice", None);
+        t.attempt("alice", None, &s).unwrap();
+        t.attempt("bob", Some(ip), &s).unwrap();
         assert!(
-            t.check("carol", Some(ip), &s).is_err(),
+            t.attempt("carol", Some(ip), &s).is_err(),
             "the address is blocked for every account"
         );
+        // A success gives the address back its own attempt only.
+        let other: IpAddr = "127.0.0.2".parse().unwrap();
+        t.attempt("dave", Some(other), &s).unwrap();
+        t.succeeded("dave", Some(other));
+        t.attempt("erin", Some(other), &s).unwrap();
+        t.attempt("frank", Some(other), &s).unwrap();
+        assert!(t.attempt("gina", Some(other), &s).is_err());
     }
 }

@@ -183,6 +183,8 @@ pub struct UserUpdate {
     pub password: Option<String>,
     /// The caller's current password, required when changing their own.
     pub current_password: Option<String>,
+    /// With a new password: revoke every API token of the user too (sessions end anyway).
+    pub revoke_tokens: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -81,6 +81,14 @@ pub fn app_state(settings: &Settings, store: Store) -> berth_api::AppState {
     state.auth.session_ttl = chrono::Duration::hours(i64::from(settings.session_ttl_hours));
     state.body_limit = settings.body_limit_bytes;
     state.git_local_roots = settings.git_local_roots();
+    state.auth.trusted_proxies = settings.trusted_proxies.clone();
+    if !settings.api_hosts.is_empty() {
+        // berth's own router reaches the API over loopback and names the client.
+        state.auth.trusted_proxies.extend([
+            std::net::IpAddr::from([127, 0, 0, 1]),
+            std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ]);
+    }
     state.reserved_ports = [
         Some(settings.listen),
         settings.proxy_http,

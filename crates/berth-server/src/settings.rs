@@ -61,6 +61,10 @@ pub struct Settings {
     pub proxy_https_public_port: Option<u16>,
     /// Hosts on which the edge router serves berth's own API and dashboard; none by default.
     pub api_hosts: Vec<DomainName>,
+    /// Addresses of proxies in front of berth whose `X-Forwarded-For` names the client (for
+    /// the login throttle and the audit log); none by default. berth's own router is trusted
+    /// when it serves the API.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The ACME CA's directory URL (`off`: no ACME, domains keep self-signed certificates).
     pub acme_directory: Option<String>,
     /// The contact of berth's ACME account.
@@ -108,6 +112,7 @@ impl Default for Settings {
             proxy_https: Some(SocketAddr::from(([0, 0, 0, 0], 443))),
             proxy_https_public_port: None,
             api_hosts: Vec::new(),
+            trusted_proxies: Vec::new(),
             acme_directory: Some(berth_acme::LETS_ENCRYPT.to_owned()),
             acme_email: None,
             acme_ca_root: None,
@@ -144,6 +149,7 @@ struct FileSettings {
     proxy_https: Option<String>,
     proxy_https_public_port: Option<u16>,
     api_hosts: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
     acme_directory: Option<String>,
     acme_email: Option<String>,
     acme_ca_root: Option<PathBuf>,
@@ -220,6 +226,21 @@ fn hosts<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> anyhow::Resul
 }
 
 /// The four DNS-01 settings, all given or none.
+/// IP addresses, blanks skipped.
+fn addresses<'a>(
+    name: &str,
+    items: impl Iterator<Item = &'a str>,
+) -> anyhow::Result<Vec<std::net::IpAddr>> {
+    items
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            a.parse()
+                .with_context(|| format!("{name}: {a:?} is not an IP address"))
+        })
+        .collect()
+}
+
 fn acme_dns(name: &str, parts: [Option<String>; 4]) -> anyhow::Result<Option<AcmeDns>> {
     match parts {
         [None, None, None, None] => Ok(None),
@@ -357,6 +378,9 @@ impl Settings {
         if let Some(v) = env("BERTH_API_HOSTS") {
             s.api_hosts = hosts("BERTH_API_HOSTS", v.split(','))?;
         }
+        if let Some(v) = env("BERTH_TRUSTED_PROXIES") {
+            s.trusted_proxies = addresses("BERTH_TRUSTED_PROXIES", v.split(','))?;
+        }
         if let Some(v) = env("BERTH_ACME_DIRECTORY") {
             s.acme_directory = (!v.trim().eq_ignore_ascii_case("off")).then(|| v.trim().to_owned());
         }
@@ -490,6 +514,9 @@ impl Settings {
         }
         if let Some(v) = f.proxy_https_public_port {
             self.proxy_https_public_port = Some(v);
+        }
+        if let Some(v) = f.trusted_proxies {
+            self.trusted_proxies = addresses("trusted_proxies", v.iter().map(String::as_str))?;
         }
         if let Some(v) = f.api_hosts {
             self.api_hosts = hosts("api_hosts", v.iter().map(String::as_str))?;

@@ -86,8 +86,8 @@ pub async fn setup(
     Ok(HttpResponse::Created().json(open_session(&state, user, &client).await?))
 }
 
-/// Signs in with a username or email and a password; returns a session token. Failed
-/// attempts are throttled per account and per client address.
+/// Signs in with a username or email and a password; returns a session token. Attempts are
+/// counted per account and per client address before the password is checked, and throttled.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = SessionView), (status = 401, body = Problem), (status = 429, body = Problem)))]
 pub async fn login(
@@ -95,9 +95,9 @@ pub async fn login(
     req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = req.peer_addr().map(|a| a.ip());
-    state.throttle.check(&body.login, ip, &state.auth)?;
     let client = ClientInfo::of(&req);
+    let ip = client.addr;
+    state.throttle.attempt(&body.login, ip, &state.auth)?;
     let s = state.store.scope(Actor::System).await?;
     let found = if body.login.len() <= 254 {
         s.user_by_login(&body.login).await?
@@ -112,11 +112,10 @@ pub async fn login(
     let ok = verify_password(body.password.clone(), hash, state.auth.bcrypt_cost).await?;
     match user {
         Some(user) if ok => {
-            state.throttle.succeeded(&body.login);
+            state.throttle.succeeded(&body.login, ip);
             Ok(HttpResponse::Ok().json(open_session(&state, user, &client).await?))
         }
         user => {
-            state.throttle.failed(&body.login, ip);
             let s = state.store.scope(Actor::System).await?;
             super::audit_as(
                 &s,

@@ -109,7 +109,9 @@ pub async fn get_user(
 }
 
 /// Changes a user's role (admins) or password (admins, or the user with their current
-/// password).
+/// password). A new password ends every other session of the user (all of them when an admin
+/// set it) and, with `revoke_tokens`, revokes their API tokens; a new role applies from the
+/// user's next request.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
     request_body = UserUpdate,
     responses((status = 200, body = UserView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -185,6 +187,18 @@ pub async fn update_user(
     )
     .await?;
     s.commit().await?;
+    if password.is_some() {
+        // Another user's sessions are not the caller's to see: berth ends them itself.
+        let keep = match &caller.principal {
+            crate::auth::Principal::User { session, .. } if own => *session,
+            _ => None,
+        };
+        let system = state.store.scope(berth_store::Actor::System).await?;
+        system
+            .end_sign_ins(id, keep, body.revoke_tokens == Some(true))
+            .await?;
+        system.commit().await?;
+    }
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 

@@ -11,7 +11,164 @@ both_backends!(
     tokens_are_shown_once_and_revocable,
     bad_bodies_get_clear_errors,
     users_are_managed_by_admins,
+    guesses_sent_together_are_counted_before_they_are_checked,
+    the_client_address_comes_from_a_trusted_proxy_only,
+    a_new_password_ends_other_sessions_and_a_lost_role_applies_at_once,
 );
+
+async fn a_new_password_ends_other_sessions_and_a_lost_role_applies_at_once(api: TestApi) {
+    let root = api.admin().await;
+    let (alice_id, s1) = api.user(&root, "alice", "developer").await;
+    let login = |password: &'static str| {
+        let api = &api;
+        async move {
+            let r = api
+                .call(
+                    "POST",
+                    "/api/v1/auth/login",
+                    None,
+                    Some(json!({ "login": "alice", "password": password })),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.body["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let s2 = login("password-123").await;
+    let r = api
+        .post("/api/v1/tokens", &s1, json!({ "name": "ci" }))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let t1 = r.body["token"].as_str().unwrap().to_owned();
+    let me = "/api/v1/users/me";
+    let alive = |token: &str| {
+        let (api, token) = (&api, token.to_owned());
+        async move { api.get(me, &token).await.status == 200 }
+    };
+    let user = format!("/api/v1/users/{alice_id}");
+    // Her own change: her other session ends, this one and her tokens stay.
+    let r = api
+        .call(
+            "PATCH",
+            &user,
+            Some(&s1),
+            Some(json!({ "password": "password-456", "current_password": "password-123" })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(alive(&s1).await && alive(&t1).await);
+    assert!(!alive(&s2).await, "the other session ended");
+    // Asked to, her tokens go too.
+    let r = api
+        .call("PATCH", &user, Some(&s1), Some(json!({ "password": "password-789", "current_password": "password-456", "revoke_tokens": true })))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(alive(&s1).await);
+    assert!(!alive(&t1).await, "the token was revoked");
+    // An admin's reset ends all of them.
+    let r = api
+        .call(
+            "PATCH",
+            &user,
+            Some(&root),
+            Some(json!({ "password": "password-000" })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!alive(&s1).await);
+    assert!(alive(&login("password-000").await).await);
+
+    // A role taken away applies to the very next request with the same token.
+    let (bob_id, bob) = api.user(&root, "bob", "admin").await;
+    assert_eq!(api.get("/api/v1/users", &bob).await.status, 200);
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{bob_id}"),
+            Some(&root),
+            Some(json!({ "role": "developer" })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(api.get("/api/v1/users", &bob).await.status, 403);
+}
+
+fn login_attempt(password: &str, forwarded: Option<&str>) -> TestRequest {
+    let mut req = TestRequest::post()
+        .uri("/api/v1/auth/login")
+        .set_json(json!({ "login": "root", "password": password }));
+    if let Some(f) = forwarded {
+        req = req.insert_header(("x-forwarded-for", f));
+    }
+    req
+}
+
+async fn guesses_sent_together_are_counted_before_they_are_checked(api: TestApi) {
+    api.admin().await;
+    let answers = futures_util::future::join_all(
+        (0..12).map(|i| api.raw(login_attempt(&format!("guess-{i}"), None))),
+    )
+    .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [401, 401, 401, 401, 401, 429, 429, 429, 429, 429, 429, 429],
+        "no more guesses than the limit were checked"
+    );
+}
+
+async fn the_client_address_comes_from_a_trusted_proxy_only(mut api: TestApi) {
+    let admin = api.admin().await;
+    // Not trusted: a client's own X-Forwarded-For changes nothing; its address is blocked.
+    for i in 0..5 {
+        let r = api
+            .raw(login_attempt("wrong", Some(&format!("203.0.113.{i}"))))
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let r = api.raw(login_attempt("wrong", Some("203.0.113.99"))).await;
+    assert_eq!(
+        r.status, 429,
+        "a forged header does not escape the throttle"
+    );
+    let log = api
+        .get("/api/v1/audit-log?resource_type=user", &admin)
+        .await;
+    let ips: Vec<&str> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "auth.login_failed")
+        .filter_map(|e| e["ip_address"].as_str())
+        .collect();
+    assert!(ips.iter().all(|ip| *ip == "127.0.0.1"), "{ips:?}");
+
+    // Behind a trusted proxy (the peer), the client is the address it names.
+    let mut trusting = api.state.clone();
+    trusting.auth.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    api.state = trusting;
+    api.state.throttle = Default::default();
+    for _ in 0..5 {
+        let r = api
+            .raw(login_attempt("wrong", Some("198.51.100.7, 127.0.0.1")))
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let r = api.raw(login_attempt("wrong", Some("198.51.100.8"))).await;
+    assert_eq!(r.status, 429, "the account is blocked for every address");
+    let log = api
+        .get("/api/v1/audit-log?resource_type=user", &admin)
+        .await;
+    let ips: Vec<&str> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "auth.login_failed")
+        .filter_map(|e| e["ip_address"].as_str())
+        .collect();
+    assert!(ips.contains(&"198.51.100.7"), "{ips:?}");
+}
 
 async fn setup_creates_the_first_super_admin_once(api: TestApi) {
     let r = api

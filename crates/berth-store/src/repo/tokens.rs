@@ -218,6 +218,37 @@ impl Scope {
         Ok((session, secret))
     }
 
+    /// Ends every live session of `user` but `except` (the caller's own, when they changed
+    /// their own password); with `api_tokens`, revokes every API token of theirs too.
+    /// Returns how many sessions and tokens ended.
+    pub async fn end_sign_ins(
+        &self,
+        user: UserId,
+        except: Option<SessionId>,
+        api_tokens: bool,
+    ) -> Result<(u64, u64), StoreError> {
+        let mut sessions = sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, now().into())
+            .filter(sessions::Column::UserId.eq(user.as_uuid()))
+            .filter(sessions::Column::RevokedAt.is_null());
+        if let Some(keep) = except {
+            sessions = sessions.filter(sessions::Column::Id.ne(keep.as_uuid()));
+        }
+        let ended = sessions.exec(self.connection()).await?.rows_affected;
+        let revoked = if api_tokens {
+            api_tokens::Entity::update_many()
+                .col_expr(api_tokens::Column::RevokedAt, now().into())
+                .filter(api_tokens::Column::UserId.eq(user.as_uuid()))
+                .filter(api_tokens::Column::RevokedAt.is_null())
+                .exec(self.connection())
+                .await?
+                .rows_affected
+        } else {
+            0
+        };
+        Ok((ended, revoked))
+    }
+
     pub async fn revoke_session(&self, id: SessionId) -> Result<(), StoreError> {
         sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, now().into())
