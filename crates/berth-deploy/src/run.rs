@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use berth_build::{checkout, BuildError, BuildEvent, BuildSpec, GitRef, SourceSpec};
 use berth_domain::{
     Application, ApplicationSource, ApplicationStatus, BuildStatus, CommitSha, Deployment,
-    DeploymentStatus, GitCredentials, GitSourceSpec, Mount, MountPath, MountSource, ServiceSpec,
-    StepName, StepState, VolumeKind,
+    DeploymentStatus, DeploymentTrigger, GitCredentials, GitSourceSpec, Mount, MountPath,
+    MountSource, ServiceSpec, StepName, StepState, VolumeKind,
 };
 use berth_events::{CancelToken, Event};
 use berth_store::{Actor, Scope, StoreError};
@@ -22,6 +22,8 @@ enum End {
     RolledBack(String),
     Failed(String),
     Cancelled,
+    /// Nothing to do, and why (a replayed push of a commit the branch has moved past).
+    Skipped(String),
 }
 
 impl From<StoreError> for End {
@@ -68,6 +70,11 @@ pub(crate) async fn run(inner: &Inner, deployment: Deployment, cancel: CancelTok
         End::Cancelled => (
             DeploymentStatus::Cancelled,
             "cancelled".to_owned(),
+            ApplicationStatus::Failed,
+        ),
+        End::Skipped(m) => (
+            DeploymentStatus::Cancelled,
+            m.clone(),
             ApplicationStatus::Failed,
         ),
     };
@@ -422,9 +429,16 @@ impl Run<'_> {
                 ..
             })
         );
+        // A push names the commit it made the tip: the branch is fetched, and a push whose
+        // commit is not the tip any more (a replayed delivery of an old push) deploys nothing.
+        let pushed = match (d.trigger, &d.commit_sha) {
+            (DeploymentTrigger::Webhook, Some(sha)) => Some(sha.clone()),
+            _ => None,
+        };
         let source = SourceSpec {
             repository: git.repository.clone(),
             reference: match &d.commit_sha {
+                Some(_) if pushed.is_some() => GitRef::Branch(git.branch.clone()),
                 Some(sha) => GitRef::Commit(sha.clone()),
                 None => GitRef::Branch(git.branch.clone()),
             },
@@ -483,6 +497,24 @@ impl Run<'_> {
             ),
         );
         self.step(StepName::Clone, StepState::Success, None).await?;
+        if let Some(pushed) = pushed.filter(|p| *p != sha) {
+            // The tip is what the branch says now: it is deployed unless it already runs (a
+            // replayed old push then changes nothing, and one that arrived out of order, or
+            // superseded the tip's own deployment, still ends with the tip running).
+            if self.serving_commit(app).await? == Some(sha.clone()) {
+                return Err(End::Skipped(format!(
+                    "a stale push: commit {pushed} is no longer the tip of {} ({sha} is, and it runs already); nothing was deployed",
+                    git.branch
+                )));
+            }
+            self.log.info(
+                StepName::Clone,
+                format!(
+                    "commit {pushed} is no longer the tip of {}: deploying the tip, {sha}",
+                    git.branch
+                ),
+            );
+        }
 
         // Build, unless this commit was built already and its image is still there.
         self.step(StepName::Build, StepState::Running, None).await?;
@@ -650,6 +682,26 @@ impl Run<'_> {
         Ok(spec)
     }
 
+    /// The commit the application's last successful deployment built, if any.
+    async fn serving_commit(&self, app: &Application) -> Result<Option<CommitSha>, End> {
+        let scope = self.scope().await?;
+        let page =
+            berth_domain::Page::parse(Some(1), Some(0)).map_err(|e| End::Failed(e.to_string()))?;
+        let Some(last) = scope
+            .successful_deployments(app.id, page)
+            .await?
+            .items
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        if let Some(b) = last.build_id {
+            return Ok(scope.build(b).await?.commit_sha);
+        }
+        Ok(last.commit_sha)
+    }
+
     /// Records a step's state and publishes it.
     async fn step(
         &self,
@@ -680,7 +732,7 @@ impl Run<'_> {
         status: ApplicationStatus,
         end: &End,
     ) -> ApplicationStatus {
-        if !matches!(end, End::Failed(_) | End::Cancelled) {
+        if !matches!(end, End::Failed(_) | End::Cancelled | End::Skipped(_)) {
             return status;
         }
         let Ok(engines) = self.engines() else {
