@@ -79,7 +79,15 @@ pub(crate) async fn queue(
     new: NewDeployment,
 ) -> Result<Deployment, ApiError> {
     let d = scope.create_deployment(app.id, new).await?;
+    let superseded = scope.supersede_pending(app.id, d.id).await?;
     scope.commit().await?;
+    for old in superseded {
+        state.bus.publish(Event::DeploymentStatusChanged {
+            deployment_id: old,
+            application_id: app.id,
+            status: DeploymentStatus::Cancelled,
+        });
+    }
     state.bus.publish(Event::DeploymentQueued {
         deployment_id: d.id,
         application_id: app.id,

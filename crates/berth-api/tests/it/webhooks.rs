@@ -12,7 +12,69 @@ use sha2::Sha256;
 
 use crate::api::{app_body, TestApi};
 
-both_backends!(every_delivery_a_git_host_sends_is_answered_and_only_a_branch_push_deploys);
+both_backends!(
+    every_delivery_a_git_host_sends_is_answered_and_only_a_branch_push_deploys,
+    a_flood_of_signed_pushes_keeps_one_deployment_waiting,
+);
+
+async fn a_flood_of_signed_pushes_keeps_one_deployment_waiting(api: TestApi) {
+    let root = api.admin().await;
+    let project = api.project(&root, "shop", None).await;
+    let r = api
+        .post(
+            &format!("/api/v1/projects/{project}/applications"),
+            &root,
+            app_body("web"),
+        )
+        .await;
+    let app = r.body["id"].as_str().unwrap().to_owned();
+    let secret = api
+        .get(&format!("/api/v1/applications/{app}/webhook"), &root)
+        .await
+        .body["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for n in 0..200u32 {
+        let sha = format!("{:040x}", n + 1);
+        let d = Delivery {
+            provider: "github",
+            event: "push",
+            body: github_push("refs/heads/main", &sha, false, false),
+            status: 202,
+            reason: "",
+        };
+        let (status, body) = send(&api, &app, &secret, &d, n as usize).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    let mut items = Vec::new();
+    for offset in [0, 100] {
+        let page = api
+            .get(
+                &format!("/api/v1/applications/{app}/deployments?limit=100&offset={offset}"),
+                &root,
+            )
+            .await
+            .body;
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(items.len(), 200);
+    let pending: Vec<&Value> = items.iter().filter(|d| d["status"] == "pending").collect();
+    assert_eq!(pending.len(), 1, "one waits");
+    assert_eq!(
+        pending[0]["commit_sha"],
+        format!("{:040x}", 200),
+        "the last one"
+    );
+    assert!(items
+        .iter()
+        .filter(|d| d["status"] != "pending")
+        .all(|d| d["status"] == "cancelled"
+            && d["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("superseded by deployment")));
+}
 
 const SHA: &str = "9f1b2c3d4e5f60718293a4b5c6d7e8f901234567";
 const ZERO: &str = "0000000000000000000000000000000000000000";

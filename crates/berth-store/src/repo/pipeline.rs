@@ -14,6 +14,41 @@ use crate::{Backend, Scope, StoreError};
 const ACTIVE: [&str; 2] = ["building", "deploying"];
 
 impl Scope {
+    /// Ends every other pending deployment of `application` as `cancelled`, superseded by
+    /// `by` (just queued), so an application has at most one deployment waiting however many
+    /// are asked for. Returns the ones it ended.
+    pub async fn supersede_pending(
+        &self,
+        application: ApplicationId,
+        by: DeploymentId,
+    ) -> Result<Vec<DeploymentId>, StoreError> {
+        let older: Vec<uuid::Uuid> = deployments::Entity::find()
+            .filter(deployments::Column::ApplicationId.eq(application.as_uuid()))
+            .filter(deployments::Column::Status.eq("pending"))
+            .filter(deployments::Column::Id.ne(by.as_uuid()))
+            .all(self.connection())
+            .await?
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        if !older.is_empty() {
+            let t = now();
+            deployments::Entity::update_many()
+                .col_expr(deployments::Column::Status, "cancelled".into())
+                .col_expr(
+                    deployments::Column::Message,
+                    format!("superseded by deployment {by}").into(),
+                )
+                .col_expr(deployments::Column::StartedAt, t.into())
+                .col_expr(deployments::Column::FinishedAt, t.into())
+                .filter(deployments::Column::Id.is_in(older.iter().copied()))
+                .filter(deployments::Column::Status.eq("pending"))
+                .exec(self.connection())
+                .await?;
+        }
+        Ok(older.into_iter().map(DeploymentId::from_uuid).collect())
+    }
+
     /// Takes the next deployment off the queue, if fewer than `limit` run and one is waiting
     /// whose application has none running. Of an application's pending deployments the newest
     /// is taken and the older ones end `cancelled`, superseded by it. The taken one moves to
