@@ -78,6 +78,7 @@ async fn main() {
         credentials: None,
         submodules: false,
         local_roots: vec![std::env::temp_dir()],
+        max_checkout_bytes: 2048 << 20,
     };
     let checkout_dir = work.path().join("checkout");
     let t = Instant::now();
@@ -126,6 +127,7 @@ async fn main() {
         labels: Default::default(),
         temp_dir: work.path().to_path_buf(),
         journal: None,
+        max_context_bytes: 1024 << 20,
         timeout: Duration::from_secs(600),
     };
     let (mut berth, mut cli) = (Vec::new(), Vec::new());

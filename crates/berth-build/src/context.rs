@@ -62,10 +62,29 @@ struct DockerIgnore {
 }
 
 impl DockerIgnore {
-    fn load(context: &Path) -> Self {
-        let Ok(text) = std::fs::read_to_string(context.join(".dockerignore")) else {
-            return Self::default();
+    /// Reads the context's `.dockerignore`, which must be a plain file of at most 1 MiB in
+    /// the checkout: a symlink (to `/dev/zero`, to a file outside, or anywhere) is refused,
+    /// never followed.
+    fn load(context: &Path) -> Result<Self, BuildError> {
+        let path = context.join(".dockerignore");
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(BuildError::io("reading .dockerignore")(e)),
         };
+        if !meta.file_type().is_file() {
+            return Err(BuildError::Unsupported(
+                ".dockerignore must be a plain file in the repository, not a link or anything else"
+                    .into(),
+            ));
+        }
+        if meta.len() > 1 << 20 {
+            return Err(BuildError::Unsupported(
+                ".dockerignore is larger than 1 MiB".into(),
+            ));
+        }
+        let text =
+            std::fs::read_to_string(&path).map_err(BuildError::io("reading .dockerignore"))?;
         let patterns = text
             .lines()
             .map(str::trim)
@@ -85,7 +104,7 @@ impl DockerIgnore {
                 (include, parts)
             })
             .collect();
-        Self { patterns }
+        Ok(Self { patterns })
     }
 
     fn excluded(&self, rel: &[String]) -> bool {
@@ -138,8 +157,10 @@ impl ContextTar {
         context: &Path,
         dockerfile_in_context: &str,
         temp_dir: &Path,
+        max_bytes: u64,
     ) -> Result<Self, BuildError> {
-        let ignore = DockerIgnore::load(context);
+        let ignore = DockerIgnore::load(context)?;
+        let mut total = 0u64;
         let file = tempfile::NamedTempFile::new_in(temp_dir)
             .map_err(BuildError::io("creating the context archive"))?;
         let mut builder = tar::Builder::new(
@@ -172,6 +193,19 @@ impl ContextTar {
                 let kind = entry
                     .file_type()
                     .map_err(BuildError::io("reading the build context"))?;
+                if kind.is_file() {
+                    total += entry
+                        .metadata()
+                        .map_err(BuildError::io("reading the build context"))?
+                        .len();
+                    if total > max_bytes {
+                        return Err(BuildError::TooLarge {
+                            what: "the build context",
+                            limit_mb: max_bytes >> 20,
+                            setting: "build_max_context_mb",
+                        });
+                    }
+                }
                 builder
                     .append_path_with_name(entry.path(), &rel)
                     .map_err(BuildError::io("packing the build context"))?;

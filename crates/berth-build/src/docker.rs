@@ -57,6 +57,8 @@ pub struct BuildSpec {
     pub temp_dir: PathBuf,
     /// The build is stopped after this long.
     pub timeout: std::time::Duration,
+    /// The most the build context (after `.dockerignore`) may hold, in bytes.
+    pub max_context_bytes: u64,
     /// Where the build notes the layers it makes while it runs, removed when it ends. A file
     /// still there belongs to a build whose process died: [`Engine::clean_journal`] removes
     /// what it made.
@@ -325,7 +327,12 @@ impl Engine {
             .to_string_lossy()
             .into_owned();
         self.check_bases(&dockerfile, &spec.build_args).await?;
-        let archive = ContextTar::pack(&context, &in_context, &spec.temp_dir)?;
+        let archive = ContextTar::pack(
+            &context,
+            &in_context,
+            &spec.temp_dir,
+            spec.max_context_bytes,
+        )?;
         let body = bollard::body_try_stream(stream_file(archive.file.path().to_path_buf()).await?);
 
         let secrets: Vec<String> = spec

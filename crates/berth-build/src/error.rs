@@ -23,6 +23,12 @@ pub enum BuildError {
     MissingImage(String),
     #[error("the Dockerfile cannot be built: {0}")]
     Dockerfile(String),
+    #[error("{what} is larger than {limit_mb} MiB, the most berth takes ({setting})")]
+    TooLarge {
+        what: &'static str,
+        limit_mb: u64,
+        setting: &'static str,
+    },
     #[error("i/o error while {doing}: {source}")]
     Io {
         doing: &'static str,

@@ -28,6 +28,9 @@ pub struct SourceSpec {
     /// Directories under which a repository on this machine may be fetched (an admin's
     /// setting, none by default): any other local repository, top or submodule, is refused.
     pub local_roots: Vec<std::path::PathBuf>,
+    /// The most a checkout may take, in bytes: the fetch is stopped once it received more,
+    /// and a commit whose files add up to more is not checked out.
+    pub max_checkout_bytes: u64,
 }
 
 /// The commit a checkout holds.
@@ -89,8 +92,15 @@ pub fn checkout(
     let seen_host_key = std::sync::Arc::new(std::sync::Mutex::new(None));
     let mut callbacks = credentials_and_host_key(spec, seen_host_key.clone());
     let mut last_reported = 0usize;
-    callbacks.transfer_progress(|p| {
+    let too_large = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let over = too_large.clone();
+    let max_fetch_bytes = spec.max_checkout_bytes;
+    callbacks.transfer_progress(move |p| {
         if cancel.is_cancelled() {
+            return false;
+        }
+        if p.received_bytes() as u64 > max_fetch_bytes {
+            over.store(true, std::sync::atomic::Ordering::Relaxed);
             return false;
         }
         let received = p.received_objects();
@@ -126,6 +136,9 @@ pub fn checkout(
             if cancel.is_cancelled() {
                 return BuildError::Cancelled;
             }
+            if too_large.load(std::sync::atomic::Ordering::Relaxed) {
+                return checkout_too_large(spec);
+            }
             if e.message().contains("hostkey") {
                 // libgit2 puts its own words in place of the check's; say what happened.
                 let presented = seen_host_key.lock().ok().and_then(|k| k.clone()).unwrap_or_default();
@@ -156,6 +169,9 @@ pub fn checkout(
     let commit = repo
         .find_commit(oid)
         .map_err(|_| missing(&spec.reference))?;
+    if tree_bytes(&repo, &commit).map_err(repo_error(spec))? > spec.max_checkout_bytes {
+        return Err(checkout_too_large(spec));
+    }
     repo.checkout_tree(
         commit.as_object(),
         Some(CheckoutBuilder::new().force().remove_untracked(true)),
@@ -176,6 +192,40 @@ pub fn checkout(
         message: info.message.clone(),
     });
     Ok(info)
+}
+
+/// The size of every file in the commit's tree, from the object headers (nothing is read
+/// whole).
+fn tree_bytes(repo: &Repository, commit: &git2::Commit<'_>) -> Result<u64, git2::Error> {
+    let odb = repo.odb()?;
+    let mut total = 0u64;
+    let mut failed = None;
+    commit
+        .tree()?
+        .walk(git2::TreeWalkMode::PreOrder, |_, entry| {
+            if entry.kind() == Some(git2::ObjectType::Blob) {
+                match odb.read_header(entry.id()) {
+                    Ok((size, _)) => total += size as u64,
+                    Err(e) => {
+                        failed = Some(e);
+                        return git2::TreeWalkResult::Abort;
+                    }
+                }
+            }
+            git2::TreeWalkResult::Ok
+        })?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(total),
+    }
+}
+
+fn checkout_too_large(spec: &SourceSpec) -> BuildError {
+    BuildError::TooLarge {
+        what: "the repository",
+        limit_mb: spec.max_checkout_bytes >> 20,
+        setting: "build_max_checkout_mb",
+    }
 }
 
 /// Initialises and checks out every submodule at the commit the superproject records, then

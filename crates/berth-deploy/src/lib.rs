@@ -62,6 +62,10 @@ pub struct PipelineSettings {
     /// Directories under which git repositories on this machine may be fetched; none: only
     /// network repositories.
     pub git_local_roots: Vec<PathBuf>,
+    /// The most a repository's checkout may take (the fetch, and the commit's files).
+    pub max_checkout_bytes: u64,
+    /// The most a build context may hold after `.dockerignore`.
+    pub max_context_bytes: u64,
     pub build_timeout: Duration,
     pub rollout_timeout: Duration,
     /// How often the queue is looked at when nothing wakes the worker.
@@ -80,6 +84,8 @@ impl Default for PipelineSettings {
             concurrency: 2,
             work_dir: PathBuf::from("data/work"),
             git_local_roots: Vec::new(),
+            max_checkout_bytes: 2048 << 20,
+            max_context_bytes: 1024 << 20,
             build_timeout: Duration::from_secs(30 * 60),
             rollout_timeout: Duration::from_secs(10 * 60),
             poll: Duration::from_secs(2),

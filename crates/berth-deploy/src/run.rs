@@ -445,6 +445,7 @@ impl Run<'_> {
             credentials,
             submodules: git.submodules,
             local_roots: self.inner.settings.git_local_roots.clone(),
+            max_checkout_bytes: self.inner.settings.max_checkout_bytes,
         };
         self.log.info(
             StepName::Clone,
@@ -578,6 +579,7 @@ impl Run<'_> {
             temp_dir: tmp,
             timeout: self.inner.settings.build_timeout,
             journal: Some(journals.join(build.id.to_string())),
+            max_context_bytes: self.inner.settings.max_context_bytes,
         };
         let (sink, events) = berth_build::EventSink::channel(4096);
         let forward = self.forward_build_events(StepName::Build, events);

@@ -197,6 +197,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             concurrency: settings.deploy_concurrency,
             work_dir: settings.data_dir.join("work"),
             git_local_roots: settings.git_local_roots(),
+            max_checkout_bytes: settings.build_max_checkout_mb << 20,
+            max_context_bytes: settings.build_max_context_mb << 20,
             log_retention: std::time::Duration::from_secs(
                 u64::from(settings.log_retention_days) * 24 * 3600,
             ),

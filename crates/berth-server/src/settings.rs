@@ -37,6 +37,10 @@ pub struct Settings {
     pub swarm_network: String,
     /// Directories under which applications may bind-mount host paths; none by default.
     pub swarm_bind_roots: Vec<HostPath>,
+    /// The most a repository's checkout may take, in MiB (the fetch and the commit's files).
+    pub build_max_checkout_mb: u64,
+    /// The most a build context may hold after `.dockerignore`, in MiB.
+    pub build_max_context_mb: u64,
     /// Memory limit (MiB) of every service and job whose application sets none; 0: none.
     pub default_memory_mb: u32,
     /// Process (pids) limit of every service and job whose application sets none; 0: none.
@@ -101,6 +105,8 @@ impl Default for Settings {
             swarm_advertise_addr: "127.0.0.1".into(),
             swarm_network: "berth".into(),
             swarm_bind_roots: Vec::new(),
+            build_max_checkout_mb: 2048,
+            build_max_context_mb: 1024,
             default_memory_mb: 1024,
             default_pids: 2048,
             git_local_roots: Vec::new(),
@@ -140,6 +146,8 @@ struct FileSettings {
     swarm_bind_roots: Option<Vec<String>>,
     default_memory_mb: Option<u32>,
     default_pids: Option<u32>,
+    build_max_checkout_mb: Option<u64>,
+    build_max_context_mb: Option<u64>,
     git_local_roots: Option<Vec<String>>,
     public_url: Option<String>,
     deploy_concurrency: Option<usize>,
@@ -321,6 +329,16 @@ impl Settings {
                 .parse()
                 .with_context(|| format!("BERTH_BODY_LIMIT_BYTES must be a number, not {v:?}"))?;
         }
+        for (name, slot) in [
+            ("BERTH_BUILD_MAX_CHECKOUT_MB", &mut s.build_max_checkout_mb),
+            ("BERTH_BUILD_MAX_CONTEXT_MB", &mut s.build_max_context_mb),
+        ] {
+            if let Some(v) = env(name) {
+                *slot = v
+                    .parse()
+                    .with_context(|| format!("{name} must be a number, not {v:?}"))?;
+            }
+        }
         if let Some(v) = env("BERTH_DEFAULT_MEMORY_MB") {
             s.default_memory_mb = v
                 .parse()
@@ -481,6 +499,12 @@ impl Settings {
         }
         if let Some(v) = f.swarm_init {
             self.swarm_init = v;
+        }
+        if let Some(v) = f.build_max_checkout_mb {
+            self.build_max_checkout_mb = v;
+        }
+        if let Some(v) = f.build_max_context_mb {
+            self.build_max_context_mb = v;
         }
         if let Some(v) = f.default_memory_mb {
             self.default_memory_mb = v;

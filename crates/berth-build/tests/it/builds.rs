@@ -44,6 +44,7 @@ fn source(repo: &TestRepo, reference: GitRef) -> SourceSpec {
         credentials: None,
         submodules: false,
         local_roots: vec![std::env::temp_dir()],
+        max_checkout_bytes: 2048 << 20,
     }
 }
 
@@ -273,6 +274,7 @@ async fn bad_sources_give_typed_errors_and_leave_nothing_behind() {
         credentials: None,
         submodules: false,
         local_roots: vec![std::env::temp_dir()],
+        max_checkout_bytes: 2048 << 20,
     };
     assert!(
         matches!(
@@ -819,6 +821,7 @@ async fn a_private_repository_over_http_takes_a_token_that_never_shows() {
         }),
         submodules: false,
         local_roots: vec![std::env::temp_dir()],
+        max_checkout_bytes: 2048 << 20,
     };
 
     let (_keep, dir) = checkout_dir();
@@ -886,6 +889,7 @@ async fn network_sources_fetch_branches_shallow_and_deepen_for_an_old_commit() {
         }),
         submodules: false,
         local_roots: vec![std::env::temp_dir()],
+        max_checkout_bytes: 2048 << 20,
     };
     let (_keep, dir) = checkout_dir();
     assert_eq!(
@@ -1083,6 +1087,7 @@ async fn a_private_repository_over_ssh_takes_a_deploy_key_and_pins_the_host_key(
         }),
         submodules: false,
         local_roots: vec![std::env::temp_dir()],
+        max_checkout_bytes: 2048 << 20,
     };
 
     // First use: accepted, and the host key is handed back to be pinned.
@@ -1209,6 +1214,7 @@ async fn a_private_repository_over_https_verifies_the_server() {
         }),
         submodules: false,
         local_roots: vec![std::env::temp_dir()],
+        max_checkout_bytes: 2048 << 20,
     };
     let (_keep, dir) = checkout_dir();
     assert_eq!(
@@ -1436,6 +1442,7 @@ async fn local_repositories_and_submodules_are_refused_and_credentials_stay_with
             }),
             submodules: true,
             local_roots: Vec::new(),
+            max_checkout_bytes: 2048 << 20,
         };
         let (_keep, dir) = checkout_dir();
         match checkout(&spec, &dir, &EventSink::discard(), &CancelToken::new()) {
@@ -1447,5 +1454,78 @@ async fn local_repositories_and_submodules_are_refused_and_credentials_stay_with
             other => panic!("{sub_url}: the submodule was fetched: {other:?}"),
         }
         assert!(!dir.join("lib/key.txt").exists());
+    }
+}
+
+#[tokio::test]
+async fn a_repository_or_context_over_its_limit_and_a_linked_dockerignore_are_refused() {
+    let engine = engine().await;
+    let names = Names::new(&engine);
+    let repo = TestRepo::new();
+    let big = "x".repeat(64 * 1024);
+    let sha = repo.commit(
+        &[
+            ("Dockerfile", &dockerfile()),
+            ("index.html", "x"),
+            ("big.bin", &big),
+        ],
+        "big",
+    );
+    // The checkout: a commit whose files pass the limit is not checked out.
+    let (_keep, dir) = checkout_dir();
+    let mut small = source(&repo, branch("main"));
+    small.max_checkout_bytes = 32 * 1024;
+    let e = checkout(&small, &dir, &EventSink::discard(), &CancelToken::new()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            BuildError::TooLarge {
+                setting: "build_max_checkout_mb",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(!dir.join("big.bin").exists(), "nothing was checked out");
+
+    // The context: the same commit, built with a smaller context limit.
+    let (_keep, dir) = fetch_main(&repo);
+    let mut spec = names.spec(&dir, &sha);
+    spec.max_context_bytes = 32 * 1024;
+    let e = engine
+        .build(&spec, &EventSink::discard(), &CancelToken::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            BuildError::TooLarge {
+                setting: "build_max_context_mb",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(names.temp_is_empty(), "no archive is left");
+
+    // A .dockerignore that is a link (here to /dev/zero, which never ends) is not read.
+    for target in ["/dev/zero", "/etc/passwd"] {
+        let link = repo.path().join(".dockerignore");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(target, &link).unwrap();
+        let sha = repo.commit(&[("index.html", target)], "linked ignore file");
+        let (_keep, dir) = fetch_main(&repo);
+        let e = engine
+            .build(
+                &names.spec(&dir, &sha),
+                &EventSink::discard(),
+                &CancelToken::new(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains(".dockerignore must be a plain file"),
+            "{target}: {e}"
+        );
     }
 }

@@ -121,6 +121,7 @@ impl Names {
             labels: [("org.example.team".to_owned(), "platform".to_owned())].into(),
             temp_dir: self.temp.path().to_path_buf(),
             journal: None,
+            max_context_bytes: 1024 << 20,
             timeout: std::time::Duration::from_secs(300),
         }
     }

@@ -99,6 +99,7 @@ impl Fixture {
             labels: Default::default(),
             temp_dir: self.temp.path().to_path_buf(),
             journal: None,
+            max_context_bytes: 1024 << 20,
             timeout: Duration::from_secs(300),
         };
         self.build
