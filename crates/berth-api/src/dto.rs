@@ -1364,19 +1364,29 @@ impl From<berth_swarm::LogLine> for RuntimeLogLine {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RuntimeLogQuery {
-    /// The last lines of each replica only (default 200; 0 for none).
+    /// The last lines of each replica only (default 200, at most 10000; 0 for none).
     pub tail: Option<u32>,
     /// Only lines written at or after this time (RFC 3339).
     pub since: Option<DateTime<Utc>>,
 }
 
+/// The most lines `tail` asks of each replica.
+pub const MAX_LOG_TAIL: u32 = 10_000;
+
 impl RuntimeLogQuery {
-    pub fn options(&self, follow: bool) -> berth_swarm::LogOptions {
-        berth_swarm::LogOptions {
-            follow,
-            tail: Some(self.tail.unwrap_or(200)),
-            since: self.since,
+    pub fn options(&self, follow: bool) -> Result<berth_swarm::LogOptions, crate::ApiError> {
+        let tail = self.tail.unwrap_or(200);
+        if tail > MAX_LOG_TAIL {
+            return Err(crate::ApiError::invalid(
+                "tail",
+                &format!("must be at most {MAX_LOG_TAIL}"),
+            ));
         }
+        Ok(berth_swarm::LogOptions {
+            follow,
+            tail: Some(tail),
+            since: self.since,
+        })
     }
 }
 

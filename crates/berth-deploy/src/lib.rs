@@ -8,6 +8,7 @@
 //! the store and the bus, never to HTTP users.
 
 mod logger;
+pub use logger::LogLimits;
 mod run;
 mod verify;
 
@@ -66,6 +67,8 @@ pub struct PipelineSettings {
     pub max_checkout_bytes: u64,
     /// The most a build context may hold after `.dockerignore`.
     pub max_context_bytes: u64,
+    /// The most a deployment's stored log holds.
+    pub log_limits: LogLimits,
     pub build_timeout: Duration,
     pub rollout_timeout: Duration,
     /// How often the queue is looked at when nothing wakes the worker.
@@ -86,6 +89,7 @@ impl Default for PipelineSettings {
             git_local_roots: Vec::new(),
             max_checkout_bytes: 2048 << 20,
             max_context_bytes: 1024 << 20,
+            log_limits: LogLimits::default(),
             build_timeout: Duration::from_secs(30 * 60),
             rollout_timeout: Duration::from_secs(10 * 60),
             poll: Duration::from_secs(2),

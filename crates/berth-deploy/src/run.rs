@@ -41,7 +41,12 @@ struct Run<'a> {
 }
 
 pub(crate) async fn run(inner: &Inner, deployment: Deployment, cancel: CancelToken) {
-    let (log, log_task) = Logger::start(inner.store.clone(), inner.bus.clone(), deployment.id);
+    let (log, log_task) = Logger::start(
+        inner.store.clone(),
+        inner.bus.clone(),
+        deployment.id,
+        inner.settings.log_limits,
+    );
     let id = deployment.id;
     let application_id = deployment.application_id;
     let mut r = Run {

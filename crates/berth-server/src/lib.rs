@@ -199,6 +199,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             git_local_roots: settings.git_local_roots(),
             max_checkout_bytes: settings.build_max_checkout_mb << 20,
             max_context_bytes: settings.build_max_context_mb << 20,
+            log_limits: berth_deploy::LogLimits {
+                max_lines: settings.deployment_log_max_lines.max(10),
+                max_bytes: settings.deployment_log_max_mb.max(1) << 20,
+            },
             log_retention: std::time::Duration::from_secs(
                 u64::from(settings.log_retention_days) * 24 * 3600,
             ),

@@ -41,6 +41,10 @@ pub struct Settings {
     pub build_max_checkout_mb: u64,
     /// The most a build context may hold after `.dockerignore`, in MiB.
     pub build_max_context_mb: u64,
+    /// The most lines a deployment's stored log keeps.
+    pub deployment_log_max_lines: usize,
+    /// The most a deployment's stored log keeps, in MiB.
+    pub deployment_log_max_mb: usize,
     /// Memory limit (MiB) of every service and job whose application sets none; 0: none.
     pub default_memory_mb: u32,
     /// Process (pids) limit of every service and job whose application sets none; 0: none.
@@ -107,6 +111,8 @@ impl Default for Settings {
             swarm_bind_roots: Vec::new(),
             build_max_checkout_mb: 2048,
             build_max_context_mb: 1024,
+            deployment_log_max_lines: 10_000,
+            deployment_log_max_mb: 4,
             default_memory_mb: 1024,
             default_pids: 2048,
             git_local_roots: Vec::new(),
@@ -148,6 +154,8 @@ struct FileSettings {
     default_pids: Option<u32>,
     build_max_checkout_mb: Option<u64>,
     build_max_context_mb: Option<u64>,
+    deployment_log_max_lines: Option<usize>,
+    deployment_log_max_mb: Option<usize>,
     git_local_roots: Option<Vec<String>>,
     public_url: Option<String>,
     deploy_concurrency: Option<usize>,
@@ -339,6 +347,19 @@ impl Settings {
                     .with_context(|| format!("{name} must be a number, not {v:?}"))?;
             }
         }
+        for (name, slot) in [
+            (
+                "BERTH_DEPLOYMENT_LOG_MAX_LINES",
+                &mut s.deployment_log_max_lines,
+            ),
+            ("BERTH_DEPLOYMENT_LOG_MAX_MB", &mut s.deployment_log_max_mb),
+        ] {
+            if let Some(v) = env(name) {
+                *slot = v
+                    .parse()
+                    .with_context(|| format!("{name} must be a number, not {v:?}"))?;
+            }
+        }
         if let Some(v) = env("BERTH_DEFAULT_MEMORY_MB") {
             s.default_memory_mb = v
                 .parse()
@@ -505,6 +526,12 @@ impl Settings {
         }
         if let Some(v) = f.build_max_context_mb {
             self.build_max_context_mb = v;
+        }
+        if let Some(v) = f.deployment_log_max_lines {
+            self.deployment_log_max_lines = v;
+        }
+        if let Some(v) = f.deployment_log_max_mb {
+            self.deployment_log_max_mb = v;
         }
         if let Some(v) = f.default_memory_mb {
             self.default_memory_mb = v;

@@ -16,6 +16,8 @@ use crate::{LogLine, LogOptions, Swarm, SwarmError};
 
 /// The label that marks a service as a one-off job (its value says which kind).
 pub(crate) const JOB_LABEL: &str = "berth.job";
+/// The most lines of a job's output berth keeps (its last ones).
+pub const JOB_OUTPUT_LINES: u32 = 2_000;
 
 /// How a job ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,8 +155,13 @@ impl Swarm {
         }
     }
 
+    /// The job's output: its last [`JOB_OUTPUT_LINES`] lines, however much it printed.
     async fn job_output(&self, name: &str) -> Vec<LogLine> {
-        match self.logs(name, &LogOptions::default()).await {
+        let options = LogOptions {
+            tail: Some(JOB_OUTPUT_LINES),
+            ..LogOptions::default()
+        };
+        match self.logs(name, &options).await {
             Ok(stream) => stream.filter_map(|l| async move { l.ok() }).collect().await,
             Err(_) => Vec::new(),
         }

@@ -254,7 +254,7 @@ pub async fn logs(
 ) -> Result<HttpResponse, ApiError> {
     let (_, name) = service_of(&state, &caller, *id, Access::Read).await?;
     let stream = swarm(&state)?
-        .logs(name.as_str(), &q.options(false))
+        .logs(name.as_str(), &q.options(false)?)
         .await
         .map_err(engine_error)?;
     let lines: Vec<RuntimeLogLine> = stream
@@ -277,7 +277,7 @@ pub async fn stream_logs(
 ) -> Result<HttpResponse, ApiError> {
     let (_, name) = service_of(&state, &caller, *id, Access::Read).await?;
     let stream = swarm(&state)?
-        .logs(name.as_str(), &q.options(true))
+        .logs(name.as_str(), &q.options(true)?)
         .await
         .map_err(engine_error)?;
     let events = stream.filter_map(|l| async move {

@@ -4,6 +4,7 @@
 
 mod edge;
 mod isolation;
+mod limits;
 mod pipeline;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -493,6 +493,36 @@ impl Scope {
 
     /// Appends log lines to a deployment, numbering them after the last one stored; returns
     /// the lines with their sequence numbers.
+    /// Drops the deployment's log lines after `marker` up to `to` (sequence numbers) and
+    /// makes the line at `marker` say so: a log kept within its limits keeps its order, with
+    /// one line where the dropped ones were.
+    pub async fn drop_logs(
+        &self,
+        deployment: DeploymentId,
+        marker: i64,
+        to: i64,
+        message: String,
+    ) -> Result<(), StoreError> {
+        let of = || deployment_logs::Column::DeploymentId.eq(deployment.as_uuid());
+        deployment_logs::Entity::delete_many()
+            .filter(of())
+            .filter(deployment_logs::Column::Seq.gt(marker))
+            .filter(deployment_logs::Column::Seq.lte(to))
+            .exec(self.connection())
+            .await?;
+        deployment_logs::Entity::update_many()
+            .col_expr(deployment_logs::Column::Message, message.into())
+            .col_expr(
+                deployment_logs::Column::Level,
+                LogLevel::Warn.as_str().into(),
+            )
+            .filter(of())
+            .filter(deployment_logs::Column::Seq.eq(marker))
+            .exec(self.connection())
+            .await?;
+        Ok(())
+    }
+
     pub async fn append_logs(
         &self,
         deployment: DeploymentId,
