@@ -29,6 +29,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("too many attempts")]
     TooManyRequests { retry_after_s: u64 },
+    /// Too many live streams open: which limit, for the detail.
+    #[error("{0}")]
+    TooManyStreams(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error: {0:#}")]
@@ -58,7 +61,7 @@ impl ApiError {
             Self::UnsupportedMediaType => (415, "Unsupported Media Type"),
             Self::PayloadTooLarge => (413, "Content Too Large"),
             Self::Invalid(_) => (422, "Unprocessable Content"),
-            Self::TooManyRequests { .. } => (429, "Too Many Requests"),
+            Self::TooManyRequests { .. } | Self::TooManyStreams(_) => (429, "Too Many Requests"),
             Self::Unavailable(_) => (503, "Service Unavailable"),
             Self::Internal(_) => (500, "Internal Server Error"),
         }
@@ -135,6 +138,9 @@ impl ResponseError for ApiError {
         res.content_type("application/problem+json");
         if let Self::TooManyRequests { retry_after_s } = self {
             res.insert_header(("Retry-After", retry_after_s.to_string()));
+        }
+        if let Self::TooManyStreams(_) = self {
+            res.insert_header(("Retry-After", "5"));
         }
         if let Self::Unauthorized(_) = self {
             res.insert_header(("WWW-Authenticate", "Bearer"));

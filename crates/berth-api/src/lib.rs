@@ -12,6 +12,7 @@ pub mod openapi;
 mod problem;
 mod request_id;
 mod routes;
+pub mod streams;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpResponse};
@@ -47,6 +48,8 @@ pub struct AppState {
     /// The ports berth itself listens on (API, router): publishing one, like any port below
     /// 1024, is for admins only.
     pub reserved_ports: Vec<u16>,
+    /// How many live streams may be open, per user and in all.
+    pub streams: std::sync::Arc<streams::StreamLimits>,
 }
 
 impl AppState {
@@ -62,6 +65,7 @@ impl AppState {
             router: None,
             git_local_roots: Vec::new(),
             reserved_ports: Vec::new(),
+            streams: Default::default(),
         }
     }
 }

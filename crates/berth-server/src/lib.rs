@@ -82,6 +82,10 @@ pub fn app_state(settings: &Settings, store: Store) -> berth_api::AppState {
     state.body_limit = settings.body_limit_bytes;
     state.git_local_roots = settings.git_local_roots();
     state.auth.trusted_proxies = settings.trusted_proxies.clone();
+    state.streams = berth_api::streams::StreamLimits::new(
+        settings.live_streams_max,
+        settings.live_streams_per_user,
+    );
     if !settings.api_hosts.is_empty() {
         // berth's own router reaches the API over loopback and names the client.
         state.auth.trusted_proxies.extend([

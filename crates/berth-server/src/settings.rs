@@ -41,6 +41,9 @@ pub struct Settings {
     pub build_max_checkout_mb: u64,
     /// The most a build context may hold after `.dockerignore`, in MiB.
     pub build_max_context_mb: u64,
+    /// Live streams (Server-Sent Events) open at once, in all and per user.
+    pub live_streams_max: usize,
+    pub live_streams_per_user: usize,
     /// The most lines a deployment's stored log keeps.
     pub deployment_log_max_lines: usize,
     /// The most a deployment's stored log keeps, in MiB.
@@ -111,6 +114,8 @@ impl Default for Settings {
             swarm_bind_roots: Vec::new(),
             build_max_checkout_mb: 2048,
             build_max_context_mb: 1024,
+            live_streams_max: 256,
+            live_streams_per_user: 8,
             deployment_log_max_lines: 10_000,
             deployment_log_max_mb: 4,
             default_memory_mb: 1024,
@@ -154,6 +159,8 @@ struct FileSettings {
     default_pids: Option<u32>,
     build_max_checkout_mb: Option<u64>,
     build_max_context_mb: Option<u64>,
+    live_streams_max: Option<usize>,
+    live_streams_per_user: Option<usize>,
     deployment_log_max_lines: Option<usize>,
     deployment_log_max_mb: Option<usize>,
     git_local_roots: Option<Vec<String>>,
@@ -353,6 +360,8 @@ impl Settings {
                 &mut s.deployment_log_max_lines,
             ),
             ("BERTH_DEPLOYMENT_LOG_MAX_MB", &mut s.deployment_log_max_mb),
+            ("BERTH_LIVE_STREAMS_MAX", &mut s.live_streams_max),
+            ("BERTH_LIVE_STREAMS_PER_USER", &mut s.live_streams_per_user),
         ] {
             if let Some(v) = env(name) {
                 *slot = v
@@ -526,6 +535,12 @@ impl Settings {
         }
         if let Some(v) = f.build_max_context_mb {
             self.build_max_context_mb = v;
+        }
+        if let Some(v) = f.live_streams_max {
+            self.live_streams_max = v;
+        }
+        if let Some(v) = f.live_streams_per_user {
+            self.live_streams_per_user = v;
         }
         if let Some(v) = f.deployment_log_max_lines {
             self.deployment_log_max_lines = v;

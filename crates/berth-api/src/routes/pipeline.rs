@@ -281,6 +281,7 @@ pub async fn stream_deployment_logs(
     let id = DeploymentId::from_uuid(*id);
     // Visible to the caller, or 404.
     caller.scope(&state).await?.deployment(id).await?;
+    let permit = state.streams.acquire(caller.user().ok().map(|u| u.id))?;
     let after = req
         .headers()
         .get("last-event-id")
@@ -300,6 +301,7 @@ pub async fn stream_deployment_logs(
             ended: None,
             started: false,
             done: false,
+            _permit: permit,
         },
         |mut s| async move {
             let chunk = s.next().await?;
@@ -314,6 +316,8 @@ pub async fn stream_deployment_logs(
 }
 
 struct LogStream {
+    /// This stream's place among the open ones, given back when it is dropped.
+    _permit: crate::streams::Permit,
     state: std::sync::Arc<AppState>,
     id: DeploymentId,
     last: i64,

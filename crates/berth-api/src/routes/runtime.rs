@@ -276,16 +276,21 @@ pub async fn stream_logs(
     q: web::Query<RuntimeLogQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, name) = service_of(&state, &caller, *id, Access::Read).await?;
+    let permit = state.streams.acquire(caller.user().ok().map(|u| u.id))?;
     let stream = swarm(&state)?
         .logs(name.as_str(), &q.options(true)?)
         .await
         .map_err(engine_error)?;
-    let events = stream.filter_map(|l| async move {
-        let line = RuntimeLogLine::from(l.ok()?);
-        let data = serde_json::to_string(&line).ok()?;
-        Some(Ok::<_, std::convert::Infallible>(bytes::Bytes::from(
-            format!("event: log\ndata: {data}\n\n"),
-        )))
+    let events = stream.filter_map(move |l| {
+        // Held as long as the stream: dropped with it.
+        let _held = &permit;
+        async move {
+            let line = RuntimeLogLine::from(l.ok()?);
+            let data = serde_json::to_string(&line).ok()?;
+            Some(Ok::<_, std::convert::Infallible>(bytes::Bytes::from(
+                format!("event: log\ndata: {data}\n\n"),
+            )))
+        }
     });
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")

@@ -12,7 +12,57 @@ both_backends!(
     a_project_or_user_with_applications_is_not_deleted_from_under_them,
     ports_below_1024_and_berths_own_are_published_by_admins_only,
     an_application_with_volumes_goes_only_with_them,
+    live_streams_are_limited_per_user_and_in_all,
 );
+
+async fn live_streams_are_limited_per_user_and_in_all(mut api: TestApi) {
+    use actix_web::test;
+    api.state.streams = berth_api::streams::StreamLimits::new(3, 2);
+    let root = api.admin().await;
+    let (_, alice) = api.user(&root, "alice", "developer").await;
+    let (_, bob) = api.user(&root, "bob", "developer").await;
+    let mut deployments = Vec::new();
+    for (who, token) in [("alice", &alice), ("bob", &bob)] {
+        let project = api.project(token, who, None).await;
+        let app = api.application(token, &project, "web").await;
+        let r = api
+            .post(
+                &format!("/api/v1/applications/{app}/deployments"),
+                token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        deployments.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    // The deployments wait (no pipeline here), so their streams stay open while held.
+    let service = test::init_service(berth_api::build_app(api.state.clone())).await;
+    let open = |token: &str, deployment: &str| {
+        test::TestRequest::get()
+            .uri(&format!("/api/v1/deployments/{deployment}/logs/stream"))
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .peer_addr("127.0.0.1:40000".parse().unwrap())
+            .to_request()
+    };
+    let a1 = test::call_service(&service, open(&alice, &deployments[0])).await;
+    let a2 = test::call_service(&service, open(&alice, &deployments[0])).await;
+    assert_eq!((a1.status().as_u16(), a2.status().as_u16()), (200, 200));
+    let a3 = test::call_service(&service, open(&alice, &deployments[0])).await;
+    assert_eq!(a3.status(), 429, "a third of one user's");
+    assert!(a3.headers().contains_key("retry-after"));
+    let b1 = test::call_service(&service, open(&bob, &deployments[1])).await;
+    assert_eq!(b1.status(), 200);
+    let b2 = test::call_service(&service, open(&bob, &deployments[1])).await;
+    assert_eq!(b2.status(), 429, "the fourth in all");
+    assert_eq!(api.state.streams.open(), 3);
+    // A stream that ends gives its place back.
+    drop(a1);
+    assert_eq!(api.state.streams.open(), 2);
+    let b2 = test::call_service(&service, open(&bob, &deployments[1])).await;
+    assert_eq!(b2.status(), 200);
+    drop((a2, b1, b2));
+    assert_eq!(api.state.streams.open(), 0);
+}
 
 async fn an_application_with_volumes_goes_only_with_them(api: TestApi) {
     let root = api.admin().await;

@@ -1,0 +1,94 @@
+//! Live streams (Server-Sent Events) hold a connection and a task each for as long as the
+//! client stays: how many may be open, per user and in all. A stream holds a [`Permit`] for
+//! its life; the permit is given back when the stream is dropped, however it ends.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use berth_domain::UserId;
+
+use crate::ApiError;
+
+#[derive(Debug)]
+pub struct StreamLimits {
+    pub total: usize,
+    pub per_user: usize,
+    open: Mutex<(usize, HashMap<UserId, usize>)>,
+}
+
+impl StreamLimits {
+    pub fn new(total: usize, per_user: usize) -> Arc<Self> {
+        Arc::new(Self {
+            total,
+            per_user,
+            open: Mutex::new((0, HashMap::new())),
+        })
+    }
+
+    /// A permit for one more stream of `user`, or 429 saying which limit is reached.
+    pub fn acquire(self: &Arc<Self>, user: Option<UserId>) -> Result<Permit, ApiError> {
+        let mut open = self
+            .open
+            .lock()
+            .map_err(|_| ApiError::Internal(anyhow::anyhow!("stream limits lock poisoned")))?;
+        if open.0 >= self.total {
+            return Err(ApiError::TooManyStreams(format!(
+                "berth serves {} live streams at most and that many are open; try again shortly",
+                self.total
+            )));
+        }
+        if let Some(u) = user {
+            let mine = open.1.entry(u).or_default();
+            if *mine >= self.per_user {
+                return Err(ApiError::TooManyStreams(format!(
+                    "you have {} live streams open, the most one user may; close one first",
+                    self.per_user
+                )));
+            }
+            *mine += 1;
+        }
+        open.0 += 1;
+        Ok(Permit {
+            limits: self.clone(),
+            user,
+        })
+    }
+
+    /// Streams open now.
+    pub fn open(&self) -> usize {
+        self.open.lock().map(|o| o.0).unwrap_or(0)
+    }
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        Self {
+            total: 256,
+            per_user: 8,
+            open: Mutex::new((0, HashMap::new())),
+        }
+    }
+}
+
+/// One open stream's place; given back on drop.
+#[derive(Debug)]
+pub struct Permit {
+    limits: Arc<StreamLimits>,
+    user: Option<UserId>,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.limits.open.lock() {
+            open.0 = open.0.saturating_sub(1);
+            if let Some(u) = self.user {
+                if let Some(n) = open.1.get_mut(&u) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        open.1.remove(&u);
+                    }
+                }
+            }
+        }
+    }
+}
