@@ -738,3 +738,28 @@ async fn failed_basic_auth_is_throttled_per_client_without_locking_others_out() 
     let a = basic_from(router.http, "127.0.0.2", "ann", "s3cret").await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
+
+#[tokio::test]
+async fn failed_basic_auth_is_throttled_per_domain_across_clients() {
+    let app = replica("app").await;
+    let router = Router::start(|_| {}).await;
+    let mut locked = route("locked", "locked.test", vec![app]);
+    locked.basic_auth = vec![BasicAuthUser {
+        username: "ann".into(),
+        bcrypt_hash: bcrypt::hash("s3cret", 4).unwrap(),
+    }];
+    router.proxy.install(vec![locked]);
+    // Ten clients, ten guesses each: the domain's own limit.
+    for c in 0..10 {
+        let from = format!("127.0.1.{}", c + 1);
+        for i in 0..10 {
+            let a = basic_from(router.http, &from, "ann", "guess").await;
+            assert_eq!(a.status, 401, "client {c}, attempt {i}");
+        }
+    }
+    let a = basic_from(router.http, "127.0.2.1", "ann", "s3cret").await;
+    assert_eq!(
+        a.status, 429,
+        "the domain is throttled for every client now"
+    );
+}
