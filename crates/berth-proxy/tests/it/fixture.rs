@@ -180,7 +180,8 @@ pub struct Answer {
     pub body: String,
 }
 
-async fn collect(r: Response<Incoming>) -> Answer {
+/// The answer, read to its end.
+pub async fn collect(r: Response<Incoming>) -> Answer {
     let status = r.status().as_u16();
     let headers = r
         .headers()

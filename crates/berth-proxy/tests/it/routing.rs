@@ -696,19 +696,7 @@ async fn basic_from(
         .header("authorization", format!("Basic {token}"))
         .body(http_body_util::Full::new(bytes::Bytes::new()).boxed())
         .unwrap();
-    let r = sender.send_request(req).await.unwrap();
-    let status = r.status().as_u16();
-    let headers = r
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-        .collect();
-    let body = r.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
+    collect(sender.send_request(req).await.unwrap()).await
 }
 
 #[tokio::test]

@@ -48,7 +48,7 @@ impl Engine {
     }
 }
 /// The first admin, set up on a fresh server.
-fn admin(addr: &str) -> Api<'_> {
+pub(crate) fn admin(addr: &str) -> Api<'_> {
     let (status, body) = request(
         addr,
         "POST",

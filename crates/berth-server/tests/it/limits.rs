@@ -5,8 +5,8 @@
 
 use serde_json::json;
 
-use crate::pipeline::{Api, Cleanup};
-use crate::{fresh_pg, json_of, request, start, terminate};
+use crate::pipeline::Cleanup;
+use crate::{fresh_pg, start, terminate};
 
 #[test]
 fn a_flood_of_output_is_kept_within_the_log_limits() {
@@ -20,20 +20,7 @@ fn a_flood_of_output_is_kept_within_the_log_limits() {
             ("BERTH_DEPLOYMENT_LOG_MAX_LINES", "200"),
         ],
     );
-    let (status, setup) = request(
-        &b.addr,
-        "POST",
-        "/api/v1/auth/setup",
-        None,
-        Some(
-            &json!({ "username": "admin", "email": "admin@example.com", "password": "correct horse battery" }),
-        ),
-    );
-    assert_eq!(status, 201, "{setup}");
-    let api = Api {
-        addr: &b.addr,
-        token: json_of(&setup)["token"].as_str().unwrap().to_owned(),
-    };
+    let api = crate::isolation::admin(&b.addr);
     let (_, project) = api.call("POST", "/api/v1/projects", Some(json!({ "name": "loud" })));
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
     let (status, app) = api.call(
