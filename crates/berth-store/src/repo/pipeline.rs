@@ -31,22 +31,31 @@ impl Scope {
             .into_iter()
             .map(|d| d.id)
             .collect();
-        if !older.is_empty() {
-            let t = now();
+        self.end_superseded(&older, by).await?;
+        Ok(older.into_iter().map(DeploymentId::from_uuid).collect())
+    }
+
+    /// Ends the pending deployments `ids` as `cancelled`, "superseded by deployment <by>", in
+    /// one statement however many there are; the time and message it wrote.
+    async fn end_superseded(
+        &self,
+        ids: &[uuid::Uuid],
+        by: DeploymentId,
+    ) -> Result<(Timestamp, String), StoreError> {
+        let t = now();
+        let message = format!("superseded by deployment {by}");
+        if !ids.is_empty() {
             deployments::Entity::update_many()
                 .col_expr(deployments::Column::Status, "cancelled".into())
-                .col_expr(
-                    deployments::Column::Message,
-                    format!("superseded by deployment {by}").into(),
-                )
+                .col_expr(deployments::Column::Message, message.clone().into())
                 .col_expr(deployments::Column::StartedAt, t.into())
                 .col_expr(deployments::Column::FinishedAt, t.into())
-                .filter(deployments::Column::Id.is_in(older.iter().copied()))
+                .filter(deployments::Column::Id.is_in(ids.iter().copied()))
                 .filter(deployments::Column::Status.eq("pending"))
                 .exec(self.connection())
                 .await?;
         }
-        Ok(older.into_iter().map(DeploymentId::from_uuid).collect())
+        Ok((t, message))
     }
 
     /// Takes the next deployment off the queue, if fewer than `limit` run and one is waiting
@@ -113,26 +122,15 @@ impl Scope {
             .order_by_desc(deployments::Column::CreatedAt)
             .all(self.connection())
             .await?;
+        let ids: Vec<uuid::Uuid> = older.iter().map(|d| d.id).collect();
+        let (t, message) = self.end_superseded(&ids, newest_id).await?;
         let mut superseded = Vec::with_capacity(older.len());
-        if !older.is_empty() {
-            let t = now();
-            let message = format!("superseded by deployment {newest_id}");
-            deployments::Entity::update_many()
-                .col_expr(deployments::Column::Status, "cancelled".into())
-                .col_expr(deployments::Column::Message, message.clone().into())
-                .col_expr(deployments::Column::StartedAt, t.into())
-                .col_expr(deployments::Column::FinishedAt, t.into())
-                .filter(deployments::Column::Id.is_in(older.iter().map(|d| d.id)))
-                .filter(deployments::Column::Status.eq("pending"))
-                .exec(self.connection())
-                .await?;
-            for mut d in older {
-                d.status = "cancelled".into();
-                d.message = Some(message.clone());
-                d.started_at = Some(t);
-                d.finished_at = Some(t);
-                superseded.push(super::deployments::deployment_from(d)?);
-            }
+        for mut d in older {
+            d.status = "cancelled".into();
+            d.message = Some(message.clone());
+            d.started_at = Some(t);
+            d.finished_at = Some(t);
+            superseded.push(super::deployments::deployment_from(d)?);
         }
         let to = if newest.build_id.is_some() {
             DeploymentStatus::Deploying
