@@ -133,12 +133,21 @@ impl Edge {
         }
     }
 
-    /// Where this host reaches `port` on the running replicas of `service`.
-    async fn replicas(&self, service: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    /// Where this host reaches `port` on the running replicas of `service`; `bridge` is the
+    /// engine's bridge addresses, read once per round on first need.
+    async fn replicas(
+        &self,
+        service: &str,
+        port: u16,
+        bridge: &mut Option<HashMap<String, std::net::IpAddr>>,
+    ) -> Result<Vec<SocketAddr>, String> {
         let Ok(swarm) = self.pipeline.swarm() else {
             return Ok(Vec::new());
         };
-        match swarm.endpoints(service, port).await {
+        if bridge.is_none() {
+            *bridge = Some(swarm.bridge_addresses().await.map_err(|e| e.to_string())?);
+        }
+        match swarm.endpoints_on(service, port, bridge.as_ref()).await {
             Ok(e) => Ok(e.into_iter().map(|e| e.addr).collect()),
             Err(berth_swarm::SwarmError::NotFound(_)) => Ok(Vec::new()),
             Err(e) => Err(e.to_string()),
@@ -170,6 +179,7 @@ impl Edge {
         let mut routes = Vec::with_capacity(domains.len() + self.api_hosts.len());
         // Domains of one application on one port share its replicas: asked once per round.
         let mut replicas: HashMap<(String, u16), Vec<SocketAddr>> = HashMap::new();
+        let mut bridge = None;
         for d in domains {
             let DomainTarget::Application(app_id) = d.target else {
                 continue;
@@ -186,7 +196,7 @@ impl Edge {
                 let addrs = match replicas.get(&key) {
                     Some(a) => a.clone(),
                     None => {
-                        let found = self.replicas(&service, port).await?;
+                        let found = self.replicas(&service, port, &mut bridge).await?;
                         replicas.insert(key, found.clone());
                         found
                     }

@@ -509,6 +509,17 @@ impl Swarm {
         name: &str,
         container_port: u16,
     ) -> Result<Vec<Endpoint>, SwarmError> {
+        self.endpoints_on(name, container_port, None).await
+    }
+
+    /// [`Self::endpoints`] with the bridge's addresses read already (by
+    /// [`Self::bridge_addresses`]), so a caller asking for many services reads them once.
+    pub async fn endpoints_on(
+        &self,
+        name: &str,
+        container_port: u16,
+        bridge: Option<&HashMap<String, std::net::IpAddr>>,
+    ) -> Result<Vec<Endpoint>, SwarmError> {
         let status = self.status(name).await?;
         let running: Vec<TaskInfo> = status
             .tasks
@@ -518,7 +529,14 @@ impl Swarm {
         if running.is_empty() {
             return Ok(Vec::new());
         }
-        let bridge = self.bridge_addresses().await?;
+        let read;
+        let bridge = match bridge {
+            Some(b) => b,
+            None => {
+                read = self.bridge_addresses().await?;
+                &read
+            }
+        };
         Ok(running
             .into_iter()
             .filter_map(|t| {
@@ -533,7 +551,7 @@ impl Swarm {
     }
 
     /// Container id -> its IPv4 address on [`GATEWAY_BRIDGE`], on this node.
-    async fn bridge_addresses(&self) -> Result<HashMap<String, std::net::IpAddr>, SwarmError> {
+    pub async fn bridge_addresses(&self) -> Result<HashMap<String, std::net::IpAddr>, SwarmError> {
         let network = match self
             .docker
             .inspect_network(

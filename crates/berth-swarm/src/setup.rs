@@ -295,17 +295,23 @@ impl Swarm {
     /// it; the ended containers Swarm keeps as task history (a stopped application's) are
     /// removed first, as they hold the volume too. A volume that is not there is no error.
     pub async fn remove_volume(&self, name: &str) -> Result<(), SwarmError> {
-        let remove = || {
-            self.docker
+        let remove = || async {
+            match self
+                .docker
                 .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+                .await
+            {
+                Ok(()) => Ok(true),
+                Err(e) if is_not_found(&e) => Ok(true),
+                // In use: by a container, running or ended.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => Ok(false),
+                Err(e) => Err(SwarmError::from(e)),
+            }
         };
-        match remove().await {
-            Ok(()) => return Ok(()),
-            Err(e) if is_not_found(&e) => return Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => {}
-            Err(e) => return Err(e.into()),
+        if remove().await? {
+            return Ok(());
         }
         let holders = self
             .docker
@@ -336,13 +342,10 @@ impl Swarm {
                 Err(e) => return Err(e.into()),
             }
         }
-        match remove().await {
-            Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Err(SwarmError::VolumeInUse(name.to_owned())),
-            Err(e) => Err(e.into()),
+        if remove().await? {
+            Ok(())
+        } else {
+            Err(SwarmError::VolumeInUse(name.to_owned()))
         }
     }
 
