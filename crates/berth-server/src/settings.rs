@@ -33,7 +33,8 @@ pub struct Settings {
     pub swarm_init: bool,
     /// The address other machines reach this Swarm manager at.
     pub swarm_advertise_addr: String,
-    /// The attachable overlay network every application joins.
+    /// The shared attachable overlay network, for a service that names no network of its
+    /// own; an application joins its project's network instead.
     pub swarm_network: String,
     /// Directories under which applications may bind-mount host paths; none by default.
     pub swarm_bind_roots: Vec<HostPath>,

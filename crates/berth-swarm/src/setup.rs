@@ -20,7 +20,8 @@ pub struct SwarmSettings {
     pub advertise_addr: String,
     /// Where the manager listens for other nodes.
     pub listen_addr: String,
-    /// The attachable overlay network every application joins.
+    /// The shared attachable overlay network, for a service that names no network of its
+    /// own; an application joins its project's network instead.
     pub network: String,
     /// Bind mounts are allowed only inside these directories; none by default.
     pub bind_roots: Vec<HostPath>,
