@@ -1,6 +1,7 @@
 //! Who is calling: bearer tokens (sessions, personal API tokens, service tokens), passwords
 //! (bcrypt, run off the async threads), and throttling of failed logins.
 
+use berth_domain::ErrorCode;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
@@ -95,6 +96,7 @@ impl Caller {
         match &self.principal {
             Principal::User { user, .. } => Ok(user),
             Principal::Service(_) => Err(ApiError::forbidden(
+                ErrorCode::ServiceTokenScope,
                 "a service token can only start deployments of its application",
             )),
         }
@@ -124,7 +126,10 @@ impl Caller {
         if u.role.is_admin() {
             Ok(u)
         } else {
-            Err(ApiError::forbidden("this needs a platform admin"))
+            Err(ApiError::forbidden(
+                ErrorCode::AdminRequired,
+                "this needs a platform admin",
+            ))
         }
     }
 
@@ -132,7 +137,10 @@ impl Caller {
     pub fn require_writer(&self) -> Result<&User, ApiError> {
         let u = self.user()?;
         if u.role == PlatformRole::Viewer {
-            Err(ApiError::forbidden("viewers cannot change anything"))
+            Err(ApiError::forbidden(
+                ErrorCode::ReadOnlyRole,
+                "viewers cannot change anything",
+            ))
         } else {
             Ok(u)
         }
@@ -140,22 +148,33 @@ impl Caller {
 }
 
 fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
-    let header = req
-        .headers()
-        .get("authorization")
-        .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <token>".into()))?;
-    let value = header
-        .to_str()
-        .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
+    let header = req.headers().get("authorization").ok_or_else(|| {
+        ApiError::Unauthorized(
+            ErrorCode::Unauthenticated,
+            "send Authorization: Bearer <token>".into(),
+        )
+    })?;
+    let value = header.to_str().map_err(|_| {
+        ApiError::Unauthorized(
+            ErrorCode::Unauthenticated,
+            "malformed Authorization header".into(),
+        )
+    })?;
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .ok_or_else(|| {
-            ApiError::Unauthorized("the Authorization header must be Bearer <token>".into())
+            ApiError::Unauthorized(
+                ErrorCode::Unauthenticated,
+                "the Authorization header must be Bearer <token>".into(),
+            )
         })?;
     let token = token.trim();
     if token.is_empty() || token.len() > 200 {
-        return Err(ApiError::Unauthorized("invalid token".into()));
+        return Err(ApiError::Unauthorized(
+            ErrorCode::Unauthenticated,
+            "invalid token".into(),
+        ));
     }
     Ok(token.to_owned())
 }
@@ -180,6 +199,7 @@ impl FromRequest for Caller {
             );
             let Some((owner, scope)) = state.store.scope_for_token(&token, read_only).await? else {
                 return Err(ApiError::Unauthorized(
+                    ErrorCode::Unauthenticated,
                     "the token is invalid, expired or revoked".into(),
                 ));
             };

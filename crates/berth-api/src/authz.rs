@@ -16,6 +16,7 @@
 //! platform admins) only: a team owner who could do it would cut themselves off the project.
 //! Teams: members read; owners and admins manage members and rename; owners delete.
 
+use berth_domain::ErrorCode;
 use berth_domain::{PlatformRole, Project, TeamId, TeamRole, User};
 use berth_store::Scope;
 
@@ -78,10 +79,10 @@ pub fn require_project(
     if project_access(user, scope, project) >= needed {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(format!(
-            "this needs {} on the project",
-            needed.describe()
-        )))
+        Err(ApiError::Forbidden(
+            ErrorCode::InsufficientRole,
+            format!("this needs {} on the project", needed.describe()),
+        ))
     }
 }
 
@@ -91,6 +92,7 @@ pub fn require_project_owner(user: &User, project: &Project) -> Result<(), ApiEr
         Ok(())
     } else {
         Err(ApiError::forbidden(
+            ErrorCode::InsufficientRole,
             "only the project's owner moves it between teams",
         ))
     }
@@ -107,10 +109,16 @@ pub fn require_team(
         return Ok(());
     }
     if user.role == PlatformRole::Viewer {
-        return Err(ApiError::forbidden("viewers cannot change anything"));
+        return Err(ApiError::forbidden(
+            ErrorCode::ReadOnlyRole,
+            "viewers cannot change anything",
+        ));
     }
     match scope.team_role(team) {
         Some(r) if roles.contains(&r) => Ok(()),
-        _ => Err(ApiError::forbidden("this needs a higher role in the team")),
+        _ => Err(ApiError::forbidden(
+            ErrorCode::InsufficientRole,
+            "this needs a higher role in the team",
+        )),
     }
 }

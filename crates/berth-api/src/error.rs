@@ -4,23 +4,25 @@
 //! message and the request id.
 
 use actix_web::{HttpResponse, ResponseError};
-use berth_domain::{FieldError, TransitionError, ValidationError};
+use berth_domain::{ErrorCode, FieldError, TransitionError, ValidationError};
 use berth_store::StoreError;
 
 use crate::problem::{FieldProblem, Problem};
 
+/// Each variant is a kind of answer; the code it carries (or its one code) decides the status,
+/// by [`status`].
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{0}")]
-    BadRequest(String),
+    #[error("{1}")]
+    BadRequest(ErrorCode, String),
     #[error("authentication required")]
-    Unauthorized(String),
-    #[error("{0}")]
-    Forbidden(String),
+    Unauthorized(ErrorCode, String),
+    #[error("{1}")]
+    Forbidden(ErrorCode, String),
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("{0}")]
-    Conflict(String),
+    #[error("{1}")]
+    Conflict(ErrorCode, String),
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
     #[error("send application/json")]
@@ -32,15 +34,77 @@ pub enum ApiError {
     /// Too many live streams open: which limit, for the detail.
     #[error("{0}")]
     TooManyStreams(String),
-    #[error("{0}")]
-    Unavailable(String),
+    /// An engine or the database cannot be used now (503), or did not answer in time (504).
+    #[error("{1}")]
+    Unavailable(ErrorCode, String),
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
 }
 
+/// The one status table: every code's HTTP status and title.
+pub fn status(code: ErrorCode) -> (u16, &'static str) {
+    use ErrorCode as C;
+    match code {
+        C::MalformedRequest | C::MalformedWebhook => (400, "Bad Request"),
+        C::Unauthenticated | C::WebhookSignatureInvalid => (401, "Unauthorized"),
+        C::InsufficientRole
+        | C::AdminRequired
+        | C::ReadOnlyRole
+        | C::ServiceTokenScope
+        | C::OwnAccount
+        | C::PortReserved => (403, "Forbidden"),
+        C::NotFound => (404, "Not Found"),
+        C::AlreadySetUp
+        | C::NameTaken
+        | C::HostTaken
+        | C::StillReferenced
+        | C::ApplicationHasVolumes
+        | C::VolumeInUse
+        | C::NotDeployed
+        | C::DeploymentNotCancellable
+        | C::RollbackNotPossible
+        | C::NoWebhook
+        | C::CertificateNotApplicable
+        | C::InvalidTransition
+        | C::Conflict
+        | C::PortTaken => (409, "Conflict"),
+        C::PayloadTooLarge => (413, "Content Too Large"),
+        C::UnsupportedMediaType => (415, "Unsupported Media Type"),
+        C::InvalidInput | C::RoutingMeshUnavailable | C::ImageNotFound => {
+            (422, "Unprocessable Content")
+        }
+        C::TooManyAttempts | C::TooManyStreams => (429, "Too Many Requests"),
+        C::InternalError => (500, "Internal Server Error"),
+        C::EngineUnavailable | C::DatabaseUnavailable => (503, "Service Unavailable"),
+        C::EngineTimeout => (504, "Gateway Timeout"),
+    }
+}
+
+/// The table of codes as docs/api.md shows it (a test keeps the two equal).
+pub fn code_table() -> String {
+    let mut out = String::from("| code | status | meaning |\n|---|---|---|\n");
+    for c in ErrorCode::ALL {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            c.as_str(),
+            status(*c).0,
+            c.meaning()
+        ));
+    }
+    out
+}
+
 impl ApiError {
-    pub fn forbidden(why: &str) -> Self {
-        Self::Forbidden(why.to_owned())
+    pub fn forbidden(code: ErrorCode, why: &str) -> Self {
+        Self::Forbidden(code, why.to_owned())
+    }
+
+    pub fn conflict(code: ErrorCode, why: impl Into<String>) -> Self {
+        Self::Conflict(code, why.into())
+    }
+
+    pub fn unauthenticated(why: &str) -> Self {
+        Self::Unauthorized(ErrorCode::Unauthenticated, why.to_owned())
     }
 
     pub fn invalid(field: &str, message: &str) -> Self {
@@ -50,28 +114,30 @@ impl ApiError {
         }])
     }
 
-    /// The code-to-status table.
-    fn status(&self) -> (u16, &'static str) {
+    /// The machine-readable code of this answer.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::BadRequest(_) => (400, "Bad Request"),
-            Self::Unauthorized(_) => (401, "Unauthorized"),
-            Self::Forbidden(_) => (403, "Forbidden"),
-            Self::NotFound(_) => (404, "Not Found"),
-            Self::Conflict(_) => (409, "Conflict"),
-            Self::UnsupportedMediaType => (415, "Unsupported Media Type"),
-            Self::PayloadTooLarge => (413, "Content Too Large"),
-            Self::Invalid(_) => (422, "Unprocessable Content"),
-            Self::TooManyRequests { .. } | Self::TooManyStreams(_) => (429, "Too Many Requests"),
-            Self::Unavailable(_) => (503, "Service Unavailable"),
-            Self::Internal(_) => (500, "Internal Server Error"),
+            Self::BadRequest(c, _)
+            | Self::Unauthorized(c, _)
+            | Self::Forbidden(c, _)
+            | Self::Conflict(c, _)
+            | Self::Unavailable(c, _) => *c,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Invalid(_) => ErrorCode::InvalidInput,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            Self::TooManyRequests { .. } => ErrorCode::TooManyAttempts,
+            Self::TooManyStreams(_) => ErrorCode::TooManyStreams,
+            Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 
     pub fn to_problem(&self, request_id: Option<&str>) -> Problem {
-        let (status, title) = self.status();
-        let mut p = Problem::new(status, title);
+        let code = self.code();
+        let (status, title) = status(code);
+        let mut p = Problem::new(status, title, code);
         p.detail = Some(match self {
-            Self::Unauthorized(why) => why.clone(),
+            Self::Unauthorized(_, why) => why.clone(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::Invalid(_) => "some fields are invalid".into(),
             Self::TooManyRequests { retry_after_s } => {
@@ -104,7 +170,7 @@ impl From<ValidationError> for ApiError {
 
 impl From<TransitionError> for ApiError {
     fn from(e: TransitionError) -> Self {
-        Self::Conflict(e.to_string())
+        Self::Conflict(ErrorCode::InvalidTransition, e.to_string())
     }
 }
 
@@ -112,9 +178,11 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => Self::NotFound(what),
-            StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::Conflict { code, message } => Self::Conflict(code, message),
             StoreError::Validation(v) => Self::Invalid(v.errors),
-            StoreError::Transition(t) => Self::Conflict(t.to_string()),
+            StoreError::Transition(t) => {
+                Self::Conflict(ErrorCode::InvalidTransition, t.to_string())
+            }
             other => Self::Internal(anyhow::Error::new(other)),
         }
     }
@@ -122,7 +190,7 @@ impl From<StoreError> for ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> actix_web::http::StatusCode {
-        actix_web::http::StatusCode::from_u16(self.status().0)
+        actix_web::http::StatusCode::from_u16(status(self.code()).0)
             .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
     }
 
@@ -142,7 +210,7 @@ impl ResponseError for ApiError {
         if let Self::TooManyStreams(_) = self {
             res.insert_header(("Retry-After", "5"));
         }
-        if let Self::Unauthorized(_) = self {
+        if let Self::Unauthorized(..) = self {
             res.insert_header(("WWW-Authenticate", "Bearer"));
         }
         res.json(problem)
@@ -167,7 +235,10 @@ pub(crate) fn json_error(
         J::Deserialize(inner) if inner.classify() == serde_json::error::Category::Data => {
             ApiError::invalid("body", &inner.to_string())
         }
-        _ => ApiError::BadRequest(format!("malformed JSON body: {e}")),
+        _ => ApiError::BadRequest(
+            ErrorCode::MalformedRequest,
+            format!("malformed JSON body: {e}"),
+        ),
     }
     .into()
 }
@@ -184,5 +255,9 @@ pub(crate) fn query_error(
     e: actix_web::error::QueryPayloadError,
     _: &actix_web::HttpRequest,
 ) -> actix_web::Error {
-    ApiError::BadRequest(format!("malformed query string: {e}")).into()
+    ApiError::BadRequest(
+        ErrorCode::MalformedRequest,
+        format!("malformed query string: {e}"),
+    )
+    .into()
 }

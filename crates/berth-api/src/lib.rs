@@ -7,7 +7,7 @@
 pub mod auth;
 pub mod authz;
 pub mod dto;
-mod error;
+pub mod error;
 pub mod openapi;
 mod problem;
 mod request_id;
@@ -16,6 +16,7 @@ pub mod streams;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpResponse};
+use berth_domain::ErrorCode;
 use berth_store::Store;
 
 pub use error::ApiError;
@@ -124,7 +125,10 @@ async fn healthz() -> HttpResponse {
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.store.ping().await.map_err(|e| {
         tracing::error!(error = %e, "readiness check: the database does not answer");
-        ApiError::Unavailable("the database is not reachable".into())
+        ApiError::Unavailable(
+            ErrorCode::DatabaseUnavailable,
+            "the database is not reachable".into(),
+        )
     })?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
 }

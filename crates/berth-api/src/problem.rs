@@ -9,6 +9,10 @@ pub struct Problem {
     pub kind: String,
     pub title: String,
     pub status: u16,
+    /// A stable, machine-readable code: what a program acts on (docs/api.md says what each
+    /// means).
+    #[schema(schema_with = code_schema)]
+    pub code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -22,13 +26,27 @@ pub struct FieldProblem {
 }
 
 impl Problem {
-    pub fn new(status: u16, title: &str) -> Self {
+    pub fn new(status: u16, title: &str, code: berth_domain::ErrorCode) -> Self {
         Self {
             kind: "about:blank".into(),
             title: title.into(),
             status,
+            code: code.as_str(),
             detail: None,
             errors: Vec::new(),
         }
     }
+}
+
+/// Every code berth answers, as an enumeration in the OpenAPI document.
+fn code_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(
+            berth_domain::ErrorCode::ALL.iter().map(|c| c.as_str()),
+        ))
+        .description(Some(
+            "A stable, machine-readable code: what a program acts on (docs/api.md says what each means).",
+        ))
+        .build()
 }

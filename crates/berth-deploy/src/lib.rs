@@ -18,10 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use berth_build::Engine;
-use berth_domain::{
-    Application, ApplicationSource, ApplicationStatus, DeploymentId, DeploymentStatus, Replicas,
-    RuntimeConfig,
-};
+use berth_domain::{ApplicationStatus, DeploymentId, DeploymentStatus};
 use berth_events::{CancelToken, Event, EventBus};
 use berth_store::{Actor, Store, StoreError};
 
@@ -30,29 +27,6 @@ use berth_store::{Actor, Store, StoreError};
 pub(crate) const JOURNALS: &str = "journal";
 use berth_swarm::Swarm;
 use tokio::sync::{Notify, OnceCell};
-
-/// What a deployment rolls out besides its image, frozen when it is queued so that a rollback
-/// deploys exactly the same thing again. Environment variables are read when it runs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Snapshot {
-    pub source: ApplicationSource,
-    pub runtime: RuntimeConfig,
-    pub replicas: Replicas,
-}
-
-impl Snapshot {
-    pub fn of(app: &Application) -> Self {
-        Self {
-            source: app.source.clone(),
-            runtime: app.runtime.clone(),
-            replicas: app.replicas,
-        }
-    }
-
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {

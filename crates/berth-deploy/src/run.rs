@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use berth_build::{checkout, BuildError, BuildEvent, BuildSpec, GitRef, SourceSpec};
 use berth_domain::{
     Application, ApplicationSource, ApplicationStatus, BuildStatus, CommitSha, Deployment,
-    DeploymentStatus, DeploymentTrigger, GitCredentials, GitSourceSpec, Mount, MountPath,
-    MountSource, ServiceSpec, StepName, StepState, VolumeKind,
+    DeploymentSnapshot, DeploymentStatus, DeploymentTrigger, EnvKey, GitCredentials, GitSourceSpec,
+    Mount, MountPath, MountSource, SecretString, ServiceSpec, StepName, StepState, VolumeKind,
 };
 use berth_events::{CancelToken, Event};
 use berth_store::{Actor, Scope, StoreError};
@@ -14,7 +14,7 @@ use berth_swarm::{Change, DeployOutcome, SwarmError, SwarmEvent};
 
 use crate::logger::Logger;
 use crate::verify;
-use crate::{Engines, Inner, Snapshot, JOURNALS};
+use crate::{Engines, Inner, JOURNALS};
 
 /// How a deployment ended.
 enum End {
@@ -131,8 +131,13 @@ impl Run<'_> {
         let d = self.deployment.clone();
         let scope = self.scope().await?;
         let app = scope.application(d.application_id).await?;
-        let snapshot: Snapshot = serde_json::from_value(d.config_snapshot.clone())
-            .unwrap_or_else(|_| Snapshot::of(&app));
+        let snapshot = d.snapshot.clone();
+        let env = match scope.snapshot_env(&snapshot)? {
+            Some(env) => env,
+            // A version 1 snapshot (queued before environments were recorded) deploys the
+            // environment of now, as it was defined to.
+            None => scope.resolved_env(app.id).await?,
+        };
         let prebuilt = d.build_id.is_some();
         let mut names: Vec<StepName> = match (&snapshot.source, prebuilt) {
             (ApplicationSource::Git(_), false) => vec![StepName::Clone, StepName::Build],
@@ -179,7 +184,7 @@ impl Run<'_> {
                 image.for_engine()
             }
             (ApplicationSource::Git(git), None) => {
-                self.clone_and_build(&app, git, &engines).await?
+                self.clone_and_build(&app, git, &env, &engines).await?
             }
         };
 
@@ -190,7 +195,9 @@ impl Run<'_> {
                 .transition_deployment(d.id, DeploymentStatus::Deploying, None)
                 .await?;
         }
-        let spec = self.service_spec(&scope, &app, &snapshot, &image).await?;
+        let spec = self
+            .service_spec(&scope, &app, &snapshot, &env, &image)
+            .await?;
         scope.commit().await?;
         self.inner.bus.publish(Event::DeploymentStatusChanged {
             deployment_id: d.id,
@@ -421,6 +428,7 @@ impl Run<'_> {
         &mut self,
         app: &Application,
         git: &GitSourceSpec,
+        env: &[(EnvKey, SecretString, bool)],
         engines: &Engines,
     ) -> Result<String, End> {
         let d = self.deployment.clone();
@@ -549,11 +557,10 @@ impl Run<'_> {
             .transition_build(build.id, BuildStatus::InProgress, None)
             .await?;
         scope.commit().await?;
-        let env = self.scope().await?.resolved_env(app.id).await?;
         let mut build_args = git.build_args.clone();
         let mut secret_build_args = BTreeSet::new();
         // Secret variables are given to builds that declare them as ARG, masked in the output.
-        for (key, value, secret) in &env {
+        for (key, value, secret) in env {
             if *secret && build_args.contains_key(key.as_str()) {
                 build_args.insert(key.to_string(), value.expose().to_owned());
                 secret_build_args.insert(key.to_string());
@@ -658,7 +665,8 @@ impl Run<'_> {
         &self,
         scope: &Scope,
         app: &Application,
-        snapshot: &Snapshot,
+        snapshot: &DeploymentSnapshot,
+        env: &[(EnvKey, SecretString, bool)],
         image: &str,
     ) -> Result<ServiceSpec, End> {
         let mut frozen = app.clone();
@@ -666,11 +674,11 @@ impl Run<'_> {
         frozen.replicas = snapshot.replicas;
         let mut spec = ServiceSpec::for_application(&frozen, image);
         spec.deployment_id = Some(self.deployment.id);
-        for (key, value, secret) in scope.resolved_env(app.id).await? {
-            if secret {
-                spec.secrets.push((key, value));
+        for (key, value, secret) in env {
+            if *secret {
+                spec.secrets.push((key.clone(), value.clone()));
             } else {
-                spec.env.push((key, value.expose().to_owned()));
+                spec.env.push((key.clone(), value.expose().to_owned()));
             }
         }
         for v in scope.list_volumes(app.id).await? {

@@ -769,9 +769,9 @@ pub struct Deployment {
     pub status: DeploymentStatus,
     pub commit_sha: Option<CommitSha>,
     pub message: Option<String>,
-    /// The image, replicas and runtime configuration this deployment rolls out, frozen when it
-    /// was created so that a rollback deploys exactly the same thing again.
-    pub config_snapshot: serde_json::Value,
+    /// What this deployment rolls out besides its image, frozen when it was queued so that a
+    /// rollback deploys exactly the same thing again.
+    pub snapshot: DeploymentSnapshot,
     pub rollback_of: Option<DeploymentId>,
     pub created_at: Timestamp,
     pub started_at: Option<Timestamp>,

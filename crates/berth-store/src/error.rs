@@ -1,4 +1,4 @@
-use berth_domain::{TransitionError, ValidationError};
+use berth_domain::{ErrorCode, TransitionError, ValidationError};
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 use crate::CryptoError;
@@ -9,9 +9,9 @@ pub enum StoreError {
     /// The row does not exist, or the actor may not see it (the two are not told apart).
     #[error("{0} not found")]
     NotFound(&'static str),
-    /// A uniqueness rule or a restricting reference forbids the write.
-    #[error("{0}")]
-    Conflict(String),
+    /// A uniqueness rule or a restricting reference forbids the write; `code` says which kind.
+    #[error("{message}")]
+    Conflict { code: ErrorCode, message: String },
     #[error(transparent)]
     Validation(#[from] ValidationError),
     #[error(transparent)]
@@ -32,20 +32,30 @@ pub enum StoreError {
 impl From<DbErr> for StoreError {
     fn from(e: DbErr) -> Self {
         match e.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => {
-                StoreError::Conflict("an object with the same unique value already exists".into())
-            }
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => StoreError::Conflict(
-                "the object is still referenced by others, or refers to one that does not exist"
-                    .into(),
+            Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::conflict(
+                ErrorCode::NameTaken,
+                "an object with the same unique value already exists",
+            ),
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => StoreError::conflict(
+                ErrorCode::StillReferenced,
+                "the object is still referenced by others, or refers to one that does not exist",
             ),
             // SQLite reports deferred foreign key failures without an extended code that
             // sea-orm classifies; its message is stable.
-            _ if e.to_string().contains("FOREIGN KEY constraint failed") => StoreError::Conflict(
-                "the object is still referenced by others, or refers to one that does not exist"
-                    .into(),
+            _ if e.to_string().contains("FOREIGN KEY constraint failed") => StoreError::conflict(
+                ErrorCode::StillReferenced,
+                "the object is still referenced by others, or refers to one that does not exist",
             ),
             _ => StoreError::Database(e),
+        }
+    }
+}
+
+impl StoreError {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
         }
     }
 }

@@ -1,4 +1,5 @@
 use actix_web::{web, HttpResponse};
+use berth_domain::ErrorCode;
 use berth_domain::{
     ApplicationId, BasicAuthEntry, DomainId, DomainName, DomainRouting, DomainTarget, EnvKey,
     Label, MountPath, PortNumber, ProjectId, SecretString, ServiceTokenId, SizeGb, VolumeId,
@@ -130,14 +131,17 @@ fn check_published_ports(
         };
         let privileged = port < 1024 || state.reserved_ports.contains(&port);
         if privileged && !before.iter().any(|b| published(b) == published(p)) {
-            return Err(ApiError::Forbidden(format!(
-                "ports.{i}.published: host port {port} is {}; only an admin may publish it",
-                if port < 1024 {
-                    "below 1024"
-                } else {
-                    "one berth listens on"
-                }
-            )));
+            return Err(ApiError::Forbidden(
+                ErrorCode::PortReserved,
+                format!(
+                    "ports.{i}.published: host port {port} is {}; only an admin may publish it",
+                    if port < 1024 {
+                        "below 1024"
+                    } else {
+                        "one berth listens on"
+                    }
+                ),
+            ));
         }
     }
     Ok(())
@@ -270,7 +274,9 @@ pub async fn delete_application(
     let volumes = s.list_volumes(app.id).await?;
     if !volumes.is_empty() && q.delete_volumes != Some(true) {
         let names: Vec<&str> = volumes.iter().map(|v| v.name.as_str()).collect();
-        return Err(ApiError::Conflict(format!(
+        return Err(ApiError::Conflict(
+            ErrorCode::ApplicationHasVolumes,
+            format!(
             "the application has volumes ({}); delete them first, or delete the application with delete_volumes=true, which removes their data too",
             names.join(", ")
         )));
@@ -281,10 +287,12 @@ pub async fn delete_application(
         drop(s);
         let name = berth_domain::ServiceName::for_application(&app.name, app.id);
         let swarm = super::runtime::swarm(&state)?;
-        swarm
-            .remove(name.as_str(), false)
-            .await
-            .map_err(|e| ApiError::Unavailable(format!("its service could not be removed: {e}")))?;
+        swarm.remove(name.as_str(), false).await.map_err(|e| {
+            ApiError::Unavailable(
+                ErrorCode::EngineUnavailable,
+                format!("its service could not be removed: {e}"),
+            )
+        })?;
         for v in volumes
             .iter()
             .filter(|v| v.kind == VolumeKind::DockerVolume)
@@ -293,10 +301,10 @@ pub async fn delete_application(
                 .remove_volume(v.engine_name.as_str())
                 .await
                 .map_err(|e| {
-                    ApiError::Unavailable(format!(
-                        "the volume {} could not be removed: {e}",
-                        v.name
-                    ))
+                    ApiError::Unavailable(
+                        ErrorCode::EngineUnavailable,
+                        format!("the volume {} could not be removed: {e}", v.name),
+                    )
                 })?;
         }
         // Its images go too; the history keeps their names.
@@ -503,13 +511,17 @@ pub async fn delete_volume(
         {
             Ok(()) => {}
             Err(berth_swarm::SwarmError::VolumeInUse(_)) => {
-                return Err(ApiError::Conflict(format!(
+                return Err(ApiError::Conflict(
+                    ErrorCode::VolumeInUse,
+                    format!(
                     "the volume {} is still mounted by a container of its application; stop the application (or delete it) first",
                     vol.name
                 )))
             }
             Err(e) => {
-                return Err(ApiError::Unavailable(format!(
+                return Err(ApiError::Unavailable(
+                    ErrorCode::EngineUnavailable,
+                    format!(
                     "the volume's data could not be removed: {e}"
                 )))
             }

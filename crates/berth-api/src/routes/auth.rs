@@ -1,4 +1,5 @@
 use actix_web::{web, HttpRequest, HttpResponse};
+use berth_domain::ErrorCode;
 use berth_domain::{PlatformRole, User};
 use berth_store::{Actor, NewUser};
 
@@ -57,7 +58,10 @@ pub async fn setup(
     let a = parse_account(&body.username, &body.email, &body.password, None)?;
     let s = state.store.scope(Actor::System).await?;
     if s.count_users().await? > 0 {
-        return Err(ApiError::Conflict("berth is already set up".into()));
+        return Err(ApiError::conflict(
+            ErrorCode::AlreadySetUp,
+            "berth is already set up",
+        ));
     }
     drop(s);
     let password_hash =
@@ -128,7 +132,10 @@ pub async fn login(
             )
             .await?;
             s.commit().await?;
-            Err(ApiError::Unauthorized("wrong login or password".into()))
+            Err(ApiError::Unauthorized(
+                ErrorCode::Unauthenticated,
+                "wrong login or password".into(),
+            ))
         }
     }
 }
@@ -138,7 +145,10 @@ pub async fn login(
     responses((status = 204), (status = 401, body = Problem)))]
 pub async fn logout(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let Principal::User { user, session, .. } = &caller.principal else {
-        return Err(ApiError::forbidden("a service token has no session"));
+        return Err(ApiError::forbidden(
+            ErrorCode::ServiceTokenScope,
+            "a service token has no session",
+        ));
     };
     let s = caller.scope(&state).await?;
     if let Some(id) = session {

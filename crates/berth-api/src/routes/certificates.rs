@@ -2,6 +2,7 @@
 //! certificates uploaded in PEM, which replace ACME for their domain.
 
 use actix_web::{web, HttpResponse};
+use berth_domain::ErrorCode;
 use berth_domain::{CertificateSource, Domain, DomainId, SecretString};
 use berth_store::{NewCertificate, Scope};
 
@@ -74,12 +75,14 @@ pub async fn renew_certificate(
     let (s, d) = writable(&state, &caller, *id).await?;
     if !d.tls {
         return Err(ApiError::Conflict(
+            ErrorCode::CertificateNotApplicable,
             "this domain does not serve TLS; set tls first".into(),
         ));
     }
     if let Some(c) = s.current_certificate(d.id).await? {
         if c.source == CertificateSource::Custom {
             return Err(ApiError::Conflict(
+                ErrorCode::CertificateNotApplicable,
                 "this domain has a custom certificate; delete it to go back to ACME".into(),
             ));
         }

@@ -1,6 +1,7 @@
 //! Starting, cancelling and rolling back deployments, their live log stream, and the webhook
 //! secret of an application. The work itself is the pipeline's: these handlers queue it.
 
+use berth_domain::ErrorCode;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -52,23 +53,24 @@ pub struct DeploymentCreate {
     pub commit: Option<String>,
 }
 
-/// A deployment of the application's current configuration.
-pub(crate) fn current(
+/// A deployment of the application's current configuration and environment.
+pub(crate) async fn current(
+    scope: &Scope,
     app: &berth_domain::Application,
     trigger: DeploymentTrigger,
     user: Option<UserId>,
     token: Option<ServiceTokenId>,
     commit: Option<CommitSha>,
-) -> NewDeployment {
-    NewDeployment {
+) -> Result<NewDeployment, ApiError> {
+    Ok(NewDeployment {
         trigger,
         triggered_by: user,
         service_token_id: token,
         commit_sha: commit,
         build_id: None,
-        config_snapshot: berth_deploy::Snapshot::of(app).to_json(),
+        snapshot: scope.snapshot(app.id).await?,
         rollback_of: None,
-    }
+    })
 }
 
 /// Queues a deployment and tells the pipeline. Used by the API, service tokens and webhooks.
@@ -144,13 +146,8 @@ pub async fn create_deployment(
         serde_json::json!({ "commit": commit.as_ref().map(|c| c.to_string()) }),
     )
     .await?;
-    let d = queue(
-        &state,
-        scope,
-        &app,
-        current(&app, trigger, user, token, commit),
-    )
-    .await?;
+    let new = current(&scope, &app, trigger, user, token, commit).await?;
+    let d = queue(&state, scope, &app, new).await?;
     Ok(HttpResponse::Accepted().json(DeploymentView::from(d)))
 }
 
@@ -177,10 +174,10 @@ pub async fn cancel_deployment(
     let s = caller.scope(&state).await?;
     let (d, _) = writable_deployment(&s, &caller, DeploymentId::from_uuid(*id)).await?;
     if d.status.is_final() {
-        return Err(ApiError::Conflict(format!(
-            "the deployment has already ended ({})",
-            d.status.as_str()
-        )));
+        return Err(ApiError::Conflict(
+            ErrorCode::DeploymentNotCancellable,
+            format!("the deployment has already ended ({})", d.status.as_str()),
+        ));
     }
     super::audit(
         &s,
@@ -210,6 +207,7 @@ pub async fn cancel_deployment(
             .is_some_and(|p| p.cancel_running(d.id));
         if !running {
             return Err(ApiError::Conflict(
+                ErrorCode::DeploymentNotCancellable,
                 "the deployment is not running in this server".into(),
             ));
         }
@@ -231,14 +229,27 @@ pub async fn rollback_deployment(
     let (target, app) = writable_deployment(&s, &caller, DeploymentId::from_uuid(*id)).await?;
     if target.status != DeploymentStatus::Success {
         return Err(ApiError::Conflict(
+            ErrorCode::RollbackNotPossible,
             "only a successful deployment can be deployed again".into(),
         ));
     }
-    let Some(build) = target.build_id else {
+    if target.snapshot.env.is_none() {
         return Err(ApiError::Conflict(
-            "that deployment ran a prebuilt image: deploy the application again instead".into(),
+            ErrorCode::RollbackNotPossible,
+            "that deployment predates recorded environments: deploy the application again instead"
+                .into(),
         ));
-    };
+    }
+    // A git deployment deploys its build's image again; an image deployment names its image
+    // in the snapshot.
+    if target.build_id.is_none()
+        && target.snapshot.source.kind() == berth_domain::ApplicationKind::Git
+    {
+        return Err(ApiError::Conflict(
+            ErrorCode::RollbackNotPossible,
+            "that deployment has no build to deploy again: deploy the application instead".into(),
+        ));
+    }
     super::audit(
         &s,
         &caller,
@@ -257,8 +268,8 @@ pub async fn rollback_deployment(
             triggered_by: caller.user().ok().map(|u| u.id),
             service_token_id: None,
             commit_sha: target.commit_sha.clone(),
-            build_id: Some(build),
-            config_snapshot: target.config_snapshot.clone(),
+            build_id: target.build_id,
+            snapshot: target.snapshot.clone(),
             rollback_of: Some(target.id),
         },
     )
@@ -502,6 +513,7 @@ pub async fn rotate_webhook(
 async fn git_provider(s: &Scope, app: &berth_domain::Application) -> Result<String, ApiError> {
     if app.kind != berth_domain::ApplicationKind::Git {
         return Err(ApiError::Conflict(
+            ErrorCode::NoWebhook,
             "only an application built from git has a webhook".into(),
         ));
     }

@@ -1,6 +1,7 @@
 //! What runs: an application's replicas, starting, stopping, restarting and scaling them, and
 //! their runtime logs. Each acts on the application's Swarm service through the orchestrator.
 
+use berth_domain::ErrorCode;
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
@@ -31,21 +32,40 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 pub(crate) fn swarm(state: &AppState) -> Result<&Swarm, ApiError> {
-    let p = state
-        .pipeline
-        .as_ref()
-        .ok_or_else(|| ApiError::Unavailable("this server runs no orchestrator".into()))?;
-    p.swarm()
-        .map_err(|why| ApiError::Unavailable(format!("Swarm cannot be used: {why}")))
+    let p = state.pipeline.as_ref().ok_or_else(|| {
+        ApiError::Unavailable(
+            ErrorCode::EngineUnavailable,
+            "this server runs no orchestrator".into(),
+        )
+    })?;
+    p.swarm().map_err(|why| {
+        ApiError::Unavailable(
+            ErrorCode::EngineUnavailable,
+            format!("Swarm cannot be used: {why}"),
+        )
+    })
 }
 
 fn engine_error(e: SwarmError) -> ApiError {
     match e {
-        SwarmError::NotFound(_) => {
-            ApiError::Conflict("the application has not been deployed yet".into())
+        SwarmError::NotFound(_) => ApiError::conflict(
+            ErrorCode::NotDeployed,
+            "the application has not been deployed yet",
+        ),
+        SwarmError::Engine(m) | SwarmError::Unavailable(m) => {
+            ApiError::Unavailable(ErrorCode::EngineUnavailable, m)
         }
-        SwarmError::Engine(m) | SwarmError::Unavailable(m) => ApiError::Unavailable(m),
-        other => ApiError::Conflict(other.to_string()),
+        e @ SwarmError::NotConverged { .. } => {
+            ApiError::Unavailable(ErrorCode::EngineTimeout, e.to_string())
+        }
+        e @ SwarmError::RoutingMeshUnavailable { .. } => {
+            ApiError::conflict(ErrorCode::RoutingMeshUnavailable, e.to_string())
+        }
+        e @ SwarmError::PortTaken { .. } => ApiError::conflict(ErrorCode::PortTaken, e.to_string()),
+        e @ SwarmError::ImageNotFound(_) => {
+            ApiError::conflict(ErrorCode::ImageNotFound, e.to_string())
+        }
+        other => ApiError::Unavailable(ErrorCode::EngineUnavailable, other.to_string()),
     }
 }
 

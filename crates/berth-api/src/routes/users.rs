@@ -1,4 +1,5 @@
 use actix_web::{web, HttpResponse};
+use berth_domain::ErrorCode;
 use berth_domain::{ApiTokenId, Label, Password, PlatformRole, UserId};
 use berth_store::NewUser;
 
@@ -32,6 +33,7 @@ fn check_role_power(
         target_role == PlatformRole::SuperAdmin || new_role == Some(PlatformRole::SuperAdmin);
     if touches_super && caller_role != PlatformRole::SuperAdmin {
         return Err(ApiError::forbidden(
+            ErrorCode::AdminRequired,
             "only a super admin may manage super admins",
         ));
     }
@@ -138,7 +140,10 @@ pub async fn update_user(
         caller.require_admin()?;
     }
     if own && role.is_some() {
-        return Err(ApiError::forbidden("you cannot change your own role"));
+        return Err(ApiError::forbidden(
+            ErrorCode::OwnAccount,
+            "you cannot change your own role",
+        ));
     }
     // bcrypt before the transaction, so the database is not held while it works.
     let new_hash = match &password {
@@ -214,7 +219,10 @@ pub async fn delete_user(
     let me = caller.require_admin()?.clone();
     let id = UserId::from_uuid(*id);
     if me.id == id {
-        return Err(ApiError::Conflict("you cannot delete yourself".into()));
+        return Err(ApiError::conflict(
+            ErrorCode::OwnAccount,
+            "you cannot delete yourself",
+        ));
     }
     let s = caller.scope(&state).await?;
     let target = s.user(id).await?;

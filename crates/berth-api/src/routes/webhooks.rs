@@ -8,6 +8,7 @@
 //! ignored.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use berth_domain::ErrorCode;
 use berth_domain::{ApplicationId, ApplicationSource, CommitSha, DeploymentTrigger};
 use berth_store::Actor;
 use hmac::{Hmac, Mac};
@@ -205,10 +206,14 @@ pub async fn receive(
         return Err(ApiError::NotFound("application"));
     };
     let secret = scope.webhook_secret(id).await?.ok_or_else(|| {
-        ApiError::Unauthorized("this application has no webhook secret yet".into())
+        ApiError::Unauthorized(
+            ErrorCode::WebhookSignatureInvalid,
+            "this application has no webhook secret yet".into(),
+        )
     })?;
     if !provider.authentic(&req, &body, secret.expose()) {
         return Err(ApiError::Unauthorized(
+            ErrorCode::WebhookSignatureInvalid,
             "the webhook signature does not match this application's secret".into(),
         ));
     }
@@ -217,8 +222,12 @@ pub async fn receive(
         Some(false) => return Ok(ignored("ping received")),
         None => return Ok(ignored("only push events deploy")),
     }
-    let payload: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the payload is not JSON: {e}")))?;
+    let payload: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(
+            ErrorCode::MalformedWebhook,
+            format!("the payload is not JSON: {e}"),
+        )
+    })?;
     let (branch, after) = match provider.pushed(&payload) {
         Some(Pushed::Branch { name, after }) => (name, after),
         Some(Pushed::Deleted(name)) => {
@@ -236,6 +245,7 @@ pub async fn receive(
         }
         None => {
             return Err(ApiError::BadRequest(
+                ErrorCode::MalformedWebhook,
                 "the payload is not a push this git host sends".into(),
             ))
         }
@@ -247,10 +257,12 @@ pub async fn receive(
         )));
     }
     let commit = match after.as_deref() {
-        Some(sha) => Some(
-            CommitSha::parse(sha)
-                .map_err(|_| ApiError::BadRequest(format!("{sha:?} is not a commit id")))?,
-        ),
+        Some(sha) => Some(CommitSha::parse(sha).map_err(|_| {
+            ApiError::BadRequest(
+                ErrorCode::MalformedWebhook,
+                format!("{sha:?} is not a commit id"),
+            )
+        })?),
         None => None,
     };
     if let Some(delivery) = provider.delivery(&req) {
@@ -268,7 +280,9 @@ pub async fn receive(
         serde_json::json!({ "branch": branch, "commit": commit.as_ref().map(|c| c.to_string()) }),
     )
     .await?;
-    let new = super::pipeline::current(&app, DeploymentTrigger::Webhook, None, None, commit);
+    let new =
+        super::pipeline::current(&scope, &app, DeploymentTrigger::Webhook, None, None, commit)
+            .await?;
     let d = super::pipeline::queue(&state, scope, &app, new).await?;
     Ok(HttpResponse::Accepted().json(DeploymentView::from(d)))
 }

@@ -47,7 +47,17 @@ impl TestApi {
         let retry_after = header("retry-after");
         let request_id = header("x-request-id");
         let bytes = test::read_body(res).await;
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status >= 400 || content_type.starts_with("application/problem+json") {
+            // Every error answer, in every test, carries a known code whose status it has.
+            let code = body["code"].as_str().unwrap_or_default();
+            let known = berth_domain::ErrorCode::ALL
+                .iter()
+                .find(|c| c.as_str() == code)
+                .unwrap_or_else(|| panic!("a {status} answer without a known code: {body}"));
+            assert_eq!(berth_api::error::status(*known).0, status, "{body}");
+            assert_eq!(content_type, "application/problem+json", "{body}");
+        }
         Res {
             status,
             body,

@@ -496,17 +496,21 @@ async fn users_are_managed_by_admins(api: TestApi) {
             json!({ "username": "dev", "email": "again@example.com", "password": "password-123" }),
         )
         .await;
-    assert_eq!(r.status, 409);
     assert_eq!(
-        api.call(
+        (r.status, r.body["code"].as_str()),
+        (409, Some("name_taken"))
+    );
+    let r = api
+        .call(
             "DELETE",
             &format!("/api/v1/users/{admin_id}"),
             Some(&admin),
-            None
+            None,
         )
-        .await
-        .status,
-        409,
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (403, Some("own_account")),
         "not yourself"
     );
     assert_eq!(

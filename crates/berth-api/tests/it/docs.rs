@@ -24,6 +24,17 @@ fn the_committed_openapi_document_is_current() {
 }
 
 #[test]
+fn docs_api_md_lists_every_error_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md");
+    let docs = std::fs::read_to_string(path).unwrap();
+    let table = berth_api::error::code_table();
+    assert!(
+        docs.contains(&table),
+        "docs/api.md must hold the table of error codes exactly as the code has it:\n{table}"
+    );
+}
+
+#[test]
 fn the_document_covers_the_api() {
     let doc: serde_json::Value = serde_json::from_str(&berth_api::openapi::document()).unwrap();
     let paths = doc["paths"].as_object().unwrap();
@@ -40,6 +51,14 @@ fn the_document_covers_the_api() {
         "bearer"
     );
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    let codes = doc["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap();
+    assert!(
+        codes.contains(&serde_json::json!("name_taken")),
+        "{codes:?}"
+    );
+    assert_eq!(codes.len(), berth_domain::ErrorCode::ALL.len());
 }
 
 async fn the_docs_viewer_serves_every_asset_itself(api: TestApi) {

@@ -145,7 +145,7 @@ impl World {
                     service_token_id: None,
                     commit_sha: None,
                     build_id: Some(b.id),
-                    config_snapshot: json!({}),
+                    snapshot: s.snapshot(a.id).await.unwrap(),
                     rollback_of: None,
                 },
             )

@@ -714,7 +714,7 @@ async fn history_is_readable(api: TestApi) {
                 service_token_id: None,
                 commit_sha: None,
                 build_id: Some(build.id),
-                config_snapshot: json!({}),
+                snapshot: s.snapshot(app_id).await.unwrap(),
                 rollback_of: None,
             },
         )

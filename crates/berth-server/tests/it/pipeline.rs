@@ -17,6 +17,7 @@ use crate::{fresh_pg, json_of, request, start, terminate, Load};
 /// second of draining on SIGTERM.
 const START: &str = r#"#!/bin/sh
 cp /version /www/index.html
+echo "${GREETING:-unset} $(cat "${TOKEN_FILE:-/nonexistent}" 2>/dev/null || echo unset)" > /www/env
 echo "app $(cat /version) started"
 httpd -f -p 8080 -h /www &
 pid=$!
@@ -156,9 +157,13 @@ impl Hook<'_> {
 
 /// `GET /` on a local port: the body of a 200 answer.
 fn http_get(port: u16) -> Result<String, String> {
+    http_get_path(port, "/")
+}
+
+fn http_get_path(port: u16, path: &str) -> Result<String, String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    s.write_all(b"GET / HTTP/1.0\r\n\r\n")
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
         .map_err(|e| format!("write: {e}"))?;
     let mut buf = String::new();
     s.read_to_string(&mut buf)
@@ -211,6 +216,24 @@ impl Api<'_> {
             .filter(|t| t["state"] == "running" && t["desired"] == "running")
             .filter_map(|t| t["host_ports"][0][1].as_u64().map(|p| p as u16))
             .collect()
+    }
+
+    /// What every running replica's environment says: `GREETING` and the secret `TOKEN` (a file
+    /// named by `TOKEN_FILE`).
+    fn environments(&self, app: &str) -> Vec<String> {
+        self.ports(app)
+            .into_iter()
+            .map(|p| http_get_path(p, "/env").unwrap_or_else(|e| e))
+            .collect()
+    }
+
+    fn set_env(&self, app: &str, key: &str, value: &str, secret: bool) {
+        let (status, r) = self.call(
+            "PUT",
+            &format!("/api/v1/applications/{app}/env/{key}"),
+            Some(json!({ "value": value, "is_secret": secret })),
+        );
+        assert_eq!(status, 200, "{r}");
     }
 
     /// What every running replica answers.
@@ -376,7 +399,9 @@ fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
     );
     assert_eq!(history["total"], 0, "{history}");
 
-    // v1: a signed push deploys it.
+    // v1: a signed push deploys it, with the environment of that moment.
+    api.set_env(&app_id, "GREETING", "one", false);
+    api.set_env(&app_id, "TOKEN", "first-secret", true);
     let (status, d1) = hook.push("main", &v1);
     assert_eq!(status, 202, "{d1}");
     let d1_id = d1["id"].as_str().unwrap().to_owned();
@@ -420,7 +445,14 @@ fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
         "both replicas serve the pushed commit"
     );
 
-    // v2 under load: no request fails, answers switch.
+    assert_eq!(
+        api.environments(&app_id),
+        ["one first-secret", "one first-secret"]
+    );
+
+    // v2 under load, with a changed environment: no request fails, answers switch.
+    api.set_env(&app_id, "GREETING", "two", false);
+    api.set_env(&app_id, "TOKEN", "second-secret", true);
     let v2 = repo.commit("v2", true, true);
     let load = replica_load(&b.addr, &api.token, &app_id);
     std::thread::sleep(Duration::from_millis(500));
@@ -441,6 +473,10 @@ fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
     );
     assert_eq!(seen.first().map(String::as_str), Some("v1"));
     assert_eq!(seen.last().map(String::as_str), Some("v2"));
+    assert_eq!(
+        api.environments(&app_id),
+        ["two second-secret", "two second-secret"]
+    );
     // The first push delivered again (a new delivery id, the same signed payload): the branch
     // has moved on to v2, which runs, so it deploys nothing and says why.
     let (status, replay) = hook.push("main", &v1);
@@ -523,6 +559,11 @@ fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
         .collect();
     assert_eq!(steps, ["release", "rollout", "verify"], "no build ran");
     assert_eq!(api.answers(&app_id), ["v1", "v1"]);
+    assert_eq!(
+        api.environments(&app_id),
+        ["one first-secret", "one first-secret"],
+        "the rollback deployed the first deployment's environment, not today's"
+    );
 
     // Stop, start, scale, restart, runtime logs.
     let (status, rt) = api.call("POST", &format!("/api/v1/applications/{app_id}/stop"), None);

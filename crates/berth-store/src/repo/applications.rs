@@ -9,6 +9,9 @@ use super::{conflict, fetch_page, found, now, parse_col, parse_json, to_json};
 use crate::entity::{applications, env_vars, git_sources, projects};
 use crate::{Scope, StoreError};
 
+/// An application's environment with its values opened: key, value, whether it is secret.
+pub type Environment = Vec<(EnvKey, SecretString, bool)>;
+
 #[derive(Debug, Clone)]
 pub struct NewApplication {
     pub name: ResourceName,
@@ -125,6 +128,7 @@ impl Scope {
             .exec_without_returning(self.connection())
             .await
             .map_err(conflict(
+                ErrorCode::NameTaken,
                 "the project already has an application with this name",
             ))?;
         if let ApplicationSource::Git(g) = &new.source {
@@ -310,6 +314,7 @@ impl Scope {
             .exec(self.connection())
             .await
             .map_err(conflict(
+                ErrorCode::NameTaken,
                 "the project already has an application with this name",
             ))?;
         self.application(id).await
@@ -470,7 +475,7 @@ impl Scope {
     pub async fn resolved_env(
         &self,
         application: ApplicationId,
-    ) -> Result<Vec<(EnvKey, SecretString, bool)>, StoreError> {
+    ) -> Result<Environment, StoreError> {
         self.application(application).await?;
         let rows = env_vars::Entity::find()
             .filter(env_vars::Column::ApplicationId.eq(application.as_uuid()))
@@ -492,6 +497,61 @@ impl Scope {
                 Ok((parse_col(&m.key)?, SecretString::new(value), m.is_secret))
             })
             .collect()
+    }
+
+    /// What a deployment queued now deploys: the application's configuration and its
+    /// environment, with secret values left sealed as stored.
+    pub async fn snapshot(
+        &self,
+        application: ApplicationId,
+    ) -> Result<DeploymentSnapshot, StoreError> {
+        let app = self.application(application).await?;
+        let rows = env_vars::Entity::find()
+            .filter(env_vars::Column::ApplicationId.eq(application.as_uuid()))
+            .all(self.connection())
+            .await?;
+        let env = rows
+            .into_iter()
+            .map(|m| {
+                let value = match (m.is_secret, m.value, m.secret_value) {
+                    (false, Some(v), _) => SnapshotValue::Plain(v),
+                    (true, _, Some(bytes)) => SnapshotValue::Sealed(Sealed(bytes)),
+                    _ => {
+                        return Err(StoreError::Corrupt(format!(
+                            "environment variable {} has no value",
+                            m.key
+                        )))
+                    }
+                };
+                Ok(SnapshotVar {
+                    key: parse_col(&m.key)?,
+                    value,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(DeploymentSnapshot::of(&app, env))
+    }
+
+    /// The environment a snapshot recorded, secrets opened: key, value, whether secret. `None`
+    /// for a version 1 snapshot, which recorded none.
+    pub fn snapshot_env(
+        &self,
+        snapshot: &DeploymentSnapshot,
+    ) -> Result<Option<Environment>, StoreError> {
+        let Some(env) = &snapshot.env else {
+            return Ok(None);
+        };
+        env.iter()
+            .map(|v| match &v.value {
+                SnapshotValue::Plain(p) => Ok((v.key.clone(), SecretString::new(p.clone()), false)),
+                SnapshotValue::Sealed(Sealed(bytes)) => Ok((
+                    v.key.clone(),
+                    SecretString::new(self.cipher.decrypt_str(bytes)?),
+                    true,
+                )),
+            })
+            .collect::<Result<Vec<_>, StoreError>>()
+            .map(Some)
     }
 
     pub async fn delete_env_var(

@@ -33,7 +33,8 @@ pub(super) fn deployment_from(m: deployments::Model) -> Result<Deployment, Store
         status: parse_col(&m.status)?,
         commit_sha: m.commit_sha.as_deref().map(parse_col).transpose()?,
         message: m.message,
-        config_snapshot: m.config_snapshot,
+        snapshot: DeploymentSnapshot::from_json(m.config_snapshot)
+            .map_err(|e| StoreError::Corrupt(format!("deployment {}: {e}", m.id)))?,
         rollback_of: m.rollback_of.map(DeploymentId::from_uuid),
         created_at: m.created_at,
         started_at: m.started_at,
@@ -73,7 +74,9 @@ pub struct NewDeployment {
     pub service_token_id: Option<ServiceTokenId>,
     pub commit_sha: Option<CommitSha>,
     pub build_id: Option<BuildId>,
-    pub config_snapshot: serde_json::Value,
+    /// What it deploys: [`Scope::snapshot`] of the application now, or an earlier
+    /// deployment's for a rollback.
+    pub snapshot: DeploymentSnapshot,
     pub rollback_of: Option<DeploymentId>,
 }
 
@@ -208,7 +211,10 @@ impl Scope {
         }
         let r = q.exec(self.connection()).await?;
         if r.rows_affected == 0 {
-            return Err(StoreError::Conflict("the build changed meanwhile".into()));
+            return Err(StoreError::conflict(
+                ErrorCode::InvalidTransition,
+                "the build changed meanwhile",
+            ));
         }
         self.build(id).await
     }
@@ -252,7 +258,7 @@ impl Scope {
             status: DeploymentStatus::Pending.as_str().to_owned(),
             commit_sha: new.commit_sha.map(CommitSha::into_inner),
             message: None,
-            config_snapshot: new.config_snapshot,
+            config_snapshot: new.snapshot.to_json(),
             rollback_of: new.rollback_of.map(|d| d.as_uuid()),
             created_at: now(),
             started_at: None,
@@ -393,8 +399,9 @@ impl Scope {
         }
         let r = q.exec(self.connection()).await?;
         if r.rows_affected == 0 {
-            return Err(StoreError::Conflict(
-                "the deployment changed meanwhile".into(),
+            return Err(StoreError::conflict(
+                ErrorCode::InvalidTransition,
+                "the deployment changed meanwhile",
             ));
         }
         self.deployment(id).await

@@ -2,7 +2,7 @@
 //! creating and for changing a domain alike (the rules are `berth_domain::hosts`).
 
 use berth_domain::hosts::{is_wildcard, reserved_by, wildcard_parent};
-use berth_domain::{DomainId, ProjectId};
+use berth_domain::{DomainId, ErrorCode, ProjectId};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 
 use crate::entity::host_claims;
@@ -21,7 +21,7 @@ impl Scope {
     ) -> Result<(), StoreError> {
         for name in names {
             if let Some(host) = reserved_by(name, &self.reserved_hosts) {
-                return Err(StoreError::Conflict(format!(
+                return Err(StoreError::conflict(ErrorCode::HostTaken, format!(
                     "{name} is reserved: it is berth's own host {host}, its www form, a name under it or a wildcard over it"
                 )));
             }
@@ -89,9 +89,10 @@ impl Scope {
                 .exec_without_returning(self.connection())
                 .await
                 .map_err(|e| match StoreError::from(e) {
-                    StoreError::Conflict(_) => {
-                        StoreError::Conflict(format!("{name} is already claimed by another domain"))
-                    }
+                    StoreError::Conflict { .. } => StoreError::conflict(
+                        ErrorCode::HostTaken,
+                        format!("{name} is already claimed by another domain"),
+                    ),
                     other => other,
                 })?;
         }
@@ -102,8 +103,13 @@ impl Scope {
     /// this scope can see it.
     async fn taken(&self, name: &str, held: &host_claims::Model, how: &str) -> StoreError {
         match self.domain(DomainId::from_uuid(held.domain_id)).await {
-            Ok(d) => StoreError::Conflict(format!("{name} {how} the domain {} ({})", d.host, d.id)),
-            Err(_) => StoreError::Conflict(format!("{name} {how} another domain")),
+            Ok(d) => StoreError::conflict(
+                ErrorCode::HostTaken,
+                format!("{name} {how} the domain {} ({})", d.host, d.id),
+            ),
+            Err(_) => {
+                StoreError::conflict(ErrorCode::HostTaken, format!("{name} {how} another domain"))
+            }
         }
     }
 }

@@ -22,7 +22,7 @@ pub use users::*;
 
 use std::str::FromStr;
 
-use berth_domain::{Page, TeamId, TeamRole, UserId, ValidationError};
+use berth_domain::{ErrorCode, Page, TeamId, TeamRole, UserId, ValidationError};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
@@ -58,10 +58,11 @@ pub(crate) fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 
-/// Turns a uniqueness or reference violation into a conflict with a message for the user.
-pub(crate) fn conflict(message: &'static str) -> impl Fn(DbErr) -> StoreError {
+/// Turns a uniqueness or reference violation into a conflict with a code and a message for the
+/// user.
+pub(crate) fn conflict(code: ErrorCode, message: &'static str) -> impl Fn(DbErr) -> StoreError {
     move |e| match StoreError::from(e) {
-        StoreError::Conflict(_) => StoreError::Conflict(message.to_owned()),
+        StoreError::Conflict { .. } => StoreError::conflict(code, message),
         other => other,
     }
 }

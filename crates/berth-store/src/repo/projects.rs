@@ -81,7 +81,10 @@ impl Scope {
         projects::Entity::insert(projects::ActiveModel::from(m.clone()))
             .exec_without_returning(self.connection())
             .await
-            .map_err(conflict("you already have a project with this name"))?;
+            .map_err(conflict(
+                ErrorCode::NameTaken,
+                "you already have a project with this name",
+            ))?;
         project_from(m)
     }
 
@@ -138,7 +141,10 @@ impl Scope {
             .filter(projects::Column::Id.eq(id.as_uuid()))
             .exec(self.connection())
             .await
-            .map_err(conflict("you already have a project with this name"))?;
+            .map_err(conflict(
+                ErrorCode::NameTaken,
+                "you already have a project with this name",
+            ))?;
         self.project(id).await
     }
 
@@ -156,7 +162,10 @@ impl Scope {
         let r = projects::Entity::delete_by_id(id.as_uuid())
             .exec(self.connection())
             .await
-            .map_err(conflict("the project still has volumes; delete them first"))?;
+            .map_err(conflict(
+                ErrorCode::StillReferenced,
+                "the project still has volumes; delete them first",
+            ))?;
         if r.rows_affected == 0 {
             return Err(StoreError::NotFound("project"));
         }
@@ -183,7 +192,9 @@ impl Scope {
         if left.is_empty() {
             return Ok(());
         }
-        Err(StoreError::Conflict(format!(
+        Err(StoreError::conflict(
+            ErrorCode::StillReferenced,
+            format!(
             "{what} still has applications ({}); delete them first, which stops and removes what berth runs for them",
             left.join(", ")
         )))

@@ -186,7 +186,10 @@ impl Scope {
         volumes::Entity::insert(volumes::ActiveModel::from(m.clone()))
             .exec_without_returning(self.connection())
             .await
-            .map_err(conflict("a volume with this name already exists"))?;
+            .map_err(conflict(
+                ErrorCode::NameTaken,
+                "a volume with this name already exists",
+            ))?;
         volume_from(m)
     }
 
@@ -283,7 +286,10 @@ impl Scope {
         domains::Entity::insert(domains::ActiveModel::from(m.clone()))
             .exec_without_returning(self.connection())
             .await
-            .map_err(conflict("this domain is already in use"))?;
+            .map_err(conflict(
+                ErrorCode::HostTaken,
+                "this domain is already in use",
+            ))?;
         self.claim_hosts(DomainId::from_uuid(m.id), project, &names)
             .await?;
         domain_from(m)
@@ -719,6 +725,7 @@ impl Scope {
             .exec_without_returning(self.connection())
             .await
             .map_err(conflict(
+                ErrorCode::NameTaken,
                 "the project already has a database with this name",
             ))?;
         database_from(m)

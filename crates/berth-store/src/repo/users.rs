@@ -65,6 +65,7 @@ impl Scope {
             .exec_without_returning(self.connection())
             .await
             .map_err(conflict(
+                ErrorCode::NameTaken,
                 "a user with this username or email already exists",
             ))?;
         user_from(model)
@@ -81,7 +82,10 @@ impl Scope {
                 .await?;
         }
         if self.count_users().await? > 0 {
-            return Err(StoreError::Conflict("berth is already set up".into()));
+            return Err(StoreError::conflict(
+                ErrorCode::AlreadySetUp,
+                "berth is already set up",
+            ));
         }
         self.create_user(new).await
     }
@@ -209,7 +213,10 @@ impl Scope {
         teams::Entity::insert(teams::ActiveModel::from(team.clone()))
             .exec_without_returning(self.connection())
             .await
-            .map_err(conflict("a team with this name already exists"))?;
+            .map_err(conflict(
+                ErrorCode::NameTaken,
+                "a team with this name already exists",
+            ))?;
         if matches!(self.actor(), crate::Actor::User { id, .. } if id == owner) {
             self.enter_team(TeamId::from_uuid(team.id), TeamRole::Owner)
                 .await?;
@@ -236,7 +243,10 @@ impl Scope {
         team_members::Entity::insert(team_members::ActiveModel::from(m.clone()))
             .exec_without_returning(self.connection())
             .await
-            .map_err(conflict("this user is already a member of the team"))?;
+            .map_err(conflict(
+                ErrorCode::NameTaken,
+                "this user is already a member of the team",
+            ))?;
         member_from(m)
     }
 
@@ -373,7 +383,10 @@ impl Scope {
             .filter(teams::Column::Id.eq(id.as_uuid()))
             .exec(self.connection())
             .await
-            .map_err(conflict("a team with this name already exists"))?;
+            .map_err(conflict(
+                ErrorCode::NameTaken,
+                "a team with this name already exists",
+            ))?;
         self.team(id).await
     }
 

@@ -9,6 +9,7 @@ both_backends!(
     deployments_follow_their_state_machine_and_keep_history,
     deployment_detail_joins_build_and_steps,
     log_lines_are_numbered_and_paged_by_sequence,
+    a_snapshot_keeps_the_environment_it_was_taken_with,
 );
 
 fn manual() -> NewDeployment {
@@ -18,7 +19,14 @@ fn manual() -> NewDeployment {
         service_token_id: None,
         commit_sha: None,
         build_id: None,
-        config_snapshot: serde_json::json!({ "image": "berth/web:1", "replicas": 2 }),
+        snapshot: DeploymentSnapshot::from_json(serde_json::json!({
+            "version": 2,
+            "source": { "type": "image", "image": "nginx:1" },
+            "runtime": {},
+            "replicas": 2,
+            "env": []
+        }))
+        .unwrap(),
         rollback_of: None,
     }
 }
@@ -247,5 +255,69 @@ async fn log_lines_are_numbered_and_paged_by_sequence(db: TestDb) {
     assert!(matches!(
         s.deployment_logs(d.id, 0, 100).await,
         Err(StoreError::NotFound("deployment"))
+    ));
+}
+
+async fn a_snapshot_keeps_the_environment_it_was_taken_with(db: TestDb) {
+    use sea_orm::ConnectionTrait;
+    let alice = db.user("alice", PlatformRole::Developer).await;
+    let p = db.project(&alice, "snap", None).await;
+    let a = app(&db, &alice, &p, "web").await;
+    let s = db.system().await;
+    let key = |k: &str| EnvKey::parse(k).unwrap();
+    s.set_env_var(a.id, key("GREETING"), SecretString::new("hello"), false)
+        .await
+        .unwrap();
+    s.set_env_var(a.id, key("TOKEN"), SecretString::new("s3cret-value"), true)
+        .await
+        .unwrap();
+    let snapshot = s.snapshot(a.id).await.unwrap();
+    let d = s
+        .create_deployment(
+            a.id,
+            NewDeployment {
+                snapshot: snapshot.clone(),
+                ..manual()
+            },
+        )
+        .await
+        .unwrap();
+    // The environment changes after the deployment was queued.
+    s.set_env_var(a.id, key("GREETING"), SecretString::new("changed"), false)
+        .await
+        .unwrap();
+    s.set_env_var(a.id, key("TOKEN"), SecretString::new("rotated"), true)
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+
+    let s = db.system().await;
+    let stored = s.deployment(d.id).await.unwrap().snapshot;
+    assert_eq!(stored, snapshot);
+    let env: Vec<(String, String, bool)> = s
+        .snapshot_env(&stored)
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|(k, v, secret)| (k.to_string(), v.expose().to_owned(), secret))
+        .collect();
+    assert_eq!(
+        env,
+        [
+            ("GREETING".to_owned(), "hello".to_owned(), false),
+            ("TOKEN".to_owned(), "s3cret-value".to_owned(), true)
+        ]
+    );
+    // The secret is stored sealed, never as its plaintext.
+    assert!(!stored.to_json().to_string().contains("s3cret-value"));
+
+    // A row that cannot be read is corrupt, not today's configuration.
+    s.connection()
+        .execute_unprepared("UPDATE deployments SET config_snapshot = '{\"version\": 2}'")
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.deployment(d.id).await,
+        Err(StoreError::Corrupt(_))
     ));
 }

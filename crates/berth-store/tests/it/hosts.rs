@@ -81,7 +81,7 @@ async fn host_names_are_claimed_once_across_tenants_and_berths_own_are_reserved(
             got.unwrap();
             continue;
         }
-        let Err(StoreError::Conflict(message)) = got else {
+        let Err(StoreError::Conflict { message, .. }) = got else {
             panic!("{host} with {r:?} was accepted: {got:?}");
         };
         assert!(message.contains(says), "{host}: {message}");
@@ -91,7 +91,7 @@ async fn host_names_are_claimed_once_across_tenants_and_berths_own_are_reserved(
         );
     }
     // Alice sees her own domain named as the holder.
-    let Err(StoreError::Conflict(message)) =
+    let Err(StoreError::Conflict { message, .. }) =
         claim(&alice_t, "www.shop.test", WwwRedirect::None).await
     else {
         panic!("a second claim of one name");

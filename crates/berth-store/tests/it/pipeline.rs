@@ -17,7 +17,14 @@ fn queued(build: Option<BuildId>) -> NewDeployment {
         service_token_id: None,
         commit_sha: None,
         build_id: build,
-        config_snapshot: serde_json::json!({}),
+        snapshot: DeploymentSnapshot::from_json(serde_json::json!({
+            "version": 2,
+            "source": { "type": "image", "image": "nginx:1" },
+            "runtime": {},
+            "replicas": 2,
+            "env": []
+        }))
+        .unwrap(),
         rollback_of: None,
     }
 }

@@ -169,7 +169,7 @@ async fn volumes_restrict_deleting_their_owner(db: TestDb) {
     s.soft_delete_application(a.id).await.unwrap();
     let e = s.delete_project(p.id).await.unwrap_err();
     assert!(
-        matches!(e, StoreError::Conflict(ref m) if m.contains("volumes")),
+        matches!(e, StoreError::Conflict { message: ref m, .. } if m.contains("volumes")),
         "{e:?}"
     );
     drop(s);
@@ -183,7 +183,7 @@ async fn volumes_restrict_deleting_their_owner(db: TestDb) {
             owner: VolumeOwner::Application(a.id),
         })
         .await;
-    assert!(matches!(dup, Err(StoreError::Conflict(_))));
+    assert!(matches!(dup, Err(StoreError::Conflict { .. })));
     drop(s);
     // The name is the application's own: another tenant's application may use it too.
     let bob = db.user("bob", PlatformRole::Developer).await;

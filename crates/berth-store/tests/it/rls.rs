@@ -65,7 +65,7 @@ async fn alice_world(db: &TestDb) -> (User, Project, Application) {
                 service_token_id: None,
                 commit_sha: None,
                 build_id: None,
-                config_snapshot: serde_json::json!({}),
+                snapshot: s.snapshot(a.id).await.unwrap(),
                 rollback_of: None,
             },
         )

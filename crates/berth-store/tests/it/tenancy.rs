@@ -27,7 +27,9 @@ async fn users_are_unique_and_found_by_username_or_email(db: TestDb) {
             role: PlatformRole::Viewer,
         })
         .await;
-    assert!(matches!(dup, Err(StoreError::Conflict(m)) if m.contains("username or email")));
+    assert!(
+        matches!(dup, Err(StoreError::Conflict { code: ErrorCode::NameTaken, message: m }) if m.contains("username or email"))
+    );
     drop(s);
     let s = db.system().await;
     let (by_email, hash) = s.user_by_login("ALICE@example.com").await.unwrap().unwrap();
@@ -59,7 +61,7 @@ async fn projects_are_unique_per_owner_and_paginated_newest_first(db: TestDb) {
             team_id: None,
         })
         .await;
-    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    assert!(matches!(dup, Err(StoreError::Conflict { .. })), "{dup:?}");
     drop(s);
 
     let s = db.as_user(&alice).await;
@@ -180,7 +182,7 @@ async fn a_team_keeps_an_owner(db: TestDb) {
     assert!(e.to_string().contains("at least one owner"), "{e}");
     assert!(matches!(
         s.add_team_member(team.id, bob.id, TeamRole::Viewer).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict { .. })
     ));
     drop(s);
     let s = db.as_user(&alice).await;
@@ -210,7 +212,7 @@ async fn a_failed_write_leaves_nothing_behind(db: TestDb) {
         s.create_application(p.id, git_app("api")).await.unwrap();
         let dup = s.create_application(p.id, git_app("web")).await;
         assert!(
-            matches!(dup, Err(StoreError::Conflict(m)) if m.contains("already has an application"))
+            matches!(dup, Err(StoreError::Conflict { code: ErrorCode::NameTaken, message: m }) if m.contains("already has an application"))
         );
     }
     let s = db.as_user(&alice).await;
@@ -271,7 +273,7 @@ async fn deleting_a_project_cascades_and_deleting_a_user_keeps_history(db: TestD
                 service_token_id: None,
                 commit_sha: None,
                 build_id: None,
-                config_snapshot: serde_json::json!({}),
+                snapshot: s.snapshot(a.id).await.unwrap(),
                 rollback_of: None,
             },
         )
@@ -306,14 +308,14 @@ async fn deleting_a_project_cascades_and_deleting_a_user_keeps_history(db: TestD
     let s = db.system().await;
     let e = s.delete_project(p.id).await.unwrap_err();
     assert!(
-        matches!(&e, StoreError::Conflict(m) if m.contains("still has applications (web)")),
+        matches!(&e, StoreError::Conflict { message: m, .. } if m.contains("still has applications (web)")),
         "{e:?}"
     );
     drop(s);
     let s = db.system().await;
     let e = s.delete_user(alice.id).await.unwrap_err();
     assert!(
-        matches!(&e, StoreError::Conflict(m) if m.contains("(web)")),
+        matches!(&e, StoreError::Conflict { message: m, .. } if m.contains("(web)")),
         "{e:?}"
     );
     drop(s);
