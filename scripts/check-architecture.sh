@@ -10,7 +10,7 @@ rules=(
   "berth-events|all|sea-orm sqlx actix-web bollard git2 instant-acme rustls hyper"
   "berth-migrations|all|actix-web bollard git2 instant-acme"
   "berth-store|all|actix-web bollard git2 instant-acme hyper"
-  "berth-api|direct|sea-orm sea-orm-migration sqlx bollard git2"
+  "berth-api|direct|sea-orm sea-orm-migration sqlx bollard git2 berth-swarm berth-build"
   "berth-build|all|sea-orm sqlx actix-web berth-store berth-swarm"
   "berth-swarm|all|sea-orm sqlx actix-web berth-store berth-build git2"
   "berth-deploy|all|actix-web berth-api"

@@ -14,6 +14,7 @@ mod m20261123_000006_certificate_orders;
 mod m20261201_000007_host_claims;
 mod m20261201_000008_volume_engine_names;
 mod m20261201_000009_volume_names_per_owner;
+mod m20261201_000010_operations;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_host_claims::Migration),
             Box::new(m20261201_000008_volume_engine_names::Migration),
             Box::new(m20261201_000009_volume_names_per_owner::Migration),
+            Box::new(m20261201_000010_operations::Migration),
         ]
     }
 }

@@ -1115,6 +1115,45 @@ impl From<DeploymentStep> for StepView {
     }
 }
 
+/// An operation on an application: what it does, where it is, how it ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OperationView {
+    pub id: uuid::Uuid,
+    pub application_id: uuid::Uuid,
+    /// `start`, `stop`, `restart`, `scale` or `delete`.
+    pub kind: String,
+    /// `pending`, `running`, `success` or `failed`.
+    pub status: String,
+    /// For `scale`.
+    pub replicas: Option<u32>,
+    /// For `delete`: the volumes and their data go too.
+    pub delete_volumes: bool,
+    pub requested_by: Option<uuid::Uuid>,
+    /// How it ended (or why it failed).
+    pub message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<Operation> for OperationView {
+    fn from(o: Operation) -> Self {
+        Self {
+            id: o.id.as_uuid(),
+            application_id: o.application_id.as_uuid(),
+            kind: o.kind.as_str().into(),
+            status: o.status.as_str().into(),
+            replicas: o.replicas.map(|r| r.get()),
+            delete_volumes: o.delete_volumes,
+            requested_by: o.requested_by.map(|u| u.as_uuid()),
+            message: o.message,
+            created_at: o.created_at,
+            started_at: o.started_at,
+            finished_at: o.finished_at,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeploymentView {
     pub id: uuid::Uuid,
@@ -1128,6 +1167,8 @@ pub struct DeploymentView {
     pub commit_sha: Option<String>,
     pub message: Option<String>,
     pub rollback_of: Option<uuid::Uuid>,
+    /// Someone asked for it to stop; it ends `cancelled` shortly.
+    pub cancel_requested: bool,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -1145,6 +1186,7 @@ impl From<Deployment> for DeploymentView {
             commit_sha: d.commit_sha.map(CommitSha::into_inner),
             message: d.message,
             rollback_of: d.rollback_of.map(|r| r.as_uuid()),
+            cancel_requested: d.cancel_requested,
             created_at: d.created_at,
             started_at: d.started_at,
             finished_at: d.finished_at,
@@ -1304,8 +1346,8 @@ pub struct RuntimeView {
     pub replicas: Vec<ReplicaView>,
 }
 
-impl From<berth_swarm::ServiceStatus> for RuntimeView {
-    fn from(s: berth_swarm::ServiceStatus) -> Self {
+impl From<berth_deploy::ServiceStatus> for RuntimeView {
+    fn from(s: berth_deploy::ServiceStatus) -> Self {
         let (update_state, update_message) = match s.update {
             Some((state, message)) => (Some(state), Some(message).filter(|m| !m.is_empty())),
             None => (None, None),
@@ -1346,13 +1388,13 @@ pub struct RuntimeLogLine {
     pub text: String,
 }
 
-impl From<berth_swarm::LogLine> for RuntimeLogLine {
-    fn from(l: berth_swarm::LogLine) -> Self {
+impl From<berth_deploy::LogLine> for RuntimeLogLine {
+    fn from(l: berth_deploy::LogLine) -> Self {
         Self {
             at: l.at,
             stream: match l.stream {
-                berth_swarm::LogStream::Stdout => "stdout",
-                berth_swarm::LogStream::Stderr => "stderr",
+                berth_deploy::LogStream::Stdout => "stdout",
+                berth_deploy::LogStream::Stderr => "stderr",
             }
             .into(),
             task_id: l.task_id,
@@ -1374,7 +1416,7 @@ pub struct RuntimeLogQuery {
 pub const MAX_LOG_TAIL: u32 = 10_000;
 
 impl RuntimeLogQuery {
-    pub fn options(&self, follow: bool) -> Result<berth_swarm::LogOptions, crate::ApiError> {
+    pub fn options(&self, follow: bool) -> Result<berth_deploy::LogOptions, crate::ApiError> {
         let tail = self.tail.unwrap_or(200);
         if tail > MAX_LOG_TAIL {
             return Err(crate::ApiError::invalid(
@@ -1382,7 +1424,7 @@ impl RuntimeLogQuery {
                 &format!("must be at most {MAX_LOG_TAIL}"),
             ));
         }
-        Ok(berth_swarm::LogOptions {
+        Ok(berth_deploy::LogOptions {
             follow,
             tail: Some(tail),
             since: self.since,

@@ -188,6 +188,22 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<berth_deploy::DeployError> for ApiError {
+    fn from(e: berth_deploy::DeployError) -> Self {
+        match e {
+            berth_deploy::DeployError::Store(e) => e.into(),
+            other => {
+                let code = other.code();
+                match status(code).0 {
+                    500 => Self::Internal(anyhow::Error::new(other)),
+                    503 | 504 => Self::Unavailable(code, other.to_string()),
+                    _ => Self::Conflict(code, other.to_string()),
+                }
+            }
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> actix_web::http::StatusCode {
         actix_web::http::StatusCode::from_u16(status(self.code()).0)

@@ -36,9 +36,10 @@ pub struct AppState {
     pub body_limit: usize,
     /// Where changes are announced (live log streams follow it).
     pub bus: berth_events::EventBus,
-    /// The deployment pipeline, when this process runs one (the server does; in-process tests
-    /// of the plain API do not, and the endpoints that need it answer 503).
-    pub pipeline: Option<berth_deploy::Pipeline>,
+    /// The use cases: deployments and operations are queued with it, what runs is read through
+    /// it. The server starts it with the engines; in-process tests of the plain API leave it
+    /// unstarted, so work stays queued and what needs an engine answers 503.
+    pub pipeline: berth_deploy::Pipeline,
     /// The address clients reach berth at, for the webhook URLs it shows.
     pub public_url: String,
     /// The edge router, when this process runs one: its per-route counters show on domains.
@@ -55,13 +56,14 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store) -> Self {
+        let bus = berth_events::EventBus::new(4096);
         Self {
+            pipeline: berth_deploy::Pipeline::new(store.clone(), bus.clone(), Default::default()),
+            bus,
             store,
             auth: auth::AuthSettings::default(),
             throttle: Default::default(),
             body_limit: 1024 * 1024,
-            bus: berth_events::EventBus::new(4096),
-            pipeline: None,
             public_url: "http://127.0.0.1:3000".into(),
             router: None,
             git_local_roots: Vec::new(),

@@ -5,8 +5,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    applications, audit, auth, certificates, history, pipeline, projects, runtime, settings, teams,
-    users, webhooks,
+    applications, audit, auth, certificates, history, operations, pipeline, projects, runtime,
+    settings, teams, users, webhooks,
 };
 
 #[derive(Debug, OpenApi)]
@@ -38,6 +38,7 @@ use crate::routes::{
         pipeline::stream_deployment_logs, pipeline::get_webhook, pipeline::rotate_webhook,
         runtime::runtime, runtime::start, runtime::stop, runtime::restart, runtime::scale,
         runtime::logs, runtime::stream_logs,
+        operations::list_operations, operations::get_operation, operations::stream_operation,
         webhooks::receive,
         audit::list_audit,
         settings::get_acme_dns, settings::set_acme_dns, settings::delete_acme_dns,

@@ -208,12 +208,7 @@ async fn write(
     }
     scope.commit().await?;
     for l in stored {
-        bus.publish(Event::DeploymentLog {
-            deployment_id: deployment,
-            seq: l.seq,
-            level: l.level,
-            message: l.message,
-        });
+        bus.publish(Event::DeploymentLog { line: l });
     }
     Ok(())
 }

@@ -2,16 +2,17 @@
 
 use std::collections::BTreeSet;
 
-use berth_build::{checkout, BuildError, BuildEvent, BuildSpec, GitRef, SourceSpec};
+use berth_build::{BuildError, BuildEvent, BuildSpec, GitRef, SourceSpec};
 use berth_domain::{
     Application, ApplicationSource, ApplicationStatus, BuildStatus, CommitSha, Deployment,
     DeploymentSnapshot, DeploymentStatus, DeploymentTrigger, EnvKey, GitCredentials, GitSourceSpec,
     Mount, MountPath, MountSource, SecretString, ServiceSpec, StepName, StepState, VolumeKind,
 };
-use berth_events::{CancelToken, Event};
+use berth_events::CancelToken;
 use berth_store::{Actor, Scope, StoreError};
 use berth_swarm::{Change, DeployOutcome, SwarmError, SwarmEvent};
 
+use crate::changes::Changes;
 use crate::logger::Logger;
 use crate::verify;
 use crate::{Engines, Inner, JOURNALS};
@@ -48,7 +49,6 @@ pub(crate) async fn run(inner: &Inner, deployment: Deployment, cancel: CancelTok
         inner.settings.log_limits,
     );
     let id = deployment.id;
-    let application_id = deployment.application_id;
     let mut r = Run {
         inner,
         deployment,
@@ -95,15 +95,6 @@ pub(crate) async fn run(inner: &Inner, deployment: Deployment, cancel: CancelTok
     if let Err(e) = r.finish(status, &message, app_status).await {
         tracing::error!(deployment = %id, error = %e, "the deployment's end was not recorded");
     }
-    inner.bus.publish(Event::DeploymentStatusChanged {
-        deployment_id: id,
-        application_id,
-        status,
-    });
-    inner.bus.publish(Event::ApplicationStatusChanged {
-        application_id,
-        status: app_status,
-    });
 }
 
 impl Run<'_> {
@@ -112,13 +103,7 @@ impl Run<'_> {
     }
 
     fn engines(&self) -> Result<&Engines, End> {
-        match self.inner.engines.get() {
-            Some(Ok(e)) => Ok(e),
-            Some(Err(why)) => Err(End::Failed(format!(
-                "the Docker engine cannot be used: {why}"
-            ))),
-            None => Err(End::Failed("the Docker engine is not ready".into())),
-        }
+        self.inner.engines().map_err(|e| End::Failed(e.to_string()))
     }
 
     async fn execute(&mut self) -> End {
@@ -148,14 +133,11 @@ impl Run<'_> {
         }
         names.extend([StepName::Rollout, StepName::Verify]);
         scope.create_steps(d.id, &names).await?;
-        scope
-            .set_application_status(d.application_id, ApplicationStatus::Deploying)
+        let mut changes = Changes::new();
+        changes
+            .application(&scope, d.application_id, ApplicationStatus::Deploying)
             .await?;
-        scope.commit().await?;
-        self.inner.bus.publish(Event::ApplicationStatusChanged {
-            application_id: d.application_id,
-            status: ApplicationStatus::Deploying,
-        });
+        changes.commit(scope, &self.inner.bus).await?;
         let engines = self.engines()?.clone();
 
         let image = match (&snapshot.source, d.build_id) {
@@ -190,20 +172,16 @@ impl Run<'_> {
 
         let scope = self.scope().await?;
         let current = scope.deployment(d.id).await?;
+        let mut changes = Changes::new();
         if current.status == DeploymentStatus::Building {
-            scope
-                .transition_deployment(d.id, DeploymentStatus::Deploying, None)
+            changes
+                .deployment(&scope, d.id, DeploymentStatus::Deploying, None)
                 .await?;
         }
         let spec = self
             .service_spec(&scope, &app, &snapshot, &env, &image)
             .await?;
-        scope.commit().await?;
-        self.inner.bus.publish(Event::DeploymentStatusChanged {
-            deployment_id: d.id,
-            application_id: d.application_id,
-            status: DeploymentStatus::Deploying,
-        });
+        changes.commit(scope, &self.inner.bus).await?;
 
         if let Some(command) = &snapshot.runtime.release_command {
             self.release(&engines, &spec, command).await?;
@@ -228,7 +206,7 @@ impl Run<'_> {
             }
         });
         let outcome = engines
-            .swarm
+            .orchestrator
             .deploy(
                 &spec,
                 &sink,
@@ -249,8 +227,13 @@ impl Run<'_> {
                 let mut message = format!("{running} of {running} replicas running and healthy");
                 self.log.info(StepName::Verify, message.clone());
                 if let Some(check) = &snapshot.runtime.verify {
-                    match verify::check(&engines.swarm, spec.name.as_str(), check, &self.cancel)
-                        .await
+                    match verify::check(
+                        engines.orchestrator.as_ref(),
+                        spec.name.as_str(),
+                        check,
+                        &self.cancel,
+                    )
+                    .await
                     {
                         Ok(answered) => {
                             self.log.info(StepName::Verify, answered.clone());
@@ -318,16 +301,7 @@ impl Run<'_> {
                     StepName::Verify,
                     "rolling back to the previous version".to_owned(),
                 );
-                let undone = engines
-                    .swarm
-                    .rollback(
-                        name,
-                        &berth_swarm::EventSink::discard(),
-                        &CancelToken::new(),
-                        timeout,
-                    )
-                    .await
-                    .map(|_| ());
+                let undone = engines.orchestrator.rollback(name, timeout).await;
                 (undone, End::RolledBack)
             }
             Change::Created => {
@@ -335,7 +309,7 @@ impl Run<'_> {
                     StepName::Verify,
                     "removing the service this deployment created".to_owned(),
                 );
-                (engines.swarm.remove(name, false).await, End::Failed)
+                (engines.orchestrator.remove(name).await, End::Failed)
             }
             Change::Unchanged => (Ok(()), End::Failed),
         };
@@ -375,7 +349,7 @@ impl Run<'_> {
             format!("running the release command: {}", command.join(" ")),
         );
         let ran = engines
-            .swarm
+            .orchestrator
             .run_job(
                 spec,
                 command,
@@ -479,12 +453,10 @@ impl Run<'_> {
             .join(app.id.to_string());
         let (sink, events) = berth_build::EventSink::channel(4096);
         let forward = self.forward_build_events(StepName::Clone, events);
-        let cancel = self.cancel.clone();
-        let checkout_dir = dir.clone();
-        let fetched =
-            tokio::task::spawn_blocking(move || checkout(&source, &checkout_dir, &sink, &cancel))
-                .await
-                .map_err(|e| End::Failed(format!("the checkout stopped: {e}")))?;
+        let fetched = engines
+            .builder
+            .checkout(source, &dir, sink, self.cancel.clone())
+            .await;
         let _ = forward.await;
         let info = match fetched {
             Ok(info) => info,
@@ -536,7 +508,7 @@ impl Run<'_> {
         if let Some(b) = scope.latest_successful_build(app.id).await? {
             if b.commit_sha.as_ref() == Some(&sha) {
                 if let Some(image) = b.image_id.clone() {
-                    if engines.swarm.docker().inspect_image(&image).await.is_ok() {
+                    if engines.builder.has_image(&image).await {
                         scope.set_deployment_build(d.id, b.id).await?;
                         scope.commit().await?;
                         let message = format!(
@@ -566,10 +538,7 @@ impl Run<'_> {
                 secret_build_args.insert(key.to_string());
             }
         }
-        let repository = format!(
-            "berth/{}",
-            berth_domain::ServiceName::for_application(&app.name, app.id)
-        );
+        let repository = app.image_repository();
         let tmp = self.inner.settings.work_dir.join("tmp");
         let journals = self.inner.settings.work_dir.join(JOURNALS);
         for dir in [&tmp, &journals] {
@@ -595,7 +564,7 @@ impl Run<'_> {
         };
         let (sink, events) = berth_build::EventSink::channel(4096);
         let forward = self.forward_build_events(StepName::Build, events);
-        let built = engines.build.build(&spec, &sink, &self.cancel).await;
+        let built = engines.builder.build(&spec, &sink, &self.cancel).await;
         drop(sink);
         let _ = forward.await;
         let scope = self.scope().await?;
@@ -725,15 +694,11 @@ impl Run<'_> {
         message: Option<&str>,
     ) -> Result<(), End> {
         let scope = self.scope().await?;
-        scope
-            .set_step_state(self.deployment.id, name, state, message)
+        let mut changes = Changes::new();
+        changes
+            .step(&scope, self.deployment.id, name, state, message)
             .await?;
-        scope.commit().await?;
-        self.inner.bus.publish(Event::StepChanged {
-            deployment_id: self.deployment.id,
-            step: name,
-            state,
-        });
+        changes.commit(scope, &self.inner.bus).await?;
         if self.cancel.is_cancelled() && state == StepState::Running {
             return Err(End::Cancelled);
         }
@@ -760,8 +725,11 @@ impl Run<'_> {
             return status;
         };
         drop(scope);
-        let name = berth_domain::ServiceName::for_application(&app.name, app.id);
-        match engines.swarm.status(name.as_str()).await {
+        match engines
+            .orchestrator
+            .status(app.service_name().as_str())
+            .await
+        {
             Ok(s) if s.running > 0 => ApplicationStatus::Running,
             Ok(s) if s.desired == 0 => ApplicationStatus::Stopped,
             _ => status,
@@ -798,13 +766,14 @@ impl Run<'_> {
                     .await?;
             }
         }
-        scope
-            .transition_deployment(id, status, Some(message))
+        let mut changes = Changes::new();
+        changes
+            .deployment(&scope, id, status, Some(message))
             .await?;
-        scope
-            .set_application_status(self.deployment.application_id, app_status)
+        changes
+            .application(&scope, self.deployment.application_id, app_status)
             .await?;
-        scope.commit().await
+        changes.commit(scope, &self.inner.bus).await
     }
 }
 

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use berth_domain::HttpVerify;
 use berth_events::CancelToken;
-use berth_swarm::Swarm;
 use http_body_util::Empty;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -25,7 +24,7 @@ pub(crate) enum Failed {
 /// Probes until every running replica answered 2xx once, or the check's timeout passes.
 /// Returns what passed, for the log.
 pub(crate) async fn check(
-    swarm: &Swarm,
+    orchestrator: &dyn crate::Orchestrator,
     service: &str,
     check: &HttpVerify,
     cancel: &CancelToken,
@@ -39,7 +38,7 @@ pub(crate) async fn check(
         if cancel.is_cancelled() {
             return Err(Failed::Cancelled);
         }
-        let endpoints = swarm
+        let endpoints = orchestrator
             .endpoints(service, port)
             .await
             .map_err(|e| Failed::Answer(e.to_string()))?;

@@ -427,6 +427,18 @@ pub struct Application {
     pub updated_at: Timestamp,
 }
 
+impl Application {
+    /// The name of its service on the orchestrator (the one place it is made).
+    pub fn service_name(&self) -> ServiceName {
+        ServiceName::for_application(&self.name, self.id)
+    }
+
+    /// The image repository its builds are tagged in (the one place it is made).
+    pub fn image_repository(&self) -> String {
+        format!("berth/{}", self.service_name())
+    }
+}
+
 /// The git side of an application: what it tracks and the last commit deployed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GitSource {
@@ -758,6 +770,25 @@ pub struct Build {
     pub finished_at: Option<Timestamp>,
 }
 
+/// An operation on a running application, recorded and run in the background one at a time per
+/// application, after the deployment or operation before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Operation {
+    pub id: OperationId,
+    pub application_id: ApplicationId,
+    pub kind: OperationKind,
+    pub status: OperationStatus,
+    /// For `scale`: how many replicas to run.
+    pub replicas: Option<Replicas>,
+    /// For `delete`: the application's volumes and their data go too.
+    pub delete_volumes: bool,
+    pub requested_by: Option<UserId>,
+    pub message: Option<String>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Deployment {
     pub id: DeploymentId,
@@ -773,6 +804,8 @@ pub struct Deployment {
     /// rollback deploys exactly the same thing again.
     pub snapshot: DeploymentSnapshot,
     pub rollback_of: Option<DeploymentId>,
+    /// Someone asked for it to stop; the process running it sees this and stops it.
+    pub cancel_requested: bool,
     pub created_at: Timestamp,
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,

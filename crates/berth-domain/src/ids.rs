@@ -75,6 +75,7 @@ define_id!(
     BackupId,
     BuildId,
     DeploymentId,
+    OperationId,
     StepId,
     ServiceTokenId,
     ApiTokenId,

@@ -147,6 +147,33 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// What an operation does to a running application.
+    OperationKind, "operation" {
+        Start => "start",
+        Stop => "stop",
+        Restart => "restart",
+        Scale => "scale",
+        Delete => "delete",
+    }
+);
+
+string_enum!(
+    /// Where an operation is: waiting its turn, running, or ended.
+    OperationStatus, "operation status" {
+        Pending => "pending",
+        Running => "running",
+        Success => "success",
+        Failed => "failed",
+    }
+);
+
+impl OperationStatus {
+    pub fn is_final(&self) -> bool {
+        matches!(self, Self::Success | Self::Failed)
+    }
+}
+
 string_enum!(StepState, "step state" {
     Pending => "pending",
     Running => "running",

@@ -8,8 +8,8 @@
 //! Architecture invariant: no I/O beyond in-process channels; depends on berth-domain only.
 
 use berth_domain::{
-    ApplicationId, ApplicationStatus, BuildId, BuildStatus, DeploymentId, DeploymentStatus,
-    DomainId, LogLevel, StepName, StepState,
+    ApplicationId, ApplicationStatus, DeploymentId, DeploymentStatus, DomainId, LogLine,
+    OperationId, OperationStatus, StepName, StepState,
 };
 use tokio::sync::broadcast;
 
@@ -20,10 +20,7 @@ pub use progress::{CancelToken, Sink};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    DeploymentQueued {
-        deployment_id: DeploymentId,
-        application_id: ApplicationId,
-    },
+    /// A deployment was queued (`pending`) or moved on.
     DeploymentStatusChanged {
         deployment_id: DeploymentId,
         application_id: ApplicationId,
@@ -34,16 +31,15 @@ pub enum Event {
         step: StepName,
         state: StepState,
     },
+    /// A line of a deployment's log, as stored.
     DeploymentLog {
-        deployment_id: DeploymentId,
-        seq: i64,
-        level: LogLevel,
-        message: String,
+        line: LogLine,
     },
-    BuildStatusChanged {
-        build_id: BuildId,
+    /// An operation on an application was queued, started or ended.
+    OperationStatusChanged {
+        operation_id: OperationId,
         application_id: ApplicationId,
-        status: BuildStatus,
+        status: OperationStatus,
     },
     ApplicationStatusChanged {
         application_id: ApplicationId,
@@ -137,9 +133,10 @@ mod tests {
     use super::*;
 
     fn queued(n: u128) -> Event {
-        Event::DeploymentQueued {
+        Event::DeploymentStatusChanged {
             deployment_id: DeploymentId::from_uuid(uuid::Uuid::from_u128(n)),
             application_id: ApplicationId::from_uuid(uuid::Uuid::from_u128(0)),
+            status: DeploymentStatus::Pending,
         }
     }
 

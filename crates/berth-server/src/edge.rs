@@ -14,6 +14,9 @@ use berth_store::{Actor, Store};
 
 use crate::settings::Settings;
 
+/// Where the router finds the orchestrator once berth-server connected it.
+pub type SwarmCell = std::sync::Arc<tokio::sync::OnceCell<berth_swarm::Swarm>>;
+
 /// How often the table is rebuilt without an event.
 const REFRESH: Duration = Duration::from_secs(1);
 
@@ -21,7 +24,8 @@ const REFRESH: Duration = Duration::from_secs(1);
 pub struct Edge {
     proxy: Proxy,
     store: Store,
-    pipeline: berth_deploy::Pipeline,
+    /// The orchestrator, once the engines are prepared (until then no replica is known).
+    swarm: SwarmCell,
     /// Where berth's own API listens, for the hosts configured to reach it.
     api: Option<SocketAddr>,
     api_hosts: Vec<String>,
@@ -53,7 +57,7 @@ impl Edge {
         proxy: Proxy,
         store: Store,
         bus: &EventBus,
-        pipeline: berth_deploy::Pipeline,
+        swarm: SwarmCell,
         api: Option<SocketAddr>,
         shutdown: CancelToken,
     ) -> anyhow::Result<()> {
@@ -89,7 +93,7 @@ impl Edge {
         let edge = Edge {
             proxy: proxy.clone(),
             store,
-            pipeline,
+            swarm,
             api: api.map(|a| match a.ip().is_unspecified() {
                 true => SocketAddr::from(([127, 0, 0, 1], a.port())),
                 false => a,
@@ -141,7 +145,7 @@ impl Edge {
         port: u16,
         bridge: &mut Option<HashMap<String, std::net::IpAddr>>,
     ) -> Result<Vec<SocketAddr>, String> {
-        let Ok(swarm) = self.pipeline.swarm() else {
+        let Some(swarm) = self.swarm.get() else {
             return Ok(Vec::new());
         };
         if bridge.is_none() {

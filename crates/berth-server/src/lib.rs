@@ -216,7 +216,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             ..Default::default()
         },
     );
-    state.pipeline = Some(pipeline.clone());
+    state.pipeline = pipeline.clone();
     // Before anything is served: nothing a stopped server left in progress stays so.
     match pipeline
         .recover()
@@ -231,6 +231,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let shutdown = berth_events::CancelToken::new();
     let bus = state.bus.clone();
+    let swarm = edge::SwarmCell::default();
     let router = edge::Edge::router(&settings)?;
     state.router = router.clone();
     let server = actix_web::HttpServer::new(move || berth_api::build_app(state.clone()))
@@ -245,7 +246,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             router.clone(),
             store.clone(),
             &bus,
-            pipeline.clone(),
+            swarm.clone(),
             addrs.first().copied(),
             shutdown.clone(),
         )
@@ -264,6 +265,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tokio::spawn(prepare_engines(
         settings.clone(),
         pipeline,
+        swarm,
         shutdown.clone(),
     ));
     for addr in addrs {
@@ -284,6 +286,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 async fn prepare_engines(
     settings: Settings,
     pipeline: berth_deploy::Pipeline,
+    router_swarm: edge::SwarmCell,
     shutdown: berth_events::CancelToken,
 ) {
     let swarm_settings = berth_swarm::SwarmSettings {
@@ -303,7 +306,8 @@ async fn prepare_engines(
         let build = berth_build::Engine::connect()
             .await
             .map_err(|e| e.to_string())?;
-        Ok::<_, String>((berth_deploy::Engines { build, swarm }, info))
+        let _ = router_swarm.set(swarm.clone());
+        Ok::<_, String>((berth_deploy::Engines::docker(build, swarm), info))
     };
     let engines = match setup.await {
         Ok((engines, info)) => {

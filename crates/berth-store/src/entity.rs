@@ -367,6 +367,33 @@ pub mod deployments {
         #[sea_orm(column_type = "JsonBinary")]
         pub config_snapshot: Json,
         pub rollback_of: Option<Uuid>,
+        pub cancel_requested: bool,
+        pub created_at: DateTimeUtc,
+        pub started_at: Option<DateTimeUtc>,
+        pub finished_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod operations {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "operations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub application_id: Uuid,
+        pub kind: String,
+        pub status: String,
+        pub replicas: Option<i32>,
+        pub delete_volumes: bool,
+        pub requested_by: Option<Uuid>,
+        pub message: Option<String>,
         pub created_at: DateTimeUtc,
         pub started_at: Option<DateTimeUtc>,
         pub finished_at: Option<DateTimeUtc>,

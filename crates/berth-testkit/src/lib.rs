@@ -6,6 +6,7 @@
 //! how to run it. Each test gets a database of its own.
 
 pub mod acme;
+pub mod engines;
 
 use berth_store::{MasterKey, Store};
 

@@ -11,8 +11,8 @@ use crate::auth::Caller;
 use crate::authz::{require_project, Access};
 use crate::dto::{
     ApplicationInput, ApplicationView, CreatedServiceToken, DeleteApplicationQuery, DomainCreate,
-    DomainRoutingInput, DomainUpdate, DomainView, EnvSet, EnvView, PageOf, PageQuery,
-    ServiceTokenCreate, ServiceTokenView, VolumeCreate, VolumeView,
+    DomainRoutingInput, DomainUpdate, DomainView, EnvSet, EnvView, OperationView, PageOf,
+    PageQuery, ServiceTokenCreate, ServiceTokenView, VolumeCreate, VolumeView,
 };
 use crate::problem::Problem;
 use crate::{ApiError, AppState};
@@ -257,81 +257,33 @@ pub async fn update_application(
     Ok(HttpResponse::Ok().json(v))
 }
 
-/// Deletes an application (admin access): its Swarm service and its images are removed first,
-/// then, with `delete_volumes=true`, its volumes and their data (an application that has
-/// volumes is otherwise not deleted: 409 naming them); then the application disappears; its
-/// history is kept.
+/// Deletes an application (admin access), in the background: 202 with the operation. Its
+/// Swarm service and its images are removed first, then, with `delete_volumes=true`, its
+/// volumes and their data (an application that has volumes is otherwise not deleted: 409
+/// naming them); then the application disappears; its history is kept.
 #[utoipa::path(delete, path = "/api/v1/applications/{id}", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path), DeleteApplicationQuery),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 202, body = OperationView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn delete_application(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
     q: web::Query<DeleteApplicationQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = caller.scope(&state).await?;
-    let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Admin).await?;
-    let volumes = s.list_volumes(app.id).await?;
-    if !volumes.is_empty() && q.delete_volumes != Some(true) {
-        let names: Vec<&str> = volumes.iter().map(|v| v.name.as_str()).collect();
-        return Err(ApiError::Conflict(
-            ErrorCode::ApplicationHasVolumes,
-            format!(
-            "the application has volumes ({}); delete them first, or delete the application with delete_volumes=true, which removes their data too",
-            names.join(", ")
-        )));
-    }
-    // Its service goes first (then nothing mounts its volumes), so no container outlives its
-    // application; no transaction is held while Swarm stops the containers.
-    let s = if let Some(pipeline) = &state.pipeline {
-        drop(s);
-        let name = berth_domain::ServiceName::for_application(&app.name, app.id);
-        let swarm = super::runtime::swarm(&state)?;
-        swarm.remove(name.as_str(), false).await.map_err(|e| {
-            ApiError::Unavailable(
-                ErrorCode::EngineUnavailable,
-                format!("its service could not be removed: {e}"),
-            )
-        })?;
-        for v in volumes
-            .iter()
-            .filter(|v| v.kind == VolumeKind::DockerVolume)
-        {
-            swarm
-                .remove_volume(v.engine_name.as_str())
-                .await
-                .map_err(|e| {
-                    ApiError::Unavailable(
-                        ErrorCode::EngineUnavailable,
-                        format!("the volume {} could not be removed: {e}", v.name),
-                    )
-                })?;
-        }
-        // Its images go too; the history keeps their names.
-        if let Ok(engines) = pipeline.engines() {
-            if let Err(e) = engines.build.prune(&format!("berth/{name}"), 0).await {
-                tracing::warn!(application = %app.id, error = %e, "its images were kept");
-            }
-        }
-        state.store.scope(caller.actor()?).await?
-    } else {
-        s
-    };
-    for v in &volumes {
-        s.delete_volume(v.id).await?;
-    }
-    s.soft_delete_application(app.id).await?;
-    super::audit(
-        &s,
+    let delete_volumes = q.delete_volumes == Some(true);
+    super::runtime::operate(
+        &state,
         &caller,
-        "application.delete",
-        "application",
-        app.id,
-        serde_json::json!({ "name": app.name }),
+        *id,
+        Access::Admin,
+        berth_store::NewOperation {
+            kind: berth_domain::OperationKind::Delete,
+            replicas: None,
+            delete_volumes,
+            requested_by: caller.user().ok().map(|u| u.id),
+        },
+        serde_json::json!({ "delete_volumes": delete_volumes }),
     )
-    .await?;
-    s.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
+    .await
 }
 
 /// The application's environment; secret values are `null`.
@@ -503,33 +455,18 @@ pub async fn delete_volume(
     application_with(&s, &caller, app, Access::Admin).await?;
     // Its data goes first, once no container mounts it (until then nothing is deleted); no
     // transaction is held while the engine removes it.
-    let s = if state.pipeline.is_some() {
-        drop(s);
-        match super::runtime::swarm(&state)?
-            .remove_volume(vol.engine_name.as_str())
-            .await
-        {
-            Ok(()) => {}
-            Err(berth_swarm::SwarmError::VolumeInUse(_)) => {
-                return Err(ApiError::Conflict(
-                    ErrorCode::VolumeInUse,
-                    format!(
-                    "the volume {} is still mounted by a container of its application; stop the application (or delete it) first",
-                    vol.name
-                )))
+    drop(s);
+    state
+        .pipeline
+        .remove_volume_data(&vol)
+        .await
+        .map_err(|e| match e {
+            berth_deploy::runtime::VolumeRemoval::InUse(_) => {
+                ApiError::conflict(ErrorCode::VolumeInUse, e.to_string())
             }
-            Err(e) => {
-                return Err(ApiError::Unavailable(
-                    ErrorCode::EngineUnavailable,
-                    format!(
-                    "the volume's data could not be removed: {e}"
-                )))
-            }
-        }
-        state.store.scope(caller.actor()?).await?
-    } else {
-        s
-    };
+            berth_deploy::runtime::VolumeRemoval::Failed(e) => e.into(),
+        })?;
+    let s = state.store.scope(caller.actor()?).await?;
     s.delete_volume(vol.id).await?;
     super::audit(
         &s,

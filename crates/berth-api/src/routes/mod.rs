@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod certificates;
 pub mod history;
+pub mod operations;
 pub mod pipeline;
 pub mod projects;
 pub mod runtime;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(applications::routes)
             .configure(certificates::routes)
             .configure(history::routes)
+            .configure(operations::routes)
             .configure(pipeline::routes)
             .configure(runtime::routes)
             .configure(settings::routes)

@@ -5,12 +5,13 @@ use berth_domain::ErrorCode;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use berth_deploy::DeploymentRequest;
 use berth_domain::{
     ApplicationId, CommitSha, Deployment, DeploymentId, DeploymentStatus, DeploymentTrigger,
     ServiceTokenId, UserId,
 };
 use berth_events::{Event, Received};
-use berth_store::{Actor, NewDeployment, Scope};
+use berth_store::{Actor, Scope};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -51,53 +52,6 @@ pub struct DeploymentCreate {
     /// Deploy this commit (40 hex digits) instead of the tracked branch's tip.
     #[serde(default)]
     pub commit: Option<String>,
-}
-
-/// A deployment of the application's current configuration and environment.
-pub(crate) async fn current(
-    scope: &Scope,
-    app: &berth_domain::Application,
-    trigger: DeploymentTrigger,
-    user: Option<UserId>,
-    token: Option<ServiceTokenId>,
-    commit: Option<CommitSha>,
-) -> Result<NewDeployment, ApiError> {
-    Ok(NewDeployment {
-        trigger,
-        triggered_by: user,
-        service_token_id: token,
-        commit_sha: commit,
-        build_id: None,
-        snapshot: scope.snapshot(app.id).await?,
-        rollback_of: None,
-    })
-}
-
-/// Queues a deployment and tells the pipeline. Used by the API, service tokens and webhooks.
-pub(crate) async fn queue(
-    state: &AppState,
-    scope: Scope,
-    app: &berth_domain::Application,
-    new: NewDeployment,
-) -> Result<Deployment, ApiError> {
-    let d = scope.create_deployment(app.id, new).await?;
-    let superseded = scope.supersede_pending(app.id, d.id).await?;
-    scope.commit().await?;
-    for old in superseded {
-        state.bus.publish(Event::DeploymentStatusChanged {
-            deployment_id: old,
-            application_id: app.id,
-            status: DeploymentStatus::Cancelled,
-        });
-    }
-    state.bus.publish(Event::DeploymentQueued {
-        deployment_id: d.id,
-        application_id: app.id,
-    });
-    if let Some(p) = &state.pipeline {
-        p.wake();
-    }
-    Ok(d)
 }
 
 /// Starts a deployment of the application (of a commit, or of the tracked branch's tip): 202
@@ -146,8 +100,19 @@ pub async fn create_deployment(
         serde_json::json!({ "commit": commit.as_ref().map(|c| c.to_string()) }),
     )
     .await?;
-    let new = current(&scope, &app, trigger, user, token, commit).await?;
-    let d = queue(&state, scope, &app, new).await?;
+    let d = state
+        .pipeline
+        .enqueue(
+            scope,
+            &app,
+            DeploymentRequest {
+                trigger,
+                user,
+                token,
+                commit,
+            },
+        )
+        .await?;
     Ok(HttpResponse::Accepted().json(DeploymentView::from(d)))
 }
 
@@ -174,10 +139,7 @@ pub async fn cancel_deployment(
     let s = caller.scope(&state).await?;
     let (d, _) = writable_deployment(&s, &caller, DeploymentId::from_uuid(*id)).await?;
     if d.status.is_final() {
-        return Err(ApiError::Conflict(
-            ErrorCode::DeploymentNotCancellable,
-            format!("the deployment has already ended ({})", d.status.as_str()),
-        ));
+        return Err(berth_deploy::DeployError::NotCancellable(d.status).into());
     }
     super::audit(
         &s,
@@ -188,31 +150,7 @@ pub async fn cancel_deployment(
         serde_json::json!({}),
     )
     .await?;
-    let d = if d.status == DeploymentStatus::Pending {
-        let d = s
-            .transition_deployment(d.id, DeploymentStatus::Cancelled, Some("cancelled"))
-            .await?;
-        s.commit().await?;
-        state.bus.publish(Event::DeploymentStatusChanged {
-            deployment_id: d.id,
-            application_id: d.application_id,
-            status: d.status,
-        });
-        d
-    } else {
-        s.commit().await?;
-        let running = state
-            .pipeline
-            .as_ref()
-            .is_some_and(|p| p.cancel_running(d.id));
-        if !running {
-            return Err(ApiError::Conflict(
-                ErrorCode::DeploymentNotCancellable,
-                "the deployment is not running in this server".into(),
-            ));
-        }
-        d
-    };
+    let d = state.pipeline.cancel(s, &d).await?;
     Ok(HttpResponse::Accepted().json(DeploymentView::from(d)))
 }
 
@@ -226,30 +164,7 @@ pub async fn rollback_deployment(
     id: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let s = caller.scope(&state).await?;
-    let (target, app) = writable_deployment(&s, &caller, DeploymentId::from_uuid(*id)).await?;
-    if target.status != DeploymentStatus::Success {
-        return Err(ApiError::Conflict(
-            ErrorCode::RollbackNotPossible,
-            "only a successful deployment can be deployed again".into(),
-        ));
-    }
-    if target.snapshot.env.is_none() {
-        return Err(ApiError::Conflict(
-            ErrorCode::RollbackNotPossible,
-            "that deployment predates recorded environments: deploy the application again instead"
-                .into(),
-        ));
-    }
-    // A git deployment deploys its build's image again; an image deployment names its image
-    // in the snapshot.
-    if target.build_id.is_none()
-        && target.snapshot.source.kind() == berth_domain::ApplicationKind::Git
-    {
-        return Err(ApiError::Conflict(
-            ErrorCode::RollbackNotPossible,
-            "that deployment has no build to deploy again: deploy the application instead".into(),
-        ));
-    }
+    let (target, _) = writable_deployment(&s, &caller, DeploymentId::from_uuid(*id)).await?;
     super::audit(
         &s,
         &caller,
@@ -259,27 +174,18 @@ pub async fn rollback_deployment(
         serde_json::json!({}),
     )
     .await?;
-    let d = queue(
-        &state,
-        s,
-        &app,
-        NewDeployment {
-            trigger: DeploymentTrigger::Rollback,
-            triggered_by: caller.user().ok().map(|u| u.id),
-            service_token_id: None,
-            commit_sha: target.commit_sha.clone(),
-            build_id: target.build_id,
-            snapshot: target.snapshot.clone(),
-            rollback_of: Some(target.id),
-        },
-    )
-    .await?;
+    let d = state
+        .pipeline
+        .rollback(s, &target, caller.user().ok().map(|u| u.id))
+        .await?;
     Ok(HttpResponse::Accepted().json(DeploymentView::from(d)))
 }
 
 /// The deployment's log as Server-Sent Events: every stored line after `Last-Event-ID` (or
 /// from the start), then new lines as they are written, each exactly once (event `log`, id its
-/// sequence number), and an `end` event with the final status, after which the stream closes.
+/// sequence number, the same fields as the listed lines), the deployment's status and steps as
+/// they change (events `status` and `step`), and an `end` event with the final status, after
+/// which the stream closes.
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/logs/stream", tag = "deployments", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path), ("Last-Event-ID" = Option<i64>, Header, description = "resume after this sequence number")),
     responses((status = 200, content_type = "text/event-stream", body = String), (status = 404, body = Problem)))]
@@ -376,32 +282,40 @@ impl LogStream {
                 Err(_) => self
                     .pending
                     .push_back(bytes::Bytes::from_static(b": keep-alive\n\n")),
-                Ok(Received::Event(Event::DeploymentLog {
-                    deployment_id,
-                    seq,
-                    level,
-                    message,
-                })) if deployment_id == self.id => {
-                    if seq > self.last {
-                        if seq > self.last + 1 {
-                            // A gap: the store has the lines in between.
-                            self.replay().await;
-                        }
-                        if seq > self.last {
-                            self.last = seq;
-                            let data = serde_json::json!({ "seq": seq, "level": level.as_str(), "message": message });
-                            self.pending.push_back(bytes::Bytes::from(format!(
-                                "id: {seq}\nevent: log\ndata: {data}\n\n"
-                            )));
-                        }
+                Ok(Received::Event(Event::DeploymentLog { line }))
+                    if line.deployment_id == self.id =>
+                {
+                    if line.seq > self.last + 1 {
+                        // A gap: the store has the lines in between.
+                        self.replay().await;
                     }
+                    if line.seq > self.last {
+                        self.push_line(line);
+                    }
+                }
+                Ok(Received::Event(Event::StepChanged {
+                    deployment_id,
+                    step,
+                    state,
+                })) if deployment_id == self.id => {
+                    let data =
+                        serde_json::json!({ "step": step.as_str(), "state": state.as_str() });
+                    self.pending
+                        .push_back(bytes::Bytes::from(format!("event: step\ndata: {data}\n\n")));
                 }
                 Ok(Received::Event(Event::DeploymentStatusChanged {
                     deployment_id,
                     status,
                     ..
-                })) if deployment_id == self.id && status.is_final() => {
-                    self.ended = Some(status);
+                })) if deployment_id == self.id => {
+                    if status.is_final() {
+                        self.ended = Some(status);
+                    } else {
+                        let data = serde_json::json!({ "status": status.as_str() });
+                        self.pending.push_back(bytes::Bytes::from(format!(
+                            "event: status\ndata: {data}\n\n"
+                        )));
+                    }
                 }
                 Ok(Received::Event(_)) => {}
                 Ok(Received::Lagged { .. }) => {
@@ -428,14 +342,19 @@ impl LogStream {
                 return;
             }
             for l in lines {
-                self.last = l.seq;
-                let data = serde_json::to_string(&LogLineView::from(l)).unwrap_or_default();
-                self.pending.push_back(bytes::Bytes::from(format!(
-                    "id: {}\nevent: log\ndata: {data}\n\n",
-                    self.last
-                )));
+                self.push_line(l);
             }
         }
+    }
+
+    /// One log line, in the one shape every log line has (as stored, as listed).
+    fn push_line(&mut self, line: berth_domain::LogLine) {
+        self.last = line.seq;
+        let data = serde_json::to_string(&LogLineView::from(line)).unwrap_or_default();
+        self.pending.push_back(bytes::Bytes::from(format!(
+            "id: {}\nevent: log\ndata: {data}\n\n",
+            self.last
+        )));
     }
 
     async fn status(&self) -> Option<DeploymentStatus> {

@@ -171,11 +171,6 @@ pub async fn delete_project(
     .await?;
     s.commit().await?;
     // No application is left, so no service uses the project's network any more.
-    if let Some(Ok(swarm)) = state.pipeline.as_ref().map(|p| p.swarm()) {
-        let network = berth_domain::service::project_network(id);
-        if let Err(e) = swarm.remove_network(&network).await {
-            tracing::warn!(%network, error = %e, "the deleted project's network was not removed");
-        }
-    }
+    state.pipeline.remove_project_network(id).await;
     Ok(HttpResponse::NoContent().finish())
 }

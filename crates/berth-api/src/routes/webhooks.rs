@@ -280,9 +280,18 @@ pub async fn receive(
         serde_json::json!({ "branch": branch, "commit": commit.as_ref().map(|c| c.to_string()) }),
     )
     .await?;
-    let new =
-        super::pipeline::current(&scope, &app, DeploymentTrigger::Webhook, None, None, commit)
-            .await?;
-    let d = super::pipeline::queue(&state, scope, &app, new).await?;
+    let d = state
+        .pipeline
+        .enqueue(
+            scope,
+            &app,
+            berth_deploy::DeploymentRequest {
+                trigger: DeploymentTrigger::Webhook,
+                user: None,
+                token: None,
+                commit,
+            },
+        )
+        .await?;
     Ok(HttpResponse::Accepted().json(DeploymentView::from(d)))
 }

@@ -1,20 +1,54 @@
 use actix_web::test;
 use berth_api::{build_app, AppState};
+use berth_testkit::engines::FakeEngines;
 use berth_testkit::{Backend, TestStore};
 use serde_json::{json, Value};
 
 /// An API over a fresh database, and helpers to call it.
+/// Its pipeline runs on in-process engines, so queued deployments and operations run.
 #[derive(Debug)]
 pub struct TestApi {
     pub state: AppState,
     pub db: TestStore,
+    pub engines: std::sync::Arc<FakeEngines>,
+    _work: tempfile::TempDir,
+    _stop: DropCancel,
+}
+
+/// Stops the pipeline's tasks with the test.
+#[derive(Debug)]
+struct DropCancel(berth_events::CancelToken);
+
+impl Drop for DropCancel {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 pub async fn setup(backend: Backend) -> TestApi {
     let db = TestStore::new(backend).await;
     let mut state = AppState::new(db.store.clone());
     state.auth.bcrypt_cost = 4;
-    TestApi { state, db }
+    let work = tempfile::tempdir().unwrap();
+    state.pipeline = berth_deploy::Pipeline::new(
+        db.store.clone(),
+        state.bus.clone(),
+        berth_deploy::PipelineSettings {
+            work_dir: work.path().to_owned(),
+            poll: std::time::Duration::from_millis(50),
+            ..Default::default()
+        },
+    );
+    let engines = FakeEngines::new();
+    let stop = berth_events::CancelToken::new();
+    state.pipeline.start(Ok(engines.engines()), stop.clone());
+    TestApi {
+        state,
+        db,
+        engines,
+        _work: work,
+        _stop: DropCancel(stop),
+    }
 }
 
 /// A response: status, headers we look at, body as JSON (Null when empty or not JSON).
@@ -90,6 +124,33 @@ impl TestApi {
             req = req.set_json(b);
         }
         self.raw(req).await
+    }
+
+    /// Stops the pipeline's worker, so what is queued stays queued (and what needs an engine
+    /// answers 503): for tests of the answers alone.
+    pub fn without_worker(mut self) -> Self {
+        self._stop.0.cancel();
+        self.state.pipeline = berth_deploy::Pipeline::new(
+            self.db.store.clone(),
+            self.state.bus.clone(),
+            Default::default(),
+        );
+        self
+    }
+
+    /// Waits for the operation a 202 answered with to end; returns it.
+    pub async fn operation_end(&self, accepted: &Res, token: &str) -> Value {
+        assert_eq!(accepted.status, 202, "{}", accepted.body);
+        let id = accepted.body["id"].as_str().unwrap().to_owned();
+        for _ in 0..400 {
+            let r = self.get(&format!("/api/v1/operations/{id}"), token).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            if ["success", "failed"].contains(&r.body["status"].as_str().unwrap_or("")) {
+                return r.body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("operation {id} did not end");
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Res {

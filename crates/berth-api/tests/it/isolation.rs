@@ -13,10 +13,71 @@ both_backends!(
     ports_below_1024_and_berths_own_are_published_by_admins_only,
     an_application_with_volumes_goes_only_with_them,
     live_streams_are_limited_per_user_and_in_all,
+    an_operation_is_watched_to_its_end_by_its_tenant_only,
 );
 
-async fn live_streams_are_limited_per_user_and_in_all(mut api: TestApi) {
+async fn an_operation_is_watched_to_its_end_by_its_tenant_only(api: TestApi) {
     use actix_web::test;
+    let root = api.admin().await;
+    let (_, alice) = api.user(&root, "alice", "developer").await;
+    let (_, bob) = api.user(&root, "bob", "developer").await;
+    let project = api.project(&alice, "shop", None).await;
+    let app = api.application(&alice, &project, "web").await;
+    let path = format!("/api/v1/applications/{app}/stop");
+    assert_eq!(api.call("POST", &path, Some(&bob), None).await.status, 404);
+    let r = api.call("POST", &path, Some(&alice), None).await;
+    assert_eq!(
+        (r.status, r.body["kind"].as_str()),
+        (202, Some("stop")),
+        "{}",
+        r.body
+    );
+    let op = r.body["id"].as_str().unwrap().to_owned();
+    for (who, status) in [(&bob, 404), (&alice, 200)] {
+        assert_eq!(
+            api.get(&format!("/api/v1/operations/{op}"), who)
+                .await
+                .status,
+            status
+        );
+    }
+    let service = test::init_service(berth_api::build_app(api.state.clone())).await;
+    let stream = |token: &str| {
+        test::TestRequest::get()
+            .uri(&format!("/api/v1/operations/{op}/stream"))
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .to_request()
+    };
+    let refused = test::call_service(&service, stream(&bob)).await;
+    assert_eq!(refused.status(), 404);
+    let res = test::call_service(&service, stream(&alice)).await;
+    assert_eq!(res.status(), 200);
+    // It ends (the application was never deployed, so there is nothing to stop) and the
+    // stream closes with it.
+    let body = tokio::time::timeout(std::time::Duration::from_secs(10), test::read_body(res))
+        .await
+        .expect("the stream ends with the operation");
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let end = text
+        .split("event: end\ndata: ")
+        .nth(1)
+        .expect("an end event")
+        .lines()
+        .next()
+        .unwrap();
+    let end: serde_json::Value = serde_json::from_str(end).unwrap();
+    assert_eq!(end["status"], "failed", "{text}");
+    assert_eq!(end["message"], "the application has not been deployed yet");
+    let listed = api
+        .get(&format!("/api/v1/applications/{app}/operations"), &alice)
+        .await;
+    assert_eq!(listed.body["total"], 1, "{}", listed.body);
+}
+
+async fn live_streams_are_limited_per_user_and_in_all(api: TestApi) {
+    use actix_web::test;
+    // The deployments wait (nothing takes them off the queue), so their streams stay open.
+    let mut api = api.without_worker();
     api.state.streams = berth_api::streams::StreamLimits::new(3, 2);
     let root = api.admin().await;
     let (_, alice) = api.user(&root, "alice", "developer").await;
@@ -35,7 +96,6 @@ async fn live_streams_are_limited_per_user_and_in_all(mut api: TestApi) {
         assert_eq!(r.status, 202, "{}", r.body);
         deployments.push(r.body["id"].as_str().unwrap().to_owned());
     }
-    // The deployments wait (no pipeline here), so their streams stay open while held.
     let service = test::init_service(berth_api::build_app(api.state.clone())).await;
     let open = |token: &str, deployment: &str| {
         test::TestRequest::get()
@@ -98,7 +158,16 @@ async fn an_application_with_volumes_goes_only_with_them(api: TestApi) {
             None,
         )
         .await;
-    assert_eq!(r.status, 204, "{}", r.body);
+    let op = api.operation_end(&r, &alice).await;
+    assert_eq!(op["status"], "success", "{op}");
+    assert!(
+        api.engines
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("remove-volume berth-vol-")),
+        "its data went too: {:?}",
+        api.engines.calls()
+    );
     // Nothing of it is left to hold the project.
     let r = api
         .call(

@@ -3,7 +3,7 @@
 //! `berth_api::authz` say. Run on both backends.
 
 use berth_domain::*;
-use berth_store::{Actor, NewDeployment, NewLogLine, NewProject, NewVolume};
+use berth_store::{Actor, NewDeployment, NewLogLine, NewOperation, NewProject, NewVolume};
 use berth_testkit::both_backends;
 use serde_json::{json, Value};
 
@@ -48,6 +48,7 @@ struct Objects {
     volume: String,
     deployment: String,
     build: String,
+    operation: String,
 }
 
 struct World {
@@ -161,6 +162,18 @@ impl World {
         )
         .await
         .unwrap();
+        let op = s
+            .create_operation(
+                a.id,
+                NewOperation {
+                    kind: OperationKind::Restart,
+                    replicas: None,
+                    delete_volumes: false,
+                    requested_by: None,
+                },
+            )
+            .await
+            .unwrap();
         s.commit().await.unwrap();
         Objects {
             project: p.id.to_string(),
@@ -169,6 +182,7 @@ impl World {
             volume: v.id.to_string(),
             deployment: dep.id.to_string(),
             build: b.id.to_string(),
+            operation: op.id.to_string(),
         }
     }
 }
@@ -348,7 +362,7 @@ fn cases() -> Vec<Case> {
             path: |o| format!("/api/v1/applications/{}?delete_volumes=true", o.app),
             body: none,
             needed: Admin,
-            ok: 204,
+            ok: 202,
             mutates: true,
         },
         Case {
@@ -382,7 +396,7 @@ fn cases() -> Vec<Case> {
             path: |o| format!("/api/v1/volumes/{}", o.volume),
             body: none,
             needed: Admin,
-            ok: 204,
+            ok: 503,
             mutates: true,
         },
         Case {
@@ -435,8 +449,9 @@ fn cases() -> Vec<Case> {
             ok: 204,
             mutates: true,
         },
-        // The pipeline's endpoints. This API runs no pipeline, so the orchestrator's answer
-        // 503 once authorization has let the caller through.
+        // The pipeline's endpoints. This API's pipeline has no engines and no worker: work is
+        // queued (202) and stays so, what runs answers 503 once authorization let the caller
+        // through.
         Case {
             method: "POST",
             path: |o| format!("/api/v1/applications/{}/deployments", o.app),
@@ -500,15 +515,47 @@ fn cases() -> Vec<Case> {
             path: |o| format!("/api/v1/applications/{}/stop", o.app),
             body: none,
             needed: Write,
-            ok: 503,
-            mutates: false,
+            ok: 202,
+            mutates: true,
+        },
+        Case {
+            method: "POST",
+            path: |o| format!("/api/v1/applications/{}/start", o.app),
+            body: none,
+            needed: Write,
+            ok: 202,
+            mutates: true,
+        },
+        Case {
+            method: "POST",
+            path: |o| format!("/api/v1/applications/{}/restart", o.app),
+            body: none,
+            needed: Write,
+            ok: 202,
+            mutates: true,
         },
         Case {
             method: "POST",
             path: |o| format!("/api/v1/applications/{}/scale", o.app),
             body: |_| Some(json!({ "replicas": 2 })),
             needed: Write,
-            ok: 503,
+            ok: 202,
+            mutates: true,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/applications/{}/operations", o.app),
+            body: none,
+            needed: Read,
+            ok: 200,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
+            path: |o| format!("/api/v1/operations/{}", o.operation),
+            body: none,
+            needed: Read,
+            ok: 200,
             mutates: false,
         },
     ]
@@ -530,6 +577,7 @@ fn expected(case: &Case, caller: &Caller, target: Target) -> u16 {
 }
 
 async fn every_endpoint_role_and_tenant(api: TestApi) {
+    let api = api.without_worker();
     let root = api.admin().await;
     let mut callers = Vec::new();
     let (owner_id, owner_token) = api.user(&root, "owner", "developer").await;

@@ -263,8 +263,8 @@ fn an_application_answers_at_its_domain_through_the_router_and_through_a_rolling
     assert_eq!(view["traffic"]["errors"], 0, "{view}");
 
     // Stopped: the 503 page says so; started again: served.
-    let (status, _) = api.call("POST", &format!("/api/v1/applications/{app_id}/stop"), None);
-    assert_eq!(status, 200);
+    let op = api.operate("POST", &format!("/api/v1/applications/{app_id}/stop"), None);
+    assert_eq!(op["status"], "success", "{op}");
     let r = eventually(Duration::from_secs(10), || {
         https(https_port, "shop.test", "/")
             .ok()
@@ -272,12 +272,12 @@ fn an_application_answers_at_its_domain_through_the_router_and_through_a_rolling
     })
     .expect("a stopped application answers 503");
     assert!(r.body.contains("stopped"), "{}", r.body);
-    let (status, _) = api.call(
+    let op = api.operate(
         "POST",
         &format!("/api/v1/applications/{app_id}/start"),
         None,
     );
-    assert_eq!(status, 200);
+    assert_eq!(op["status"], "success", "{op}");
     eventually(Duration::from_secs(10), || {
         https(https_port, "shop.test", "/")
             .ok()

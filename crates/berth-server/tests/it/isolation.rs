@@ -474,8 +474,8 @@ fn a_container_of_one_project_reaches_its_own_applications_by_name_and_no_replic
     assert!(!ok, "B's service name was reached from A's network");
     drop(client);
 
-    let (status, body) = alice.call("POST", &format!("/api/v1/applications/{app_a}/stop"), None);
-    assert_eq!(status, 200, "{body}");
+    let op = alice.operate("POST", &format!("/api/v1/applications/{app_a}/stop"), None);
+    assert_eq!(op["status"], "success", "{op}");
     // Its replicas may take their stop grace period to end; until then it is still 409.
     let deleted = crate::edge::eventually(Duration::from_secs(30), || {
         let (status, body) = alice.call("DELETE", &vol_a_path, None);
@@ -788,8 +788,8 @@ fn from_another_host_a_domain_is_reached_only_through_the_router_and_a_published
         "the published port {published} answers the second host"
     );
 
-    let (status, body) = bob.call("DELETE", &format!("/api/v1/applications/{mallory}"), None);
-    assert_eq!(status, 204, "{body}");
+    let op = bob.operate("DELETE", &format!("/api/v1/applications/{mallory}"), None);
+    assert_eq!(op["status"], "success", "{op}");
     drop(_open);
     drop(_web);
     terminate(b);

@@ -185,6 +185,14 @@ impl Api<'_> {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// Asks for an operation (start, stop, restart, scale, delete), which answers 202 at once,
+    /// and waits until it ends; returns it.
+    pub(crate) fn operate(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, op) = self.call(method, path, body);
+        assert_eq!(status, 202, "{op}");
+        wait_operation(self.addr, &self.token, op["id"].as_str().unwrap())
+    }
+
     /// Waits until the deployment ends; returns it with its steps.
     pub(crate) fn wait(&self, id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(300);
@@ -565,33 +573,73 @@ fn a_signed_push_becomes_a_running_application_and_every_outcome_is_handled() {
         "the rollback deployed the first deployment's environment, not today's"
     );
 
-    // Stop, start, scale, restart, runtime logs.
-    let (status, rt) = api.call("POST", &format!("/api/v1/applications/{app_id}/stop"), None);
-    assert_eq!((status, rt["running"].as_u64()), (200, Some(0)), "{rt}");
-    let (status, rt) = api.call(
+    // Stop, start, scale, restart, runtime logs: each answers at once and runs in the
+    // background.
+    let running = |api: &Api| {
+        let (status, rt) = api.call(
+            "GET",
+            &format!("/api/v1/applications/{app_id}/runtime"),
+            None,
+        );
+        assert_eq!(status, 200, "{rt}");
+        rt["running"].as_u64()
+    };
+    let op = api.operate("POST", &format!("/api/v1/applications/{app_id}/stop"), None);
+    assert_eq!(
+        (op["status"].as_str(), running(&api)),
+        (Some("success"), Some(0)),
+        "{op}"
+    );
+    let (_, app) = api.call("GET", &format!("/api/v1/applications/{app_id}"), None);
+    assert_eq!(app["status"], "stopped", "{app}");
+    let op = api.operate(
         "POST",
         &format!("/api/v1/applications/{app_id}/start"),
         None,
     );
-    assert_eq!((status, rt["running"].as_u64()), (200, Some(2)), "{rt}");
-    let (status, rt) = api.call(
+    assert_eq!(
+        (op["status"].as_str(), running(&api)),
+        (Some("success"), Some(2)),
+        "{op}"
+    );
+    let op = api.operate(
         "POST",
         &format!("/api/v1/applications/{app_id}/scale"),
         Some(json!({ "replicas": 3 })),
     );
-    assert_eq!((status, rt["running"].as_u64()), (200, Some(3)), "{rt}");
+    assert_eq!(
+        (op["status"].as_str(), running(&api)),
+        (Some("success"), Some(3)),
+        "{op}"
+    );
+    let (_, ops) = api.call(
+        "GET",
+        &format!("/api/v1/applications/{app_id}/operations"),
+        None,
+    );
+    let kinds: Vec<&str> = ops["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["scale", "start", "stop"], "{ops}");
     let (status, _) = api.call(
         "POST",
         &format!("/api/v1/applications/{app_id}/scale"),
         Some(json!({ "replicas": -1 })),
     );
     assert_eq!(status, 422);
-    let (status, rt) = api.call(
+    let op = api.operate(
         "POST",
         &format!("/api/v1/applications/{app_id}/restart"),
         None,
     );
-    assert_eq!((status, rt["running"].as_u64()), (200, Some(3)), "{rt}");
+    assert_eq!(
+        (op["status"].as_str(), running(&api)),
+        (Some("success"), Some(3)),
+        "{op}"
+    );
     let (status, logs) = api.call("GET", &format!("/api/v1/applications/{app_id}/logs"), None);
     assert_eq!(status, 200);
     assert!(
@@ -725,6 +773,30 @@ fn untagged_left(layers: &[String], within: Duration) -> Vec<String> {
     })
 }
 
+/// Waits until the operation ends; returns it.
+pub(crate) fn wait_operation(addr: &str, token: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let (status, text) = request(
+            addr,
+            "GET",
+            &format!("/api/v1/operations/{id}"),
+            Some(token),
+            None,
+        );
+        let op: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert_eq!(status, 200, "{op}");
+        if ["success", "failed"].contains(&op["status"].as_str().unwrap_or("")) {
+            return op;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "operation {id} did not end: {op}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Deletes the test's application (and so its service) even when the test fails.
 pub(crate) struct Cleanup {
     pub(crate) addr: String,
@@ -741,9 +813,16 @@ impl Drop for Cleanup {
             Some(&self.token),
             None,
         );
-        if !std::thread::panicking() {
-            assert_eq!(status, 204, "{body}");
+        if std::thread::panicking() {
+            return;
         }
+        assert_eq!(status, 202, "{body}");
+        let op = wait_operation(
+            &self.addr,
+            &self.token,
+            json_of(&body)["id"].as_str().unwrap(),
+        );
+        assert_eq!(op["status"], "success", "{op}");
     }
 }
 

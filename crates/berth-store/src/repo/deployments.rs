@@ -36,6 +36,7 @@ pub(super) fn deployment_from(m: deployments::Model) -> Result<Deployment, Store
         snapshot: DeploymentSnapshot::from_json(m.config_snapshot)
             .map_err(|e| StoreError::Corrupt(format!("deployment {}: {e}", m.id)))?,
         rollback_of: m.rollback_of.map(DeploymentId::from_uuid),
+        cancel_requested: m.cancel_requested,
         created_at: m.created_at,
         started_at: m.started_at,
         finished_at: m.finished_at,
@@ -241,13 +242,15 @@ impl Scope {
         Ok(())
     }
 
-    /// Queues a deployment (`pending`).
+    /// Queues a deployment (`pending`), the application's row locked first (see
+    /// [`Scope::lock_application`]) so that queueing and claiming its work take turns.
     pub async fn create_deployment(
         &self,
         application: ApplicationId,
         new: NewDeployment,
     ) -> Result<Deployment, StoreError> {
         self.application(application).await?;
+        self.lock_application(application).await?;
         let m = deployments::Model {
             id: DeploymentId::new().as_uuid(),
             application_id: application.as_uuid(),
@@ -260,6 +263,7 @@ impl Scope {
             message: None,
             config_snapshot: new.snapshot.to_json(),
             rollback_of: new.rollback_of.map(|d| d.as_uuid()),
+            cancel_requested: false,
             created_at: now(),
             started_at: None,
             finished_at: None,
@@ -405,6 +409,38 @@ impl Scope {
             ));
         }
         self.deployment(id).await
+    }
+
+    /// Asks for a running deployment to stop: the process running it (this one or another on
+    /// the same database) sees the request and cancels it. `false` when it has ended already.
+    pub async fn request_cancel(&self, id: DeploymentId) -> Result<bool, StoreError> {
+        self.deployment(id).await?;
+        let r = deployments::Entity::update_many()
+            .col_expr(deployments::Column::CancelRequested, true.into())
+            .filter(deployments::Column::Id.eq(id.as_uuid()))
+            .filter(deployments::Column::Status.is_in(["building", "deploying"]))
+            .exec(self.connection())
+            .await?;
+        Ok(r.rows_affected > 0)
+    }
+
+    /// Of the deployments `ids`, the ones someone asked to stop.
+    pub async fn cancel_requested(
+        &self,
+        ids: &[DeploymentId],
+    ) -> Result<Vec<DeploymentId>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<uuid::Uuid> = deployments::Entity::find()
+            .filter(deployments::Column::Id.is_in(ids.iter().map(|d| d.as_uuid())))
+            .filter(deployments::Column::CancelRequested.eq(true))
+            .select_only()
+            .column(deployments::Column::Id)
+            .into_tuple()
+            .all(self.connection())
+            .await?;
+        Ok(rows.into_iter().map(DeploymentId::from_uuid).collect())
     }
 
     pub async fn set_deployment_build(

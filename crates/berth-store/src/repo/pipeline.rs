@@ -2,16 +2,15 @@
 //! deployments, claimed one at a time), webhook secrets and the deliveries already received.
 
 use berth_domain::*;
-use sea_orm::sea_query::LockBehavior;
 use sea_orm::sea_query::LockType;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{found, now};
 use crate::entity::{applications, deployments, git_sources, webhook_deliveries};
 use crate::tokens::{generate, TokenKind};
 use crate::{Backend, Scope, StoreError};
 
-const ACTIVE: [&str; 2] = ["building", "deploying"];
+use super::operations::ACTIVE_DEPLOYMENTS as ACTIVE;
 
 impl Scope {
     /// Ends every other pending deployment of `application` as `cancelled`, superseded by
@@ -22,6 +21,9 @@ impl Scope {
         application: ApplicationId,
         by: DeploymentId,
     ) -> Result<Vec<DeploymentId>, StoreError> {
+        // The application's row first, as a claim takes it, so the two never wait on each
+        // other's deployment rows.
+        self.lock_application(application).await?;
         let older: Vec<uuid::Uuid> = deployments::Entity::find()
             .filter(deployments::Column::ApplicationId.eq(application.as_uuid()))
             .filter(deployments::Column::Status.eq("pending"))
@@ -62,44 +64,35 @@ impl Scope {
     /// whose application has none running. Of an application's pending deployments the newest
     /// is taken and the older ones end `cancelled`, superseded by it. The taken one moves to
     /// `building`, or to `deploying` when it has its image already (a rollback or a redeploy).
-    /// On Postgres the rows are locked (`FOR UPDATE SKIP LOCKED`, then the application's row)
-    /// so that several workers, in one process or many, never take the same deployment or two
-    /// of one application; SQLite's single writer makes the transaction exclusive anyway.
+    /// On Postgres the application's row is locked before any of its deployments is touched
+    /// (see [`Scope::lock_application`]), so that several workers, in one process or many,
+    /// never take the same deployment or two of one application, and a queueing request never
+    /// deadlocks with a claim; SQLite's single writer makes the transaction exclusive anyway.
     pub async fn claim_next_deployment(
         &self,
         limit: usize,
     ) -> Result<Option<(Deployment, Vec<Deployment>)>, StoreError> {
         let running = deployments::Entity::find()
             .filter(deployments::Column::Status.is_in(ACTIVE))
-            .all(self.connection())
+            .count(self.connection())
             .await?;
-        if running.len() >= limit {
+        if running >= limit as u64 {
             return Ok(None);
         }
-        let busy: Vec<uuid::Uuid> = running.iter().map(|d| d.application_id).collect();
-        let mut next = deployments::Entity::find()
+        // An application with a deployment or an operation running waits.
+        let busy = self.busy_applications().await?;
+        let next = deployments::Entity::find()
             .filter(deployments::Column::Status.eq("pending"))
             .filter(deployments::Column::ApplicationId.is_not_in(busy))
             .order_by_asc(deployments::Column::CreatedAt)
             .limit(1);
-        if self.backend() == Backend::Postgres {
-            next = next.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-        }
         let Some(first) = next.one(self.connection()).await? else {
             return Ok(None);
         };
         let app = first.application_id;
         if self.backend() == Backend::Postgres {
-            applications::Entity::find_by_id(app)
-                .lock(LockType::Update)
-                .one(self.connection())
-                .await?;
-            let started_meanwhile = deployments::Entity::find()
-                .filter(deployments::Column::ApplicationId.eq(app))
-                .filter(deployments::Column::Status.is_in(ACTIVE))
-                .one(self.connection())
-                .await?;
-            if started_meanwhile.is_some() {
+            self.lock_application(ApplicationId::from_uuid(app)).await?;
+            if self.busy_applications().await?.contains(&app) {
                 return Ok(None);
             }
         }
@@ -139,6 +132,23 @@ impl Scope {
         };
         let claimed = self.transition_deployment(newest_id, to, None).await?;
         Ok(Some((claimed, superseded)))
+    }
+
+    /// On Postgres, locks the application's row until the transaction ends: whoever queues,
+    /// supersedes or claims work of an application takes this lock before touching its
+    /// deployment or operation rows, so two of them (in one process or many) run one after the
+    /// other and never wait on each other. SQLite's single writer serialises them anyway.
+    pub async fn lock_application(&self, application: ApplicationId) -> Result<(), StoreError> {
+        if self.backend() == Backend::Postgres {
+            // `NO KEY UPDATE`: a transaction that inserted a row referring to the application
+            // (a deployment, a webhook delivery) holds a key-share lock on it, which this does
+            // not wait for; two of these wait for each other.
+            applications::Entity::find_by_id(application.as_uuid())
+                .lock(LockType::NoKeyUpdate)
+                .one(self.connection())
+                .await?;
+        }
+        Ok(())
     }
 
     /// The application's webhook secret, decrypted, if it has one.

@@ -26,6 +26,7 @@ const TENANT_TABLES: &[&str] = &[
     "deployments",
     "deployment_steps",
     "deployment_logs",
+    "operations",
     "api_tokens",
     "sessions",
     "audit_log",
@@ -71,6 +72,17 @@ async fn alice_world(db: &TestDb) -> (User, Project, Application) {
         )
         .await
         .unwrap();
+    s.create_operation(
+        a.id,
+        berth_store::NewOperation {
+            kind: OperationKind::Stop,
+            replicas: None,
+            delete_volumes: false,
+            requested_by: Some(alice.id),
+        },
+    )
+    .await
+    .unwrap();
     s.create_service_token(
         a.id,
         Label::parse("ci").unwrap(),

@@ -1,0 +1,52 @@
+//! Old history goes: deployment log lines and ended deployments past their retention (each
+//! application's newest successful deployment always stays, a rollback's target), and webhook
+//! delivery ids after a week (git hosts retry within hours).
+
+use std::time::Duration;
+
+use berth_events::CancelToken;
+use berth_store::{Actor, StoreError};
+
+use crate::Pipeline;
+
+impl Pipeline {
+    /// Applies the retention settings now and every six hours.
+    pub(crate) async fn retention_loop(self, shutdown: CancelToken) {
+        loop {
+            if let Err(e) = self.prune().await {
+                tracing::warn!(error = %e, "retention skipped");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(6 * 3600)) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Deletes what the retention settings say is too old, by the pipeline's clock; returns
+    /// the lines and deployments that went.
+    pub async fn prune(&self) -> Result<(u64, u64), StoreError> {
+        let now = self.inner.clock.now();
+        let ago =
+            |d: Duration| now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        let scope = self.inner.store.scope(Actor::System).await?;
+        let pruned = scope
+            .prune_history(
+                ago(self.inner.settings.log_retention),
+                ago(self.inner.settings.deployment_retention),
+            )
+            .await?;
+        scope
+            .prune_webhook_deliveries(ago(Duration::from_secs(7 * 24 * 3600)))
+            .await?;
+        scope.commit().await?;
+        if pruned != (0, 0) {
+            tracing::info!(
+                log_lines = pruned.0,
+                deployments = pruned.1,
+                "old deployment history pruned"
+            );
+        }
+        Ok(pruned)
+    }
+}
