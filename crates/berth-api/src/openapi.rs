@@ -5,8 +5,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    applications, audit, auth, certificates, history, operations, pipeline, projects, runtime,
-    settings, teams, users, webhooks,
+    applications, audit, auth, certificates, domains, environment, history, operations, pipeline,
+    projects, runtime, service_tokens, settings, teams, users, volumes, webhooks,
 };
 
 #[derive(Debug, OpenApi)]
@@ -26,12 +26,12 @@ use crate::routes::{
         projects::list_projects, projects::create_project, projects::get_project, projects::update_project, projects::delete_project,
         applications::list_applications, applications::create_application, applications::get_application,
         applications::update_application, applications::delete_application,
-        applications::list_env, applications::set_env, applications::delete_env,
-        applications::list_volumes, applications::create_volume, applications::delete_volume,
-        applications::list_domains, applications::create_domain, applications::get_domain, applications::update_domain,
-        applications::delete_domain,
+        environment::list_env, environment::set_env, environment::delete_env,
+        volumes::list_volumes, volumes::create_volume, volumes::delete_volume,
+        domains::list_domains, domains::create_domain, domains::get_domain, domains::update_domain,
+        domains::delete_domain,
         certificates::renew_certificate, certificates::upload_certificate, certificates::delete_certificate,
-        applications::list_service_tokens, applications::create_service_token, applications::delete_service_token,
+        service_tokens::list_service_tokens, service_tokens::create_service_token, service_tokens::delete_service_token,
         history::list_deployments, history::get_deployment, history::deployment_logs,
         history::list_builds, history::latest_successful_build, history::get_build,
         pipeline::create_deployment, pipeline::cancel_deployment, pipeline::rollback_deployment,

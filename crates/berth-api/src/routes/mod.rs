@@ -4,14 +4,18 @@ pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod certificates;
+pub mod domains;
+pub mod environment;
 pub mod history;
 pub mod operations;
 pub mod pipeline;
 pub mod projects;
 pub mod runtime;
+pub mod service_tokens;
 pub mod settings;
 pub mod teams;
 pub mod users;
+pub mod volumes;
 pub mod webhooks;
 
 use actix_web::web;
@@ -28,6 +32,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(teams::routes)
             .configure(projects::routes)
             .configure(applications::routes)
+            .configure(environment::routes)
+            .configure(volumes::routes)
+            .configure(domains::routes)
+            .configure(service_tokens::routes)
             .configure(certificates::routes)
             .configure(history::routes)
             .configure(operations::routes)

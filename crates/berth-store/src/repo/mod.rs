@@ -4,23 +4,29 @@
 
 mod applications;
 mod audit;
+mod certificates;
+mod databases;
 mod deployments;
+mod domains;
 mod hosts;
 mod operations;
 mod pipeline;
 mod projects;
-mod resources;
+mod settings;
 mod tokens;
 mod users;
+mod volumes;
 
 pub use applications::*;
 pub use audit::*;
+pub use certificates::*;
+pub use databases::*;
 pub use deployments::*;
 pub use operations::*;
 pub use projects::*;
-pub use resources::*;
 pub use tokens::*;
 pub use users::*;
+pub use volumes::*;
 
 use std::str::FromStr;
 

@@ -1,0 +1,54 @@
+//! Projects.
+
+use berth_domain::*;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::*;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectCreate {
+    pub name: String,
+    pub description: Option<String>,
+    /// A team of the caller's that manages the project with them.
+    pub team_id: Option<uuid::Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectUpdate {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub team_id: Option<Option<uuid::Uuid>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub owner_id: uuid::Uuid,
+    pub team_id: Option<uuid::Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Project> for ProjectView {
+    fn from(p: Project) -> Self {
+        Self {
+            id: p.id.as_uuid(),
+            name: p.name.into_inner(),
+            description: p.description.map(Description::into_inner),
+            owner_id: p.owner_id.as_uuid(),
+            team_id: p.team_id.map(|t| t.as_uuid()),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}

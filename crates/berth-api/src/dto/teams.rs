@@ -1,0 +1,93 @@
+//! Teams and their members.
+
+use berth_domain::error::Validator;
+use berth_domain::*;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::*;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamCreate {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamUpdate {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Team> for TeamView {
+    fn from(t: Team) -> Self {
+        Self {
+            id: t.id.as_uuid(),
+            name: t.name.into_inner(),
+            description: t.description.map(Description::into_inner),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+pub fn parse_team(
+    name: &str,
+    description: &Option<String>,
+) -> Result<(TeamName, Option<Description>), ValidationError> {
+    let mut v = Validator::new();
+    let name = v.check("name", TeamName::parse(name));
+    let description = parse_opt_description(&mut v, "description", description);
+    v.finish()?;
+    Ok((
+        name.ok_or_else(|| ValidationError::field("name", "invalid"))?,
+        description.flatten(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberAdd {
+    pub user_id: uuid::Uuid,
+    /// `owner`, `admin`, `member` or `viewer`.
+    pub role: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberUpdate {
+    pub role: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberView {
+    pub user_id: uuid::Uuid,
+    pub username: String,
+    pub role: String,
+    pub joined_at: DateTime<Utc>,
+}
+
+impl From<(TeamMember, Username)> for MemberView {
+    fn from((m, name): (TeamMember, Username)) -> Self {
+        Self {
+            user_id: m.user_id.as_uuid(),
+            username: name.into_inner(),
+            role: m.role.as_str().into(),
+            joined_at: m.joined_at,
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! An application's volumes.
+
+use berth_domain::*;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeCreate {
+    pub name: String,
+    pub mount_path: String,
+    pub size_gb: i64,
+    /// `docker_volume` (default) or `bind`.
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VolumeView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    /// The Docker volume's name, berth's own (`berth-vol-<id>`).
+    pub engine_name: String,
+    pub kind: String,
+    pub mount_path: String,
+    pub size_gb: u32,
+    pub application_id: Option<uuid::Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Volume> for VolumeView {
+    fn from(v: Volume) -> Self {
+        Self {
+            id: v.id.as_uuid(),
+            name: v.name.into_inner(),
+            engine_name: v.engine_name.into_inner(),
+            kind: v.kind.as_str().into(),
+            mount_path: v.mount_path.into_inner(),
+            size_gb: v.size_gb.get(),
+            application_id: match v.owner {
+                VolumeOwner::Application(a) => Some(a.as_uuid()),
+                VolumeOwner::Database(_) => None,
+            },
+            created_at: v.created_at,
+        }
+    }
+}

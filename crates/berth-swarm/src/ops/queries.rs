@@ -1,0 +1,162 @@
+//! What runs: a service's status, where its replicas are reached, the managed services.
+
+use crate::error::is_not_found;
+use crate::{Swarm, SwarmError};
+use berth_domain::service::labels;
+use bollard::models::TaskState;
+use bollard::query_parameters::{ListServicesOptions, ListTasksOptions};
+use std::collections::HashMap;
+
+use super::*;
+
+impl Swarm {
+    /// Desired and running replicas, the update state, the last task error and every task the
+    /// engine still remembers.
+    pub async fn status(&self, name: &str) -> Result<ServiceStatus, SwarmError> {
+        let service = self.require(name).await?;
+        let tasks = self.tasks(&service).await?;
+        Ok(status_of(&service, &tasks))
+    }
+
+    /// Where this host reaches `container_port` on each running replica: the replica's
+    /// address on [`GATEWAY_BRIDGE`], whether or not the port is published. A replica on
+    /// another node, or one not attached to the bridge yet, is not listed.
+    pub async fn endpoints(
+        &self,
+        name: &str,
+        container_port: u16,
+    ) -> Result<Vec<Endpoint>, SwarmError> {
+        self.endpoints_on(name, container_port, None).await
+    }
+
+    /// [`Self::endpoints`] with the bridge's addresses read already (by
+    /// [`Self::bridge_addresses`]), so a caller asking for many services reads them once.
+    pub async fn endpoints_on(
+        &self,
+        name: &str,
+        container_port: u16,
+        bridge: Option<&HashMap<String, std::net::IpAddr>>,
+    ) -> Result<Vec<Endpoint>, SwarmError> {
+        let status = self.status(name).await?;
+        let running: Vec<TaskInfo> = status
+            .tasks
+            .into_iter()
+            .filter(|t| t.desired == "running" && t.state == "running")
+            .collect();
+        if running.is_empty() {
+            return Ok(Vec::new());
+        }
+        let read;
+        let bridge = match bridge {
+            Some(b) => b,
+            None => {
+                read = self.bridge_addresses().await?;
+                &read
+            }
+        };
+        Ok(running
+            .into_iter()
+            .filter_map(|t| {
+                let ip = *bridge.get(t.container_id.as_deref()?)?;
+                Some(Endpoint {
+                    task_id: t.id,
+                    node_id: t.node_id,
+                    addr: std::net::SocketAddr::new(ip, container_port),
+                })
+            })
+            .collect())
+    }
+
+    /// Container id -> its IPv4 address on [`GATEWAY_BRIDGE`], on this node.
+    pub async fn bridge_addresses(&self) -> Result<HashMap<String, std::net::IpAddr>, SwarmError> {
+        let network = match self
+            .docker
+            .inspect_network(
+                GATEWAY_BRIDGE,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+        {
+            Ok(n) => n,
+            // No task has run on this node yet: the engine makes the bridge with the first.
+            Err(e) if is_not_found(&e) => return Ok(HashMap::new()),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(network
+            .containers
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(id, c)| {
+                let cidr = c.ipv4_address?;
+                let ip = cidr.split('/').next()?.parse().ok()?;
+                Some((id, ip))
+            })
+            .collect())
+    }
+
+    /// Every service berth manages, with desired replicas and those running (and healthy) as
+    /// the service's own tasks, not counting old ones still draining after an update.
+    pub async fn list_managed(&self) -> Result<Vec<ManagedService>, SwarmError> {
+        let services = self
+            .docker
+            .list_services(Some(ListServicesOptions {
+                filters: Some(HashMap::from([(
+                    "label".to_owned(),
+                    vec![format!("{}=true", labels::MANAGED)],
+                )])),
+                status: None,
+            }))
+            .await?;
+        let tasks = self
+            .docker
+            .list_tasks(Some(ListTasksOptions {
+                filters: Some(HashMap::from([(
+                    "desired-state".to_owned(),
+                    vec!["running".to_owned()],
+                )])),
+            }))
+            .await?;
+        let mut running: HashMap<String, u32> = HashMap::new();
+        for t in &tasks {
+            let is_running = t
+                .status
+                .as_ref()
+                .and_then(|s| s.state)
+                .is_some_and(|s| s == TaskState::RUNNING);
+            if let (true, Some(id)) = (is_running, &t.service_id) {
+                *running.entry(id.clone()).or_default() += 1;
+            }
+        }
+        Ok(services
+            .into_iter()
+            .map(|s| {
+                let label = |k: &str| {
+                    s.spec
+                        .as_ref()
+                        .and_then(|sp| sp.labels.as_ref())
+                        .and_then(|l| l.get(k).cloned())
+                };
+                ManagedService {
+                    name: s
+                        .spec
+                        .as_ref()
+                        .and_then(|sp| sp.name.clone())
+                        .unwrap_or_default(),
+                    application_id: label(labels::APPLICATION),
+                    deployment_id: label(labels::DEPLOYMENT),
+                    desired: replicas_of(&s),
+                    running: s
+                        .id
+                        .as_ref()
+                        .and_then(|id| running.get(id).copied())
+                        .unwrap_or(0),
+                    update_state: s
+                        .update_status
+                        .as_ref()
+                        .and_then(|u| u.state)
+                        .map(|st| st.to_string()),
+                }
+            })
+            .collect())
+    }
+}
