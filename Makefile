@@ -35,6 +35,7 @@ check-architecture:
 	scripts/check-architecture.sh
 
 nextest:
+	$(CARGO) build --locked -p berth-server
 	scripts/test-postgres.sh $(CARGO) nextest run --locked --workspace --no-fail-fast
 
 test: deps fmt lint check-architecture base-image nextest

@@ -16,6 +16,7 @@ rules=(
   "berth-deploy|all|actix-web berth-api"
   "berth-proxy|all|sea-orm sqlx actix-web bollard berth-store berth-swarm berth-build instant-acme"
   "berth-acme|all|sea-orm sqlx actix-web bollard berth-store berth-swarm berth-build berth-proxy"
+  "berth-edge|all|actix-web berth-api berth-deploy berth-build git2"
 )
 for rule in "${rules[@]}"; do
   IFS='|' read -r crate scope forbidden <<<"$rule"

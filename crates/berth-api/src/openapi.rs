@@ -34,7 +34,7 @@ use crate::routes::{
         service_tokens::list_service_tokens, service_tokens::create_service_token, service_tokens::delete_service_token,
         history::list_deployments, history::get_deployment, history::deployment_logs,
         history::list_builds, history::latest_successful_build, history::get_build,
-        pipeline::create_deployment, pipeline::cancel_deployment, pipeline::rollback_deployment,
+        pipeline::create_deployment, pipeline::redeploy_application, pipeline::cancel_deployment, pipeline::rollback_deployment,
         pipeline::stream_deployment_logs, pipeline::get_webhook, pipeline::rotate_webhook,
         runtime::runtime, runtime::start, runtime::stop, runtime::restart, runtime::scale,
         runtime::logs, runtime::stream_logs,

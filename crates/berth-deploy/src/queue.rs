@@ -44,6 +44,38 @@ impl Pipeline {
         self.queue(scope, app.id, new).await
     }
 
+    /// Queues a redeploy: the application's newest successful build again, with its
+    /// configuration and environment as they are now, without cloning or building (after an
+    /// environment change, say). An application built from an image just deploys it.
+    pub async fn redeploy(
+        &self,
+        scope: Scope,
+        app: &Application,
+        user: Option<UserId>,
+    ) -> Result<Deployment, DeployError> {
+        let build = match &app.source {
+            berth_domain::ApplicationSource::Git(_) => {
+                let Some(b) = scope.latest_successful_build(app.id).await? else {
+                    return Err(DeployError::RollbackNotPossible(
+                        "the application has no successful build to deploy again: deploy it instead",
+                    ));
+                };
+                Some(b)
+            }
+            berth_domain::ApplicationSource::Image { .. } => None,
+        };
+        let new = NewDeployment {
+            trigger: DeploymentTrigger::Redeploy,
+            triggered_by: user,
+            service_token_id: None,
+            commit_sha: build.as_ref().and_then(|b| b.commit_sha.clone()),
+            build_id: build.map(|b| b.id),
+            snapshot: scope.snapshot(app.id).await?,
+            rollback_of: None,
+        };
+        self.queue(scope, app.id, new).await
+    }
+
     /// Queues `target`, an earlier successful deployment, again: its build (or image) and its
     /// snapshot, environment included, without building.
     pub async fn rollback(

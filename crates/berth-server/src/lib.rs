@@ -4,8 +4,6 @@
 //! Architecture invariant: the only crate that reads configuration, the environment and the
 //! command line, and the only one that picks concrete adapters for the other crates.
 
-pub mod certs;
-pub mod edge;
 pub mod settings;
 
 use std::time::Instant;
@@ -231,8 +229,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let shutdown = berth_events::CancelToken::new();
     let bus = state.bus.clone();
-    let swarm = edge::SwarmCell::default();
-    let router = edge::Edge::router(&settings)?;
+    let swarm = berth_edge::SwarmCell::default();
+    let edge_settings = edge_settings(&settings);
+    let router = berth_edge::Edge::router(&edge_settings)?;
     state.router = router.clone();
     let server = actix_web::HttpServer::new(move || berth_api::build_app(state.clone()))
         .workers(2)
@@ -241,8 +240,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addrs = server.addrs();
     if let Some(router) = router {
-        edge::Edge::start(
-            &settings,
+        berth_edge::Edge::start(
+            &edge_settings,
             router.clone(),
             store.clone(),
             &bus,
@@ -252,14 +251,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         )
         .await
         .context("starting the edge router")?;
-        certs::Certs::start(
-            &settings,
+        berth_edge::Certs::start(
+            cert_settings(&settings)?,
             store.clone(),
             bus.clone(),
             router,
             shutdown.clone(),
-        )
-        .context("starting certificates")?;
+        );
     }
     let server = server.run();
     tokio::spawn(prepare_engines(
@@ -286,7 +284,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 async fn prepare_engines(
     settings: Settings,
     pipeline: berth_deploy::Pipeline,
-    router_swarm: edge::SwarmCell,
+    router_swarm: berth_edge::SwarmCell,
     shutdown: berth_events::CancelToken,
 ) {
     let swarm_settings = berth_swarm::SwarmSettings {
@@ -336,6 +334,47 @@ async fn prepare_engines(
     };
     pipeline.start(engines, shutdown);
     tracing::info!("deployment pipeline started");
+}
+
+/// The router's part of the settings.
+fn edge_settings(settings: &Settings) -> berth_edge::EdgeSettings {
+    berth_edge::EdgeSettings {
+        proxy_http: settings.proxy_http,
+        proxy_https: settings.proxy_https,
+        https_public_port: settings.proxy_https_public_port,
+        api_hosts: api_hosts(settings),
+    }
+}
+
+/// The certificates' part of the settings.
+fn cert_settings(settings: &Settings) -> anyhow::Result<berth_edge::CertSettings> {
+    let dns = match &settings.acme_dns {
+        Some(d) => Some(
+            berth_acme::Rfc2136::new(d.server, &d.zone, &d.key_name, d.key_secret.expose())
+                .context("acme_dns_*")?,
+        ),
+        None => None,
+    };
+    Ok(berth_edge::CertSettings {
+        acme: settings
+            .acme_directory
+            .as_ref()
+            .map(|url| berth_acme::AcmeSettings {
+                directory_url: url.clone(),
+                contact_email: settings.acme_email.clone(),
+                ca_root: settings.acme_ca_root.clone(),
+            }),
+        dns,
+        api_hosts: api_hosts(settings),
+    })
+}
+
+fn api_hosts(settings: &Settings) -> Vec<String> {
+    settings
+        .api_hosts
+        .iter()
+        .map(|h| h.as_str().to_owned())
+        .collect()
 }
 
 #[allow(clippy::print_stdout)]

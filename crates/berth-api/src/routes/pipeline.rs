@@ -28,6 +28,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::post().to(create_deployment),
     )
     .route(
+        "/applications/{id}/redeploy",
+        web::post().to(redeploy_application),
+    )
+    .route(
         "/deployments/{id}/cancel",
         web::post().to(cancel_deployment),
     )
@@ -112,6 +116,35 @@ pub async fn create_deployment(
                 commit,
             },
         )
+        .await?;
+    Ok(HttpResponse::Accepted().json(DeploymentView::from(d)))
+}
+
+/// Deploys the application's newest successful build again with its configuration and
+/// environment as they are now, without building (after changing a variable, say): 202 with
+/// the queued deployment; 409 when it has no successful build yet.
+#[utoipa::path(post, path = "/api/v1/applications/{id}/redeploy", tag = "deployments", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 202, body = DeploymentView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn redeploy_application(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = caller.scope(&state).await?;
+    let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Write).await?;
+    super::audit(
+        &s,
+        &caller,
+        "deployment.redeploy",
+        "application",
+        app.id,
+        serde_json::json!({}),
+    )
+    .await?;
+    let d = state
+        .pipeline
+        .redeploy(s, &app, caller.user().ok().map(|u| u.id))
         .await?;
     Ok(HttpResponse::Accepted().json(DeploymentView::from(d)))
 }

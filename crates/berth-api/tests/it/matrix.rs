@@ -461,6 +461,15 @@ fn cases() -> Vec<Case> {
             mutates: false,
         },
         Case {
+            // An image application is deployed again as it is.
+            method: "POST",
+            path: |o| format!("/api/v1/applications/{}/redeploy", o.app),
+            body: none,
+            needed: Write,
+            ok: 202,
+            mutates: false,
+        },
+        Case {
             method: "POST",
             path: |o| format!("/api/v1/deployments/{}/cancel", o.deployment),
             body: none,

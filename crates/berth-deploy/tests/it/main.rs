@@ -791,3 +791,32 @@ async fn reconciliation_follows_what_runs() {
     assert_eq!(w.application().await.status, ApplicationStatus::Stopped);
     assert_eq!(w.pipeline.reconcile().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_redeploy_takes_todays_environment_without_building() {
+    let w = world(true).await;
+    assert!(
+        matches!(
+            w.pipeline.redeploy(w.scope().await, &w.app, None).await,
+            Err(DeployError::RollbackNotPossible(_))
+        ),
+        "nothing was built yet"
+    );
+    w.set_env("GREETING", "one", false).await;
+    let first = w.ended(w.deploy().await.id).await;
+    let image = w.service().unwrap().spec.image;
+    w.set_env("GREETING", "two", false).await;
+    let again = w
+        .pipeline
+        .redeploy(w.scope().await, &w.app, None)
+        .await
+        .unwrap();
+    assert_eq!(again.trigger, DeploymentTrigger::Redeploy);
+    assert_eq!(again.build_id, first.build_id);
+    let again = w.ended(again.id).await;
+    assert_eq!(again.status, DeploymentStatus::Success, "{again:?}");
+    assert_eq!(w.engines.builds(), 1, "nothing was built");
+    let spec = w.service().unwrap().spec;
+    assert_eq!(spec.image, image);
+    assert_eq!(env_of(&spec), [("GREETING".to_owned(), "two".to_owned())]);
+}

@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used)] // test helpers fail loudly by design
-//! End-to-end tests of the real `berth` binary: started as a user would start it, on a free
-//! port, driven over HTTP, stopped with a signal.
+//! System tests of the real `berth` binary: started as a user would start it, on a free port,
+//! driven over HTTP, stopped with a signal, against Postgres, the Docker engine and the router.
+//! The binary is `target/<profile>/berth` beside these tests (`make test` builds it first), or
+//! the one `BERTH_BIN` names.
 
 mod edge;
 mod isolation;
@@ -12,6 +14,26 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// The `berth` binary under test.
+fn berth_bin() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("BERTH_BIN") {
+        return path.into();
+    }
+    // This test runs as target/<profile>/deps/system-<hash>.
+    let exe = std::env::current_exe().expect("the test's own path");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("berth"))
+        .expect("the target directory");
+    assert!(
+        bin.exists(),
+        "{} does not exist: build it first (`cargo build -p berth-server`; `make test` does)",
+        bin.display()
+    );
+    bin
+}
+
 struct Berth {
     child: Child,
     addr: String,
@@ -21,7 +43,7 @@ struct Berth {
 /// Starts `berth serve` with the given extra arguments and environment and waits for it to
 /// say where it listens.
 fn start(args: &[&str], env: &[(&str, &str)]) -> Berth {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+    let mut cmd = Command::new(berth_bin());
     cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .env_remove("BERTH_DATABASE_URL")
@@ -235,7 +257,7 @@ fn a_database_that_is_down_is_a_clear_error() {
         .unwrap()
         .port();
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+    let out = Command::new(berth_bin())
         .args([
             "serve",
             "--listen",
@@ -264,7 +286,7 @@ fn a_database_that_is_down_is_a_clear_error() {
 #[test]
 fn migrate_applies_the_schema_and_exits() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+    let out = Command::new(berth_bin())
         .args(["migrate", "--data-dir", dir.path().to_str().unwrap()])
         .output()
         .unwrap();
@@ -279,7 +301,7 @@ fn migrate_applies_the_schema_and_exits() {
 
 #[test]
 fn bad_settings_are_refused_with_their_name() {
-    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+    let out = Command::new(berth_bin())
         .args(["serve"])
         .env("BERTH_LISTEN", "everywhere")
         .output()
@@ -449,7 +471,7 @@ fn a_team_works_through_the_api_on_postgres() {
 fn an_admin_can_be_created_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+    let out = Command::new(berth_bin())
         .args([
             "user",
             "create",
@@ -470,7 +492,7 @@ fn an_admin_can_be_created_from_the_command_line() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let bad = Command::new(env!("CARGO_BIN_EXE_berth"))
+    let bad = Command::new(berth_bin())
         .args([
             "user",
             "create",
@@ -501,10 +523,7 @@ fn an_admin_can_be_created_from_the_command_line() {
 
 #[test]
 fn the_openapi_command_prints_the_document() {
-    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("openapi")
-        .output()
-        .unwrap();
+    let out = Command::new(berth_bin()).arg("openapi").output().unwrap();
     assert!(out.status.success());
     let doc = json_of(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(doc["info"]["title"], "berth");

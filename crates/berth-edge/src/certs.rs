@@ -19,8 +19,6 @@ use berth_proxy::Proxy;
 use berth_store::{Actor, NewCertificate, Store};
 use futures_util::StreamExt as _;
 
-use crate::settings::Settings;
-
 /// Orders one domain may make in an hour.
 pub const ORDERS_PER_HOUR: usize = 5;
 /// Orders running at the same time.
@@ -57,6 +55,38 @@ impl Http01 for RouterChallenges {
     }
 }
 
+/// Where certificates come from: the ACME CA (none: self-signed only), the DNS server that
+/// takes DNS-01 answers unless one is stored, and berth's own hosts.
+#[derive(Clone, Default)]
+pub struct CertSettings {
+    pub acme: Option<AcmeSettings>,
+    pub dns: Option<Rfc2136>,
+    pub api_hosts: Vec<String>,
+}
+
+impl std::fmt::Debug for CertSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertSettings")
+            .field("acme", &self.acme)
+            .field("dns", &self.dns.is_some())
+            .field("api_hosts", &self.api_hosts)
+            .finish()
+    }
+}
+
+/// Why certificates were not read or ordered.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    #[error(transparent)]
+    Store(#[from] berth_store::StoreError),
+    #[error(transparent)]
+    Acme(#[from] berth_acme::AcmeError),
+    #[error("ACME is off")]
+    AcmeOff,
+    #[error("the stored DNS-01 setting cannot be used: {0}")]
+    DnsSetting(String),
+}
+
 #[derive(Clone)]
 pub struct Certs {
     store: Store,
@@ -78,44 +108,27 @@ impl std::fmt::Debug for Certs {
 impl Certs {
     /// Loads the certificates into the router and keeps them current until `shutdown`.
     pub fn start(
-        settings: &Settings,
+        settings: CertSettings,
         store: Store,
         bus: EventBus,
         proxy: Proxy,
         shutdown: CancelToken,
-    ) -> anyhow::Result<Self> {
-        let dns = match &settings.acme_dns {
-            Some(d) => Some(Rfc2136::new(
-                d.server,
-                &d.zone,
-                &d.key_name,
-                d.key_secret.expose(),
-            )?),
-            None => None,
-        };
+    ) -> Self {
         let certs = Certs {
             store,
             proxy,
             bus,
-            acme: settings.acme_directory.as_ref().map(|url| AcmeSettings {
-                directory_url: url.clone(),
-                contact_email: settings.acme_email.clone(),
-                ca_root: settings.acme_ca_root.clone(),
-            }),
-            dns,
+            acme: settings.acme,
+            dns: settings.dns,
             account: Arc::new(tokio::sync::Mutex::new(None)),
-            api_hosts: settings
-                .api_hosts
-                .iter()
-                .map(|h| h.as_str().to_owned())
-                .collect(),
+            api_hosts: settings.api_hosts,
         };
         if certs.acme.is_none() {
             tracing::info!("ACME is off: domains are served with self-signed certificates");
         }
         let running = certs.clone();
         tokio::spawn(async move { running.run(shutdown).await });
-        Ok(certs)
+        certs
     }
 
     async fn run(self, shutdown: CancelToken) {
@@ -141,26 +154,19 @@ impl Certs {
                 Err(e) => tracing::warn!(error = %e, "certificates were not read"),
             }
             let wake = |e: &Event| matches!(e, Event::DomainsChanged { .. });
-            if !crate::edge::next_round(&mut events, &shutdown, TICK, wake).await {
+            if !crate::next_round(&mut events, &shutdown, TICK, wake).await {
                 return;
             }
         }
     }
 
     /// Domains, their current certificates and berth's own, in one read.
-    async fn read(&self) -> Result<Stored, String> {
-        let scope = self
-            .store
-            .read_scope(Actor::System)
-            .await
-            .map_err(|e| e.to_string())?;
+    async fn read(&self) -> Result<Stored, CertError> {
+        let scope = self.store.read_scope(Actor::System).await?;
         Ok(Stored {
-            domains: scope.all_domains().await.map_err(|e| e.to_string())?,
-            certs: scope
-                .all_current_certificates()
-                .await
-                .map_err(|e| e.to_string())?,
-            own: scope.host_certificates().await.map_err(|e| e.to_string())?,
+            domains: scope.all_domains().await?,
+            certs: scope.all_current_certificates().await?,
+            own: scope.host_certificates().await?,
         })
     }
 
@@ -213,7 +219,7 @@ impl Certs {
 
     /// Orders a certificate for every domain that needs one now, [`ORDERS_AT_ONCE`] at a
     /// time (a slow or failing order does not hold the others back); whether any was issued.
-    async fn order_due(&self, stored: &Stored) -> Result<bool, String> {
+    async fn order_due(&self, stored: &Stored) -> Result<bool, CertError> {
         let current: HashMap<DomainId, &berth_domain::Certificate> =
             stored.certs.iter().map(|(c, _)| (c.domain_id, c)).collect();
         let now = chrono::Utc::now();
@@ -255,7 +261,7 @@ impl Certs {
             }
         }
         let orders: Vec<_> = allowed.into_iter().map(|due| self.order_one(due)).collect();
-        let outcomes: Vec<Result<bool, String>> = futures_util::stream::iter(orders)
+        let outcomes: Vec<Result<bool, CertError>> = futures_util::stream::iter(orders)
             .buffer_unordered(ORDERS_AT_ONCE)
             .collect()
             .await;
@@ -266,7 +272,7 @@ impl Certs {
         Ok(issued)
     }
 
-    async fn order_one(&self, due: Due<'_>) -> Result<bool, String> {
+    async fn order_one(&self, due: Due<'_>) -> Result<bool, CertError> {
         match due {
             Due::Domain(d) => self.order(d).await,
             Due::Host(host, failures) => self.order_host(host, failures).await,
@@ -278,16 +284,11 @@ impl Certs {
     async fn recent_orders(
         &self,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<HashMap<String, usize>, String> {
-        let scope = self
-            .store
-            .read_scope(Actor::System)
-            .await
-            .map_err(|e| e.to_string())?;
-        scope
+    ) -> Result<HashMap<String, usize>, CertError> {
+        let scope = self.store.read_scope(Actor::System).await?;
+        Ok(scope
             .certificate_orders_since(now - chrono::Duration::hours(1))
-            .await
-            .map_err(|e| e.to_string())
+            .await?)
     }
 
     /// Whether `subject` may order now; if so the order is recorded (before it is made, so
@@ -297,7 +298,7 @@ impl Certs {
         recent: &HashMap<String, usize>,
         subject: &str,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, CertError> {
         if !allow_order(recent, subject) {
             tracing::warn!(
                 subject,
@@ -305,99 +306,73 @@ impl Certs {
             );
             return Ok(false);
         }
-        let scope = self
-            .store
-            .scope(Actor::System)
-            .await
-            .map_err(|e| e.to_string())?;
-        scope
-            .record_certificate_order(subject, now)
-            .await
-            .map_err(|e| e.to_string())?;
-        scope.commit().await.map_err(|e| e.to_string())?;
+        let scope = self.store.scope(Actor::System).await?;
+        scope.record_certificate_order(subject, now).await?;
+        scope.commit().await?;
         Ok(true)
     }
 
-    async fn account(&self) -> Result<Acme, String> {
+    async fn account(&self) -> Result<Acme, CertError> {
         let mut guard = self.account.lock().await;
         if let Some(a) = guard.as_ref() {
             return Ok(a.clone());
         }
         let Some(settings) = &self.acme else {
-            return Err("ACME is off".into());
+            return Err(CertError::AcmeOff);
         };
-        let scope = self
-            .store
-            .scope(Actor::System)
-            .await
-            .map_err(|e| e.to_string())?;
-        let stored = scope
-            .acme_account(&settings.directory_url)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (acme, created) = Acme::connect(settings, stored.as_ref().map(|s| s.expose()))
-            .await
-            .map_err(|e| e.to_string())?;
+        let scope = self.store.scope(Actor::System).await?;
+        let stored = scope.acme_account(&settings.directory_url).await?;
+        let (acme, created) = Acme::connect(settings, stored.as_ref().map(|s| s.expose())).await?;
         if let Some(credentials) = created {
             scope
                 .save_acme_account(&settings.directory_url, &SecretString::new(credentials))
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             tracing::info!(directory = %settings.directory_url, "ACME account created");
         }
-        scope.commit().await.map_err(|e| e.to_string())?;
+        scope.commit().await?;
         *guard = Some(acme.clone());
         Ok(acme)
     }
 
     /// A certificate for `names` from the CA, and when to renew it.
-    async fn issue(&self, names: &[String]) -> Result<(berth_acme::Issued, i64), String> {
+    async fn issue(&self, names: &[String]) -> Result<(berth_acme::Issued, i64), CertError> {
         tracing::info!(?names, "ordering a certificate");
         let http = RouterChallenges(self.proxy.clone());
         let acme = self.account().await?;
         let dns = self.dns().await?;
-        let issued = acme
-            .issue(names, Some(&http), dns.as_ref())
-            .await
-            .map_err(|e| e.to_string())?;
+        let issued = acme.issue(names, Some(&http), dns.as_ref()).await?;
         let renew_at = acme.renew_at(&issued.chain_pem).await;
         Ok((issued, renew_at))
     }
 
     /// Where DNS-01 answers go: the setting stored through the API, else the server's own.
-    async fn dns(&self) -> Result<Option<Rfc2136>, String> {
-        let scope = self
-            .store
-            .read_scope(Actor::System)
-            .await
-            .map_err(|e| e.to_string())?;
+    async fn dns(&self) -> Result<Option<Rfc2136>, CertError> {
+        let scope = self.store.read_scope(Actor::System).await?;
         let stored = scope
             .installation_setting(berth_domain::AcmeDnsSetting::NAME)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         drop(scope);
         let Some(stored) = stored else {
             return Ok(self.dns.clone());
         };
         let s: berth_domain::AcmeDnsSetting = serde_json::from_str(stored.expose())
-            .map_err(|e| format!("the stored DNS-01 setting cannot be read: {e}"))?;
+            .map_err(|e| CertError::DnsSetting(e.to_string()))?;
         let server = s
             .server
             .parse()
-            .map_err(|_| format!("the stored DNS server {} is not an address", s.server))?;
-        Rfc2136::new(server, &s.zone, &s.key_name, &s.key_secret)
-            .map(Some)
-            .map_err(|e| e.to_string())
+            .map_err(|_| CertError::DnsSetting(format!("{} is not an address", s.server)))?;
+        Ok(Some(Rfc2136::new(
+            server,
+            &s.zone,
+            &s.key_name,
+            &s.key_secret,
+        )?))
     }
 
     /// One order for berth's own `host`, its outcome stored.
-    async fn order_host(&self, host: &str, failures: u32) -> Result<bool, String> {
+    async fn order_host(&self, host: &str, failures: u32) -> Result<bool, CertError> {
         let result = self.issue(&[host.to_owned()]).await;
-        let scope = self
-            .store
-            .scope(Actor::System)
-            .await
-            .map_err(|e| e.to_string())?;
+        let scope = self.store.scope(Actor::System).await?;
         let ok = match result {
             Ok((issued, renew_at)) => {
                 scope
@@ -408,32 +383,24 @@ impl Certs {
                         timestamp(issued.not_after),
                         Some(timestamp(renew_at)),
                     )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 tracing::info!(host, renew_at = %timestamp(renew_at), "certificate issued");
                 true
             }
             Err(e) => {
-                let attempts = failed(failures, e, host);
-                scope
-                    .set_host_certificate_attempts(host, &attempts)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let attempts = failed(failures, e.to_string(), host);
+                scope.set_host_certificate_attempts(host, &attempts).await?;
                 false
             }
         };
-        scope.commit().await.map_err(|e| e.to_string())?;
+        scope.commit().await?;
         Ok(ok)
     }
 
     /// One order for `d`, its outcome stored; whether a certificate was issued.
-    async fn order(&self, d: &Domain) -> Result<bool, String> {
+    async fn order(&self, d: &Domain) -> Result<bool, CertError> {
         let result = self.issue(&names_of(d)).await;
-        let scope = self
-            .store
-            .scope(Actor::System)
-            .await
-            .map_err(|e| e.to_string())?;
+        let scope = self.store.scope(Actor::System).await?;
         let ok = match result {
             Ok((issued, renew_at)) => {
                 let info = berth_proxy::tls::load(
@@ -457,21 +424,17 @@ impl Certs {
                             renew_at: Some(timestamp(renew_at)),
                         },
                     )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 tracing::info!(domain = %d.host.as_str(), renew_at = %timestamp(renew_at), "certificate issued");
                 true
             }
             Err(e) => {
-                let attempts = failed(d.certificate.failures, e, d.host.as_str());
-                scope
-                    .set_certificate_attempts(d.id, &attempts)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let attempts = failed(d.certificate.failures, e.to_string(), d.host.as_str());
+                scope.set_certificate_attempts(d.id, &attempts).await?;
                 false
             }
         };
-        scope.commit().await.map_err(|e| e.to_string())?;
+        scope.commit().await?;
         Ok(ok)
     }
 }

@@ -1,4 +1,4 @@
-//! The edge router as berth runs it: listeners from the settings, and a routing table rebuilt
+//! The router's listeners, and its routing table rebuilt
 //! from the store and the orchestrator whenever a domain, a deployment or an application's
 //! state changes (and checked every second, so replicas a rolling update adds or retires are
 //! followed), swapped in only when it differs.
@@ -8,11 +8,20 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use berth_domain::{ApplicationStatus, Domain, DomainTarget, ServiceName};
-use berth_events::{CancelToken, Event, EventBus, Received};
+use berth_events::{CancelToken, Event, EventBus};
 use berth_proxy::{BasicAuthUser, Proxy, ProxySettings, Route, Target, Upstreams, WwwRedirect};
 use berth_store::{Actor, Store};
 
-use crate::settings::Settings;
+/// What the router listens on and which hosts are berth's own.
+#[derive(Debug, Clone, Default)]
+pub struct EdgeSettings {
+    pub proxy_http: Option<SocketAddr>,
+    pub proxy_https: Option<SocketAddr>,
+    /// The HTTPS port clients use (for redirects), when it is not the listener's.
+    pub https_public_port: Option<u16>,
+    /// Hosts that reach berth's own API through the router.
+    pub api_hosts: Vec<String>,
+}
 
 /// Where the router finds the orchestrator once berth-server connected it.
 pub type SwarmCell = std::sync::Arc<tokio::sync::OnceCell<berth_swarm::Swarm>>;
@@ -34,13 +43,13 @@ pub struct Edge {
 
 impl Edge {
     /// The router the settings ask for (`None` when both listeners are off).
-    pub fn router(settings: &Settings) -> anyhow::Result<Option<Proxy>> {
+    pub fn router(settings: &EdgeSettings) -> anyhow::Result<Option<Proxy>> {
         if settings.proxy_http.is_none() && settings.proxy_https.is_none() {
             tracing::info!("the edge router is off (proxy_http and proxy_https are off)");
             return Ok(None);
         }
         let https_port = settings
-            .proxy_https_public_port
+            .https_public_port
             .or(settings.proxy_https.map(|a| a.port()))
             .unwrap_or(443);
         Ok(Some(Proxy::new(ProxySettings {
@@ -53,7 +62,7 @@ impl Edge {
     /// out; berth's API keeps serving), then serves them and keeps the table current until
     /// `shutdown`.
     pub async fn start(
-        settings: &Settings,
+        settings: &EdgeSettings,
         proxy: Proxy,
         store: Store,
         bus: &EventBus,
@@ -98,11 +107,7 @@ impl Edge {
                 true => SocketAddr::from(([127, 0, 0, 1], a.port())),
                 false => a,
             }),
-            api_hosts: settings
-                .api_hosts
-                .iter()
-                .map(|h| h.as_str().to_owned())
-                .collect(),
+            api_hosts: settings.api_hosts.clone(),
             https,
         };
         let subscription = bus.subscribe();
@@ -131,7 +136,7 @@ impl Edge {
                         | Event::DeploymentStatusChanged { .. }
                 )
             };
-            if !next_round(&mut events, &shutdown, REFRESH, wake).await {
+            if !crate::next_round(&mut events, &shutdown, REFRESH, wake).await {
                 return;
             }
         }
@@ -232,30 +237,6 @@ impl Edge {
             }
         }
         Ok(routes)
-    }
-}
-
-/// Waits for the next round of a background loop: `every` passed, or an event `wake` picks
-/// (or missed events) arrived. False once `shutdown` came or the bus closed.
-pub(crate) async fn next_round(
-    events: &mut berth_events::Subscription,
-    shutdown: &CancelToken,
-    every: Duration,
-    wake: impl Fn(&Event) -> bool,
-) -> bool {
-    let tick = tokio::time::sleep(every);
-    tokio::pin!(tick);
-    loop {
-        tokio::select! {
-            () = &mut tick => return true,
-            () = shutdown.cancelled() => return false,
-            received = events.recv() => match received {
-                Received::Event(e) if wake(&e) => return true,
-                Received::Lagged { .. } => return true,
-                Received::Event(_) => {}
-                Received::Closed => return false,
-            },
-        }
     }
 }
 
