@@ -9,6 +9,18 @@ use berth_domain::UserId;
 
 use crate::ApiError;
 
+/// The answer of every live stream: Server-Sent Events, never cached or buffered on the way.
+pub(crate) fn event_stream<S>(events: S) -> actix_web::HttpResponse
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, std::convert::Infallible>> + 'static,
+{
+    actix_web::HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(events)
+}
+
 #[derive(Debug)]
 pub struct StreamLimits {
     pub total: usize,

@@ -234,7 +234,7 @@ impl ServiceSpec {
             })
             .unwrap_or_default();
         Self {
-            name: ServiceName::for_application(&application.name, application.id),
+            name: application.service_name(),
             application_id: application.id,
             project_id: application.project_id,
             deployment_id: None,

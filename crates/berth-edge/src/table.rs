@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use berth_domain::{ApplicationStatus, Domain, DomainTarget, ServiceName};
+use berth_domain::{ApplicationStatus, Domain, DomainTarget};
 use berth_events::{CancelToken, Event, EventBus};
 use berth_proxy::{BasicAuthUser, Proxy, ProxySettings, Route, Target, Upstreams, WwwRedirect};
 use berth_store::{Actor, Store};
@@ -197,7 +197,7 @@ impl Edge {
                 continue;
             };
             let port = d.routing.target_port(&app.runtime).get();
-            let service = ServiceName::for_application(&app.name, app.id).to_string();
+            let service = app.service_name().to_string();
             let target = if app.status == ApplicationStatus::Stopped {
                 Target::Stopped { name: service }
             } else {

@@ -81,11 +81,7 @@ pub async fn stream_operation(
         let chunk = w.next().await?;
         Some((Ok::<_, std::convert::Infallible>(chunk), w))
     });
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("cache-control", "no-cache"))
-        .insert_header(("x-accel-buffering", "no"))
-        .streaming(stream))
+    Ok(crate::streams::event_stream(stream))
 }
 
 struct Watch {

@@ -258,11 +258,7 @@ pub async fn stream_deployment_logs(
             Some((Ok::<_, std::convert::Infallible>(chunk), s))
         },
     );
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("cache-control", "no-cache"))
-        .insert_header(("x-accel-buffering", "no"))
-        .streaming(stream))
+    Ok(crate::streams::event_stream(stream))
 }
 
 struct LogStream {

@@ -234,8 +234,5 @@ pub async fn stream_logs(
             )))
         }
     });
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("cache-control", "no-cache"))
-        .streaming(events))
+    Ok(crate::streams::event_stream(events))
 }
