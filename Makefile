@@ -20,7 +20,7 @@ help:
 
 run:
 	$(CARGO) build --locked --release -p berth-server
-	$(TARGET_DIR)/release/berth serve
+	BERTH_EDGE=$${BERTH_EDGE:-process} $(TARGET_DIR)/release/berth serve
 
 deps:
 	scripts/install-deps.sh

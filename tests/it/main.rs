@@ -7,6 +7,7 @@
 mod edge;
 mod isolation;
 mod limits;
+mod outlive;
 mod pipeline;
 
 use std::io::{BufRead, BufReader, Read, Write};

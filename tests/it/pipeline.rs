@@ -64,7 +64,7 @@ impl Repo {
         self.commit_dockerfile(version, &dockerfile(version, healthy, build_ok))
     }
 
-    fn commit_dockerfile(&self, version: &str, dockerfile: &str) -> String {
+    pub(crate) fn commit_dockerfile(&self, version: &str, dockerfile: &str) -> String {
         let path: &Path = self.dir.path();
         std::fs::write(path.join("Dockerfile"), dockerfile).unwrap();
         std::fs::write(path.join("start"), START).unwrap();

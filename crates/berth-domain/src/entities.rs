@@ -947,3 +947,28 @@ mod tests {
         assert!(Certificate::check_not_expired(now + chrono::Duration::days(1), now).is_ok());
     }
 }
+
+/// What the edge router reports of itself, for the control plane to show: which process, since
+/// when, the routing table it serves (its version counts the tables it installed) and the
+/// certificates it loaded. Written by the router every few seconds while it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeStatus {
+    pub pid: u32,
+    pub started_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub table_version: u64,
+    pub routes: usize,
+    pub certificates: usize,
+    pub certificates_loaded_at: Option<Timestamp>,
+}
+
+impl EdgeStatus {
+    /// The installation setting it is kept in.
+    pub const NAME: &'static str = "edge_status";
+    /// How often the router reports; a report older than three of these means it is gone.
+    pub const EVERY_S: i64 = 2;
+
+    pub fn connected(&self, now: Timestamp) -> bool {
+        now - self.updated_at <= chrono::Duration::seconds(3 * Self::EVERY_S)
+    }
+}

@@ -17,6 +17,8 @@ use berth_domain::{
 use berth_events::{CancelToken, Event, EventBus};
 use berth_proxy::Proxy;
 use berth_store::{Actor, NewCertificate, Store};
+
+use crate::status::StatusCell;
 use futures_util::StreamExt as _;
 
 /// Orders one domain may make in an hour.
@@ -62,6 +64,9 @@ pub struct CertSettings {
     pub acme: Option<AcmeSettings>,
     pub dns: Option<Rfc2136>,
     pub api_hosts: Vec<String>,
+    /// How often the store is read again without an event (a router in a process of its own
+    /// hears none: it relies on this).
+    pub poll: Option<Duration>,
 }
 
 impl std::fmt::Debug for CertSettings {
@@ -89,6 +94,8 @@ pub enum CertError {
 
 #[derive(Clone)]
 pub struct Certs {
+    status: StatusCell,
+    poll: Duration,
     store: Store,
     proxy: Proxy,
     bus: EventBus,
@@ -112,9 +119,12 @@ impl Certs {
         store: Store,
         bus: EventBus,
         proxy: Proxy,
+        status: StatusCell,
         shutdown: CancelToken,
     ) -> Self {
         let certs = Certs {
+            status,
+            poll: settings.poll.unwrap_or(TICK),
             store,
             proxy,
             bus,
@@ -154,7 +164,7 @@ impl Certs {
                 Err(e) => tracing::warn!(error = %e, "certificates were not read"),
             }
             let wake = |e: &Event| matches!(e, Event::DomainsChanged { .. });
-            if !crate::next_round(&mut events, &shutdown, TICK, wake).await {
+            if !crate::next_round(&mut events, &shutdown, self.poll, wake).await {
                 return;
             }
         }
@@ -213,7 +223,9 @@ impl Certs {
                 }
             }
         }
+        let loaded = map.len();
         self.proxy.certs().replace(map);
+        self.status.certificates(loaded);
         *served = Some(fingerprint);
     }
 

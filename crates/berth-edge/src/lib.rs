@@ -7,6 +7,7 @@
 //! their attempts; no HTTP API, no builds, no deployments.
 
 pub mod certs;
+pub mod status;
 pub mod table;
 
 use std::time::Duration;
@@ -14,7 +15,8 @@ use std::time::Duration;
 use berth_events::{CancelToken, Event, Received};
 
 pub use certs::{CertSettings, Certs};
-pub use table::{Edge, EdgeSettings, SwarmCell};
+pub use status::StatusCell;
+pub use table::{Edge, EdgeSettings, Listeners, SwarmCell};
 
 /// Waits for the next round of a background loop: `every` passed, or an event `wake` picks
 /// (or missed events) arrived. False once `shutdown` came or the bus closed.

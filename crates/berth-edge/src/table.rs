@@ -12,6 +12,8 @@ use berth_events::{CancelToken, Event, EventBus};
 use berth_proxy::{BasicAuthUser, Proxy, ProxySettings, Route, Target, Upstreams, WwwRedirect};
 use berth_store::{Actor, Store};
 
+use crate::status::StatusCell;
+
 /// What the router listens on and which hosts are berth's own.
 #[derive(Debug, Clone, Default)]
 pub struct EdgeSettings {
@@ -21,6 +23,8 @@ pub struct EdgeSettings {
     pub https_public_port: Option<u16>,
     /// Hosts that reach berth's own API through the router.
     pub api_hosts: Vec<String>,
+    /// Where berth's API listens, for those hosts.
+    pub api: Option<SocketAddr>,
 }
 
 /// Where the router finds the orchestrator once berth-server connected it.
@@ -28,6 +32,19 @@ pub type SwarmCell = std::sync::Arc<tokio::sync::OnceCell<berth_swarm::Swarm>>;
 
 /// How often the table is rebuilt without an event.
 const REFRESH: Duration = Duration::from_secs(1);
+
+/// The listeners' tasks: each ends once shutdown came and its open requests finished.
+#[derive(Debug)]
+pub struct Listeners(Vec<tokio::task::JoinHandle<()>>);
+
+impl Listeners {
+    /// Waits until every listener stopped and drained.
+    pub async fn stopped(self) {
+        for l in self.0 {
+            let _ = l.await;
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Edge {
@@ -39,6 +56,7 @@ pub struct Edge {
     api: Option<SocketAddr>,
     api_hosts: Vec<String>,
     https: bool,
+    status: StatusCell,
 }
 
 impl Edge {
@@ -67,10 +85,11 @@ impl Edge {
         store: Store,
         bus: &EventBus,
         swarm: SwarmCell,
-        api: Option<SocketAddr>,
+        status: StatusCell,
         shutdown: CancelToken,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Listeners> {
         let mut https = false;
+        let mut serving = Vec::new();
         for (addr, secure) in [(settings.proxy_http, false), (settings.proxy_https, true)] {
             let Some(addr) = addr else { continue };
             let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -90,29 +109,32 @@ impl Edge {
             let (p, stop) = (proxy.clone(), shutdown.clone());
             if secure {
                 https = true;
-                tokio::spawn(async move {
+                serving.push(tokio::spawn(async move {
                     if let Err(e) = p.serve_https(listener, stop).await {
                         tracing::error!(error = %e, "the HTTPS listener failed");
                     }
-                });
+                }));
             } else {
-                tokio::spawn(async move { p.serve_http(listener, stop).await });
+                serving.push(tokio::spawn(
+                    async move { p.serve_http(listener, stop).await },
+                ));
             }
         }
         let edge = Edge {
             proxy: proxy.clone(),
             store,
             swarm,
-            api: api.map(|a| match a.ip().is_unspecified() {
+            api: settings.api.map(|a| match a.ip().is_unspecified() {
                 true => SocketAddr::from(([127, 0, 0, 1], a.port())),
                 false => a,
             }),
             api_hosts: settings.api_hosts.clone(),
             https,
+            status,
         };
         let subscription = bus.subscribe();
         tokio::spawn(edge.keep_current(subscription, shutdown));
-        Ok(())
+        Ok(Listeners(serving))
     }
 
     async fn keep_current(self, mut events: berth_events::Subscription, shutdown: CancelToken) {
@@ -123,6 +145,7 @@ impl Edge {
                     if installed.as_ref() != Some(&routes) {
                         tracing::debug!(routes = routes.len(), "routing table replaced");
                         self.proxy.install(routes.clone());
+                        self.status.table(routes.len());
                         installed = Some(routes);
                     }
                 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use berth_store::{redact_url, MasterKey, Store};
-pub use settings::{Flags, Settings};
+pub use settings::{EdgeMode, Flags, Settings};
 
 /// Sets up logging as the settings ask: text or JSON lines, filtered by `log_level`.
 pub fn init_tracing(settings: &Settings) -> anyhow::Result<()> {
@@ -230,8 +230,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let shutdown = berth_events::CancelToken::new();
     let bus = state.bus.clone();
     let swarm = berth_edge::SwarmCell::default();
-    let edge_settings = edge_settings(&settings);
-    let router = berth_edge::Edge::router(&edge_settings)?;
+    let mut edge_settings = edge_settings(&settings);
+    // The router runs here only when it is embedded; otherwise `berth edge` runs it.
+    let router = match settings.edge {
+        EdgeMode::Embedded => berth_edge::Edge::router(&edge_settings)?,
+        EdgeMode::Process | EdgeMode::External => None,
+    };
     state.router = router.clone();
     let server = actix_web::HttpServer::new(move || berth_api::build_app(state.clone()))
         .workers(2)
@@ -239,14 +243,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .bind(settings.listen)
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addrs = server.addrs();
+    edge_settings.api = addrs.first().copied();
     if let Some(router) = router {
+        let status = berth_edge::StatusCell::new();
         berth_edge::Edge::start(
             &edge_settings,
             router.clone(),
             store.clone(),
             &bus,
             swarm.clone(),
-            addrs.first().copied(),
+            status.clone(),
             shutdown.clone(),
         )
         .await
@@ -256,8 +262,19 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             store.clone(),
             bus.clone(),
             router,
+            status.clone(),
             shutdown.clone(),
         );
+        tokio::spawn(berth_edge::status::report(
+            store.clone(),
+            status,
+            shutdown.clone(),
+        ));
+    }
+    if settings.edge == EdgeMode::Process {
+        ensure_edge_process(&settings, &store, addrs.first().copied())
+            .await
+            .context("starting the edge router's process")?;
     }
     let server = server.run();
     tokio::spawn(prepare_engines(
@@ -287,15 +304,7 @@ async fn prepare_engines(
     router_swarm: berth_edge::SwarmCell,
     shutdown: berth_events::CancelToken,
 ) {
-    let swarm_settings = berth_swarm::SwarmSettings {
-        init: settings.swarm_init,
-        advertise_addr: settings.swarm_advertise_addr.clone(),
-        listen_addr: "0.0.0.0:2377".into(),
-        network: settings.swarm_network.clone(),
-        default_memory_mb: (settings.default_memory_mb > 0).then_some(settings.default_memory_mb),
-        default_pids: (settings.default_pids > 0).then_some(settings.default_pids),
-        bind_roots: settings.swarm_bind_roots.clone(),
-    };
+    let swarm_settings = swarm_settings(&settings);
     let setup = async {
         let swarm = berth_swarm::Swarm::connect(swarm_settings)
             .await
@@ -336,6 +345,178 @@ async fn prepare_engines(
     tracing::info!("deployment pipeline started");
 }
 
+/// `berth edge`: the edge router alone (listeners, TLS, the routing table and certificates kept
+/// current from the store and Swarm, ACME challenge answers), until SIGTERM or SIGINT; then it
+/// stops accepting and lets the requests in flight finish. It keeps serving the last table it
+/// built while the store or Swarm cannot be reached, and reports itself to the store
+/// (`EdgeStatus`) every two seconds.
+pub async fn edge(settings: Settings) -> anyhow::Result<()> {
+    let store = open_store(&settings).await?;
+    let mut es = edge_settings(&settings);
+    let router = berth_edge::Edge::router(&es)?
+        .context("the edge router is off: set proxy_http or proxy_https")?;
+    let shutdown = berth_events::CancelToken::new();
+    // Nothing in this process announces changes: the loops read the store every round.
+    let bus = berth_events::EventBus::new(16);
+    let swarm = berth_edge::SwarmCell::default();
+    tokio::spawn(connect_router_swarm(
+        settings.clone(),
+        swarm.clone(),
+        shutdown.clone(),
+    ));
+    let status = berth_edge::StatusCell::new();
+    // The control plane's address for `api_hosts`: the one the `serve` that started this
+    // process bound, else the configured one.
+    es.api = Some(
+        std::env::var(EDGE_API_ENV)
+            .ok()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(settings.listen),
+    );
+    let listeners = berth_edge::Edge::start(
+        &es,
+        router.clone(),
+        store.clone(),
+        &bus,
+        swarm,
+        status.clone(),
+        shutdown.clone(),
+    )
+    .await?;
+    let mut certs = cert_settings(&settings)?;
+    certs.poll = Some(std::time::Duration::from_secs(2));
+    berth_edge::Certs::start(
+        certs,
+        store.clone(),
+        bus,
+        router,
+        status.clone(),
+        shutdown.clone(),
+    );
+    tokio::spawn(berth_edge::status::report(
+        store.clone(),
+        status,
+        shutdown.clone(),
+    ));
+    let pid_file = settings.data_dir.join("edge.pid");
+    if let Err(e) = std::fs::write(&pid_file, format!("{}\n", std::process::id())) {
+        tracing::warn!(path = %pid_file.display(), error = %e, "the router's pid file was not written");
+    }
+    tracing::info!(pid = std::process::id(), "the edge router runs on its own");
+    stop_signal().await;
+    let _ = std::fs::remove_file(&pid_file);
+    tracing::info!("stopping: no new connections; the requests in flight finish");
+    shutdown.cancel();
+    listeners.stopped().await;
+    store.close().await?;
+    Ok(())
+}
+
+/// The variable through which `serve` tells the `edge` it starts where the API listens.
+const EDGE_API_ENV: &str = "BERTH_EDGE_API_ADDR";
+
+/// SIGTERM or SIGINT.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers there is nothing to wait for but the end of time.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// Connects the router to Swarm (to find replicas), retrying until it can.
+async fn connect_router_swarm(
+    settings: Settings,
+    cell: berth_edge::SwarmCell,
+    shutdown: berth_events::CancelToken,
+) {
+    loop {
+        match berth_swarm::Swarm::connect(swarm_settings(&settings)).await {
+            Ok(swarm) => {
+                let _ = cell.set(swarm);
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "Swarm cannot be reached yet; retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Starts `berth edge` in a process group of its own, unless a router reported itself
+/// within the last seconds and its process lives. The child is not stopped with this process:
+/// it keeps serving while the control plane restarts. Its output goes to `<data>/edge.log`.
+async fn ensure_edge_process(
+    settings: &Settings,
+    store: &Store,
+    api: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    if settings.proxy_http.is_none() && settings.proxy_https.is_none() {
+        tracing::info!("the edge router is off (proxy_http and proxy_https are off)");
+        return Ok(());
+    }
+    if let Some(s) = berth_edge::status::read(store).await? {
+        let alive = std::path::Path::new(&format!("/proc/{}", s.pid)).exists();
+        if alive && s.connected(chrono::Utc::now()) {
+            tracing::info!(
+                pid = s.pid,
+                "an edge router is connected already; it keeps serving"
+            );
+            return Ok(());
+        }
+    }
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let Some(at) = args.iter().position(|a| a == "serve") else {
+        anyhow::bail!("the command line names no serve to turn into edge");
+    };
+    args[at] = "edge".into();
+    let log_path = settings.data_dir.join("edge.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        // Its own group: a Ctrl-C or a signal to this one's group does not reach it.
+        .process_group(0);
+    if let Some(api) = api {
+        cmd.env(EDGE_API_ENV, api.to_string());
+    }
+    let mut child = cmd.spawn().context("cannot start berth edge")?;
+    tracing::info!(pid = child.id(), log = %log_path.display(), "the edge router started in a process of its own");
+    // Reaped when it ends, so it leaves no zombie while this process lives.
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(())
+}
+
+fn swarm_settings(settings: &Settings) -> berth_swarm::SwarmSettings {
+    berth_swarm::SwarmSettings {
+        init: settings.swarm_init,
+        advertise_addr: settings.swarm_advertise_addr.clone(),
+        listen_addr: "0.0.0.0:2377".into(),
+        network: settings.swarm_network.clone(),
+        default_memory_mb: (settings.default_memory_mb > 0).then_some(settings.default_memory_mb),
+        default_pids: (settings.default_pids > 0).then_some(settings.default_pids),
+        bind_roots: settings.swarm_bind_roots.clone(),
+    }
+}
+
 /// The router's part of the settings.
 fn edge_settings(settings: &Settings) -> berth_edge::EdgeSettings {
     berth_edge::EdgeSettings {
@@ -343,6 +524,7 @@ fn edge_settings(settings: &Settings) -> berth_edge::EdgeSettings {
         proxy_https: settings.proxy_https,
         https_public_port: settings.proxy_https_public_port,
         api_hosts: api_hosts(settings),
+        api: None,
     }
 }
 
@@ -366,6 +548,7 @@ fn cert_settings(settings: &Settings) -> anyhow::Result<berth_edge::CertSettings
             }),
         dns,
         api_hosts: api_hosts(settings),
+        poll: None,
     })
 }
 

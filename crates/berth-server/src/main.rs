@@ -26,6 +26,8 @@ enum Command {
     User(UserCommand),
     /// Print the OpenAPI document of the REST API.
     Openapi,
+    /// Run the edge router alone, in a process of its own that outlives the control plane.
+    Edge,
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +66,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve => berth_server::serve(settings).await,
+            Command::Edge => berth_server::edge(settings).await,
             Command::Migrate => berth_server::migrate(&settings).await,
             Command::User(UserCommand::Create {
                 username,

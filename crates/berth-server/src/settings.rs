@@ -31,6 +31,10 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     /// Initialise a single-node swarm when the Docker engine is in none.
     pub swarm_init: bool,
+    /// Where the edge router runs: inside `berth serve` (`embedded`), or as `berth edge` in a
+    /// process of its own that outlives the control plane (`process`: `serve` starts one
+    /// unless one is connected already; `external`: a service manager runs it).
+    pub edge: EdgeMode,
     /// The address other machines reach this Swarm manager at.
     pub swarm_advertise_addr: String,
     /// The shared attachable overlay network, for a service that names no network of its
@@ -110,6 +114,7 @@ impl Default for Settings {
             session_ttl_hours: 24 * 7,
             body_limit_bytes: 1024 * 1024,
             swarm_init: true,
+            edge: EdgeMode::Embedded,
             swarm_advertise_addr: "127.0.0.1".into(),
             swarm_network: "berth".into(),
             swarm_bind_roots: Vec::new(),
@@ -153,6 +158,7 @@ struct FileSettings {
     session_ttl_hours: Option<u32>,
     body_limit_bytes: Option<usize>,
     swarm_init: Option<bool>,
+    edge: Option<String>,
     swarm_advertise_addr: Option<String>,
     swarm_network: Option<String>,
     swarm_bind_roots: Option<Vec<String>>,
@@ -380,6 +386,9 @@ impl Settings {
                 .parse()
                 .with_context(|| format!("BERTH_DEFAULT_PIDS must be a number, not {v:?}"))?;
         }
+        if let Some(v) = env("BERTH_EDGE") {
+            s.edge = EdgeMode::parse("BERTH_EDGE", &v)?;
+        }
         if let Some(v) = env("BERTH_SWARM_INIT") {
             s.swarm_init = parse_bool("BERTH_SWARM_INIT", &v)?;
         }
@@ -531,6 +540,9 @@ impl Settings {
         if let Some(v) = f.swarm_init {
             self.swarm_init = v;
         }
+        if let Some(v) = f.edge {
+            self.edge = EdgeMode::parse("edge", &v)?;
+        }
         if let Some(v) = f.build_max_checkout_mb {
             self.build_max_checkout_mb = v;
         }
@@ -638,6 +650,29 @@ impl Settings {
     }
 }
 
+/// Where the edge router runs (the `edge` setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeMode {
+    /// Inside `berth serve`: it stops with the control plane.
+    Embedded,
+    /// `berth edge`, started by `berth serve` in a process group of its own (unless one is
+    /// connected already) and left running when `serve` stops or dies.
+    Process,
+    /// `berth edge`, run by a service manager (deploy/berth-edge.service); `serve` runs none.
+    External,
+}
+
+impl EdgeMode {
+    fn parse(name: &str, v: &str) -> anyhow::Result<Self> {
+        match v {
+            "embedded" => Ok(Self::Embedded),
+            "process" => Ok(Self::Process),
+            "external" => Ok(Self::External),
+            other => anyhow::bail!("{name} must be embedded, process or external, not {other:?}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -677,9 +712,13 @@ mod tests {
         assert_eq!(s.proxy_https.unwrap().port(), 8443);
         let hosts: Vec<&str> = s.api_hosts.iter().map(|h| h.as_str()).collect();
         assert_eq!(hosts, ["berth.example.com", "admin.example.com"]);
+        assert_eq!(s.edge, EdgeMode::Embedded);
+        let s = Settings::load(&Flags::default(), &env_of(&[("BERTH_EDGE", "process")])).unwrap();
+        assert_eq!(s.edge, EdgeMode::Process);
         for (k, v) in [
             ("BERTH_PROXY_HTTP", "port 80"),
             ("BERTH_API_HOSTS", "10.0.0.1"),
+            ("BERTH_EDGE", "sidecar"),
         ] {
             let e = Settings::load(&Flags::default(), &env_of(&[(k, v)])).unwrap_err();
             assert!(format!("{e:#}").contains(k), "{e:#}");

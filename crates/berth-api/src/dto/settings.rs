@@ -1,5 +1,7 @@
 //! Installation settings.
 
+use berth_domain::EdgeStatus;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -23,4 +25,46 @@ pub struct AcmeDnsView {
     pub server: Option<String>,
     pub zone: Option<String>,
     pub key_name: Option<String>,
+}
+
+/// The edge router's health, as it reports itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EdgeView {
+    /// It reported within the last six seconds.
+    pub connected: bool,
+    pub pid: Option<u32>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// How many routing tables it installed since it started.
+    pub table_version: Option<u64>,
+    pub routes: Option<usize>,
+    pub certificates: Option<usize>,
+    pub certificates_loaded_at: Option<DateTime<Utc>>,
+}
+
+impl From<Option<EdgeStatus>> for EdgeView {
+    fn from(s: Option<EdgeStatus>) -> Self {
+        match s {
+            Some(s) => Self {
+                connected: s.connected(Utc::now()),
+                pid: Some(s.pid),
+                started_at: Some(s.started_at),
+                updated_at: Some(s.updated_at),
+                table_version: Some(s.table_version),
+                routes: Some(s.routes),
+                certificates: Some(s.certificates),
+                certificates_loaded_at: s.certificates_loaded_at,
+            },
+            None => Self {
+                connected: false,
+                pid: None,
+                started_at: None,
+                updated_at: None,
+                table_version: None,
+                routes: None,
+                certificates: None,
+                certificates_loaded_at: None,
+            },
+        }
+    }
 }

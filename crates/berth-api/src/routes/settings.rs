@@ -1,18 +1,39 @@
 //! Installation settings an admin changes through the API: where DNS-01 answers are written
-//! (wildcard certificates). The TSIG secret is write-only and kept encrypted.
+//! (wildcard certificates; the TSIG secret is write-only and kept encrypted); and the health
+//! of the edge router, as it reports itself.
 
 use actix_web::{web, HttpResponse};
-use berth_domain::{AcmeDnsSetting, SecretString};
+use berth_domain::{AcmeDnsSetting, EdgeStatus, SecretString};
 
 use crate::auth::Caller;
-use crate::dto::{AcmeDnsInput, AcmeDnsView};
+use crate::dto::{AcmeDnsInput, AcmeDnsView, EdgeView};
 use crate::problem::Problem;
 use crate::{ApiError, AppState};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings/acme-dns", web::get().to(get_acme_dns))
         .route("/settings/acme-dns", web::put().to(set_acme_dns))
-        .route("/settings/acme-dns", web::delete().to(delete_acme_dns));
+        .route("/settings/acme-dns", web::delete().to(delete_acme_dns))
+        .route("/edge", web::get().to(get_edge));
+}
+
+/// The edge router as it last reported itself (admins): whether it is connected (reported
+/// within the last six seconds), its process, the routing table it serves (`table_version`
+/// counts the tables it installed) and when it last loaded certificates. `connected` is false
+/// and the rest null when no router ever reported.
+#[utoipa::path(get, path = "/api/v1/edge", tag = "settings", security(("bearer" = [])),
+    responses((status = 200, body = EdgeView), (status = 403, body = Problem)))]
+pub async fn get_edge(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let s = caller.scope(&state).await?;
+    let status: Option<EdgeStatus> = s
+        .installation_setting(EdgeStatus::NAME)
+        .await?
+        .and_then(|v| serde_json::from_str(v.expose()).ok());
+    Ok(HttpResponse::Ok().json(EdgeView::from(status)))
 }
 
 async fn stored(state: &AppState, caller: &Caller) -> Result<Option<AcmeDnsSetting>, ApiError> {

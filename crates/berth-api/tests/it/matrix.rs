@@ -755,6 +755,8 @@ async fn every_endpoint_role_and_tenant(api: TestApi) {
     for (path, admins_only) in [
         ("/api/v1/users", true),
         ("/api/v1/audit-log", true),
+        ("/api/v1/edge", true),
+        ("/api/v1/settings/acme-dns", true),
         ("/api/v1/projects", false),
         ("/api/v1/tokens", false),
     ] {

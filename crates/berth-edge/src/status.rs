@@ -1,0 +1,92 @@
+//! The router's report of itself: what the table and certificate loops last did, written to the
+//! store every [`EdgeStatus::EVERY_S`] seconds, for the control plane to show whether a router
+//! is connected and what it serves, and to know not to start a second one.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use berth_domain::{EdgeStatus, SecretString};
+use berth_events::CancelToken;
+use berth_store::{Actor, Store, StoreError};
+
+/// The report as the loops keep it.
+#[derive(Debug, Clone)]
+pub struct StatusCell(Arc<Mutex<EdgeStatus>>);
+
+impl StatusCell {
+    pub fn new() -> Self {
+        let now = chrono::Utc::now();
+        Self(Arc::new(Mutex::new(EdgeStatus {
+            pid: std::process::id(),
+            started_at: now,
+            updated_at: now,
+            table_version: 0,
+            routes: 0,
+            certificates: 0,
+            certificates_loaded_at: None,
+        })))
+    }
+
+    fn with(&self, f: impl FnOnce(&mut EdgeStatus)) {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut s);
+    }
+
+    /// A new table was installed.
+    pub(crate) fn table(&self, routes: usize) {
+        self.with(|s| {
+            s.table_version += 1;
+            s.routes = routes;
+        });
+    }
+
+    /// Certificates were loaded into the router.
+    pub(crate) fn certificates(&self, count: usize) {
+        self.with(|s| {
+            s.certificates = count;
+            s.certificates_loaded_at = Some(chrono::Utc::now());
+        });
+    }
+
+    pub fn snapshot(&self) -> EdgeStatus {
+        let mut out = None;
+        self.with(|s| out = Some(s.clone()));
+        out.unwrap_or_else(|| unreachable!("with always runs"))
+    }
+}
+
+impl Default for StatusCell {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Writes the report now and every few seconds until `shutdown`.
+pub async fn report(store: Store, status: StatusCell, shutdown: CancelToken) {
+    loop {
+        if let Err(e) = write(&store, &status).await {
+            tracing::warn!(error = %e, "the router's status was not written");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(EdgeStatus::EVERY_S as u64)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+async fn write(store: &Store, status: &StatusCell) -> Result<(), StoreError> {
+    status.with(|s| s.updated_at = chrono::Utc::now());
+    let json = serde_json::to_string(&status.snapshot()).unwrap_or_default();
+    let scope = store.scope(Actor::System).await?;
+    scope
+        .set_installation_setting(EdgeStatus::NAME, Some(&SecretString::new(json)))
+        .await?;
+    scope.commit().await
+}
+
+/// The last report a router wrote, if any.
+pub async fn read(store: &Store) -> Result<Option<EdgeStatus>, StoreError> {
+    let scope = store.read_scope(Actor::System).await?;
+    let stored = scope.installation_setting(EdgeStatus::NAME).await?;
+    Ok(stored.and_then(|s| serde_json::from_str(s.expose()).ok()))
+}
