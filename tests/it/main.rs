@@ -44,7 +44,12 @@ struct Berth {
 /// Starts `berth serve` with the given extra arguments and environment and waits for it to
 /// say where it listens.
 fn start(args: &[&str], env: &[(&str, &str)]) -> Berth {
-    let mut cmd = Command::new(berth_bin());
+    start_from(&berth_bin(), args, env)
+}
+
+/// [`start`] with another binary (an upgrade's).
+fn start_from(bin: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Berth {
+    let mut cmd = Command::new(bin);
     cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .env_remove("BERTH_DATABASE_URL")
@@ -102,7 +107,7 @@ fn request(
     body: Option<&serde_json::Value>,
 ) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
-    // Long enough for the calls that wait for Swarm (restart, scale) to answer.
+    // Long enough for the slowest answer.
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: berth-e2e\r\n");
     if let Some(t) = token {

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::edge::{eventually, free_port, http};
 use crate::pipeline::{setup_application, Api, Cleanup, Repo};
-use crate::{fresh_pg, start, Load};
+use crate::{fresh_pg, start, start_from, terminate, Load};
 
 /// Stops the router process with the test, whatever happens.
 struct EdgeProcess(Option<i32>);
@@ -142,4 +142,230 @@ fn outlives(database: Option<String>) {
     let (_, edge) = api.call("GET", "/api/v1/edge", None);
     assert_eq!(edge["connected"], true, "{edge}");
     assert_eq!(edge["pid"].as_i64(), Some(i64::from(pid)), "{edge}");
+}
+
+/// A POST whose body arrives in two halves, `pause` apart; the status line of its answer.
+fn slow_post(port: u16, host: &str, pause: Duration) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(
+        format!(
+            "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello"
+        )
+        .as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
+    std::thread::sleep(pause);
+    s.write_all(b"world").map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&answer);
+    Ok(text.lines().next().unwrap_or_default().to_owned())
+}
+
+#[test]
+#[allow(clippy::print_stdout)] // the counts, for docs/benchmarks.md
+fn a_new_router_takes_over_the_sockets_and_no_request_fails() {
+    let url = fresh_pg();
+    let data = tempfile::tempdir().unwrap();
+    let http_port = free_port();
+    let dir = data.path().to_str().unwrap().to_owned();
+    let router = format!("127.0.0.1:{http_port}");
+    let env = [
+        ("BERTH_DATABASE_URL", url.as_str()),
+        ("BERTH_BCRYPT_COST", "4"),
+        ("BERTH_EDGE", "process"),
+        ("BERTH_PROXY_HTTP", router.as_str()),
+        ("BERTH_PROXY_HTTPS", "off"),
+        ("BERTH_ACME_DIRECTORY", "off"),
+    ];
+    let b = start(&["--data-dir", &dir], &env);
+    let repo = Repo::new();
+    let v1 = repo.commit("v1", true, true);
+    let (api, app_id, hook) = setup_application(&b.addr, &repo);
+    let _cleanup = Cleanup {
+        addr: b.addr.clone(),
+        token: api.token.clone(),
+        app: app_id.clone(),
+    };
+    let (status, domain) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app_id}/domains"),
+        Some(json!({ "host": "shop.test" })),
+    );
+    assert_eq!(status, 201, "{domain}");
+    let (_, d1) = hook.push("main", &v1);
+    assert_eq!(api.wait(d1["id"].as_str().unwrap())["status"], "success");
+    let edge = eventually(Duration::from_secs(20), || {
+        let (_, e) = api.call("GET", "/api/v1/edge", None);
+        (e["connected"] == true && e["routes"].as_u64() >= Some(1)).then_some(e)
+    })
+    .expect("the router reports itself connected");
+    let old = edge["pid"].as_i64().unwrap() as i32;
+    let mut guard = EdgeProcess(Some(old));
+    eventually(Duration::from_secs(20), || {
+        http(http_port, "shop.test", "/")
+            .ok()
+            .filter(|r| r.status == 200)
+    })
+    .expect("the domain is served through the router");
+
+    let load = Load::start(move || {
+        Some(match http(http_port, "shop.test", "/") {
+            Ok(r) if r.status == 200 => Ok(r.body.trim().to_owned()),
+            Ok(r) => Err(format!("{} {}", r.status, r.body)),
+            Err(e) => Err(e),
+        })
+    });
+    // A request the old router is in the middle of when the new one takes over.
+    let long =
+        std::thread::spawn(move || slow_post(http_port, "shop.test", Duration::from_secs(3)));
+    std::thread::sleep(Duration::from_millis(500));
+
+    // The new router: the same binary under another path, as an upgrade would be.
+    let copy = data.path().join("berth-new");
+    std::fs::copy(crate::berth_bin(), &copy).unwrap();
+    let new = std::process::Command::new(&copy)
+        .args(["edge", "--data-dir", &dir])
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let new_pid = new.id() as i32;
+    // Reaped when it ends (the guard below stops it).
+    std::thread::spawn(move || {
+        let mut new = new;
+        let _ = new.wait();
+    });
+    let _new_guard = EdgeProcess(Some(new_pid));
+    let took = eventually(Duration::from_secs(30), || {
+        let (_, e) = api.call("GET", "/api/v1/edge", None);
+        (e["pid"].as_i64() == Some(i64::from(new_pid)) && e["connected"] == true).then_some(())
+    });
+    assert!(took.is_some(), "the new router reports itself");
+    let gone = eventually(Duration::from_secs(20), || {
+        (!std::path::Path::new(&format!("/proc/{old}")).exists()
+            || std::fs::read_to_string(format!("/proc/{old}/stat"))
+                .map(|s| s.contains(") Z "))
+                .unwrap_or(true))
+        .then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "the old router stopped once it had handed over"
+    );
+    guard.0 = None;
+    let answered = long
+        .join()
+        .unwrap()
+        .expect("the long request got an answer");
+    assert!(
+        answered.starts_with("HTTP/1.1 ")
+            && !answered.contains(" 502 ")
+            && !answered.contains(" 504 "),
+        "the request in flight was finished by the old router: {answered}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let (requests, failures, _) = load.finish();
+    println!(
+        "router replaced by a new process: {requests} routed requests, {} failed",
+        failures.len()
+    );
+    assert!(requests > 10, "the client kept asking: {requests}");
+    assert!(
+        failures.is_empty(),
+        "{} of {requests} routed requests failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+}
+
+#[test]
+#[allow(clippy::print_stdout)] // the counts, for docs/benchmarks.md
+fn the_control_plane_is_upgraded_and_no_routed_request_fails() {
+    let data = tempfile::tempdir().unwrap();
+    let http_port = free_port();
+    let dir = data.path().to_str().unwrap().to_owned();
+    let router = format!("127.0.0.1:{http_port}");
+    let env = [
+        ("BERTH_BCRYPT_COST", "4"),
+        ("BERTH_EDGE", "process"),
+        ("BERTH_PROXY_HTTP", router.as_str()),
+        ("BERTH_PROXY_HTTPS", "off"),
+        ("BERTH_ACME_DIRECTORY", "off"),
+    ];
+    let args = ["--data-dir", dir.as_str()];
+    let b = start(&args, &env);
+    let repo = Repo::new();
+    let v1 = repo.commit("v1", true, true);
+    let (api, app_id, hook) = setup_application(&b.addr, &repo);
+    let token = api.token.clone();
+    let (status, domain) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app_id}/domains"),
+        Some(json!({ "host": "shop.test" })),
+    );
+    assert_eq!(status, 201, "{domain}");
+    let (_, d1) = hook.push("main", &v1);
+    assert_eq!(api.wait(d1["id"].as_str().unwrap())["status"], "success");
+    let edge = eventually(Duration::from_secs(20), || {
+        let (_, e) = api.call("GET", "/api/v1/edge", None);
+        (e["connected"] == true && e["routes"].as_u64() >= Some(1)).then_some(e)
+    })
+    .expect("the router reports itself connected");
+    let pid = edge["pid"].as_i64().unwrap() as i32;
+    let _edge = EdgeProcess(Some(pid));
+    eventually(Duration::from_secs(20), || {
+        http(http_port, "shop.test", "/")
+            .ok()
+            .filter(|r| r.status == 200)
+    })
+    .expect("the domain is served through the router");
+    let load = Load::start(move || {
+        Some(match http(http_port, "shop.test", "/") {
+            Ok(r) if r.status == 200 => Ok(r.body.trim().to_owned()),
+            Ok(r) => Err(format!("{} {}", r.status, r.body)),
+            Err(e) => Err(e),
+        })
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // The upgrade: the control plane stopped, and started from the new binary.
+    drop(api);
+    drop(hook);
+    let (stopped, _) = terminate(b);
+    assert!(stopped.success(), "{stopped}");
+    let copy = data.path().join("berth-new");
+    std::fs::copy(crate::berth_bin(), &copy).unwrap();
+    let b = start_from(&copy, &args, &env);
+    let api = Api {
+        addr: &b.addr,
+        token,
+    };
+    let _cleanup = Cleanup {
+        addr: b.addr.clone(),
+        token: api.token.clone(),
+        app: app_id.clone(),
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let (requests, failures, _) = load.finish();
+    println!(
+        "control plane upgraded: {requests} routed requests, {} failed",
+        failures.len()
+    );
+    assert!(requests > 10, "the client kept asking: {requests}");
+    assert!(
+        failures.is_empty(),
+        "{} of {requests} routed requests failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    let (_, edge) = api.call("GET", "/api/v1/edge", None);
+    assert_eq!(
+        edge["pid"].as_i64(),
+        Some(i64::from(pid)),
+        "the same router: {edge}"
+    );
 }

@@ -113,8 +113,9 @@ impl std::fmt::Debug for Certs {
 }
 
 impl Certs {
-    /// Loads the certificates into the router and keeps them current until `shutdown`.
-    pub fn start(
+    /// Loads the certificates into the router (the first time before it returns) and keeps
+    /// them current until `shutdown`.
+    pub async fn start(
         settings: CertSettings,
         store: Store,
         bus: EventBus,
@@ -136,15 +137,20 @@ impl Certs {
         if certs.acme.is_none() {
             tracing::info!("ACME is off: domains are served with self-signed certificates");
         }
+        let mut served = None;
+        match certs.read().await {
+            Ok(state) => certs.load_into_router(&state, &mut served),
+            Err(e) => tracing::warn!(error = %e, "certificates were not read"),
+        }
         let running = certs.clone();
-        tokio::spawn(async move { running.run(shutdown).await });
+        tokio::spawn(async move { running.run(served, shutdown).await });
         certs
     }
 
-    async fn run(self, shutdown: CancelToken) {
+    /// `served`: what the router serves now, as (host, certificate PEM), rebuilt only when it
+    /// changes.
+    async fn run(self, mut served: Option<Vec<(String, String)>>, shutdown: CancelToken) {
         let mut events = self.bus.subscribe();
-        // What the router serves now, as (host, certificate PEM): rebuilt only when it changes.
-        let mut served: Option<Vec<(String, String)>> = None;
         loop {
             match self.read().await {
                 Ok(state) => {

@@ -7,6 +7,7 @@
 //! their attempts; no HTTP API, no builds, no deployments.
 
 pub mod certs;
+pub mod handover;
 pub mod status;
 pub mod table;
 

@@ -12,6 +12,9 @@ use berth_events::{CancelToken, Event, EventBus};
 use berth_proxy::{BasicAuthUser, Proxy, ProxySettings, Route, Target, Upstreams, WwwRedirect};
 use berth_store::{Actor, Store};
 
+use std::os::fd::AsFd;
+
+use crate::handover::Scheme;
 use crate::status::StatusCell;
 
 /// What the router listens on and which hosts are berth's own.
@@ -33,14 +36,26 @@ pub type SwarmCell = std::sync::Arc<tokio::sync::OnceCell<berth_swarm::Swarm>>;
 /// How often the table is rebuilt without an event.
 const REFRESH: Duration = Duration::from_secs(1);
 
-/// The listeners' tasks: each ends once shutdown came and its open requests finished.
+/// The listeners' tasks (each ends once shutdown came and its open requests finished) and
+/// their sockets.
 #[derive(Debug)]
-pub struct Listeners(Vec<tokio::task::JoinHandle<()>>);
+pub struct Listeners {
+    serving: Vec<tokio::task::JoinHandle<()>>,
+    sockets: Vec<(Scheme, std::os::fd::OwnedFd)>,
+}
 
 impl Listeners {
+    /// Copies of the listening sockets, for [`crate::handover::offer`].
+    pub fn sockets(&self) -> std::io::Result<Vec<(Scheme, std::os::fd::OwnedFd)>> {
+        self.sockets
+            .iter()
+            .map(|(s, fd)| Ok((*s, fd.try_clone()?)))
+            .collect()
+    }
+
     /// Waits until every listener stopped and drained.
     pub async fn stopped(self) {
-        for l in self.0 {
+        for l in self.serving {
             let _ = l.await;
         }
     }
@@ -77,8 +92,10 @@ impl Edge {
     }
 
     /// Binds the router's listeners (a listener that cannot be bound is reported and left
-    /// out; berth's API keeps serving), then serves them and keeps the table current until
+    /// out; berth's API keeps serving), or serves the ones `inherited` from the router before
+    /// (see [`crate::handover`]), then serves them and keeps the table current until
     /// `shutdown`.
+    #[allow(clippy::too_many_arguments)] // each is one of the router's inputs
     pub async fn start(
         settings: &EdgeSettings,
         proxy: Proxy,
@@ -86,13 +103,27 @@ impl Edge {
         bus: &EventBus,
         swarm: SwarmCell,
         status: StatusCell,
+        mut inherited: Vec<(Scheme, std::net::TcpListener)>,
         shutdown: CancelToken,
     ) -> anyhow::Result<Listeners> {
         let mut https = false;
         let mut serving = Vec::new();
+        let mut sockets = Vec::new();
+        let mut bound_listeners = Vec::new();
         for (addr, secure) in [(settings.proxy_http, false), (settings.proxy_https, true)] {
             let Some(addr) = addr else { continue };
-            let listener = match tokio::net::TcpListener::bind(addr).await {
+            let scheme = if secure { Scheme::Https } else { Scheme::Http };
+            let taken = inherited
+                .iter()
+                .position(|(s, _)| *s == scheme)
+                .map(|i| inherited.swap_remove(i).1);
+            let bound = match taken {
+                Some(l) => l
+                    .set_nonblocking(true)
+                    .and_then(|()| tokio::net::TcpListener::from_std(l)),
+                None => tokio::net::TcpListener::bind(addr).await,
+            };
+            let listener = match bound {
                 Ok(l) => l,
                 Err(e) => {
                     tracing::error!(
@@ -106,19 +137,10 @@ impl Edge {
             };
             let bound = listener.local_addr()?;
             tracing::info!(addr = %bound, scheme = if secure { "https" } else { "http" }, "edge router listening");
-            let (p, stop) = (proxy.clone(), shutdown.clone());
-            if secure {
-                https = true;
-                serving.push(tokio::spawn(async move {
-                    if let Err(e) = p.serve_https(listener, stop).await {
-                        tracing::error!(error = %e, "the HTTPS listener failed");
-                    }
-                }));
-            } else {
-                serving.push(tokio::spawn(
-                    async move { p.serve_http(listener, stop).await },
-                ));
-            }
+            // A copy of the socket, to hand to the router that replaces this one.
+            sockets.push((scheme, listener.as_fd().try_clone_to_owned()?));
+            https |= secure;
+            bound_listeners.push((listener, secure));
         }
         let edge = Edge {
             proxy: proxy.clone(),
@@ -132,13 +154,44 @@ impl Edge {
             https,
             status,
         };
+        // The first table before the first request: a router that takes over from another
+        // serves what that one served from its first connection on.
         let subscription = bus.subscribe();
-        tokio::spawn(edge.keep_current(subscription, shutdown));
-        Ok(Listeners(serving))
+        let installed = match edge.routes().await {
+            Ok(routes) => {
+                edge.proxy.install(routes.clone());
+                edge.status.table(routes.len());
+                Some(routes)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the first routing table was not built");
+                None
+            }
+        };
+        for (listener, secure) in bound_listeners {
+            let (p, stop) = (proxy.clone(), shutdown.clone());
+            if secure {
+                serving.push(tokio::spawn(async move {
+                    if let Err(e) = p.serve_https(listener, stop).await {
+                        tracing::error!(error = %e, "the HTTPS listener failed");
+                    }
+                }));
+            } else {
+                serving.push(tokio::spawn(
+                    async move { p.serve_http(listener, stop).await },
+                ));
+            }
+        }
+        tokio::spawn(edge.keep_current(installed, subscription, shutdown));
+        Ok(Listeners { serving, sockets })
     }
 
-    async fn keep_current(self, mut events: berth_events::Subscription, shutdown: CancelToken) {
-        let mut installed: Option<Vec<Route>> = None;
+    async fn keep_current(
+        self,
+        mut installed: Option<Vec<Route>>,
+        mut events: berth_events::Subscription,
+        shutdown: CancelToken,
+    ) {
         loop {
             match self.routes().await {
                 Ok(routes) => {

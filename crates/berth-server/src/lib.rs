@@ -253,6 +253,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             &bus,
             swarm.clone(),
             status.clone(),
+            Vec::new(),
             shutdown.clone(),
         )
         .await
@@ -264,7 +265,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             router,
             status.clone(),
             shutdown.clone(),
-        );
+        )
+        .await;
         tokio::spawn(berth_edge::status::report(
             store.clone(),
             status,
@@ -359,11 +361,20 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
     // Nothing in this process announces changes: the loops read the store every round.
     let bus = berth_events::EventBus::new(16);
     let swarm = berth_edge::SwarmCell::default();
-    tokio::spawn(connect_router_swarm(
-        settings.clone(),
-        swarm.clone(),
-        shutdown.clone(),
-    ));
+    // Swarm first (for a few seconds at most), so the first table already has the replicas;
+    // then on in the background if it was not reached.
+    let first = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        connect_router_swarm(settings.clone(), swarm.clone(), shutdown.clone()),
+    )
+    .await;
+    if first.is_err() {
+        tokio::spawn(connect_router_swarm(
+            settings.clone(),
+            swarm.clone(),
+            shutdown.clone(),
+        ));
+    }
     let status = berth_edge::StatusCell::new();
     // The control plane's address for `api_hosts`: the one the `serve` that started this
     // process bound, else the configured one.
@@ -373,6 +384,19 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
             .and_then(|a| a.parse().ok())
             .unwrap_or(settings.listen),
     );
+    // A router that runs already hands over its sockets; else they are bound here.
+    let handover_path = settings.data_dir.join("edge.sock");
+    let taken = berth_edge::handover::take(&handover_path)
+        .context("asking the running router for its sockets")?;
+    let inherited = taken
+        .as_ref()
+        .map(|t| {
+            t.listeners
+                .iter()
+                .filter_map(|(s, l)| Some((*s, l.try_clone().ok()?)))
+                .collect()
+        })
+        .unwrap_or_default();
     let listeners = berth_edge::Edge::start(
         &es,
         router.clone(),
@@ -380,9 +404,22 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
         &bus,
         swarm,
         status.clone(),
+        inherited,
         shutdown.clone(),
     )
     .await?;
+    if let Some(taken) = taken {
+        taken.serving().context("confirming the handover")?;
+        tracing::info!("serving the listening sockets of the router before; it finishes its requests and stops");
+    }
+    let handed = berth_events::CancelToken::new();
+    berth_edge::handover::offer(
+        handover_path,
+        listeners.sockets()?,
+        handed.clone(),
+        shutdown.clone(),
+    )
+    .context("offering the sockets to the next router")?;
     let mut certs = cert_settings(&settings)?;
     certs.poll = Some(std::time::Duration::from_secs(2));
     berth_edge::Certs::start(
@@ -392,7 +429,8 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
         router,
         status.clone(),
         shutdown.clone(),
-    );
+    )
+    .await;
     tokio::spawn(berth_edge::status::report(
         store.clone(),
         status,
@@ -403,8 +441,18 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
         tracing::warn!(path = %pid_file.display(), error = %e, "the router's pid file was not written");
     }
     tracing::info!(pid = std::process::id(), "the edge router runs on its own");
-    stop_signal().await;
-    let _ = std::fs::remove_file(&pid_file);
+    tokio::select! {
+        () = stop_signal() => {}
+        () = handed.cancelled() => {}
+    }
+    // The pid file is the newest router's: a replaced one leaves it.
+    if std::fs::read_to_string(&pid_file)
+        .ok()
+        .map(|p| p.trim().to_owned())
+        == Some(std::process::id().to_string())
+    {
+        let _ = std::fs::remove_file(&pid_file);
+    }
     tracing::info!("stopping: no new connections; the requests in flight finish");
     shutdown.cancel();
     listeners.stopped().await;
