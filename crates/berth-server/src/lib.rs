@@ -441,9 +441,13 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
         tracing::warn!(path = %pid_file.display(), error = %e, "the router's pid file was not written");
     }
     tracing::info!(pid = std::process::id(), "the edge router runs on its own");
-    tokio::select! {
-        () = stop_signal() => {}
-        () = handed.cancelled() => {}
+    let replaced = tokio::select! {
+        () = stop_signal() => false,
+        () = handed.cancelled() => true,
+    };
+    if !replaced {
+        // The socket is the newest router's once one took over; else it goes with this one.
+        let _ = std::fs::remove_file(settings.data_dir.join("edge.sock"));
     }
     // The pid file is the newest router's: a replaced one leaves it.
     if std::fs::read_to_string(&pid_file)
