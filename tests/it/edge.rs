@@ -354,7 +354,7 @@ fn an_application_answers_at_its_domain_through_the_router_and_through_a_rolling
 }
 
 /// The domain's view, once `ready` says it is.
-fn domain_when(
+pub(crate) fn domain_when(
     api: &crate::pipeline::Api<'_>,
     id: &str,
     within: Duration,

@@ -369,3 +369,95 @@ fn the_control_plane_is_upgraded_and_no_routed_request_fails() {
         "the same router: {edge}"
     );
 }
+
+#[test]
+fn a_renewal_due_while_the_control_plane_is_down_is_made_by_the_router() {
+    use crate::edge::{domain_when, https_trusting};
+    use berth_testkit::acme::{Bind, Pebble};
+    let url = fresh_pg();
+    let data = tempfile::tempdir().unwrap();
+    let (http_port, https_port) = (free_port(), free_port());
+    let bind = Bind::start();
+    let pebble = Pebble::start(http_port, bind.addr, None);
+    let (router, secure) = (
+        format!("127.0.0.1:{http_port}"),
+        format!("127.0.0.1:{https_port}"),
+    );
+    let root_path = pebble.tls_root.to_str().unwrap().to_owned();
+    let env = [
+        ("BERTH_DATABASE_URL", url.as_str()),
+        ("BERTH_BCRYPT_COST", "4"),
+        ("BERTH_EDGE", "process"),
+        ("BERTH_PROXY_HTTP", router.as_str()),
+        ("BERTH_PROXY_HTTPS", secure.as_str()),
+        ("BERTH_ACME_DIRECTORY", pebble.directory.as_str()),
+        ("BERTH_ACME_CA_ROOT", root_path.as_str()),
+        ("BERTH_ACME_EMAIL", "ops@example.com"),
+    ];
+    let dir = data.path().to_str().unwrap().to_owned();
+    let args = ["--data-dir", dir.as_str()];
+    let mut b = start(&args, &env);
+    let root = pebble.issuing_root();
+    let repo = Repo::new();
+    let v1 = repo.commit("v1", true, true);
+    let (api, app_id, hook) = setup_application(&b.addr, &repo);
+    let token = api.token.clone();
+    let (status, domain) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app_id}/domains"),
+        Some(json!({ "host": "shop.test" })),
+    );
+    assert_eq!(status, 201, "{domain}");
+    let shop = domain["id"].as_str().unwrap().to_owned();
+    let (_, d1) = hook.push("main", &v1);
+    assert_eq!(api.wait(d1["id"].as_str().unwrap())["status"], "success");
+    let (_, edge) = api.call("GET", "/api/v1/edge", None);
+    let _edge = EdgeProcess(edge["pid"].as_i64().map(|p| p as i32));
+    // The router, in its own process, orders the first certificate (HTTP-01 answered by it).
+    let issued = domain_when(&api, &shop, Duration::from_secs(90), |d| {
+        d["certificate"]["source"] == "acme"
+    });
+    let before = eventually(Duration::from_secs(20), || {
+        https_trusting(https_port, "shop.test", "/", Some(&root)).ok()
+    })
+    .expect("HTTPS verifies against the CA's root")
+    .leaf;
+
+    // A renewal falls due, and the control plane is killed at once.
+    let (status, _) = api.call(
+        "POST",
+        &format!("/api/v1/domains/{shop}/certificate/renew"),
+        None,
+    );
+    assert_eq!(status, 202);
+    b.child.kill().unwrap();
+    b.child.wait().unwrap();
+    drop(api);
+    drop(hook);
+    // While it is down, the router renews and serves the new certificate.
+    let renewed = eventually(Duration::from_secs(90), || {
+        let r = https_trusting(https_port, "shop.test", "/", Some(&root)).ok()?;
+        (r.leaf != before && r.status == 200).then_some(r)
+    });
+    assert!(
+        renewed.is_some(),
+        "the router renewed the certificate with the control plane down"
+    );
+
+    // Back: the control plane shows the renewed certificate.
+    let b = start(&args, &env);
+    let api = Api {
+        addr: &b.addr,
+        token,
+    };
+    let _cleanup = Cleanup {
+        addr: b.addr.clone(),
+        token: api.token.clone(),
+        app: app_id.clone(),
+    };
+    let created = issued["certificate"]["created_at"].clone();
+    domain_when(&api, &shop, Duration::from_secs(10), |d| {
+        d["certificate"]["created_at"] != created && d["certificate"]["source"] == "acme"
+    });
+    drop(pebble);
+}
