@@ -60,6 +60,7 @@ fn outlives(database: Option<String>) {
         Some(json!({ "host": "shop.test" })),
     );
     assert_eq!(status, 201, "{domain}");
+    let domain_id = domain["id"].as_str().unwrap().to_owned();
     let (_, d1) = hook.push("main", &v1);
     let d1 = api.wait(d1["id"].as_str().unwrap());
     assert_eq!(d1["status"], "success", "{d1}");
@@ -142,6 +143,12 @@ fn outlives(database: Option<String>) {
     let (_, edge) = api.call("GET", "/api/v1/edge", None);
     assert_eq!(edge["connected"], true, "{edge}");
     assert_eq!(edge["pid"].as_i64(), Some(i64::from(pid)), "{edge}");
+    // Its counters for the domain, as it reported them.
+    let shown = eventually(Duration::from_secs(10), || {
+        let (_, d) = api.call("GET", &format!("/api/v1/domains/{domain_id}"), None);
+        (d["traffic"]["requests"].as_u64() >= Some(requests)).then_some(d)
+    });
+    assert!(shown.is_some(), "the domain shows the router's counters");
 }
 
 /// A POST whose body arrives in two halves, `pause` apart; the status line of its answer.
@@ -460,4 +467,115 @@ fn a_renewal_due_while_the_control_plane_is_down_is_made_by_the_router() {
         d["certificate"]["created_at"] != created && d["certificate"]["source"] == "acme"
     });
     drop(pebble);
+}
+
+#[test]
+fn sighup_starts_the_upgraded_binary_which_takes_over_and_tells_the_service_manager() {
+    let data = tempfile::tempdir().unwrap();
+    let http_port = free_port();
+    let dir = data.path().to_str().unwrap().to_owned();
+    let router = format!("127.0.0.1:{http_port}");
+    // The service manager's notify socket, as systemd sets it.
+    let notify_path = data.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let env = [
+        ("BERTH_BCRYPT_COST", "4"),
+        ("BERTH_EDGE", "external"),
+        ("BERTH_PROXY_HTTP", router.as_str()),
+        ("BERTH_PROXY_HTTPS", "off"),
+        ("BERTH_ACME_DIRECTORY", "off"),
+    ];
+    let args = ["--data-dir", dir.as_str()];
+    let b = start(&args, &env);
+    let repo = Repo::new();
+    let v1 = repo.commit("v1", true, true);
+    let (api, app_id, hook) = setup_application(&b.addr, &repo);
+    let _cleanup = Cleanup {
+        addr: b.addr.clone(),
+        token: api.token.clone(),
+        app: app_id.clone(),
+    };
+    let (status, domain) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app_id}/domains"),
+        Some(json!({ "host": "shop.test" })),
+    );
+    assert_eq!(status, 201, "{domain}");
+    let (_, d1) = hook.push("main", &v1);
+    assert_eq!(api.wait(d1["id"].as_str().unwrap())["status"], "success");
+
+    // The router as a service manager runs it: from an installed path, with NOTIFY_SOCKET.
+    let installed = data.path().join("berth");
+    std::fs::copy(crate::berth_bin(), &installed).unwrap();
+    let mut first = std::process::Command::new(&installed)
+        .args(["edge", "--data-dir", &dir])
+        .envs(env.iter().copied())
+        .env("NOTIFY_SOCKET", &notify_path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let old = first.id() as i32;
+    let mut guard = EdgeProcess(Some(old));
+    let mut buf = [0u8; 256];
+    let read = |buf: &mut [u8]| {
+        let n = notify.recv(buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let ready = read(&mut buf);
+    assert_eq!(ready, format!("READY=1\nMAINPID={old}\n"));
+    eventually(Duration::from_secs(20), || {
+        http(http_port, "shop.test", "/")
+            .ok()
+            .filter(|r| r.status == 200)
+    })
+    .expect("the domain is served through the router");
+
+    let load = Load::start(move || {
+        Some(match http(http_port, "shop.test", "/") {
+            Ok(r) if r.status == 200 => Ok(r.body.trim().to_owned()),
+            Ok(r) => Err(format!("{} {}", r.status, r.body)),
+            Err(e) => Err(e),
+        })
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // The upgrade: a new file at the installed path, then SIGHUP.
+    let staged = data.path().join("berth.new");
+    std::fs::copy(crate::berth_bin(), &staged).unwrap();
+    std::fs::rename(&staged, &installed).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    let took = read(&mut buf);
+    let new: i32 = took
+        .strip_prefix("READY=1\nMAINPID=")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("not a notification of the new main process: {took:?}"));
+    assert_ne!(new, old);
+    let _new_guard = EdgeProcess(Some(new));
+    // The old one lets go and exits.
+    let exited = first.wait().unwrap();
+    assert!(exited.success(), "{exited}");
+    guard.0 = None;
+    std::thread::sleep(Duration::from_secs(1));
+    let (requests, failures, _) = load.finish();
+    assert!(requests > 10, "the client kept asking: {requests}");
+    assert!(
+        failures.is_empty(),
+        "{} of {requests} routed requests failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    let (_, edge) = api.call("GET", "/api/v1/edge", None);
+    let connected = eventually(Duration::from_secs(10), || {
+        let (_, e) = api.call("GET", "/api/v1/edge", None);
+        (e["pid"].as_i64() == Some(i64::from(new))).then_some(e)
+    });
+    assert!(connected.is_some(), "the new router reports itself: {edge}");
 }

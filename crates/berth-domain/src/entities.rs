@@ -960,6 +960,10 @@ pub struct EdgeStatus {
     pub routes: usize,
     pub certificates: usize,
     pub certificates_loaded_at: Option<Timestamp>,
+    /// Per route (a domain's id): requests served and how many of them answered 5xx, since
+    /// the router process started.
+    #[serde(default)]
+    pub traffic: BTreeMap<String, (u64, u64)>,
 }
 
 impl EdgeStatus {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use berth_domain::{EdgeStatus, SecretString};
 use berth_events::CancelToken;
+use berth_proxy::Proxy;
 use berth_store::{Actor, Store, StoreError};
 
 /// The report as the loops keep it.
@@ -24,6 +25,7 @@ impl StatusCell {
             routes: 0,
             certificates: 0,
             certificates_loaded_at: None,
+            traffic: Default::default(),
         })))
     }
 
@@ -61,9 +63,16 @@ impl Default for StatusCell {
     }
 }
 
-/// Writes the report now and every few seconds until `shutdown`.
-pub async fn report(store: Store, status: StatusCell, shutdown: CancelToken) {
+/// Writes the report (with the router's per-route counters) now and every few seconds until
+/// `shutdown`.
+pub async fn report(store: Store, status: StatusCell, proxy: Proxy, shutdown: CancelToken) {
     loop {
+        let traffic = proxy
+            .stats()
+            .into_iter()
+            .map(|s| (s.route, (s.requests, s.errors)))
+            .collect();
+        status.with(|s| s.traffic = traffic);
         if let Err(e) = write(&store, &status).await {
             tracing::warn!(error = %e, "the router's status was not written");
         }

@@ -262,7 +262,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             cert_settings(&settings)?,
             store.clone(),
             bus.clone(),
-            router,
+            router.clone(),
             status.clone(),
             shutdown.clone(),
         )
@@ -270,6 +270,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         tokio::spawn(berth_edge::status::report(
             store.clone(),
             status,
+            router.clone(),
             shutdown.clone(),
         ));
     }
@@ -384,6 +385,19 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
             .and_then(|a| a.parse().ok())
             .unwrap_or(settings.listen),
     );
+    // Certificates first, then the sockets: a router that takes over serves HTTPS with the
+    // real certificates from its first handshake.
+    let mut certs = cert_settings(&settings)?;
+    certs.poll = Some(std::time::Duration::from_secs(2));
+    berth_edge::Certs::start(
+        certs,
+        store.clone(),
+        bus.clone(),
+        router.clone(),
+        status.clone(),
+        shutdown.clone(),
+    )
+    .await;
     // A router that runs already hands over its sockets; else they are bound here.
     let handover_path = settings.data_dir.join("edge.sock");
     let taken = berth_edge::handover::take(&handover_path)
@@ -408,6 +422,8 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
         shutdown.clone(),
     )
     .await?;
+    // A service manager learns which process is the router now before the one before goes.
+    notify_service_manager(&format!("READY=1\nMAINPID={}\n", std::process::id()));
     if let Some(taken) = taken {
         taken.serving().context("confirming the handover")?;
         tracing::info!("serving the listening sockets of the router before; it finishes its requests and stops");
@@ -420,20 +436,10 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
         shutdown.clone(),
     )
     .context("offering the sockets to the next router")?;
-    let mut certs = cert_settings(&settings)?;
-    certs.poll = Some(std::time::Duration::from_secs(2));
-    berth_edge::Certs::start(
-        certs,
-        store.clone(),
-        bus,
-        router,
-        status.clone(),
-        shutdown.clone(),
-    )
-    .await;
     tokio::spawn(berth_edge::status::report(
         store.clone(),
         status,
+        router.clone(),
         shutdown.clone(),
     ));
     let pid_file = settings.data_dir.join("edge.pid");
@@ -441,9 +447,19 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
         tracing::warn!(path = %pid_file.display(), error = %e, "the router's pid file was not written");
     }
     tracing::info!(pid = std::process::id(), "the edge router runs on its own");
-    let replaced = tokio::select! {
-        () = stop_signal() => false,
-        () = handed.cancelled() => true,
+    // SIGHUP: start the binary at the path this one was started from (an upgrade replaced
+    // it) with the same arguments; it takes the sockets over, and this one then stops.
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("listening for SIGHUP")?;
+    let replaced = loop {
+        tokio::select! {
+            () = stop_signal() => break false,
+            () = handed.cancelled() => break true,
+            _ = hangup.recv() => match start_successor() {
+                Ok(pid) => tracing::info!(successor = pid, "SIGHUP: a new router starts and takes over"),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: no new router could be started; this one keeps serving"),
+            },
+        }
     };
     if !replaced {
         // The socket is the newest router's once one took over; else it goes with this one.
@@ -462,6 +478,45 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
     listeners.stopped().await;
     store.close().await?;
     Ok(())
+}
+
+/// Starts this program again from the path it was started as, with the same arguments and
+/// environment, its output where this one's goes; returns its pid.
+fn start_successor() -> anyhow::Result<u32> {
+    let mut args = std::env::args_os();
+    let program = args.next().context("no program name")?;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start the new router")?;
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(pid)
+}
+
+/// Tells the service manager (systemd's `NOTIFY_SOCKET`, when it set one) how the service is:
+/// `READY=1`, `MAINPID=<pid>`. Nothing happens without one.
+fn notify_service_manager(state: &str) {
+    use std::os::linux::net::SocketAddrExt as _;
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let sent = std::os::unix::net::UnixDatagram::unbound().and_then(|socket| {
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str());
+        match bytes.strip_prefix(b"@") {
+            Some(name) => {
+                let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+                socket.send_to_addr(state.as_bytes(), &addr)
+            }
+            None => socket.send_to(state.as_bytes(), &path),
+        }
+    });
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "the service manager was not told the router's state");
+    }
 }
 
 /// The variable through which `serve` tells the `edge` it starts where the API listens.

@@ -263,6 +263,15 @@ impl Store {
         if read_only && self.backend == Backend::Postgres {
             tx.execute_unprepared("SET TRANSACTION READ ONLY").await?;
         }
+        if !read_only && self.backend == Backend::Sqlite {
+            // Take the write lock now, waiting for it as long as `busy_timeout` says: when
+            // another process writes the same file (the edge router in a process of its own),
+            // a transaction that began by reading could not become a writer later (SQLite
+            // answers "database is locked" at once then). A write that matches no row takes
+            // the lock and changes nothing.
+            tx.execute_unprepared("UPDATE installation_settings SET name = name WHERE name = ''")
+                .await?;
+        }
         let mut scope = Scope {
             tx,
             actor: Actor::Anonymous,

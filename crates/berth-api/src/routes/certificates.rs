@@ -35,17 +35,29 @@ pub(crate) async fn domain_view(
 ) -> Result<DomainView, ApiError> {
     let cert = s.current_certificate(d.id).await?;
     let id = d.id.to_string();
-    let traffic = state.router.as_ref().map(|r| {
-        r.stats().into_iter().find(|s| s.route == id).map_or(
-            TrafficView {
-                requests: 0,
-                errors: 0,
-            },
-            |s| TrafficView {
-                requests: s.requests,
-                errors: s.errors,
-            },
-        )
+    let traffic = match &state.router {
+        // The router in this process: its own counters.
+        Some(r) => Some(
+            r.stats()
+                .into_iter()
+                .find(|s| s.route == id)
+                .map(|s| (s.requests, s.errors)),
+        ),
+        // A router of its own process: what it last reported, while it is connected (read as
+        // berth itself: the report is berth's, and only this domain's counters are shown).
+        None => state
+            .store
+            .read_scope(berth_store::Actor::System)
+            .await?
+            .installation_setting(berth_domain::EdgeStatus::NAME)
+            .await?
+            .and_then(|v| serde_json::from_str::<berth_domain::EdgeStatus>(v.expose()).ok())
+            .filter(|e| e.connected(chrono::Utc::now()))
+            .map(|e| e.traffic.get(&id).copied()),
+    };
+    let traffic = traffic.map(|t| {
+        let (requests, errors) = t.unwrap_or((0, 0));
+        TrafficView { requests, errors }
     });
     Ok(DomainView::new(d, cert, traffic))
 }
