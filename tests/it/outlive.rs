@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::edge::{eventually, free_port, http};
-use crate::pipeline::{setup_application, Api, Cleanup, Repo};
+use crate::pipeline::{setup_application, Api, Cleanup, Hook, Repo};
 use crate::{fresh_pg, start, start_from, terminate, Load};
 
 /// Stops the router process with the test, whatever happens.
@@ -22,6 +22,50 @@ impl Drop for EdgeProcess {
             );
         }
     }
+}
+
+/// Gives the application the domain `shop.test` and deploys `commit`; the domain's id.
+fn deployed_at_shop_test(api: &Api<'_>, hook: &Hook<'_>, app_id: &str, commit: &str) -> String {
+    let (status, domain) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app_id}/domains"),
+        Some(json!({ "host": "shop.test" })),
+    );
+    assert_eq!(status, 201, "{domain}");
+    let (_, d) = hook.push("main", commit);
+    let d = api.wait(d["id"].as_str().unwrap());
+    assert_eq!(d["status"], "success", "{d}");
+    domain["id"].as_str().unwrap().to_owned()
+}
+
+/// A steady client of the domain through the router.
+fn through_router(http_port: u16) -> Load {
+    Load::start(move || {
+        Some(match http(http_port, "shop.test", "/") {
+            Ok(r) if r.status == 200 => Ok(r.body.trim().to_owned()),
+            Ok(r) => Err(format!("{} {}", r.status, r.body)),
+            Err(e) => Err(e),
+        })
+    })
+}
+
+/// Waits until the router serves the domain.
+fn served_through(http_port: u16) {
+    eventually(Duration::from_secs(20), || {
+        http(http_port, "shop.test", "/")
+            .ok()
+            .filter(|r| r.status == 200)
+    })
+    .expect("the domain is served through the router");
+}
+
+/// Waits until a router reports itself connected with a route; its report.
+fn connected_router(api: &Api<'_>) -> serde_json::Value {
+    eventually(Duration::from_secs(20), || {
+        let (_, e) = api.call("GET", "/api/v1/edge", None);
+        (e["connected"] == true && e["routes"].as_u64() >= Some(1)).then_some(e)
+    })
+    .expect("the router reports itself connected")
 }
 
 #[test]
@@ -54,40 +98,16 @@ fn outlives(database: Option<String>) {
     let v1 = repo.commit("v1", true, true);
     let (api, app_id, hook) = setup_application(&b.addr, &repo);
     let token = api.token.clone();
-    let (status, domain) = api.call(
-        "POST",
-        &format!("/api/v1/applications/{app_id}/domains"),
-        Some(json!({ "host": "shop.test" })),
-    );
-    assert_eq!(status, 201, "{domain}");
-    let domain_id = domain["id"].as_str().unwrap().to_owned();
-    let (_, d1) = hook.push("main", &v1);
-    let d1 = api.wait(d1["id"].as_str().unwrap());
-    assert_eq!(d1["status"], "success", "{d1}");
+    let domain_id = deployed_at_shop_test(&api, &hook, &app_id, &v1);
 
     // The router runs on its own and says so.
-    let edge = eventually(Duration::from_secs(20), || {
-        let (_, e) = api.call("GET", "/api/v1/edge", None);
-        (e["connected"] == true && e["routes"].as_u64() >= Some(1)).then_some(e)
-    })
-    .expect("the router reports itself connected");
+    let edge = connected_router(&api);
     let pid = edge["pid"].as_i64().unwrap() as i32;
     let _edge = EdgeProcess(Some(pid));
     assert_ne!(pid as u32, b.child.id(), "a process of its own");
-    eventually(Duration::from_secs(20), || {
-        http(http_port, "shop.test", "/")
-            .ok()
-            .filter(|r| r.status == 200)
-    })
-    .expect("the domain is served through the router");
+    served_through(http_port);
 
-    let load = Load::start(move || {
-        Some(match http(http_port, "shop.test", "/") {
-            Ok(r) if r.status == 200 => Ok(r.body.trim().to_owned()),
-            Ok(r) => Err(format!("{} {}", r.status, r.body)),
-            Err(e) => Err(e),
-        })
-    });
+    let load = through_router(http_port);
 
     // A slow build, and the control plane killed in the middle of it.
     let slow = repo.commit_dockerfile(
@@ -196,35 +216,13 @@ fn a_new_router_takes_over_the_sockets_and_no_request_fails() {
         token: api.token.clone(),
         app: app_id.clone(),
     };
-    let (status, domain) = api.call(
-        "POST",
-        &format!("/api/v1/applications/{app_id}/domains"),
-        Some(json!({ "host": "shop.test" })),
-    );
-    assert_eq!(status, 201, "{domain}");
-    let (_, d1) = hook.push("main", &v1);
-    assert_eq!(api.wait(d1["id"].as_str().unwrap())["status"], "success");
-    let edge = eventually(Duration::from_secs(20), || {
-        let (_, e) = api.call("GET", "/api/v1/edge", None);
-        (e["connected"] == true && e["routes"].as_u64() >= Some(1)).then_some(e)
-    })
-    .expect("the router reports itself connected");
+    deployed_at_shop_test(&api, &hook, &app_id, &v1);
+    let edge = connected_router(&api);
     let old = edge["pid"].as_i64().unwrap() as i32;
     let mut guard = EdgeProcess(Some(old));
-    eventually(Duration::from_secs(20), || {
-        http(http_port, "shop.test", "/")
-            .ok()
-            .filter(|r| r.status == 200)
-    })
-    .expect("the domain is served through the router");
+    served_through(http_port);
 
-    let load = Load::start(move || {
-        Some(match http(http_port, "shop.test", "/") {
-            Ok(r) if r.status == 200 => Ok(r.body.trim().to_owned()),
-            Ok(r) => Err(format!("{} {}", r.status, r.body)),
-            Err(e) => Err(e),
-        })
-    });
+    let load = through_router(http_port);
     // A request the old router is in the middle of when the new one takes over.
     let long =
         std::thread::spawn(move || slow_post(http_port, "shop.test", Duration::from_secs(3)));
@@ -310,34 +308,12 @@ fn the_control_plane_is_upgraded_and_no_routed_request_fails() {
     let v1 = repo.commit("v1", true, true);
     let (api, app_id, hook) = setup_application(&b.addr, &repo);
     let token = api.token.clone();
-    let (status, domain) = api.call(
-        "POST",
-        &format!("/api/v1/applications/{app_id}/domains"),
-        Some(json!({ "host": "shop.test" })),
-    );
-    assert_eq!(status, 201, "{domain}");
-    let (_, d1) = hook.push("main", &v1);
-    assert_eq!(api.wait(d1["id"].as_str().unwrap())["status"], "success");
-    let edge = eventually(Duration::from_secs(20), || {
-        let (_, e) = api.call("GET", "/api/v1/edge", None);
-        (e["connected"] == true && e["routes"].as_u64() >= Some(1)).then_some(e)
-    })
-    .expect("the router reports itself connected");
+    deployed_at_shop_test(&api, &hook, &app_id, &v1);
+    let edge = connected_router(&api);
     let pid = edge["pid"].as_i64().unwrap() as i32;
     let _edge = EdgeProcess(Some(pid));
-    eventually(Duration::from_secs(20), || {
-        http(http_port, "shop.test", "/")
-            .ok()
-            .filter(|r| r.status == 200)
-    })
-    .expect("the domain is served through the router");
-    let load = Load::start(move || {
-        Some(match http(http_port, "shop.test", "/") {
-            Ok(r) if r.status == 200 => Ok(r.body.trim().to_owned()),
-            Ok(r) => Err(format!("{} {}", r.status, r.body)),
-            Err(e) => Err(e),
-        })
-    });
+    served_through(http_port);
+    let load = through_router(http_port);
     std::thread::sleep(Duration::from_millis(500));
     // The upgrade: the control plane stopped, and started from the new binary.
     drop(api);
@@ -409,15 +385,7 @@ fn a_renewal_due_while_the_control_plane_is_down_is_made_by_the_router() {
     let v1 = repo.commit("v1", true, true);
     let (api, app_id, hook) = setup_application(&b.addr, &repo);
     let token = api.token.clone();
-    let (status, domain) = api.call(
-        "POST",
-        &format!("/api/v1/applications/{app_id}/domains"),
-        Some(json!({ "host": "shop.test" })),
-    );
-    assert_eq!(status, 201, "{domain}");
-    let shop = domain["id"].as_str().unwrap().to_owned();
-    let (_, d1) = hook.push("main", &v1);
-    assert_eq!(api.wait(d1["id"].as_str().unwrap())["status"], "success");
+    let shop = deployed_at_shop_test(&api, &hook, &app_id, &v1);
     let (_, edge) = api.call("GET", "/api/v1/edge", None);
     let _edge = EdgeProcess(edge["pid"].as_i64().map(|p| p as i32));
     // The router, in its own process, orders the first certificate (HTTP-01 answered by it).
@@ -498,14 +466,7 @@ fn sighup_starts_the_upgraded_binary_which_takes_over_and_tells_the_service_mana
         token: api.token.clone(),
         app: app_id.clone(),
     };
-    let (status, domain) = api.call(
-        "POST",
-        &format!("/api/v1/applications/{app_id}/domains"),
-        Some(json!({ "host": "shop.test" })),
-    );
-    assert_eq!(status, 201, "{domain}");
-    let (_, d1) = hook.push("main", &v1);
-    assert_eq!(api.wait(d1["id"].as_str().unwrap())["status"], "success");
+    deployed_at_shop_test(&api, &hook, &app_id, &v1);
 
     // The router as a service manager runs it: from an installed path, with NOTIFY_SOCKET.
     let installed = data.path().join("berth");
@@ -528,20 +489,9 @@ fn sighup_starts_the_upgraded_binary_which_takes_over_and_tells_the_service_mana
     };
     let ready = read(&mut buf);
     assert_eq!(ready, format!("READY=1\nMAINPID={old}\n"));
-    eventually(Duration::from_secs(20), || {
-        http(http_port, "shop.test", "/")
-            .ok()
-            .filter(|r| r.status == 200)
-    })
-    .expect("the domain is served through the router");
+    served_through(http_port);
 
-    let load = Load::start(move || {
-        Some(match http(http_port, "shop.test", "/") {
-            Ok(r) if r.status == 200 => Ok(r.body.trim().to_owned()),
-            Ok(r) => Err(format!("{} {}", r.status, r.body)),
-            Err(e) => Err(e),
-        })
-    });
+    let load = through_router(http_port);
     std::thread::sleep(Duration::from_millis(500));
     // The upgrade: a new file at the installed path, then SIGHUP.
     let staged = data.path().join("berth.new");
