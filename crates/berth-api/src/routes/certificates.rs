@@ -1,6 +1,8 @@
 //! A domain's certificate: its status (on every domain view), a renewal on demand, and custom
 //! certificates uploaded in PEM, which replace ACME for their domain.
 
+use std::collections::HashMap;
+
 use actix_web::{web, HttpResponse};
 use berth_domain::ErrorCode;
 use berth_domain::{CertificateSource, Domain, DomainId, SecretString};
@@ -27,36 +29,50 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// The router's counters by route (a domain's id): the router in this process's own, or what a
+/// router of its own process last reported while it is connected (read as berth itself: the
+/// report is berth's, and each view shows only its domain's counters). `None`: no router.
+pub(crate) async fn router_traffic(
+    state: &AppState,
+) -> Result<Option<HashMap<String, (u64, u64)>>, ApiError> {
+    if let Some(r) = &state.router {
+        return Ok(Some(
+            r.stats()
+                .into_iter()
+                .map(|s| (s.route, (s.requests, s.errors)))
+                .collect(),
+        ));
+    }
+    Ok(state
+        .store
+        .read_scope(berth_store::Actor::System)
+        .await?
+        .installation_setting(berth_domain::EdgeStatus::NAME)
+        .await?
+        .and_then(|v| serde_json::from_str::<berth_domain::EdgeStatus>(v.expose()).ok())
+        .filter(|e| e.connected(chrono::Utc::now()))
+        .map(|e| e.traffic.into_iter().collect()))
+}
+
 /// A domain with its current certificate and the router's counters for it.
 pub(crate) async fn domain_view(
     state: &AppState,
     s: &Scope,
     d: Domain,
 ) -> Result<DomainView, ApiError> {
+    let traffic = router_traffic(state).await?;
+    domain_view_with(s, d, traffic.as_ref()).await
+}
+
+/// [`domain_view`] with the counters read already (once for a whole list).
+pub(crate) async fn domain_view_with(
+    s: &Scope,
+    d: Domain,
+    traffic: Option<&HashMap<String, (u64, u64)>>,
+) -> Result<DomainView, ApiError> {
     let cert = s.current_certificate(d.id).await?;
-    let id = d.id.to_string();
-    let traffic = match &state.router {
-        // The router in this process: its own counters.
-        Some(r) => Some(
-            r.stats()
-                .into_iter()
-                .find(|s| s.route == id)
-                .map(|s| (s.requests, s.errors)),
-        ),
-        // A router of its own process: what it last reported, while it is connected (read as
-        // berth itself: the report is berth's, and only this domain's counters are shown).
-        None => state
-            .store
-            .read_scope(berth_store::Actor::System)
-            .await?
-            .installation_setting(berth_domain::EdgeStatus::NAME)
-            .await?
-            .and_then(|v| serde_json::from_str::<berth_domain::EdgeStatus>(v.expose()).ok())
-            .filter(|e| e.connected(chrono::Utc::now()))
-            .map(|e| e.traffic.get(&id).copied()),
-    };
     let traffic = traffic.map(|t| {
-        let (requests, errors) = t.unwrap_or((0, 0));
+        let (requests, errors) = t.get(&d.id.to_string()).copied().unwrap_or((0, 0));
         TrafficView { requests, errors }
     });
     Ok(DomainView::new(d, cert, traffic))

@@ -30,9 +30,10 @@ pub async fn list_domains(
     id: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let s = caller.scope(&state).await?;
+    let traffic = super::certificates::router_traffic(&state).await?;
     let mut ds: Vec<DomainView> = Vec::new();
     for d in s.list_domains(ApplicationId::from_uuid(*id)).await? {
-        ds.push(super::certificates::domain_view(&state, &s, d).await?);
+        ds.push(super::certificates::domain_view_with(&s, d, traffic.as_ref()).await?);
     }
     Ok(HttpResponse::Ok().json(ds))
 }
