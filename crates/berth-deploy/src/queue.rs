@@ -160,15 +160,18 @@ impl Pipeline {
         Ok(d)
     }
 
-    /// Stops a deployment this process runs; `false` when it runs elsewhere or not at all.
-    fn cancel_here(&self, id: DeploymentId) -> bool {
+    /// Stops a deployment if this process runs it (else the process that does sees the
+    /// request in the store).
+    fn cancel_here(&self, id: DeploymentId) {
         let token = self
             .inner
             .running
             .lock()
             .ok()
             .and_then(|r| r.get(&id).cloned());
-        token.map(|t| t.cancel()).is_some()
+        if let Some(t) = token {
+            t.cancel();
+        }
     }
 
     /// Queues an operation on the application, in `scope` (with the caller's audit entry), and
