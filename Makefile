@@ -18,9 +18,12 @@ help:
 	@echo "make bench  measure and record the numbers in docs/benchmarks.md"
 	@echo "make openapi  regenerate openapi/openapi.json from the code"
 
+# How `make run` starts berth; `make bench` measures it started the same way.
+RUN_ENV = BERTH_EDGE=$${BERTH_EDGE:-process}
+
 run:
 	$(CARGO) build --locked --release -p berth-server
-	BERTH_EDGE=$${BERTH_EDGE:-process} $(TARGET_DIR)/release/berth serve
+	$(RUN_ENV) $(TARGET_DIR)/release/berth serve
 
 deps:
 	scripts/install-deps.sh
@@ -48,12 +51,13 @@ openapi:
 	$(CARGO) run --locked -q -p berth-server -- openapi > openapi/openapi.json
 
 build-release:
-	$(CARGO) build --locked --release -p berth-server -p berth-api -p berth-build -p berth-swarm -p berth-proxy --bin berth --example ceiling --example bench_build --example bench_rollout --example bench_pipeline --example bench_proxy
+	$(CARGO) build --locked --release -p berth-server -p berth-api -p berth-store -p berth-build -p berth-swarm -p berth-proxy --bin berth --example ceiling --example bench_request --example bench_build --example bench_rollout --example bench_pipeline --example bench_proxy
 
 bench: build-release
 	scripts/install-deps.sh bench
-	scripts/bench-server.sh $(TARGET_DIR)/release/berth
-	scripts/test-postgres.sh scripts/bench-api.sh $(TARGET_DIR)/release/berth $(TARGET_DIR)/release/examples/ceiling
+	$(RUN_ENV) scripts/bench-server.sh $(TARGET_DIR)/release/berth
+	$(RUN_ENV) scripts/test-postgres.sh scripts/bench-api.sh $(TARGET_DIR)/release/berth $(TARGET_DIR)/release/examples/ceiling
+	scripts/test-postgres.sh $(TARGET_DIR)/release/examples/bench_request
 	scripts/base-image.sh
 	$(TARGET_DIR)/release/examples/bench_build 5
 	$(TARGET_DIR)/release/examples/bench_rollout 5

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Loads an authenticated `GET /api/v1/projects` (100 projects present) with wrk, on SQLite and
 # on Postgres, beside a trivial actix-web handler as the ceiling, and prints a Markdown table
-# for docs/benchmarks.md. Needs BERTH_TEST_PG_URL (run it under scripts/test-postgres.sh).
+# for docs/benchmarks.md. berth runs as `make run` starts it (the router in a process of its
+# own, on loopback ports here); peak memory is the control plane's VmHWM under the load, and
+# the router's resident memory beside it. Needs BERTH_TEST_PG_URL (run it under
+# scripts/test-postgres.sh).
 #   scripts/bench-api.sh <berth binary> <ceiling binary> [seconds]
 set -euo pipefail
 bin=${1:?path to the berth binary}
@@ -10,7 +13,8 @@ secs=${3:-10}
 : "${BERTH_TEST_PG_URL:?run under scripts/test-postgres.sh}"
 work=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+stop_edges() { for f in "$work"/*/edge.pid; do [[ -f $f ]] && kill -TERM "$(cat "$f")" 2>/dev/null || true; done; }
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; stop_edges; rm -rf "$work"' EXIT
 
 wait_listening() { # file pid
   while ! grep -q 'listening on' "$1" 2>/dev/null; do
@@ -38,7 +42,8 @@ for backend in sqlite postgres; do
     psql "$BERTH_TEST_PG_URL" -q -c "CREATE DATABASE $db"
     url="${BERTH_TEST_PG_URL%/*}/$db"
   fi
-  env ${url:+BERTH_DATABASE_URL=$url} BERTH_BCRYPT_COST=4 "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --log-level warn \
+  env ${url:+BERTH_DATABASE_URL=$url} BERTH_BCRYPT_COST=4 BERTH_EDGE="${BERTH_EDGE:-process}" \
+    BERTH_PROXY_HTTP=127.0.0.1:0 BERTH_PROXY_HTTPS=127.0.0.1:0 "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --log-level warn \
     >"$work/$backend.out" 2>"$work/$backend.err" &
   pid=$!; pids+=("$pid")
   addr=$(wait_listening "$work/$backend.out" "$pid")
@@ -52,8 +57,11 @@ for backend in sqlite postgres; do
   [[ $total == 100 ]] || { echo "bench-api: expected 100 projects, got $total" >&2; exit 1; }
   read -r rps p50 p99 < <(load "http://$addr/api/v1/projects" "$token")
   peak=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$pid/status")
-  rows+=("| berth, authenticated GET /api/v1/projects (20 of 100), $backend | $rps | $p50 | $p99 | $peak |")
+  edge=$(cat "$data/edge.pid" 2>/dev/null || true)
+  edge_rss=$( [[ -n $edge ]] && awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$edge/status" || echo "no router")
+  rows+=("| berth, authenticated GET /api/v1/projects (20 of 100), $backend | $rps | $p50 | $p99 | $peak (router: $edge_rss) |")
   kill -TERM "$pid"; wait "$pid" || true
+  stop_edges
 done
 
 "$ceiling" 127.0.0.1:0 >"$work/ceiling.out" 2>&1 &

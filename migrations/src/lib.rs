@@ -15,6 +15,7 @@ mod m20261201_000007_host_claims;
 mod m20261201_000008_volume_engine_names;
 mod m20261201_000009_volume_names_per_owner;
 mod m20261201_000010_operations;
+mod m20261201_000011_auth_epoch;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_volume_engine_names::Migration),
             Box::new(m20261201_000009_volume_names_per_owner::Migration),
             Box::new(m20261201_000010_operations::Migration),
+            Box::new(m20261201_000011_auth_epoch::Migration),
         ]
     }
 }

@@ -98,10 +98,11 @@ pub fn build_app(
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .configure(routes)
         .configure(routes::configure)
-        .service(utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}").url(
-            "/api/openapi.json",
-            <openapi::ApiDoc as utoipa::OpenApi>::openapi(),
-        ))
+        .route("/api/openapi.json", web::get().to(openapi_json))
+        .service(
+            utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}")
+                .config(utoipa_swagger_ui::Config::from("/api/openapi.json")),
+        )
         .route("/api/docs", web::get().to(docs_redirect))
         .default_service(web::to(error::not_found))
         .wrap(actix_web::middleware::from_fn(request_id::middleware))
@@ -110,6 +111,12 @@ pub fn build_app(
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz));
+}
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(openapi::json())
 }
 
 async fn docs_redirect() -> HttpResponse {

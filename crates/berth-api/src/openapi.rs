@@ -77,3 +77,11 @@ impl Modify for BearerAuth {
 pub fn document() -> String {
     ApiDoc::openapi().to_pretty_json().unwrap_or_default()
 }
+
+/// The document as compact JSON, as `/api/openapi.json` serves it: made on the first request
+/// and kept as text only, once per process (the document as a value takes megabytes, and
+/// each HTTP worker kept one before).
+pub fn json() -> &'static str {
+    static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    JSON.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_default())
+}

@@ -326,13 +326,16 @@ impl Engine {
             })?
             .to_string_lossy()
             .into_owned();
+        let started = std::time::Instant::now();
         self.check_bases(&dockerfile, &spec.build_args).await?;
+        let bases_checked = started.elapsed();
         let archive = ContextTar::pack(
             &context,
             &in_context,
             &spec.temp_dir,
             spec.max_context_bytes,
         )?;
+        let packed = started.elapsed();
         let body = bollard::body_try_stream(stream_file(archive.file.path().to_path_buf()).await?);
 
         let secrets: Vec<String> = spec
@@ -454,6 +457,7 @@ impl Engine {
         }
         drop(stream);
         drop(archive);
+        let engine_done = started.elapsed();
         if stopped.is_some() {
             self.settle_stopped_step(step_container.as_deref(), last_layer.as_deref(), made)
                 .await;
@@ -492,6 +496,14 @@ impl Engine {
             )
             .await
             .map_err(|e| BuildError::Engine(engine_message(e)))?;
+        tracing::debug!(
+            build = %spec.build_id,
+            bases_ms = bases_checked.as_millis() as u64,
+            pack_ms = (packed - bases_checked).as_millis() as u64,
+            engine_ms = (engine_done - packed).as_millis() as u64,
+            tag_ms = (started.elapsed() - engine_done).as_millis() as u64,
+            "build timings"
+        );
         Ok(BuiltImage {
             image_id,
             tags: vec![reference, format!("{}:latest", spec.repository)],

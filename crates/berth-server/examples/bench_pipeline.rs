@@ -140,7 +140,8 @@ fn main() {
             "--data-dir",
             data.path().to_str().unwrap(),
         ])
-        .env("BERTH_LOG_LEVEL", "warn")
+        // berth-build's debug line times each part of a build (bases, context, engine, tag).
+        .env("BERTH_LOG_LEVEL", "warn,berth_build=debug")
         // The benchmark's repository is a local one, in a temporary directory.
         .env("BERTH_GIT_LOCAL_ROOTS", std::env::temp_dir())
         .env_remove("BERTH_DATABASE_URL")
@@ -351,12 +352,40 @@ fn main() {
         b.as_secs_f64() - c.as_secs_f64()
     );
 
-    call(
+    // Deleting the running application: the answer, then the removal (service, secrets,
+    // images) converging in the background.
+    let t = Instant::now();
+    let (status, op) = call(
         &addr,
         "DELETE",
         &format!("/api/v1/applications/{app_id}"),
         &auth,
         b"",
+    );
+    let answered = t.elapsed();
+    assert_eq!(status, 202, "{op}");
+    let op_id = op["id"].as_str().unwrap().to_owned();
+    let removed = loop {
+        let (_, o) = call(
+            &addr,
+            "GET",
+            &format!("/api/v1/operations/{op_id}"),
+            &auth,
+            b"",
+        );
+        match o["status"].as_str() {
+            Some("success") => break t.elapsed(),
+            Some("failed") => panic!("the removal failed: {o}"),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    println!(
+        "| `DELETE /applications/{{id}}` of the running application: answered (ms) | {:.1} |",
+        answered.as_secs_f64() * 1000.0
+    );
+    println!(
+        "| the same: removed, the operation `success` (s) | {:.2} |",
+        removed.as_secs_f64()
     );
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

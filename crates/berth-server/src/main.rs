@@ -2,6 +2,7 @@ use clap::{Parser, Subcommand};
 
 // mimalloc: the edge router allocates per request, and glibc's allocator was a measurable part
 // of its cost (docs/benchmarks.md).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -45,6 +46,13 @@ enum UserCommand {
 }
 
 fn main() -> std::process::ExitCode {
+    // No transparent huge pages: the allocator asks for them on its arena, and the kernel then
+    // makes every 2 MiB of it that a few bytes were allocated in resident as a whole (about
+    // 7 MiB in use took 45 MiB of resident memory). berth's heap is small; it gains nothing
+    // from huge pages. Checked by the kernel at each page fault, so it holds from here on.
+    if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
+        eprintln!("warning: transparent huge pages stay on: {e}");
+    }
     let cli = Cli::parse();
     let settings = match berth_server::Settings::load(&cli.flags, &|k| {
         std::env::var(k).ok().filter(|v| !v.is_empty())

@@ -8,6 +8,7 @@
 //! Architecture invariant: this is the only crate that speaks SQL. It knows nothing of HTTP,
 //! Docker or git.
 
+mod auth_cache;
 pub mod crypto;
 mod entity;
 mod error;
@@ -27,13 +28,22 @@ use sea_orm::{
 pub use crypto::{Cipher, CryptoError, MasterKey};
 pub use error::StoreError;
 pub use repo::*;
-use repo::{memberships_of, parse_col};
+use repo::{memberships_of, now, parse_col};
 
 /// Which database berth is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+impl Backend {
+    fn sea(self) -> DbBackend {
+        match self {
+            Self::Sqlite => DbBackend::Sqlite,
+            Self::Postgres => DbBackend::Postgres,
+        }
+    }
 }
 
 /// Who a scope acts for.
@@ -58,6 +68,8 @@ pub struct Store {
     cipher: Arc<Cipher>,
     /// berth's own host names (the API's `api_hosts`): no domain may claim them.
     reserved_hosts: Arc<Vec<String>>,
+    /// Bearer tokens that checked out, for a few seconds (see `auth_cache`).
+    auth: Arc<auth_cache::AuthCache>,
 }
 
 /// Replaces the password of a database URL, so the URL can be shown in messages.
@@ -176,6 +188,7 @@ impl Store {
             backend,
             cipher: Arc::new(Cipher::new(key)),
             reserved_hosts: Arc::default(),
+            auth: Arc::default(),
         };
         if backend == Backend::Postgres {
             store.check_role().await?;
@@ -192,6 +205,14 @@ impl Store {
                 .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
                 .collect(),
         );
+        self
+    }
+
+    /// Believes a bearer token that checked out for `ttl` without asking the database again
+    /// (5 s unless told; zero: every request asks). A change to who a token stands for made
+    /// through any store on the same database still applies within about a second.
+    pub fn with_token_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.auth = Arc::new(auth_cache::AuthCache::new(ttl));
         self
     }
 
@@ -256,6 +277,17 @@ impl Store {
     }
 
     async fn open_scope(&self, actor: Actor, read_only: bool) -> Result<Scope, StoreError> {
+        self.open_scope_knowing(actor, read_only, None).await
+    }
+
+    /// Like `open_scope`; `teams` are the user's memberships when they are known already
+    /// (remembered with their token), which SQLite then does not read again.
+    async fn open_scope_knowing(
+        &self,
+        actor: Actor,
+        read_only: bool,
+        teams: Option<Vec<(TeamId, TeamRole)>>,
+    ) -> Result<Scope, StoreError> {
         let tx = match (&self.reader, read_only) {
             (Some(reader), true) => reader.begin().await?,
             _ => self.db.begin().await?,
@@ -279,9 +311,11 @@ impl Store {
             backend: self.backend,
             cipher: self.cipher.clone(),
             reserved_hosts: self.reserved_hosts.clone(),
+            auth: self.auth.clone(),
+            auth_changed: std::sync::atomic::AtomicBool::new(false),
         };
         match actor {
-            Actor::User { id, role } => scope.become_user(id, role).await?,
+            Actor::User { id, role } => scope.become_user(id, role, teams).await?,
             Actor::System => {
                 if self.backend == Backend::Postgres {
                     scope
@@ -298,17 +332,32 @@ impl Store {
 
     /// Authenticates a bearer token and, when it is valid, opens the request's scope acting
     /// for its owner: one transaction serves both, so a request costs one `BEGIN`/`COMMIT`.
-    /// A service token's scope acts for nobody (it sees no tenant data by itself).
+    /// A token that checked out within the last seconds is believed without asking again (see
+    /// `auth_cache`): the scope then opens for its owner at once. A service token's scope acts
+    /// for nobody (it sees no tenant data by itself).
     pub async fn scope_for_token(
         &self,
         token: &str,
         read_only: bool,
     ) -> Result<Option<(TokenOwner, Scope)>, StoreError> {
+        let hash = tokens::hash(token);
+        let mut cached = self.auth.lookup(&hash, now());
+        if cached.epoch_due {
+            let epoch = self.auth_epoch().await?;
+            self.auth.epoch_is(epoch);
+            cached = self.auth.lookup(&hash, now());
+        }
+        if let Some((owner, teams)) = cached.owner {
+            let scope = self
+                .open_scope_knowing(owner.actor(), read_only, Some(teams))
+                .await?;
+            return Ok(Some((owner, scope)));
+        }
         let scope = self.open_scope(Actor::System, read_only).await?;
-        let Some((owner, touch)) = scope.lookup_token(token).await? else {
+        let Some(found) = scope.lookup_token(token).await? else {
             return Ok(None);
         };
-        let mut scope = match touch {
+        let mut scope = match found.touch {
             // At most once a minute per token: record the use and commit it, so a request that
             // only reads still keeps it, then carry on in a fresh transaction. (Never two
             // connections at once for one request: a small pool cannot deadlock on it.)
@@ -325,11 +374,31 @@ impl Store {
             }
             None => scope,
         };
-        match &owner {
-            TokenOwner::User { user, .. } => scope.become_user(user.id, user.role).await?,
+        match &found.owner {
+            TokenOwner::User { user, .. } => scope.become_user(user.id, user.role, None).await?,
             TokenOwner::Service(_) => scope.become_anonymous().await?,
         }
-        Ok(Some((owner, scope)))
+        self.auth.remember(
+            hash,
+            found.owner.clone(),
+            scope.memberships(),
+            found.expires_at,
+            cached.generation,
+        );
+        Ok(Some((found.owner, scope)))
+    }
+
+    /// The database's auth epoch (one statement, in no transaction).
+    async fn auth_epoch(&self) -> Result<i64, StoreError> {
+        let conn = self.reader.as_ref().unwrap_or(&self.db);
+        let row = conn
+            .query_one(Statement::from_string(
+                self.backend.sea(),
+                "SELECT epoch FROM auth_epoch WHERE id = 1",
+            ))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("the auth_epoch row is missing".into()))?;
+        Ok(row.try_get("", "epoch")?)
     }
 
     /// The raw connection, for tests of the database itself.
@@ -350,11 +419,28 @@ pub struct Scope {
     backend: Backend,
     cipher: Arc<Cipher>,
     reserved_hosts: Arc<Vec<String>>,
+    auth: Arc<auth_cache::AuthCache>,
+    /// This transaction changed who a token stands for (see [`Scope::auth_changed`]).
+    auth_changed: std::sync::atomic::AtomicBool,
 }
 
 impl Scope {
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
+        if self.auth_changed.load(std::sync::atomic::Ordering::Relaxed) {
+            self.auth.forget();
+        }
+        Ok(())
+    }
+
+    /// Records that this transaction changes who a bearer token stands for: the auth epoch
+    /// moves with it, so every process forgets the tokens it remembered once it commits.
+    pub(crate) async fn auth_changed(&self) -> Result<(), StoreError> {
+        self.tx
+            .execute_unprepared("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
+            .await?;
+        self.auth_changed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
@@ -368,7 +454,13 @@ impl Scope {
     }
 
     /// From here on the transaction acts for this user (and no longer as berth itself).
-    async fn become_user(&mut self, id: UserId, role: PlatformRole) -> Result<(), StoreError> {
+    /// `known`: their memberships, when known already (SQLite then does not read them).
+    async fn become_user(
+        &mut self,
+        id: UserId,
+        role: PlatformRole,
+        known: Option<Vec<(TeamId, TeamRole)>>,
+    ) -> Result<(), StoreError> {
         let teams = match self.backend {
             Backend::Postgres => {
                 let rows = self
@@ -387,7 +479,10 @@ impl Scope {
                 }
                 teams
             }
-            Backend::Sqlite => memberships_of(&self.tx, id).await?,
+            Backend::Sqlite => match known {
+                Some(teams) => teams,
+                None => memberships_of(&self.tx, id).await?,
+            },
         };
         self.teams = std::sync::Mutex::new(teams);
         self.actor = Actor::User { id, role };

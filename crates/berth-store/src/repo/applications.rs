@@ -333,7 +333,8 @@ impl Scope {
             .filter(applications::Column::Id.eq(id.as_uuid()))
             .exec(self.connection())
             .await?;
-        Ok(())
+        // Its service tokens stand for nothing any more.
+        self.auth_changed().await
     }
 
     pub async fn git_source(&self, application: ApplicationId) -> Result<GitSource, StoreError> {

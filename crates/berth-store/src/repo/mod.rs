@@ -32,9 +32,10 @@ use std::str::FromStr;
 
 use berth_domain::{ErrorCode, Page, TeamId, TeamRole, UserId, ValidationError};
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-    Select,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QuerySelect, QueryTrait, Select,
 };
 
 use crate::entity::team_members;
@@ -75,7 +76,9 @@ pub(crate) fn conflict(code: ErrorCode, message: &'static str) -> impl Fn(DbErr)
     }
 }
 
-/// One page of `select`, with the total count of rows it matches.
+/// One page of `select`, with the total count of rows it matches, in one statement (the total
+/// rides on every row as a window count). Only a page past the end, which has no row to carry
+/// it, costs a second statement to count.
 pub(crate) async fn fetch_page<E, C>(
     conn: &C,
     select: Select<E>,
@@ -86,13 +89,28 @@ where
     E::Model: Sync,
     C: ConnectionTrait,
 {
-    let total = select.clone().count(conn).await?;
-    let rows = select
+    const TOTAL: &str = "berth_page_total";
+    let statement = select
+        .clone()
+        .column_as(Expr::cust("COUNT(*) OVER ()"), TOTAL)
         .limit(page.limit())
         .offset(page.offset())
-        .all(conn)
-        .await?;
-    Ok((rows, total))
+        .build(conn.get_database_backend());
+    let rows = conn.query_all(statement).await?;
+    let Some(first) = rows.first() else {
+        let total = if page.offset() == 0 {
+            0
+        } else {
+            select.count(conn).await?
+        };
+        return Ok((Vec::new(), total));
+    };
+    let total: i64 = first.try_get("", TOTAL)?;
+    let models = rows
+        .iter()
+        .map(|row| E::Model::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((models, u64::try_from(total).unwrap_or(0)))
 }
 
 /// A user's team memberships (read by the application on SQLite; Postgres returns them from

@@ -49,6 +49,29 @@ pub enum TokenOwner {
     Service(ServiceToken),
 }
 
+impl TokenOwner {
+    /// Whom the request's scope acts for: the user, or nobody for a service token (it sees
+    /// no tenant data by itself).
+    pub(crate) fn actor(&self) -> Actor {
+        match self {
+            Self::User { user, .. } => Actor::User {
+                id: user.id,
+                role: user.role,
+            },
+            Self::Service(_) => Actor::Anonymous,
+        }
+    }
+}
+
+/// A token that checked out: whom it stands for, whether its use is due to be recorded, and
+/// when it stops being valid by itself.
+#[derive(Debug)]
+pub(crate) struct FoundToken {
+    pub owner: TokenOwner,
+    pub touch: Option<TokenUse>,
+    pub expires_at: Option<Timestamp>,
+}
+
 impl Scope {
     fn acting_user_id(&self) -> Option<UserId> {
         match self.actor() {
@@ -128,7 +151,7 @@ impl Scope {
             .filter(service_tokens::Column::RevokedAt.is_null())
             .exec(self.connection())
             .await?;
-        Ok(())
+        self.auth_changed().await
     }
 
     /// Creates a personal API token for the acting user; the secret is returned this once.
@@ -181,7 +204,7 @@ impl Scope {
         if r.rows_affected == 0 {
             return Err(StoreError::NotFound("api token"));
         }
-        Ok(())
+        self.auth_changed().await
     }
 
     /// Opens a session for a user (after the caller checked their password); the token is
@@ -246,6 +269,7 @@ impl Scope {
         } else {
             0
         };
+        self.auth_changed().await?;
         Ok((ended, revoked))
     }
 
@@ -255,7 +279,7 @@ impl Scope {
             .filter(sessions::Column::Id.eq(id.as_uuid()))
             .exec(self.connection())
             .await?;
-        Ok(())
+        self.auth_changed().await
     }
 
     /// Finds who a bearer token belongs to: a live session, an unexpired and unrevoked API
@@ -263,18 +287,15 @@ impl Scope {
     /// (before anyone is known).
     pub async fn authenticate(&self, token: &str) -> Result<Option<TokenOwner>, StoreError> {
         let found = self.lookup_token(token).await?;
-        if let Some((_, Some(touch))) = &found {
-            self.touch_token(*touch).await?;
+        if let Some(touch) = found.as_ref().and_then(|f| f.touch) {
+            self.touch_token(touch).await?;
         }
-        Ok(found.map(|(owner, _)| owner))
+        Ok(found.map(|f| f.owner))
     }
 
     /// Who a token belongs to, without writing anything, and whether its `last_used_at` is
     /// due for an update (it is refreshed at most once a minute).
-    pub(crate) async fn lookup_token(
-        &self,
-        token: &str,
-    ) -> Result<Option<(TokenOwner, Option<TokenUse>)>, StoreError> {
+    pub(crate) async fn lookup_token(&self, token: &str) -> Result<Option<FoundToken>, StoreError> {
         let h = hash(token);
         let t = now();
         let stale =
@@ -293,7 +314,11 @@ impl Scope {
                     session: Some(SessionId::from_uuid(s.id)),
                     api_token: None,
                 };
-                return Ok(Some((owner, None)));
+                return Ok(Some(FoundToken {
+                    owner,
+                    touch: None,
+                    expires_at: Some(s.expires_at),
+                }));
             }
         } else if token.starts_with(TokenKind::Api.prefix()) {
             let a = api_tokens::Entity::find()
@@ -315,7 +340,11 @@ impl Scope {
                     session: None,
                     api_token: Some(ApiTokenId::from_uuid(a.id)),
                 };
-                return Ok(Some((owner, touch)));
+                return Ok(Some(FoundToken {
+                    owner,
+                    touch,
+                    expires_at: a.expires_at,
+                }));
             }
         } else if token.starts_with(TokenKind::Service.prefix()) {
             let s = service_tokens::Entity::find()
@@ -326,7 +355,11 @@ impl Scope {
             if let Some(s) = s {
                 let touch = stale(s.last_used_at)
                     .then_some(TokenUse::Service(ServiceTokenId::from_uuid(s.id)));
-                return Ok(Some((TokenOwner::Service(service_token_from(s)?), touch)));
+                return Ok(Some(FoundToken {
+                    owner: TokenOwner::Service(service_token_from(s)?),
+                    touch,
+                    expires_at: None,
+                }));
             }
         }
         Ok(None)

@@ -169,6 +169,7 @@ impl Scope {
         if r.rows_affected == 0 {
             return Err(StoreError::NotFound("user"));
         }
+        self.auth_changed().await?;
         self.user(id).await
     }
 
@@ -191,7 +192,7 @@ impl Scope {
         if r.rows_affected == 0 {
             return Err(StoreError::NotFound("user"));
         }
-        Ok(())
+        self.auth_changed().await
     }
 
     /// Creates a team with `owner` as its first owner.
@@ -247,6 +248,7 @@ impl Scope {
                 ErrorCode::NameTaken,
                 "this user is already a member of the team",
             ))?;
+        self.auth_changed().await?;
         member_from(m)
     }
 
@@ -320,6 +322,7 @@ impl Scope {
             .filter(team_members::Column::UserId.eq(user.as_uuid()))
             .exec(self.connection())
             .await?;
+        self.auth_changed().await?;
         let m = team_members::Entity::find()
             .filter(team_members::Column::TeamId.eq(team.as_uuid()))
             .filter(team_members::Column::UserId.eq(user.as_uuid()))
@@ -337,7 +340,7 @@ impl Scope {
             .filter(team_members::Column::UserId.eq(user.as_uuid()))
             .exec(self.connection())
             .await?;
-        Ok(())
+        self.auth_changed().await
     }
 
     async fn change_membership(
@@ -420,6 +423,6 @@ impl Scope {
         teams::Entity::delete_by_id(id.as_uuid())
             .exec(self.connection())
             .await?;
-        Ok(())
+        self.auth_changed().await
     }
 }

@@ -5,14 +5,14 @@ use berth_store::{Actor, NewProject, NewUser, Scope, Store};
 #[derive(Debug)]
 pub struct TestDb {
     pub store: Store,
-    _inner: berth_testkit::TestStore,
+    pub inner: berth_testkit::TestStore,
 }
 
 pub async fn setup(backend: berth_testkit::Backend) -> TestDb {
     let inner = berth_testkit::TestStore::new(backend).await;
     TestDb {
         store: inner.store.clone(),
-        _inner: inner,
+        inner,
     }
 }
 

@@ -73,6 +73,14 @@ async fn projects_are_unique_per_owner_and_paginated_newest_first(db: TestDb) {
     assert_eq!((page.limit, page.offset), (2, 1));
     let names: Vec<&str> = page.items.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["project 3", "project 2"]);
+    // The total is the same on the last page and past the end, where no row carries it.
+    for (offset, items) in [(4, 1), (9, 0)] {
+        let p = s
+            .list_projects(Page::parse(Some(2), Some(offset)).unwrap())
+            .await
+            .unwrap();
+        assert_eq!((p.items.len(), p.total), (items, 5), "offset {offset}");
+    }
 
     let renamed = s
         .update_project(
