@@ -16,6 +16,8 @@ kib() { awk -v f="$2" '$1 == f":" {print $2}' "/proc/$1/status"; }
 # Proportional set size: each page shared with the other process (the binary's code, mapped
 # by both) counted half, so the two add up to what they take together.
 pss() { awk '$1 == "Pss:" {print $2}' "/proc/$1/smaps_rollup"; }
+# CPU time of the given processes in clock ticks (user + system).
+ticks() { local t=0 p; for p in "$@"; do t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat") )); done; echo "$t"; }
 describe() { # pid -> "RSS (anon + file; PSS)"
   echo "$(mib "$(kib "$1" VmRSS)") ($(mib "$(kib "$1" RssAnon)") + $(mib "$(kib "$1" RssFile)"); PSS $(mib "$(pss "$1")"))"
 }
@@ -47,6 +49,11 @@ for i in $(seq 1 "$runs"); do
     edge_idle=$([[ -n $edge ]] && describe "$edge" || echo "embedded in \`berth serve\`")
     both_pss=$(pss "$pid")
     if [[ -n $edge ]]; then both_pss=$(( both_pss + $(pss "$edge") )); fi
+    # CPU of the idle control plane (both processes), over 10 s.
+    t0=$(ticks "$pid" $edge)
+    sleep 10
+    t1=$(ticks "$pid" $edge)
+    idle_cpu=$(awk -v d=$(( t1 - t0 )) -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", d / hz / 10 * 100}')
     # Some traffic, then idle again.
     for _ in $(seq 1 200); do curl -fs "http://$addr/healthz" >/dev/null; done
     sleep 2
@@ -68,4 +75,5 @@ echo "| resident memory idle after start, \`berth serve\` (MiB: RSS (anonymous +
 echo "| resident memory idle after start, \`berth edge\` (MiB: RSS (anonymous + file; PSS)) | $edge_idle |"
 echo "| both processes together, idle after start (MiB, PSS) | $(mib "$both_pss") |"
 echo "| resident memory of \`berth serve\` idle after 200 requests (MiB) | $serve_after |"
+echo "| CPU of both processes while idle, over 10 s (% of one core) | $idle_cpu |"
 echo "| binary size (MiB) | $(du -m "$bin" | awk '{print $1}') |"

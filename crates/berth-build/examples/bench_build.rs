@@ -122,7 +122,6 @@ async fn main() {
         target: None,
         repository: "berth-bench/app".into(),
         tag: tag.into(),
-        application: "bench".into(),
         build_id: tag.into(),
         labels: Default::default(),
         temp_dir: work.path().to_path_buf(),

@@ -554,7 +554,6 @@ impl Run<'_> {
             target: git.target.clone(),
             repository,
             tag: sha.to_string(),
-            application: app.id.to_string(),
             build_id: build.id.to_string(),
             labels: Default::default(),
             temp_dir: tmp,

@@ -116,7 +116,6 @@ impl Names {
             target: None,
             repository: self.repository.clone(),
             tag: commit.to_owned(),
-            application: "web".into(),
             build_id: "build-1".into(),
             labels: [("org.example.team".to_owned(), "platform".to_owned())].into(),
             temp_dir: self.temp.path().to_path_buf(),
@@ -172,15 +171,12 @@ impl Drop for Names {
                     .list_images(Some(ListImagesOptions::default()))
                     .await
                     .unwrap_or_default();
-                for image in images {
-                    if image
-                        .repo_tags
-                        .iter()
-                        .any(|t| t.starts_with(&format!("{repository}:")))
-                    {
+                // By tag, never by id: another test's image may be the same image.
+                for tag in images.iter().flat_map(|i| &i.repo_tags) {
+                    if tag.starts_with(&format!("{repository}:")) {
                         let _ = docker
                             .remove_image(
-                                &image.id,
+                                tag,
                                 Some(RemoveImageOptions {
                                     force: true,
                                     ..Default::default()

@@ -32,10 +32,10 @@ use std::str::FromStr;
 
 use berth_domain::{ErrorCode, Page, TeamId, TeamRole, UserId, ValidationError};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QuerySelect, QueryTrait, Select,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QuerySelect, QueryTrait, Select,
 };
 
 use crate::entity::team_members;
@@ -76,9 +76,13 @@ pub(crate) fn conflict(code: ErrorCode, message: &'static str) -> impl Fn(DbErr)
     }
 }
 
-/// One page of `select`, with the total count of rows it matches, in one statement (the total
-/// rides on every row as a window count). Only a page past the end, which has no row to carry
-/// it, costs a second statement to count.
+/// One page of `select`, with the total count of rows it matches, in one statement, in the
+/// form each database runs fastest (measured: `make bench`, `bench_request`): on SQLite a
+/// scalar `(SELECT COUNT(*) …)` with the same filter, evaluated once (`COUNT(*) OVER ()` made
+/// it materialise every matching row and took twice as long); on Postgres `COUNT(*) OVER ()`
+/// (the subquery applied the row-level security policies to every row a second time and took
+/// twice as long). Only a page past the end, which has no row to carry the total, counts
+/// separately.
 pub(crate) async fn fetch_page<E, C>(
     conn: &C,
     select: Select<E>,
@@ -90,12 +94,25 @@ where
     C: ConnectionTrait,
 {
     const TOTAL: &str = "berth_page_total";
+    let backend = conn.get_database_backend();
+    let total = match backend {
+        DbBackend::Postgres => Expr::cust("COUNT(*) OVER ()"),
+        _ => {
+            let mut count = select
+                .clone()
+                .select_only()
+                .column_as(Expr::cust("COUNT(*)"), TOTAL)
+                .into_query();
+            count.clear_order_by();
+            SimpleExpr::SubQuery(None, Box::new(count.into_sub_query_statement()))
+        }
+    };
     let statement = select
         .clone()
-        .column_as(Expr::cust("COUNT(*) OVER ()"), TOTAL)
+        .column_as(total, TOTAL)
         .limit(page.limit())
         .offset(page.offset())
-        .build(conn.get_database_backend());
+        .build(backend);
     let rows = conn.query_all(statement).await?;
     let Some(first) = rows.first() else {
         let total = if page.offset() == 0 {

@@ -94,7 +94,6 @@ impl Fixture {
             target: None,
             repository: format!("berth-test/{}", self.prefix),
             tag: version.to_owned(),
-            application: self.prefix.clone(),
             build_id: version.to_owned(),
             labels: Default::default(),
             temp_dir: self.temp.path().to_path_buf(),
@@ -218,11 +217,12 @@ impl Drop for Fixture {
                     .list_images(None::<ListImagesOptions>)
                     .await
                     .unwrap_or_default();
-                for i in images {
-                    if i.repo_tags.iter().any(|t| t.contains(&prefix)) {
+                // By tag, never by id: another test's image may be the same image.
+                for tag in images.iter().flat_map(|i| &i.repo_tags) {
+                    if tag.contains(&prefix) {
                         let _ = docker
                             .remove_image(
-                                &i.id,
+                                tag,
                                 Some(RemoveImageOptions {
                                     force: true,
                                     ..Default::default()
