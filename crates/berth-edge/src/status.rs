@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use berth_domain::{EdgeStatus, SecretString};
+use berth_domain::EdgeStatus;
 use berth_events::CancelToken;
 use berth_proxy::Proxy;
 use berth_store::{Actor, Store, StoreError};
@@ -51,9 +51,7 @@ impl StatusCell {
     }
 
     pub fn snapshot(&self) -> EdgeStatus {
-        let mut out = None;
-        self.with(|s| out = Some(s.clone()));
-        out.unwrap_or_else(|| unreachable!("with always runs"))
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -85,17 +83,12 @@ pub async fn report(store: Store, status: StatusCell, proxy: Proxy, shutdown: Ca
 
 async fn write(store: &Store, status: &StatusCell) -> Result<(), StoreError> {
     status.with(|s| s.updated_at = chrono::Utc::now());
-    let json = serde_json::to_string(&status.snapshot()).unwrap_or_default();
     let scope = store.scope(Actor::System).await?;
-    scope
-        .set_installation_setting(EdgeStatus::NAME, Some(&SecretString::new(json)))
-        .await?;
+    scope.set_edge_status(&status.snapshot()).await?;
     scope.commit().await
 }
 
 /// The last report a router wrote, if any.
 pub async fn read(store: &Store) -> Result<Option<EdgeStatus>, StoreError> {
-    let scope = store.read_scope(Actor::System).await?;
-    let stored = scope.installation_setting(EdgeStatus::NAME).await?;
-    Ok(stored.and_then(|s| serde_json::from_str(s.expose()).ok()))
+    store.read_scope(Actor::System).await?.edge_status().await
 }

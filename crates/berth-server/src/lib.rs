@@ -245,34 +245,22 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let addrs = server.addrs();
     edge_settings.api = addrs.first().copied();
     if let Some(router) = router {
-        let status = berth_edge::StatusCell::new();
-        berth_edge::Edge::start(
+        start_router(
+            &settings,
             &edge_settings,
-            router.clone(),
-            store.clone(),
-            &bus,
-            swarm.clone(),
-            status.clone(),
+            RouterParts {
+                router,
+                store: store.clone(),
+                bus: bus.clone(),
+                swarm: swarm.clone(),
+                status: berth_edge::StatusCell::new(),
+                certs_poll: None,
+                shutdown: shutdown.clone(),
+            },
             Vec::new(),
-            shutdown.clone(),
         )
         .await
         .context("starting the edge router")?;
-        berth_edge::Certs::start(
-            cert_settings(&settings)?,
-            store.clone(),
-            bus.clone(),
-            router.clone(),
-            status.clone(),
-            shutdown.clone(),
-        )
-        .await;
-        tokio::spawn(berth_edge::status::report(
-            store.clone(),
-            status,
-            router.clone(),
-            shutdown.clone(),
-        ));
     }
     if settings.edge == EdgeMode::Process {
         ensure_edge_process(&settings, &store, addrs.first().copied())
@@ -359,8 +347,6 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
     let router = berth_edge::Edge::router(&es)?
         .context("the edge router is off: set proxy_http or proxy_https")?;
     let shutdown = berth_events::CancelToken::new();
-    // Nothing in this process announces changes: the loops read the store every round.
-    let bus = berth_events::EventBus::new(16);
     let swarm = berth_edge::SwarmCell::default();
     // Swarm first (for a few seconds at most), so the first table already has the replicas;
     // then on in the background if it was not reached.
@@ -376,7 +362,6 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
-    let status = berth_edge::StatusCell::new();
     // The control plane's address for `api_hosts`: the one the `serve` that started this
     // process bound, else the configured one.
     es.api = Some(
@@ -385,19 +370,6 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
             .and_then(|a| a.parse().ok())
             .unwrap_or(settings.listen),
     );
-    // Certificates first, then the sockets: a router that takes over serves HTTPS with the
-    // real certificates from its first handshake.
-    let mut certs = cert_settings(&settings)?;
-    certs.poll = Some(std::time::Duration::from_secs(2));
-    berth_edge::Certs::start(
-        certs,
-        store.clone(),
-        bus.clone(),
-        router.clone(),
-        status.clone(),
-        shutdown.clone(),
-    )
-    .await;
     // A router that runs already hands over its sockets; else they are bound here.
     let handover_path = settings.data_dir.join("edge.sock");
     let taken = berth_edge::handover::take(&handover_path)
@@ -411,15 +383,21 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
                 .collect()
         })
         .unwrap_or_default();
-    let listeners = berth_edge::Edge::start(
+    let listeners = start_router(
+        &settings,
         &es,
-        router.clone(),
-        store.clone(),
-        &bus,
-        swarm,
-        status.clone(),
+        RouterParts {
+            router,
+            store: store.clone(),
+            // Nothing in this process announces changes: the loops read the store every round.
+            bus: berth_events::EventBus::new(16),
+            swarm,
+            status: berth_edge::StatusCell::new(),
+            // Certificates another process stores are looked for every two seconds.
+            certs_poll: Some(std::time::Duration::from_secs(2)),
+            shutdown: shutdown.clone(),
+        },
         inherited,
-        shutdown.clone(),
     )
     .await?;
     // A service manager learns which process is the router now before the one before goes.
@@ -436,12 +414,6 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
         shutdown.clone(),
     )
     .context("offering the sockets to the next router")?;
-    tokio::spawn(berth_edge::status::report(
-        store.clone(),
-        status,
-        router.clone(),
-        shutdown.clone(),
-    ));
     let pid_file = settings.data_dir.join("edge.pid");
     if let Err(e) = std::fs::write(&pid_file, format!("{}\n", std::process::id())) {
         tracing::warn!(path = %pid_file.display(), error = %e, "the router's pid file was not written");
@@ -480,21 +452,77 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts this program again from the path it was started as, with the same arguments and
-/// environment, its output where this one's goes; returns its pid.
-fn start_successor() -> anyhow::Result<u32> {
-    let mut args = std::env::args_os();
-    let program = args.next().context("no program name")?;
-    let mut child = std::process::Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .context("cannot start the new router")?;
+/// What the router's loops share, embedded in `serve` or in `berth edge`.
+struct RouterParts {
+    router: berth_proxy::Proxy,
+    store: Store,
+    bus: berth_events::EventBus,
+    swarm: berth_edge::SwarmCell,
+    status: berth_edge::StatusCell,
+    /// How often certificates are looked for without an event announcing them.
+    certs_poll: Option<std::time::Duration>,
+    shutdown: berth_events::CancelToken,
+}
+
+/// Starts the router: certificates first, then the listeners (`inherited` from a router that
+/// hands its sockets over, else bound) and the routing table, so HTTPS is served with the
+/// real certificates from the first handshake; then its report to the store.
+async fn start_router(
+    settings: &Settings,
+    edge: &berth_edge::EdgeSettings,
+    p: RouterParts,
+    inherited: Vec<(berth_edge::handover::Scheme, std::net::TcpListener)>,
+) -> anyhow::Result<berth_edge::Listeners> {
+    let mut certs = cert_settings(settings)?;
+    certs.poll = p.certs_poll;
+    berth_edge::Certs::start(
+        certs,
+        p.store.clone(),
+        p.bus.clone(),
+        p.router.clone(),
+        p.status.clone(),
+        p.shutdown.clone(),
+    )
+    .await;
+    let listeners = berth_edge::Edge::start(
+        edge,
+        p.router.clone(),
+        p.store.clone(),
+        &p.bus,
+        p.swarm,
+        p.status.clone(),
+        inherited,
+        p.shutdown.clone(),
+    )
+    .await?;
+    tokio::spawn(berth_edge::status::report(
+        p.store, p.status, p.router, p.shutdown,
+    ));
+    Ok(listeners)
+}
+
+/// Spawns `cmd` and a thread that reaps it when it ends (so it leaves no zombie while this
+/// process lives); returns its pid.
+fn spawn_reaped(cmd: &mut std::process::Command) -> std::io::Result<u32> {
+    let mut child = cmd.spawn()?;
     let pid = child.id();
     std::thread::spawn(move || {
         let _ = child.wait();
     });
     Ok(pid)
+}
+
+/// Starts this program again from the path it was started as, with the same arguments and
+/// environment, its output where this one's goes; returns its pid.
+fn start_successor() -> anyhow::Result<u32> {
+    let mut args = std::env::args_os();
+    let program = args.next().context("no program name")?;
+    spawn_reaped(
+        std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null()),
+    )
+    .context("cannot start the new router")
 }
 
 /// Tells the service manager (systemd's `NOTIFY_SOCKET`, when it set one) how the service is:
@@ -603,12 +631,8 @@ async fn ensure_edge_process(
     if let Some(api) = api {
         cmd.env(EDGE_API_ENV, api.to_string());
     }
-    let mut child = cmd.spawn().context("cannot start berth edge")?;
-    tracing::info!(pid = child.id(), log = %log_path.display(), "the edge router started in a process of its own");
-    // Reaped when it ends, so it leaves no zombie while this process lives.
-    std::thread::spawn(move || {
-        let _ = child.wait();
-    });
+    let pid = spawn_reaped(&mut cmd).context("cannot start berth edge")?;
+    tracing::info!(pid, log = %log_path.display(), "the edge router started in a process of its own");
     Ok(())
 }
 

@@ -47,9 +47,8 @@ pub(crate) async fn router_traffic(
         .store
         .read_scope(berth_store::Actor::System)
         .await?
-        .installation_setting(berth_domain::EdgeStatus::NAME)
+        .edge_status()
         .await?
-        .and_then(|v| serde_json::from_str::<berth_domain::EdgeStatus>(v.expose()).ok())
         .filter(|e| e.connected(chrono::Utc::now()))
         .map(|e| e.traffic.into_iter().collect()))
 }

@@ -3,7 +3,7 @@
 //! of the edge router, as it reports itself.
 
 use actix_web::{web, HttpResponse};
-use berth_domain::{AcmeDnsSetting, EdgeStatus, SecretString};
+use berth_domain::{AcmeDnsSetting, SecretString};
 
 use crate::auth::Caller;
 use crate::dto::{AcmeDnsInput, AcmeDnsView, EdgeView};
@@ -29,11 +29,7 @@ pub async fn get_edge(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let s = caller.scope(&state).await?;
-    let status: Option<EdgeStatus> = s
-        .installation_setting(EdgeStatus::NAME)
-        .await?
-        .and_then(|v| serde_json::from_str(v.expose()).ok());
-    Ok(HttpResponse::Ok().json(EdgeView::from(status)))
+    Ok(HttpResponse::Ok().json(EdgeView::from(s.edge_status().await?)))
 }
 
 async fn stored(state: &AppState, caller: &Caller) -> Result<Option<AcmeDnsSetting>, ApiError> {

@@ -24,6 +24,21 @@ impl Scope {
         .transpose()
     }
 
+    /// The edge router's last report of itself, if one was written and reads back.
+    pub async fn edge_status(&self) -> Result<Option<EdgeStatus>, StoreError> {
+        Ok(self
+            .installation_setting(EdgeStatus::NAME)
+            .await?
+            .and_then(|v| serde_json::from_str(v.expose()).ok()))
+    }
+
+    /// Replaces the edge router's report of itself.
+    pub async fn set_edge_status(&self, status: &EdgeStatus) -> Result<(), StoreError> {
+        let json = serde_json::to_string(status).unwrap_or_default();
+        self.set_installation_setting(EdgeStatus::NAME, Some(&SecretString::new(json)))
+            .await
+    }
+
     /// Sets (or, with `None`, removes) an installation setting, encrypted.
     pub async fn set_installation_setting(
         &self,
