@@ -51,15 +51,18 @@ openapi:
 	$(CARGO) run --locked -q -p berth-server -- openapi > openapi/openapi.json
 
 build-release:
-	$(CARGO) build --locked --release -p berth-server -p berth-api -p berth-store -p berth-build -p berth-swarm -p berth-proxy --bin berth --example ceiling --example bench_request --example bench_build --example bench_rollout --example bench_pipeline --example bench_proxy
+	$(CARGO) build --locked --release -p berth-server -p berth-api -p berth-store -p berth-build -p berth-swarm -p berth-proxy --bin berth --example ceiling --example bench_request --example bench_scale --example bench_build --example bench_rollout --example bench_replicas --example bench_pipeline --example bench_proxy
 
 bench: build-release
 	scripts/install-deps.sh bench
 	$(RUN_ENV) scripts/bench-server.sh $(TARGET_DIR)/release/berth
 	$(RUN_ENV) scripts/test-postgres.sh scripts/bench-api.sh $(TARGET_DIR)/release/berth $(TARGET_DIR)/release/examples/ceiling
 	scripts/test-postgres.sh $(TARGET_DIR)/release/examples/bench_request
+	scripts/test-postgres.sh $(TARGET_DIR)/release/examples/bench_scale 10
+	$(RUN_ENV) scripts/bench-scale.sh $(TARGET_DIR)/release/berth $(TARGET_DIR)/release/examples/bench_scale
 	scripts/base-image.sh
 	$(TARGET_DIR)/release/examples/bench_build 5
 	$(TARGET_DIR)/release/examples/bench_rollout 5
+	$(TARGET_DIR)/release/examples/bench_replicas 100
 	$(TARGET_DIR)/release/examples/bench_pipeline $(TARGET_DIR)/release/berth 3
 	$(TARGET_DIR)/release/examples/bench_proxy 10

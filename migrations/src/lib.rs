@@ -16,6 +16,8 @@ mod m20261201_000008_volume_engine_names;
 mod m20261201_000009_volume_names_per_owner;
 mod m20261201_000010_operations;
 mod m20261201_000011_auth_epoch;
+mod m20261202_000012_audit_keyset;
+mod m20261202_000013_edge_epoch;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -35,6 +37,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_volume_names_per_owner::Migration),
             Box::new(m20261201_000010_operations::Migration),
             Box::new(m20261201_000011_auth_epoch::Migration),
+            Box::new(m20261202_000012_audit_keyset::Migration),
+            Box::new(m20261202_000013_edge_epoch::Migration),
         ]
     }
 }

@@ -1,6 +1,8 @@
 //! The reconciler: every application's status follows what the orchestrator runs, except while
 //! a deployment or an operation of it is in progress (that one sets it).
 
+use std::collections::{HashMap, HashSet};
+
 use berth_domain::{ApplicationId, ApplicationStatus};
 use berth_events::CancelToken;
 use berth_store::Actor;
@@ -26,7 +28,7 @@ impl Pipeline {
     pub async fn reconcile(&self) -> Result<usize, DeployError> {
         let services = self.engines()?.orchestrator.list_managed().await?;
         let scope = self.inner.store.scope(Actor::System).await?;
-        let busy: Vec<ApplicationId> = scope
+        let busy: HashSet<ApplicationId> = scope
             .unfinished_deployments()
             .await?
             .into_iter()
@@ -39,21 +41,26 @@ impl Pipeline {
                     .map(|o| o.application_id),
             )
             .collect();
+        // The applications of every managed service, in one read.
+        let managed: Vec<(ApplicationId, &berth_swarm::ManagedService)> = services
+            .iter()
+            .filter_map(|s| {
+                let id = uuid::Uuid::parse_str(s.application_id.as_deref()?).ok()?;
+                Some((ApplicationId::from_uuid(id), s))
+            })
+            .filter(|(id, _)| !busy.contains(id))
+            .collect();
+        let ids: Vec<ApplicationId> = managed.iter().map(|(id, _)| *id).collect();
+        let statuses: HashMap<ApplicationId, ApplicationStatus> = scope
+            .applications_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.status))
+            .collect();
         let mut changes = Changes::new();
         let mut changed = 0;
-        for s in services {
-            let Some(id) = s
-                .application_id
-                .as_deref()
-                .and_then(|a| uuid::Uuid::parse_str(a).ok())
-            else {
-                continue;
-            };
-            let id = ApplicationId::from_uuid(id);
-            if busy.contains(&id) {
-                continue;
-            }
-            let Ok(app) = scope.application(id).await else {
+        for (id, s) in managed {
+            let Some(current) = statuses.get(&id) else {
                 continue;
             };
             let status = match (s.desired, s.running) {
@@ -62,7 +69,7 @@ impl Pipeline {
                 (_, 0) => ApplicationStatus::Failed,
                 _ => ApplicationStatus::Running,
             };
-            if app.status != status {
+            if *current != status {
                 changes.application(&scope, id, status).await?;
                 changed += 1;
             }

@@ -20,7 +20,7 @@ pub use codes::ErrorCode;
 pub use entities::*;
 pub use error::{FieldError, TransitionError, ValidationError};
 pub use ids::*;
-pub use page::{Page, Paginated};
+pub use page::{Cursor, CursorPage, Page, Paginated};
 pub use secret::SecretString;
 pub use service::{
     FailureAction, Mount, MountSource, ResourceAmount, RestartCondition, RestartPolicy,

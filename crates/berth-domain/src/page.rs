@@ -77,6 +77,41 @@ impl<T> Paginated<T> {
     }
 }
 
+/// Where a list read newest first goes on: the time and id of the last entry a page showed.
+/// A client passes it back as it came (its text form is berth's, not a contract), so a page
+/// costs the same wherever it is in the list, and entries added meanwhile do not shift it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub id: i64,
+}
+
+impl Cursor {
+    /// Reads a cursor a page handed out; anything else is an error of `field`.
+    pub fn parse(field: &str, s: &str) -> Result<Self, ValidationError> {
+        let bad = || ValidationError::field(field, "is not a cursor a page of this list gave");
+        let (at, id) = s.split_once('_').ok_or_else(bad)?;
+        let at = at.parse::<i64>().map_err(|_| bad())?;
+        let id = id.parse::<i64>().map_err(|_| bad())?;
+        let at = chrono::DateTime::from_timestamp_micros(at).ok_or_else(bad)?;
+        Ok(Self { at, id })
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.at.timestamp_micros(), self.id)
+    }
+}
+
+/// One page of a list read by [`Cursor`]: the items, and the cursor of the next page when
+/// there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorPage<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +124,18 @@ mod tests {
         assert!(Page::parse(Some(0), None).is_err());
         let e = Page::parse(None, Some(-1)).unwrap_err();
         assert_eq!(e.errors[0].field, "offset");
+    }
+
+    #[test]
+    fn a_cursor_reads_back_what_it_wrote_and_nothing_else() {
+        let c = Cursor {
+            at: chrono::DateTime::from_timestamp_micros(1_764_626_400_123_456).unwrap(),
+            id: 42,
+        };
+        assert_eq!(Cursor::parse("cursor", &c.to_string()).unwrap(), c);
+        for bad in ["", "42", "x_1", "1_x", "1_2_3", "99999999999999999999_1"] {
+            let e = Cursor::parse("cursor", bad).unwrap_err();
+            assert_eq!(e.errors[0].field, "cursor", "{bad}");
+        }
     }
 }

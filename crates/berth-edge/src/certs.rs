@@ -5,6 +5,10 @@
 //! most a day), and at most [`ORDERS_PER_HOUR`] orders per domain are made in an hour, so a
 //! misconfigured domain cannot use up the CA's limits. While renewals fail, the certificate in
 //! hand keeps being served; until the first one arrives, a self-signed one is.
+//!
+//! The domains and certificates are read again when the store's edge epoch moved (every change
+//! to them moves it), when an event announces a change, and every [`RECHECK`] (renewals and
+//! retries come due with time alone); between those a round costs one read of the epoch.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,6 +48,10 @@ impl Due<'_> {
 }
 /// How often due certificates are looked for without an event.
 const TICK: Duration = Duration::from_secs(10);
+
+/// How often the certificates are read and checked for renewal even when the edge epoch stood
+/// still (a renewal or a retry after a backoff, at least a minute, comes due with time alone).
+const RECHECK: Duration = Duration::from_secs(30);
 
 /// The router answers HTTP-01 challenges from memory.
 struct RouterChallenges(Proxy);
@@ -151,7 +159,36 @@ impl Certs {
     /// changes.
     async fn run(self, mut served: Option<Vec<(String, String)>>, shutdown: CancelToken) {
         let mut events = self.bus.subscribe();
+        // The edge epoch and when the certificates were last read: they are read again when
+        // the epoch moved, an event announced a change, or [`RECHECK`] passed (renewals and
+        // retries come due with time alone).
+        let mut last: Option<(i64, std::time::Instant)> = None;
+        let mut woken = false;
         loop {
+            let epoch = match self.store.edge_epoch().await {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the edge epoch was not read");
+                    None
+                }
+            };
+            let due = woken
+                || match (last, epoch) {
+                    (Some((seen, at)), Some(now)) => seen != now || at.elapsed() >= RECHECK,
+                    _ => true,
+                };
+            if !due {
+                let before = tokio::time::Instant::now();
+                let wake = |e: &Event| matches!(e, Event::DomainsChanged { .. });
+                if !crate::next_round(&mut events, &shutdown, self.poll, wake).await {
+                    return;
+                }
+                woken = before.elapsed() < self.poll;
+                continue;
+            }
+            if let Some(e) = epoch {
+                last = Some((e, std::time::Instant::now()));
+            }
             match self.read().await {
                 Ok(state) => {
                     self.load_into_router(&state, &mut served);
@@ -169,10 +206,12 @@ impl Certs {
                 }
                 Err(e) => tracing::warn!(error = %e, "certificates were not read"),
             }
+            let before = tokio::time::Instant::now();
             let wake = |e: &Event| matches!(e, Event::DomainsChanged { .. });
             if !crate::next_round(&mut events, &shutdown, self.poll, wake).await {
                 return;
             }
+            woken = before.elapsed() < self.poll;
         }
     }
 

@@ -1,13 +1,14 @@
-//! The router's listeners, and its routing table rebuilt
-//! from the store and the orchestrator whenever a domain, a deployment or an application's
-//! state changes (and checked every second, so replicas a rolling update adds or retires are
-//! followed), swapped in only when it differs.
+//! The router's listeners, and its routing table made from the store's domains and
+//! applications and the replicas the orchestrator runs: the replicas listed every second (one
+//! listing for every service, so replicas a rolling update adds or retires are followed), the
+//! store read again only when its edge epoch moved or an event announced a change; a table
+//! is made only when one of them changed, and swapped in only when it differs.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use berth_domain::{ApplicationStatus, Domain, DomainTarget};
+use berth_domain::{Application, ApplicationId, ApplicationStatus, Domain, DomainTarget};
 use berth_events::{CancelToken, Event, EventBus};
 use berth_proxy::{BasicAuthUser, Proxy, ProxySettings, Route, Target, Upstreams, WwwRedirect};
 use berth_store::{Actor, Store};
@@ -33,8 +34,11 @@ pub struct EdgeSettings {
 /// Where the router finds the orchestrator once berth-server connected it.
 pub type SwarmCell = std::sync::Arc<tokio::sync::OnceCell<berth_swarm::Swarm>>;
 
-/// How often the table is rebuilt without an event.
+/// How often the replicas are listed and the edge epoch read, without an event.
 const REFRESH: Duration = Duration::from_secs(1);
+
+/// How often the domains are read again even when the edge epoch stood still.
+const REREAD: Duration = Duration::from_secs(30);
 
 /// The listeners' tasks (each ends once shutdown came and its open requests finished) and
 /// their sockets.
@@ -157,12 +161,14 @@ impl Edge {
         // The first table before the first request: a router that takes over from another
         // serves what that one served from its first connection on.
         let subscription = bus.subscribe();
-        let installed = match edge.routes().await {
-            Ok(routes) => {
+        let mut view = None;
+        let installed = match edge.rebuild(&mut view, true).await {
+            Ok(Some(routes)) => {
                 edge.proxy.install(routes.clone());
                 edge.status.table(routes.len());
                 Some(routes)
             }
+            Ok(None) => None,
             Err(e) => {
                 tracing::warn!(error = %e, "the first routing table was not built");
                 None
@@ -182,26 +188,45 @@ impl Edge {
                 ));
             }
         }
-        tokio::spawn(edge.keep_current(installed, subscription, shutdown));
+        tokio::spawn(edge.keep_current(view, installed, subscription, shutdown));
         Ok(Listeners { serving, sockets })
     }
 
+    /// Keeps the table current: every second the replicas the engine runs (one listing for
+    /// all services), and the domains and applications only when the store's edge epoch
+    /// moved or an event announced a change (and every [`REREAD`] in any case), so an idle
+    /// router's cost does not grow with the number of domains.
     async fn keep_current(
         self,
+        mut view: Option<StoreView>,
         mut installed: Option<Vec<Route>>,
         mut events: berth_events::Subscription,
         shutdown: CancelToken,
     ) {
+        let mut woken = false;
         loop {
-            match self.routes().await {
-                Ok(routes) => {
-                    if installed.as_ref() != Some(&routes) {
-                        tracing::debug!(routes = routes.len(), "routing table replaced");
-                        self.proxy.install(routes.clone());
-                        self.status.table(routes.len());
-                        installed = Some(routes);
+            let reread = woken
+                || match &view {
+                    None => true,
+                    Some(v) => {
+                        v.read_at.elapsed() >= REREAD
+                            || match self.store.edge_epoch().await {
+                                Ok(epoch) => epoch != v.epoch,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "the edge epoch was not read");
+                                    false
+                                }
+                            }
                     }
+                };
+            match self.rebuild(&mut view, reread).await {
+                Ok(Some(routes)) if installed.as_ref() != Some(&routes) => {
+                    tracing::debug!(routes = routes.len(), "routing table replaced");
+                    self.proxy.install(routes.clone());
+                    self.status.table(routes.len());
+                    installed = Some(routes);
                 }
+                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "the routing table was not rebuilt"),
             }
             let wake = |e: &Event| {
@@ -212,64 +237,57 @@ impl Edge {
                         | Event::DeploymentStatusChanged { .. }
                 )
             };
+            let before = tokio::time::Instant::now();
             if !crate::next_round(&mut events, &shutdown, REFRESH, wake).await {
                 return;
             }
+            woken = before.elapsed() < REFRESH;
         }
     }
 
-    /// Where this host reaches `port` on the running replicas of `service`; `bridge` is the
-    /// engine's bridge addresses, read once per round on first need.
-    async fn replicas(
+    /// The table, when something it is made of changed since `view` was last made into one
+    /// (the domains and applications, read again when `reread` or when there is no `view`
+    /// yet; the replicas the engine runs), else `None`.
+    async fn rebuild(
         &self,
-        service: &str,
-        port: u16,
-        bridge: &mut Option<HashMap<String, std::net::IpAddr>>,
-    ) -> Result<Vec<SocketAddr>, String> {
-        let Some(swarm) = self.swarm.get() else {
-            return Ok(Vec::new());
+        view: &mut Option<StoreView>,
+        reread: bool,
+    ) -> Result<Option<Vec<Route>>, String> {
+        let started = std::time::Instant::now();
+        if reread || view.is_none() {
+            *view = Some(StoreView::read(&self.store).await?);
+        }
+        let Some(v) = view.as_mut() else {
+            return Ok(None);
         };
-        if bridge.is_none() {
-            *bridge = Some(swarm.bridge_addresses().await.map_err(|e| e.to_string())?);
+        let replicas = match self.swarm.get() {
+            Some(swarm) => swarm.local_replicas().await.map_err(|e| e.to_string())?,
+            None => HashMap::new(),
+        };
+        if v.replicas.as_ref() == Some(&replicas) && !v.fresh {
+            return Ok(None);
         }
-        match swarm.endpoints_on(service, port, bridge.as_ref()).await {
-            Ok(e) => Ok(e.into_iter().map(|e| e.addr).collect()),
-            Err(berth_swarm::SwarmError::NotFound(_)) => Ok(Vec::new()),
-            Err(e) => Err(e.to_string()),
-        }
+        v.replicas = Some(replicas);
+        v.fresh = false;
+        let routes = self.routes(v);
+        tracing::debug!(
+            routes = routes.len(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "routing table rebuilt"
+        );
+        Ok(Some(routes))
     }
 
-    /// The table as the store and the orchestrator say now.
-    async fn routes(&self) -> Result<Vec<Route>, String> {
-        let scope = self
-            .store
-            .read_scope(Actor::System)
-            .await
-            .map_err(|e| e.to_string())?;
-        let domains = scope.all_domains().await.map_err(|e| e.to_string())?;
-        let app_ids: Vec<_> = domains
-            .iter()
-            .filter_map(|d| match d.target {
-                DomainTarget::Application(id) => Some(id),
-                _ => None,
-            })
-            .collect();
-        let apps: HashMap<_, _> = scope
-            .applications_by_ids(&app_ids)
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|a| (a.id, a))
-            .collect();
-        let mut routes = Vec::with_capacity(domains.len() + self.api_hosts.len());
-        // Domains of one application on one port share its replicas: asked once per round.
-        let mut replicas: HashMap<(String, u16), Vec<SocketAddr>> = HashMap::new();
-        let mut bridge = None;
-        for d in domains {
+    /// The table the store's view and the replicas make.
+    fn routes(&self, v: &StoreView) -> Vec<Route> {
+        let none = HashMap::new();
+        let replicas = v.replicas.as_ref().unwrap_or(&none);
+        let mut routes = Vec::with_capacity(v.domains.len() + self.api_hosts.len());
+        for d in &v.domains {
             let DomainTarget::Application(app_id) = d.target else {
                 continue;
             };
-            let Some(app) = apps.get(&app_id) else {
+            let Some(app) = v.apps.get(&app_id) else {
                 continue;
             };
             let port = d.routing.target_port(&app.runtime).get();
@@ -277,21 +295,16 @@ impl Edge {
             let target = if app.status == ApplicationStatus::Stopped {
                 Target::Stopped { name: service }
             } else {
-                let key = (service.clone(), port);
-                let addrs = match replicas.get(&key) {
-                    Some(a) => a.clone(),
-                    None => {
-                        let found = self.replicas(&service, port, &mut bridge).await?;
-                        replicas.insert(key, found.clone());
-                        found
-                    }
-                };
+                let addrs = replicas
+                    .get(&service)
+                    .map(|ips| ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect())
+                    .unwrap_or_default();
                 Target::Service {
                     name: service,
                     upstreams: Upstreams::Addrs(addrs),
                 }
             };
-            routes.push(route_of(&d, target, self.https));
+            routes.push(route_of(d, target, self.https));
         }
         if let Some(api) = self.api {
             for host in &self.api_hosts {
@@ -312,7 +325,48 @@ impl Edge {
                 });
             }
         }
-        Ok(routes)
+        routes
+    }
+}
+
+/// What the table is made of from the store, as last read.
+#[derive(Debug)]
+struct StoreView {
+    /// The edge epoch before the read: a change committed during it moves the epoch past
+    /// this, so the next round reads again.
+    epoch: i64,
+    read_at: std::time::Instant,
+    domains: Vec<Domain>,
+    apps: HashMap<ApplicationId, Application>,
+    /// The replicas the engine ran at the last round (`None` before the first).
+    replicas: Option<HashMap<String, Vec<std::net::IpAddr>>>,
+    /// Read and not yet made into a table.
+    fresh: bool,
+}
+
+impl StoreView {
+    async fn read(store: &Store) -> Result<Self, String> {
+        let epoch = store.edge_epoch().await.map_err(|e| e.to_string())?;
+        let scope = store
+            .read_scope(Actor::System)
+            .await
+            .map_err(|e| e.to_string())?;
+        let domains = scope.all_domains().await.map_err(|e| e.to_string())?;
+        let apps = scope
+            .routed_applications()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+        Ok(Self {
+            epoch,
+            read_at: std::time::Instant::now(),
+            domains,
+            apps,
+            replicas: None,
+            fresh: true,
+        })
     }
 }
 

@@ -7,28 +7,21 @@
 //!
 //! `target/release/examples/bench_request [rounds]`
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use berth_domain::{Page, PlatformRole, ProjectName};
 use berth_store::{Actor, MasterKey, NewProject, NewUser, Store};
 
-fn median(mut v: Vec<Duration>) -> f64 {
-    v.sort();
-    v[v.len() / 2].as_secs_f64() * 1e6
-}
+#[path = "support/timing.rs"]
+mod timing;
 
-async fn time<F, Fut>(rounds: usize, mut f: F) -> f64
+/// The median of `rounds` runs of `f`, in microseconds.
+async fn time<F, Fut>(rounds: usize, f: F) -> f64
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let mut v = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let t = Instant::now();
-        f().await;
-        v.push(t.elapsed());
-    }
-    median(v)
+    timing::median(rounds, f).await.as_secs_f64() * 1e6
 }
 
 async fn measure(name: &str, url: &str, rounds: usize) -> Vec<(String, f64)> {

@@ -390,14 +390,26 @@ impl Store {
 
     /// The database's auth epoch (one statement, in no transaction).
     async fn auth_epoch(&self) -> Result<i64, StoreError> {
+        self.epoch(Epoch::Auth).await
+    }
+
+    /// The database's edge epoch: it moves with every commit that changes what the edge
+    /// router serves from the store (domains; applications' status, ports and existence;
+    /// certificates and their attempts). One statement, in no transaction; a router reads the
+    /// domains and certificates again only when it moved.
+    pub async fn edge_epoch(&self) -> Result<i64, StoreError> {
+        self.epoch(Epoch::Edge).await
+    }
+
+    async fn epoch(&self, which: Epoch) -> Result<i64, StoreError> {
         let conn = self.reader.as_ref().unwrap_or(&self.db);
         let row = conn
             .query_one(Statement::from_string(
                 self.backend.sea(),
-                "SELECT epoch FROM auth_epoch WHERE id = 1",
+                format!("SELECT epoch FROM {} WHERE id = 1", which.table()),
             ))
             .await?
-            .ok_or_else(|| StoreError::Corrupt("the auth_epoch row is missing".into()))?;
+            .ok_or_else(|| StoreError::Corrupt(format!("the {} row is missing", which.table())))?;
         Ok(row.try_get("", "epoch")?)
     }
 
@@ -405,6 +417,23 @@ impl Store {
     #[doc(hidden)]
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+}
+
+/// A one-row counter that commits changing something other processes keep a view of move
+/// (table per counter, so moving one never waits for a writer of the other).
+#[derive(Debug, Clone, Copy)]
+enum Epoch {
+    Auth,
+    Edge,
+}
+
+impl Epoch {
+    fn table(self) -> &'static str {
+        match self {
+            Epoch::Auth => "auth_epoch",
+            Epoch::Edge => "edge_epoch",
+        }
     }
 }
 
@@ -436,11 +465,25 @@ impl Scope {
     /// Records that this transaction changes who a bearer token stands for: the auth epoch
     /// moves with it, so every process forgets the tokens it remembered once it commits.
     pub(crate) async fn auth_changed(&self) -> Result<(), StoreError> {
-        self.tx
-            .execute_unprepared("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-            .await?;
+        self.move_epoch(Epoch::Auth).await?;
         self.auth_changed
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Records that this transaction changes what the edge router serves (see
+    /// [`Store::edge_epoch`]).
+    pub(crate) async fn edge_changed(&self) -> Result<(), StoreError> {
+        self.move_epoch(Epoch::Edge).await
+    }
+
+    async fn move_epoch(&self, which: Epoch) -> Result<(), StoreError> {
+        self.tx
+            .execute_unprepared(&format!(
+                "UPDATE {} SET epoch = epoch + 1 WHERE id = 1",
+                which.table()
+            ))
+            .await?;
         Ok(())
     }
 

@@ -12,8 +12,18 @@ pub struct AuditQuery {
     pub user_id: Option<uuid::Uuid>,
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
+    /// At most this many entries (1 to 100, default 20).
     pub limit: Option<i64>,
-    pub offset: Option<i64>,
+    /// Where to go on: the `next_cursor` of the page before (absent: from the newest entry).
+    pub cursor: Option<String>,
+}
+
+/// One page of the audit log, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPageView {
+    pub items: Vec<AuditView>,
+    /// Pass it as `cursor` for the next, older page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

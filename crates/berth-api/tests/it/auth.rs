@@ -14,7 +14,63 @@ both_backends!(
     guesses_sent_together_are_counted_before_they_are_checked,
     the_client_address_comes_from_a_trusted_proxy_only,
     a_new_password_ends_other_sessions_and_a_lost_role_applies_at_once,
+    the_audit_log_is_read_a_page_at_a_time_by_its_cursor,
 );
+
+async fn the_audit_log_is_read_a_page_at_a_time_by_its_cursor(api: TestApi) {
+    let admin = api.admin().await;
+    for i in 0..5 {
+        let r = api
+            .call(
+                "POST",
+                "/api/v1/projects",
+                Some(&admin),
+                Some(json!({ "name": format!("project {i}") })),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    let all = api.get("/api/v1/audit-log?limit=100", &admin).await;
+    assert_eq!(all.status, 200, "{:?}", all.body);
+    assert_eq!(all.body["next_cursor"], serde_json::Value::Null);
+    let ids = |page: &serde_json::Value| -> Vec<i64> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_i64().unwrap())
+            .collect()
+    };
+    let expected = ids(&all.body);
+    assert!(expected.len() >= 6, "setup and five projects: {expected:?}");
+    // Two at a time, each page's cursor leading to the next: every entry once, newest first.
+    let (mut walked, mut pages) = (Vec::new(), 0);
+    let mut path = "/api/v1/audit-log?limit=2".to_owned();
+    loop {
+        let page = api.get(&path, &admin).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        walked.extend(ids(&page.body));
+        pages += 1;
+        match page.body["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/audit-log?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(walked, expected);
+    assert_eq!(pages, expected.len().div_ceil(2));
+    // A cursor berth did not hand out is the client's mistake, named.
+    for bad in ["yesterday", "1_2_3", "-"] {
+        let r = api
+            .get(&format!("/api/v1/audit-log?cursor={bad}"), &admin)
+            .await;
+        assert_eq!(
+            (r.status, r.body["errors"][0]["field"].as_str()),
+            (422, Some("cursor")),
+            "{bad}: {:?}",
+            r.body
+        );
+    }
+}
 
 async fn a_new_password_ends_other_sessions_and_a_lost_role_applies_at_once(api: TestApi) {
     let root = api.admin().await;

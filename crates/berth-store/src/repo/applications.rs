@@ -179,6 +179,23 @@ impl Scope {
             .collect()
     }
 
+    /// Every application this scope sees that a domain routes to (for the edge router: one
+    /// statement, however many there are).
+    pub async fn routed_applications(&self) -> Result<Vec<Application>, StoreError> {
+        let routed = crate::entity::domains::Entity::find()
+            .select_only()
+            .column(crate::entity::domains::Column::ApplicationId)
+            .filter(crate::entity::domains::Column::ApplicationId.is_not_null())
+            .into_query();
+        self.visible_applications()
+            .filter(applications::Column::Id.in_subquery(routed))
+            .all(self.connection())
+            .await?
+            .into_iter()
+            .map(application_from)
+            .collect()
+    }
+
     pub async fn list_applications(
         &self,
         project: ProjectId,
@@ -212,7 +229,7 @@ impl Scope {
             .filter(applications::Column::Id.eq(id.as_uuid()))
             .exec(self.connection())
             .await?;
-        Ok(())
+        self.edge_changed().await
     }
 
     /// Changes how an application is built and run. A git source's row follows the change.
@@ -317,6 +334,8 @@ impl Scope {
                 ErrorCode::NameTaken,
                 "the project already has an application with this name",
             ))?;
+        // Its ports may have changed, which its domains route to.
+        self.edge_changed().await?;
         self.application(id).await
     }
 
@@ -333,7 +352,8 @@ impl Scope {
             .filter(applications::Column::Id.eq(id.as_uuid()))
             .exec(self.connection())
             .await?;
-        // Its service tokens stand for nothing any more.
+        // Its domains route nowhere now, and its service tokens stand for nothing.
+        self.edge_changed().await?;
         self.auth_changed().await
     }
 

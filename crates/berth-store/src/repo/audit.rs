@@ -1,7 +1,10 @@
 use berth_domain::*;
-use sea_orm::{ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
-use super::{fetch_page, now, parse_json};
+use super::{now, parse_json};
 use crate::entity::audit_log;
 use crate::{Scope, StoreError};
 
@@ -60,11 +63,15 @@ impl Scope {
 
     /// The audit log, newest first. Only berth itself and platform admins read all of it;
     /// anyone else sees their own entries.
+    /// The audit log newest first: `limit` entries older than `after` (from the newest when
+    /// `None`), and the cursor of the next page when there are more. Any page costs one index
+    /// seek, however far into the log it is.
     pub async fn list_audit(
         &self,
         filter: AuditFilter,
-        page: Page,
-    ) -> Result<Paginated<AuditEntry>, StoreError> {
+        limit: u64,
+        after: Option<Cursor>,
+    ) -> Result<CursorPage<AuditEntry>, StoreError> {
         let mut select = audit_log::Entity::find();
         if !self.is_unrestricted() {
             let me = match self.actor() {
@@ -82,14 +89,34 @@ impl Scope {
         if let Some(r) = filter.resource_id {
             select = select.filter(audit_log::Column::ResourceId.eq(r));
         }
-        let select = select
+        if let Some(c) = after {
+            select = select.filter(
+                Expr::tuple([
+                    Expr::col(audit_log::Column::CreatedAt).into(),
+                    Expr::col(audit_log::Column::Id).into(),
+                ])
+                .lt(Expr::tuple([Expr::value(c.at), Expr::value(c.id)])),
+            );
+        }
+        let mut rows = select
             .order_by_desc(audit_log::Column::CreatedAt)
-            .order_by_desc(audit_log::Column::Id);
-        let (rows, total) = fetch_page(self.connection(), select, page).await?;
-        Ok(Paginated::new(
-            rows.into_iter().map(entry_from).collect::<Result<_, _>>()?,
-            total,
-            page,
-        ))
+            .order_by_desc(audit_log::Column::Id)
+            .limit(limit + 1)
+            .all(self.connection())
+            .await?;
+        let next = match rows.len() as u64 > limit {
+            true => {
+                rows.truncate(limit as usize);
+                rows.last().map(|m| Cursor {
+                    at: m.created_at,
+                    id: m.id,
+                })
+            }
+            false => None,
+        };
+        Ok(CursorPage {
+            items: rows.into_iter().map(entry_from).collect::<Result<_, _>>()?,
+            next,
+        })
     }
 }

@@ -110,7 +110,8 @@ impl Scope {
             .filter(domains::Column::Id.eq(domain.as_uuid()))
             .exec(self.connection())
             .await?;
-        Ok(())
+        // Every change to a domain's certificate comes through here.
+        self.edge_changed().await
     }
 
     /// Asks for the domain's ACME certificate to be renewed now (and forgets the backoff).
@@ -237,7 +238,7 @@ impl Scope {
         installation_certificates::Entity::insert(installation_certificates::ActiveModel::from(m))
             .exec_without_returning(self.connection())
             .await?;
-        Ok(())
+        self.edge_changed().await
     }
 
     /// The installation's ACME account at `directory_url` (its credentials, decrypted).

@@ -101,6 +101,7 @@ impl Scope {
             ))?;
         self.claim_hosts(DomainId::from_uuid(m.id), project, &names)
             .await?;
+        self.edge_changed().await?;
         domain_from(m)
     }
 
@@ -169,6 +170,7 @@ impl Scope {
                 .col_expr(domains::Column::DatabaseId, db.into());
         }
         q.exec(self.connection()).await?;
+        self.edge_changed().await?;
         self.domain(id).await
     }
 
@@ -188,6 +190,6 @@ impl Scope {
         domains::Entity::delete_by_id(id.as_uuid())
             .exec(self.connection())
             .await?;
-        Ok(())
+        self.edge_changed().await
     }
 }

@@ -6,7 +6,132 @@ use berth_store::StoreError;
 use crate::db::{app, TestDb};
 use berth_testkit::both_backends;
 
-both_backends!(host_names_are_claimed_once_across_tenants_and_berths_own_are_reserved);
+both_backends!(
+    host_names_are_claimed_once_across_tenants_and_berths_own_are_reserved,
+    every_change_the_router_serves_moves_the_edge_epoch_and_reads_do_not,
+);
+
+/// The router in a process of its own reads domains and certificates again only when the
+/// edge epoch moved: a change that did not move it would never reach the router.
+async fn every_change_the_router_serves_moves_the_edge_epoch_and_reads_do_not(db: TestDb) {
+    let alice = db.user("alice", PlatformRole::Developer).await;
+    let p = db.project(&alice, "site", None).await;
+    let a = app(&db, &alice, &p, "web").await;
+    let epoch = || async { db.store.edge_epoch().await.unwrap() };
+    // One change in its own committed transaction; the epoch must have moved after it.
+    macro_rules! moves {
+        ($what:literal, |$s:ident| $change:expr) => {{
+            let before = epoch().await;
+            let $s = db.as_user(&alice).await;
+            $change;
+            $s.commit().await.unwrap();
+            assert!(epoch().await > before, "{} moves the edge epoch", $what);
+        }};
+    }
+    let domain;
+    moves!("creating a domain", |s| {
+        domain = Some(
+            s.create_domain(
+                p.id,
+                DomainName::parse("www.example.com").unwrap(),
+                DomainTarget::Application(a.id),
+                true,
+                DomainRouting::default(),
+            )
+            .await
+            .unwrap(),
+        )
+    });
+    let d = domain.unwrap();
+    moves!("changing a domain", |s| s
+        .update_domain(d.id, None, None, Some(routing(WwwRedirect::ToWww)))
+        .await
+        .unwrap());
+    moves!("an application's status", |s| s
+        .set_application_status(a.id, ApplicationStatus::Stopped)
+        .await
+        .unwrap());
+    moves!("an application's configuration", |s| s
+        .update_application(
+            a.id,
+            berth_store::ApplicationChanges {
+                runtime: Some(
+                    serde_json::from_value(serde_json::json!({ "ports": [{ "container": 9090 }] }))
+                        .unwrap()
+                ),
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap());
+    moves!("asking a certificate to renew", |s| s
+        .request_certificate_renewal(d.id)
+        .await
+        .unwrap());
+    moves!("a certificate order's outcome", |s| s
+        .set_certificate_attempts(
+            d.id,
+            &CertificateAttempts {
+                failures: 1,
+                last_error: Some("no".into()),
+                retry_at: None
+            }
+        )
+        .await
+        .unwrap());
+    moves!("removing a domain's certificates", |s| s
+        .delete_certificates(d.id)
+        .await
+        .unwrap());
+    let before = epoch().await;
+    let s = db.system().await;
+    s.save_host_certificate(
+        "berth.example.com",
+        "-----BEGIN CERTIFICATE-----",
+        &SecretString::new("-----BEGIN PRIVATE KEY-----"),
+        chrono::Utc::now() + chrono::Duration::days(30),
+        None,
+    )
+    .await
+    .unwrap();
+    s.commit().await.unwrap();
+    assert!(
+        epoch().await > before,
+        "berth's own certificate moves the edge epoch"
+    );
+    moves!("deleting a domain", |s| s
+        .delete_domain(d.id)
+        .await
+        .unwrap());
+    moves!("deleting an application", |s| s
+        .soft_delete_application(a.id)
+        .await
+        .unwrap());
+
+    // Reading, and a change rolled back, leave it where it was.
+    let other = app(&db, &alice, &p, "other").await;
+    let before = epoch().await;
+    let s = db.as_user(&alice).await;
+    s.all_domains().await.unwrap();
+    s.routed_applications().await.unwrap();
+    drop(s);
+    let s = db.as_user(&alice).await;
+    s.create_domain(
+        p.id,
+        DomainName::parse("gone.example.com").unwrap(),
+        DomainTarget::Application(other.id),
+        true,
+        DomainRouting::default(),
+    )
+    .await
+    .unwrap();
+    s.rollback().await.unwrap();
+    assert_eq!(
+        epoch().await,
+        before,
+        "reads and rolled-back changes move nothing"
+    );
+}
 
 fn routing(www: WwwRedirect) -> DomainRouting {
     DomainRouting {

@@ -26,17 +26,6 @@ impl Swarm {
         name: &str,
         container_port: u16,
     ) -> Result<Vec<Endpoint>, SwarmError> {
-        self.endpoints_on(name, container_port, None).await
-    }
-
-    /// [`Self::endpoints`] with the bridge's addresses read already (by
-    /// [`Self::bridge_addresses`]), so a caller asking for many services reads them once.
-    pub async fn endpoints_on(
-        &self,
-        name: &str,
-        container_port: u16,
-        bridge: Option<&HashMap<String, std::net::IpAddr>>,
-    ) -> Result<Vec<Endpoint>, SwarmError> {
         let status = self.status(name).await?;
         let running: Vec<TaskInfo> = status
             .tasks
@@ -46,14 +35,7 @@ impl Swarm {
         if running.is_empty() {
             return Ok(Vec::new());
         }
-        let read;
-        let bridge = match bridge {
-            Some(b) => b,
-            None => {
-                read = self.bridge_addresses().await?;
-                &read
-            }
-        };
+        let bridge = self.bridge_addresses().await?;
         Ok(running
             .into_iter()
             .filter_map(|t| {
@@ -65,6 +47,43 @@ impl Swarm {
                 })
             })
             .collect())
+    }
+
+    /// For every service berth manages: where this host reaches its running replicas (their
+    /// addresses on [`GATEWAY_BRIDGE`], as [`Self::endpoints`] gives them for one service). Three
+    /// requests to the engine however many services there are: the managed services, the
+    /// tasks meant to run, the bridge. A service with no replica reachable here is absent.
+    pub async fn local_replicas(
+        &self,
+    ) -> Result<HashMap<String, Vec<std::net::IpAddr>>, SwarmError> {
+        let names: HashMap<String, String> = self
+            .managed_services()
+            .await?
+            .into_iter()
+            .filter_map(|s| Some((s.id?, s.spec?.name?)))
+            .collect();
+        if names.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let tasks = self.tasks_meant_to_run().await?;
+        let bridge = self.bridge_addresses().await?;
+        let mut replicas: HashMap<String, Vec<std::net::IpAddr>> = HashMap::new();
+        for t in &tasks {
+            let Some(name) = t.service_id.as_ref().and_then(|id| names.get(id)) else {
+                continue;
+            };
+            let info = task_info(t);
+            if info.desired != "running" || info.state != "running" {
+                continue;
+            }
+            if let Some(ip) = info.container_id.as_ref().and_then(|c| bridge.get(c)) {
+                replicas.entry(name.clone()).or_default().push(*ip);
+            }
+        }
+        for ips in replicas.values_mut() {
+            ips.sort();
+        }
+        Ok(replicas)
     }
 
     /// Container id -> its IPv4 address on [`GATEWAY_BRIDGE`], on this node.
@@ -97,25 +116,8 @@ impl Swarm {
     /// Every service berth manages, with desired replicas and those running (and healthy) as
     /// the service's own tasks, not counting old ones still draining after an update.
     pub async fn list_managed(&self) -> Result<Vec<ManagedService>, SwarmError> {
-        let services = self
-            .docker
-            .list_services(Some(ListServicesOptions {
-                filters: Some(HashMap::from([(
-                    "label".to_owned(),
-                    vec![format!("{}=true", labels::MANAGED)],
-                )])),
-                status: None,
-            }))
-            .await?;
-        let tasks = self
-            .docker
-            .list_tasks(Some(ListTasksOptions {
-                filters: Some(HashMap::from([(
-                    "desired-state".to_owned(),
-                    vec!["running".to_owned()],
-                )])),
-            }))
-            .await?;
+        let services = self.managed_services().await?;
+        let tasks = self.tasks_meant_to_run().await?;
         let mut running: HashMap<String, u32> = HashMap::new();
         for t in &tasks {
             let is_running = t
@@ -158,5 +160,32 @@ impl Swarm {
                 }
             })
             .collect())
+    }
+
+    /// The services berth manages (by their label).
+    async fn managed_services(&self) -> Result<Vec<Service>, SwarmError> {
+        Ok(self
+            .docker
+            .list_services(Some(ListServicesOptions {
+                filters: Some(HashMap::from([(
+                    "label".to_owned(),
+                    vec![format!("{}=true", labels::MANAGED)],
+                )])),
+                status: None,
+            }))
+            .await?)
+    }
+
+    /// Every task of every service whose desired state is running.
+    async fn tasks_meant_to_run(&self) -> Result<Vec<Task>, SwarmError> {
+        Ok(self
+            .docker
+            .list_tasks(Some(ListTasksOptions {
+                filters: Some(HashMap::from([(
+                    "desired-state".to_owned(),
+                    vec!["running".to_owned()],
+                )])),
+            }))
+            .await?)
     }
 }
