@@ -87,6 +87,10 @@ pub(crate) async fn serve(
     }
 }
 
+/// How long a stopping router still lets connections it accepted read their first request
+/// before it closes those between requests.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_millis(500);
+
 async fn worker(
     inner: Arc<Inner>,
     socket: std::net::TcpListener,
@@ -179,6 +183,10 @@ async fn worker(
         });
     }
     drop(listener);
+    // A connection accepted just now has not read its request yet, and a graceful shutdown
+    // closes a connection that is between requests: its client would get no answer. Give the
+    // newest a moment to read theirs (requests in progress then finish, up to 10 s).
+    tokio::time::sleep(FIRST_REQUEST_GRACE).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
 }
 
