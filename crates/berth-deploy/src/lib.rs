@@ -87,6 +87,8 @@ pub struct PipelineSettings {
     pub log_retention: Duration,
     /// Ended deployments are kept this long (each application's newest successful one always).
     pub deployment_retention: Duration,
+    /// Audit entries are kept this long.
+    pub audit_retention: Duration,
 }
 
 impl Default for PipelineSettings {
@@ -105,6 +107,7 @@ impl Default for PipelineSettings {
             reconcile_every: Duration::from_secs(30),
             log_retention: Duration::from_secs(30 * 24 * 3600),
             deployment_retention: Duration::from_secs(90 * 24 * 3600),
+            audit_retention: Duration::from_secs(365 * 24 * 3600),
         }
     }
 }

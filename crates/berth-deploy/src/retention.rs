@@ -1,6 +1,7 @@
 //! Old history goes: deployment log lines and ended deployments past their retention (each
 //! application's newest successful deployment always stays, a rollback's target), and webhook
-//! delivery ids after a week (git hosts retry within hours).
+//! delivery ids after a week (git hosts retry within hours), and audit entries past theirs (a
+//! year by default).
 
 use std::time::Duration;
 
@@ -39,7 +40,13 @@ impl Pipeline {
         scope
             .prune_webhook_deliveries(ago(Duration::from_secs(7 * 24 * 3600)))
             .await?;
+        let audit = scope
+            .prune_audit(ago(self.inner.settings.audit_retention))
+            .await?;
         scope.commit().await?;
+        if audit > 0 {
+            tracing::info!(entries = audit, "old audit entries pruned");
+        }
         if pruned != (0, 0) {
             tracing::info!(
                 log_lines = pruned.0,

@@ -82,6 +82,16 @@ pub struct Project {
     pub updated_at: Timestamp,
 }
 
+/// How many applications a project has, by status (deleted ones not counted); `total` counts
+/// every status, also those deploying or scaling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ApplicationCounts {
+    pub total: u64,
+    pub running: u64,
+    pub stopped: u64,
+    pub failed: u64,
+}
+
 /// Where an application's code or image comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]

@@ -211,6 +211,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             deployment_retention: std::time::Duration::from_secs(
                 u64::from(settings.deployment_retention_days) * 24 * 3600,
             ),
+            audit_retention: std::time::Duration::from_secs(
+                u64::from(settings.audit_retention_days) * 24 * 3600,
+            ),
             ..Default::default()
         },
     );

@@ -69,6 +69,8 @@ pub struct Settings {
     pub log_retention_days: u32,
     /// Days ended deployments are kept (each application's newest successful one always).
     pub deployment_retention_days: u32,
+    /// Days audit entries are kept.
+    pub audit_retention_days: u32,
     /// Where the edge router serves plain HTTP (`off`: not at all).
     pub proxy_http: Option<SocketAddr>,
     /// Where the edge router serves HTTPS (`off`: not at all).
@@ -130,6 +132,7 @@ impl Default for Settings {
             public_url: None,
             deploy_concurrency: 2,
             log_retention_days: 30,
+            audit_retention_days: 365,
             deployment_retention_days: 90,
             proxy_http: Some(SocketAddr::from(([0, 0, 0, 0], 80))),
             proxy_https: Some(SocketAddr::from(([0, 0, 0, 0], 443))),
@@ -175,6 +178,7 @@ struct FileSettings {
     deploy_concurrency: Option<usize>,
     log_retention_days: Option<u32>,
     deployment_retention_days: Option<u32>,
+    audit_retention_days: Option<u32>,
     proxy_http: Option<String>,
     proxy_https: Option<String>,
     proxy_https_public_port: Option<u16>,
@@ -415,6 +419,7 @@ impl Settings {
                 "BERTH_DEPLOYMENT_RETENTION_DAYS",
                 &mut s.deployment_retention_days,
             ),
+            ("BERTH_AUDIT_RETENTION_DAYS", &mut s.audit_retention_days),
         ] {
             if let Some(v) = env(name) {
                 *field = v
@@ -485,7 +490,10 @@ impl Settings {
         if s.session_ttl_hours == 0 {
             anyhow::bail!("session_ttl_hours must be at least 1");
         }
-        if s.log_retention_days == 0 || s.deployment_retention_days == 0 {
+        if s.log_retention_days == 0
+            || s.deployment_retention_days == 0
+            || s.audit_retention_days == 0
+        {
             anyhow::bail!("retention must be at least 1 day");
         }
         if !(1..=64).contains(&s.deploy_concurrency) {
@@ -584,6 +592,9 @@ impl Settings {
         }
         if let Some(v) = f.deployment_retention_days {
             self.deployment_retention_days = v;
+        }
+        if let Some(v) = f.audit_retention_days {
+            self.audit_retention_days = v;
         }
         if let Some(v) = f.proxy_http {
             self.proxy_http = listener("proxy_http", &v)?;

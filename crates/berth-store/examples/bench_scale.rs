@@ -305,12 +305,15 @@ async fn measure(name: &str, url: &str, rounds: usize) -> Vec<(String, f64)> {
         .await,
     );
     row(
-        "a page of projects (20 of 100), admin",
+        "a page of projects (20 of 100) with their applications counted by status, admin",
         time(rounds, || async {
             let s = store.read_scope(admin).await.unwrap();
-            s.list_projects(Page::parse(Some(20), None).unwrap())
+            let page = s
+                .list_projects(Page::parse(Some(20), None).unwrap())
                 .await
                 .unwrap();
+            let ids: Vec<_> = page.items.iter().map(|p| p.id).collect();
+            assert_eq!(s.application_counts(&ids).await.unwrap().len(), 20);
         })
         .await,
     );

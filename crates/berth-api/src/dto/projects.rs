@@ -37,10 +37,22 @@ pub struct ProjectView {
     pub team_id: Option<uuid::Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Its applications by status.
+    pub applications: ApplicationCountsView,
 }
 
-impl From<Project> for ProjectView {
-    fn from(p: Project) -> Self {
+/// How many applications a project has (deleted ones not counted): all of them, and those
+/// running, stopped and failed (the rest are deploying or scaling).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationCountsView {
+    pub total: u64,
+    pub running: u64,
+    pub stopped: u64,
+    pub failed: u64,
+}
+
+impl ProjectView {
+    pub fn new(p: Project, counts: ApplicationCounts) -> Self {
         Self {
             id: p.id.as_uuid(),
             name: p.name.into_inner(),
@@ -49,6 +61,12 @@ impl From<Project> for ProjectView {
             team_id: p.team_id.map(|t| t.as_uuid()),
             created_at: p.created_at,
             updated_at: p.updated_at,
+            applications: ApplicationCountsView {
+                total: counts.total,
+                running: counts.running,
+                stopped: counts.stopped,
+                failed: counts.failed,
+            },
         }
     }
 }

@@ -1,5 +1,7 @@
 use actix_web::{web, HttpResponse};
-use berth_domain::{Description, ProjectId, ProjectName, TeamId, TeamRole};
+use berth_domain::{
+    ApplicationCounts, Description, Project, ProjectId, ProjectName, TeamId, TeamRole,
+};
 use berth_store::{NewProject, ProjectChanges};
 
 use crate::auth::Caller;
@@ -28,10 +30,13 @@ pub async fn list_projects(
 ) -> Result<HttpResponse, ApiError> {
     let page = q.page()?;
     let s = caller.scope(&state).await?;
-    Ok(HttpResponse::Ok().json(PageOf::from(
-        s.list_projects(page).await?,
-        ProjectView::from,
-    )))
+    let projects = s.list_projects(page).await?;
+    let ids: Vec<ProjectId> = projects.items.iter().map(|p| p.id).collect();
+    let counts = s.application_counts(&ids).await?;
+    Ok(HttpResponse::Ok().json(PageOf::from(projects, |p| {
+        let c = counts.get(&p.id).copied().unwrap_or_default();
+        ProjectView::new(p, c)
+    })))
 }
 
 /// Creates a project owned by the caller, optionally managed by one of their teams (as a
@@ -77,7 +82,7 @@ pub async fn create_project(
     )
     .await?;
     s.commit().await?;
-    Ok(HttpResponse::Created().json(ProjectView::from(p)))
+    Ok(HttpResponse::Created().json(ProjectView::new(p, ApplicationCounts::default())))
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{id}", tag = "projects", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
@@ -88,9 +93,8 @@ pub async fn get_project(
     id: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let s = caller.scope(&state).await?;
-    Ok(HttpResponse::Ok().json(ProjectView::from(
-        s.project(ProjectId::from_uuid(*id)).await?,
-    )))
+    let p = s.project(ProjectId::from_uuid(*id)).await?;
+    Ok(HttpResponse::Ok().json(counted(&s, p).await?))
 }
 
 /// Renames a project or changes its description (write access); moving it to another team or
@@ -143,8 +147,9 @@ pub async fn update_project(
         serde_json::json!({ "name": p.name, "team_id": p.team_id }),
     )
     .await?;
+    let view = counted(&s, p).await?;
     s.commit().await?;
-    Ok(HttpResponse::Ok().json(ProjectView::from(p)))
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Deletes a project and everything in it (owner access). Refused while it has volumes.
@@ -173,4 +178,15 @@ pub async fn delete_project(
     // No application is left, so no service uses the project's network any more.
     state.pipeline.remove_project_network(id).await;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A project as the API shows it, with its applications counted.
+async fn counted(s: &berth_store::Scope, p: Project) -> Result<ProjectView, ApiError> {
+    let c = s
+        .application_counts(&[p.id])
+        .await?
+        .get(&p.id)
+        .copied()
+        .unwrap_or_default();
+    Ok(ProjectView::new(p, c))
 }

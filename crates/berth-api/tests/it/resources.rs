@@ -408,6 +408,17 @@ async fn applications_round_trip_without_credentials(api: TestApi) {
         .get(&format!("/api/v1/projects/{project}/applications"), &root)
         .await;
     assert_eq!(list.body["total"], 1, "failed requests left nothing behind");
+    // The project, alone and in the list, counts its applications by status.
+    let one = api.get(&format!("/api/v1/projects/{project}"), &root).await;
+    assert_eq!(one.body["applications"]["total"], 1, "{}", one.body);
+    let page = api.get("/api/v1/projects", &root).await;
+    let listed = page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == project.as_str())
+        .unwrap();
+    assert_eq!(listed["applications"], one.body["applications"]);
     let deleted = api
         .call(
             "DELETE",

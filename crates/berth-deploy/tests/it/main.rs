@@ -758,6 +758,28 @@ async fn retention_prunes_by_the_pipelines_clock_and_keeps_the_rollback_target()
     w.engines.fail_builds(Some("broken"));
     let bad = w.ended(w.deploy().await.id).await;
     assert_eq!(bad.status, DeploymentStatus::Failed);
+    let s = w.scope().await;
+    s.append_audit(berth_store::NewAuditEntry {
+        user_id: None,
+        action: "project.create".into(),
+        resource_type: "project".into(),
+        resource_id: None,
+        details: serde_json::json!({}),
+        ip_address: None,
+        user_agent: None,
+    })
+    .await
+    .unwrap();
+    s.commit().await.unwrap();
+    let audited = || async {
+        w.scope()
+            .await
+            .list_audit(Default::default(), 100, None)
+            .await
+            .unwrap()
+            .items
+            .len()
+    };
     assert_eq!(
         w.pipeline.prune().await.unwrap(),
         (0, 0),
@@ -766,12 +788,16 @@ async fn retention_prunes_by_the_pipelines_clock_and_keeps_the_rollback_target()
     w.clock.advance(chrono::Duration::days(100));
     let (_, deployments) = w.pipeline.prune().await.unwrap();
     assert_eq!(deployments, 1);
+    assert_eq!(audited().await, 1, "audit entries stay a year");
     assert!(w.scope().await.deployment(bad.id).await.is_err());
     assert_eq!(
         w.deployment(good.id).await.status,
         DeploymentStatus::Success,
         "the newest successful deployment stays"
     );
+    w.clock.advance(chrono::Duration::days(266));
+    w.pipeline.prune().await.unwrap();
+    assert_eq!(audited().await, 0, "a year on, the audit entry went");
 }
 
 #[tokio::test]

@@ -63,6 +63,15 @@ impl Scope {
 
     /// The audit log, newest first. Only berth itself and platform admins read all of it;
     /// anyone else sees their own entries.
+    /// Deletes the audit entries written before `before`; returns how many went.
+    pub async fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
+        Ok(audit_log::Entity::delete_many()
+            .filter(audit_log::Column::CreatedAt.lt(before))
+            .exec(self.connection())
+            .await?
+            .rows_affected)
+    }
+
     /// The audit log newest first: `limit` entries older than `after` (from the newest when
     /// `None`), and the cursor of the next page when there are more. Any page costs one index
     /// seek, however far into the log it is.

@@ -1,6 +1,7 @@
 use berth_domain::*;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Select,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
 };
 
 use super::{conflict, fetch_page, found, now, parse_col};
@@ -95,6 +96,43 @@ impl Scope {
             .one(self.connection())
             .await?;
         project_from(found(m, "project")?)
+    }
+
+    /// How many applications each of `projects` has, by status, in one grouped read of the
+    /// applications this scope sees (row-level security applies as to every read; a project
+    /// with none is absent, meaning zero).
+    pub async fn application_counts(
+        &self,
+        projects: &[ProjectId],
+    ) -> Result<std::collections::HashMap<ProjectId, ApplicationCounts>, StoreError> {
+        if projects.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows: Vec<(uuid::Uuid, String, i64)> = self
+            .visible_applications()
+            .select_only()
+            .column(applications::Column::ProjectId)
+            .column(applications::Column::Status)
+            .column_as(applications::Column::Id.count(), "n")
+            .filter(applications::Column::ProjectId.is_in(projects.iter().map(|p| p.as_uuid())))
+            .group_by(applications::Column::ProjectId)
+            .group_by(applications::Column::Status)
+            .into_tuple()
+            .all(self.connection())
+            .await?;
+        let mut counts = std::collections::HashMap::<ProjectId, ApplicationCounts>::new();
+        for (project, status, n) in rows {
+            let n = n.max(0) as u64;
+            let c = counts.entry(ProjectId::from_uuid(project)).or_default();
+            c.total += n;
+            match parse_col::<ApplicationStatus>(&status)? {
+                ApplicationStatus::Running => c.running += n,
+                ApplicationStatus::Stopped => c.stopped += n,
+                ApplicationStatus::Failed => c.failed += n,
+                ApplicationStatus::Deploying | ApplicationStatus::Scaling => {}
+            }
+        }
+        Ok(counts)
     }
 
     pub async fn list_projects(&self, page: Page) -> Result<Paginated<Project>, StoreError> {

@@ -14,7 +14,59 @@ both_backends!(
     soft_deleted_applications_disappear_and_free_their_name,
     deleting_a_project_cascades_and_deleting_a_user_keeps_history,
     audit_log_filters_and_visibility,
+    a_projects_applications_are_counted_by_status_for_whoever_sees_the_project,
 );
+
+async fn a_projects_applications_are_counted_by_status_for_whoever_sees_the_project(db: TestDb) {
+    let alice = db.user("alice", PlatformRole::Developer).await;
+    let mallory = db.user("mallory", PlatformRole::Developer).await;
+    let pa = db.project(&alice, "alice site", None).await;
+    let empty = db.project(&alice, "alice empty", None).await;
+    let pm = db.project(&mallory, "mallory site", None).await;
+    let mut apps = Vec::new();
+    for name in ["web", "api", "worker", "cron", "old"] {
+        apps.push(app(&db, &alice, &pa, name).await);
+    }
+    app(&db, &mallory, &pm, "web").await;
+    let s = db.system().await;
+    for (a, status) in apps.iter().zip([
+        ApplicationStatus::Running,
+        ApplicationStatus::Running,
+        ApplicationStatus::Failed,
+        ApplicationStatus::Deploying,
+    ]) {
+        s.set_application_status(a.id, status).await.unwrap();
+    }
+    s.soft_delete_application(apps[4].id).await.unwrap();
+    s.commit().await.unwrap();
+
+    let s = db.as_user(&alice).await;
+    let counts = s
+        .application_counts(&[pa.id, empty.id, pm.id])
+        .await
+        .unwrap();
+    assert_eq!(
+        counts.get(&pa.id).copied(),
+        Some(ApplicationCounts {
+            total: 4,
+            running: 2,
+            stopped: 0,
+            failed: 1,
+        }),
+        "a deleted application is not counted; a deploying one only in the total"
+    );
+    assert_eq!(counts.get(&empty.id), None, "no applications: absent, zero");
+    assert_eq!(
+        counts.get(&pm.id),
+        None,
+        "another tenant's project is not counted, even when named"
+    );
+    drop(s);
+    let s = db.as_user(&mallory).await;
+    let counts = s.application_counts(&[pa.id, pm.id]).await.unwrap();
+    assert_eq!(counts.keys().collect::<Vec<_>>(), vec![&pm.id]);
+    assert_eq!(counts[&pm.id].total, 1);
+}
 
 async fn users_are_unique_and_found_by_username_or_email(db: TestDb) {
     let alice = db.user("alice", PlatformRole::Developer).await;
