@@ -159,59 +159,39 @@ impl Certs {
     /// changes.
     async fn run(self, mut served: Option<Vec<(String, String)>>, shutdown: CancelToken) {
         let mut events = self.bus.subscribe();
-        // The edge epoch and when the certificates were last read: they are read again when
-        // the epoch moved, an event announced a change, or [`RECHECK`] passed (renewals and
-        // retries come due with time alone).
-        let mut last: Option<(i64, std::time::Instant)> = None;
-        let mut woken = false;
+        let mut watch = crate::StoreWatch::new(RECHECK);
+        // The first round reads, and orders what is due, whatever the epoch says.
+        let mut round = None;
         loop {
-            let epoch = match self.store.edge_epoch().await {
-                Ok(e) => Some(e),
-                Err(e) => {
-                    tracing::warn!(error = %e, "the edge epoch was not read");
-                    None
-                }
-            };
-            let due = woken
-                || match (last, epoch) {
-                    (Some((seen, at)), Some(now)) => seen != now || at.elapsed() >= RECHECK,
-                    _ => true,
-                };
-            if !due {
-                let before = tokio::time::Instant::now();
-                let wake = |e: &Event| matches!(e, Event::DomainsChanged { .. });
-                if !crate::next_round(&mut events, &shutdown, self.poll, wake).await {
-                    return;
-                }
-                woken = before.elapsed() < self.poll;
-                continue;
+            if watch.due(&self.store, round).await {
+                self.round(&mut served).await;
             }
-            if let Some(e) = epoch {
-                last = Some((e, std::time::Instant::now()));
-            }
-            match self.read().await {
-                Ok(state) => {
-                    self.load_into_router(&state, &mut served);
-                    if self.acme.is_some() {
-                        match self.order_due(&state).await {
-                            // Load what was just issued at once, not at the next round.
-                            Ok(true) => match self.read().await {
-                                Ok(state) => self.load_into_router(&state, &mut served),
-                                Err(e) => tracing::warn!(error = %e, "certificates were not read"),
-                            },
-                            Ok(false) => {}
-                            Err(e) => tracing::warn!(error = %e, "certificates were not checked"),
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "certificates were not read"),
-            }
-            let before = tokio::time::Instant::now();
             let wake = |e: &Event| matches!(e, Event::DomainsChanged { .. });
-            if !crate::next_round(&mut events, &shutdown, self.poll, wake).await {
+            round = crate::next_round(&mut events, &shutdown, self.poll, wake).await;
+            if round.is_none() {
                 return;
             }
-            woken = before.elapsed() < self.poll;
+        }
+    }
+
+    /// Reads the certificates into the router and orders what is due.
+    async fn round(&self, served: &mut Option<Vec<(String, String)>>) {
+        match self.read().await {
+            Ok(state) => {
+                self.load_into_router(&state, served);
+                if self.acme.is_some() {
+                    match self.order_due(&state).await {
+                        // Load what was just issued at once, not at the next round.
+                        Ok(true) => match self.read().await {
+                            Ok(state) => self.load_into_router(&state, served),
+                            Err(e) => tracing::warn!(error = %e, "certificates were not read"),
+                        },
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(error = %e, "certificates were not checked"),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "certificates were not read"),
         }
     }
 

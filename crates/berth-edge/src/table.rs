@@ -162,6 +162,9 @@ impl Edge {
         // serves what that one served from its first connection on.
         let subscription = bus.subscribe();
         let mut view = None;
+        let mut watch = crate::StoreWatch::new(REREAD);
+        // Always due: it records the epoch the first table is read at.
+        watch.due(&edge.store, None).await;
         let installed = match edge.rebuild(&mut view, true).await {
             Ok(Some(routes)) => {
                 edge.proxy.install(routes.clone());
@@ -188,37 +191,26 @@ impl Edge {
                 ));
             }
         }
-        tokio::spawn(edge.keep_current(view, installed, subscription, shutdown));
+        tokio::spawn(edge.keep_current(watch, view, installed, subscription, shutdown));
         Ok(Listeners { serving, sockets })
     }
 
     /// Keeps the table current: every second the replicas the engine runs (one listing for
-    /// all services), and the domains and applications only when the store's edge epoch
-    /// moved or an event announced a change (and every [`REREAD`] in any case), so an idle
-    /// router's cost does not grow with the number of domains.
+    /// all services), and the domains and applications when `watch` says (the store's edge
+    /// epoch moved, an event announced a change, or [`REREAD`] passed), so an idle router's
+    /// cost does not grow with the number of domains.
     async fn keep_current(
         self,
+        mut watch: crate::StoreWatch,
         mut view: Option<StoreView>,
         mut installed: Option<Vec<Route>>,
         mut events: berth_events::Subscription,
         shutdown: CancelToken,
     ) {
-        let mut woken = false;
+        // The table was made at start: the first round reads the store only if it changed.
+        let mut round = Some(crate::Round::Timer);
         loop {
-            let reread = woken
-                || match &view {
-                    None => true,
-                    Some(v) => {
-                        v.read_at.elapsed() >= REREAD
-                            || match self.store.edge_epoch().await {
-                                Ok(epoch) => epoch != v.epoch,
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "the edge epoch was not read");
-                                    false
-                                }
-                            }
-                    }
-                };
+            let reread = watch.due(&self.store, round).await;
             match self.rebuild(&mut view, reread).await {
                 Ok(Some(routes)) if installed.as_ref() != Some(&routes) => {
                     tracing::debug!(routes = routes.len(), "routing table replaced");
@@ -237,11 +229,10 @@ impl Edge {
                         | Event::DeploymentStatusChanged { .. }
                 )
             };
-            let before = tokio::time::Instant::now();
-            if !crate::next_round(&mut events, &shutdown, REFRESH, wake).await {
+            round = crate::next_round(&mut events, &shutdown, REFRESH, wake).await;
+            if round.is_none() {
                 return;
             }
-            woken = before.elapsed() < REFRESH;
         }
     }
 
@@ -254,7 +245,8 @@ impl Edge {
         reread: bool,
     ) -> Result<Option<Vec<Route>>, String> {
         let started = std::time::Instant::now();
-        if reread || view.is_none() {
+        let reread = reread || view.is_none();
+        if reread {
             *view = Some(StoreView::read(&self.store).await?);
         }
         let Some(v) = view.as_mut() else {
@@ -264,11 +256,10 @@ impl Edge {
             Some(swarm) => swarm.local_replicas().await.map_err(|e| e.to_string())?,
             None => HashMap::new(),
         };
-        if v.replicas.as_ref() == Some(&replicas) && !v.fresh {
+        if !reread && v.replicas.as_ref() == Some(&replicas) {
             return Ok(None);
         }
         v.replicas = Some(replicas);
-        v.fresh = false;
         let routes = self.routes(v);
         tracing::debug!(
             routes = routes.len(),
@@ -332,21 +323,14 @@ impl Edge {
 /// What the table is made of from the store, as last read.
 #[derive(Debug)]
 struct StoreView {
-    /// The edge epoch before the read: a change committed during it moves the epoch past
-    /// this, so the next round reads again.
-    epoch: i64,
-    read_at: std::time::Instant,
     domains: Vec<Domain>,
     apps: HashMap<ApplicationId, Application>,
     /// The replicas the engine ran at the last round (`None` before the first).
     replicas: Option<HashMap<String, Vec<std::net::IpAddr>>>,
-    /// Read and not yet made into a table.
-    fresh: bool,
 }
 
 impl StoreView {
     async fn read(store: &Store) -> Result<Self, String> {
-        let epoch = store.edge_epoch().await.map_err(|e| e.to_string())?;
         let scope = store
             .read_scope(Actor::System)
             .await
@@ -360,12 +344,9 @@ impl StoreView {
             .map(|a| (a.id, a))
             .collect();
         Ok(Self {
-            epoch,
-            read_at: std::time::Instant::now(),
             domains,
             apps,
             replicas: None,
-            fresh: true,
         })
     }
 }

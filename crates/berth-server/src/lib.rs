@@ -392,7 +392,8 @@ pub async fn edge(settings: Settings) -> anyhow::Result<()> {
         RouterParts {
             router,
             store: store.clone(),
-            // Nothing in this process announces changes: the loops read the store every round.
+            // Nothing in this process announces changes: the loops follow the store's edge
+            // epoch instead.
             bus: berth_events::EventBus::new(16),
             swarm,
             status: berth_edge::StatusCell::new(),

@@ -61,8 +61,6 @@ impl Scope {
         Ok(())
     }
 
-    /// The audit log, newest first. Only berth itself and platform admins read all of it;
-    /// anyone else sees their own entries.
     /// Deletes the audit entries written before `before`; returns how many went.
     pub async fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
         Ok(audit_log::Entity::delete_many()
@@ -74,7 +72,8 @@ impl Scope {
 
     /// The audit log newest first: `limit` entries older than `after` (from the newest when
     /// `None`), and the cursor of the next page when there are more. Any page costs one index
-    /// seek, however far into the log it is.
+    /// seek, however far into the log it is. Only berth itself and platform admins read all
+    /// of it; anyone else sees their own entries.
     pub async fn list_audit(
         &self,
         filter: AuditFilter,
