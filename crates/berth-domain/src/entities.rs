@@ -970,8 +970,8 @@ pub struct EdgeStatus {
     pub routes: usize,
     pub certificates: usize,
     pub certificates_loaded_at: Option<Timestamp>,
-    /// Per route (a domain's id): requests served and how many of them answered 5xx, since
-    /// the router process started.
+    /// Per route (a domain's id) that served a request since the router process started:
+    /// requests served and how many of them answered 5xx (a route absent served none).
     #[serde(default)]
     pub traffic: BTreeMap<String, (u64, u64)>,
 }
