@@ -18,6 +18,7 @@ mod m20261201_000010_operations;
 mod m20261201_000011_auth_epoch;
 mod m20261202_000012_audit_keyset;
 mod m20261202_000013_edge_epoch;
+mod m20261202_000014_partitioned_history;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_auth_epoch::Migration),
             Box::new(m20261202_000012_audit_keyset::Migration),
             Box::new(m20261202_000013_edge_epoch::Migration),
+            Box::new(m20261202_000014_partitioned_history::Migration),
         ]
     }
 }

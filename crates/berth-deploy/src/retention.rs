@@ -1,7 +1,8 @@
 //! Old history goes: deployment log lines and ended deployments past their retention (each
 //! application's newest successful deployment always stays, a rollback's target), and webhook
 //! delivery ids after a week (git hosts retry within hours), and audit entries past theirs (a
-//! year by default).
+//! year by default; on Postgres a month at a time, by dropping its partition, and the partitions
+//! of the months ahead are made in the same round).
 
 use std::time::Duration;
 
@@ -30,6 +31,13 @@ impl Pipeline {
         let now = self.inner.clock.now();
         let ago =
             |d: Duration| now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        // Whole months of the audit log first (a partition dropped on Postgres), each in a
+        // short transaction of its own; the rows left past retention go below.
+        let months = self
+            .inner
+            .store
+            .maintain_partitions(now, Some(ago(self.inner.settings.audit_retention)))
+            .await?;
         let scope = self.inner.store.scope(Actor::System).await?;
         let pruned = scope
             .prune_history(
@@ -40,9 +48,10 @@ impl Pipeline {
         scope
             .prune_webhook_deliveries(ago(Duration::from_secs(7 * 24 * 3600)))
             .await?;
-        let audit = scope
-            .prune_audit(ago(self.inner.settings.audit_retention))
-            .await?;
+        let audit = months.dropped_entries
+            + scope
+                .prune_audit(ago(self.inner.settings.audit_retention))
+                .await?;
         scope.commit().await?;
         if audit > 0 {
             tracing::info!(entries = audit, "old audit entries pruned");

@@ -12,6 +12,7 @@ mod auth_cache;
 pub mod crypto;
 mod entity;
 mod error;
+mod partitions;
 mod repo;
 pub mod tokens;
 
@@ -27,6 +28,7 @@ use sea_orm::{
 
 pub use crypto::{Cipher, CryptoError, MasterKey};
 pub use error::StoreError;
+pub use partitions::PartitionReport;
 pub use repo::*;
 use repo::{memberships_of, now, parse_col};
 
@@ -242,9 +244,11 @@ impl Store {
         self.backend
     }
 
-    /// Applies every migration not applied yet.
+    /// Applies every migration not applied yet, then makes the partitions the audit log needs
+    /// on Postgres ([`Self::maintain_partitions`]).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Migrator::up(&self.db, None).await?;
+        self.maintain_partitions(now(), None).await?;
         Ok(())
     }
 

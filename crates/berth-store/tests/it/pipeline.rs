@@ -8,6 +8,7 @@ both_backends!(
     the_queue_runs_one_deployment_per_application_within_the_limit,
     webhook_secrets_rotate_and_deliveries_are_seen_once,
     retention_prunes_old_lines_and_deployments_but_the_rollback_target,
+    audit_retention_keeps_a_year_and_drops_whole_months_on_postgres,
 );
 
 fn queued(build: Option<BuildId>) -> NewDeployment {
@@ -150,4 +151,111 @@ async fn retention_prunes_old_lines_and_deployments_but_the_rollback_target(db: 
     s.deployment(ids[2]).await.unwrap();
     s.deployment(waiting.id).await.unwrap();
     s.commit().await.unwrap();
+}
+
+/// Writes an audit entry dated `at`, as an upgrade finds entries from before it.
+async fn audit_entry_at(db: &TestDb, action: &str, at: chrono::DateTime<chrono::Utc>) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let s = db.system().await;
+    let backend = s.connection().get_database_backend();
+    let sql = match db.store.backend() {
+        berth_store::Backend::Postgres => {
+            "INSERT INTO audit_log (action, resource_type, details, created_at) \
+             VALUES ($1, 'project', '{}', $2)"
+        }
+        berth_store::Backend::Sqlite => {
+            "INSERT INTO audit_log (action, resource_type, details, created_at) \
+             VALUES (?, 'project', '{}', ?)"
+        }
+    };
+    s.connection()
+        .execute(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [action.into(), at.into()],
+        ))
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+}
+
+async fn audit_retention_keeps_a_year_and_drops_whole_months_on_postgres(db: TestDb) {
+    use chrono::TimeZone;
+    let at = |y, m, d| chrono::Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap();
+    // Years away from today's, whose months the migration made already.
+    let now = at(2041, 12, 15);
+    for (action, when) in [
+        ("june", at(2040, 6, 10)),
+        ("early-december", at(2040, 12, 10)),
+        ("late-december", at(2040, 12, 20)),
+        ("november", at(2041, 11, 20)),
+    ] {
+        audit_entry_at(&db, action, when).await;
+    }
+    let postgres = db.store.backend() == berth_store::Backend::Postgres;
+    let made = db.store.maintain_partitions(now, None).await.unwrap();
+    if postgres {
+        // The entries' months had none (they were in the default partition), nor had the
+        // months from `now` on.
+        assert_eq!(made.created, 7, "{made:?}");
+        let s = db.system().await;
+        let stray: Vec<i64> = {
+            use sea_orm::{ConnectionTrait, Statement};
+            s.connection()
+                .query_all(Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT count(*) FROM audit_log_default",
+                ))
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.try_get_by_index(0).unwrap())
+                .collect()
+        };
+        assert_eq!(stray, [0], "every entry moved into its month");
+        drop(s);
+        assert_eq!(
+            db.store
+                .maintain_partitions(now, None)
+                .await
+                .unwrap()
+                .created,
+            0,
+            "a second round finds nothing to make"
+        );
+    } else {
+        assert_eq!(made, Default::default(), "SQLite has no partitions");
+    }
+
+    let a_year_ago = now - chrono::Duration::days(365);
+    let months = db
+        .store
+        .maintain_partitions(now, Some(a_year_ago))
+        .await
+        .unwrap();
+    let s = db.system().await;
+    let rows = s.prune_audit(a_year_ago).await.unwrap();
+    s.commit().await.unwrap();
+    if postgres {
+        // June went whole (with the months the migration made for today, long before 2041).
+        assert_eq!(months.dropped_entries, 1, "{months:?}");
+        assert!(months.dropped >= 1, "{months:?}");
+        assert_eq!(
+            rows, 1,
+            "of December, ended after the cut, the rows before it"
+        );
+    } else {
+        assert_eq!(rows, 2);
+    }
+    let kept: Vec<String> = db
+        .system()
+        .await
+        .list_audit(Default::default(), 100, None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(kept, ["november", "late-december"]);
 }

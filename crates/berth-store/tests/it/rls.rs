@@ -402,3 +402,56 @@ async fn berths_own_tables_are_closed_to_every_user() {
         );
     }
 }
+
+/// The partitions of the partitioned tables (migration 14): berth reaches them only through
+/// their parent, whose policies apply; one named directly shows nothing, even to a platform
+/// admin, and only the audit log's default partition lets berth itself in.
+#[tokio::test]
+async fn a_partition_named_directly_shows_nothing() {
+    let db = postgres().await;
+    let (alice, _, _) = alice_world(&db).await;
+    let s = db.as_user(&alice).await;
+    s.append_audit(berth_store::NewAuditEntry {
+        user_id: Some(alice.id),
+        action: "project.create".into(),
+        resource_type: "project".into(),
+        resource_id: None,
+        details: serde_json::json!({}),
+        ip_address: None,
+        user_agent: None,
+    })
+    .await
+    .unwrap();
+    s.commit().await.unwrap();
+    let admin = db.user("root", PlatformRole::Admin).await;
+    let s = db.as_user(&admin).await;
+    for parent in ["audit_log", "deployment_logs"] {
+        let through_parent = ids(&s, &format!("SELECT count(*)::text FROM {parent}")).await;
+        assert_eq!(through_parent, ["1"], "the admin sees {parent} through it");
+        let partitions = ids(
+            &s,
+            &format!(
+                "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                 WHERE i.inhparent = '{parent}'::regclass AND c.relrowsecurity AND c.relforcerowsecurity"
+            ),
+        )
+        .await;
+        let all = ids(
+            &s,
+            &format!(
+                "SELECT count(*)::text FROM pg_inherits WHERE inhparent = '{parent}'::regclass"
+            ),
+        )
+        .await;
+        assert_eq!(
+            all,
+            [partitions.len().to_string()],
+            "every partition of {parent} forces RLS"
+        );
+        assert!(partitions.len() >= 4, "{partitions:?}");
+        for p in &partitions {
+            let rows = ids(&s, &format!("SELECT count(*)::text FROM {p}")).await;
+            assert_eq!(rows, ["0"], "the admin sees rows of {p} named directly");
+        }
+    }
+}
