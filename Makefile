@@ -59,6 +59,7 @@ bench: build-release
 	$(RUN_ENV) scripts/test-postgres.sh scripts/bench-api.sh $(TARGET_DIR)/release/berth $(TARGET_DIR)/release/examples/ceiling
 	scripts/test-postgres.sh $(TARGET_DIR)/release/examples/bench_request
 	scripts/test-postgres.sh $(TARGET_DIR)/release/examples/bench_scale 10
+	scripts/test-postgres.sh scripts/bench-partitions.sh
 	$(RUN_ENV) scripts/bench-scale.sh $(TARGET_DIR)/release/berth $(TARGET_DIR)/release/examples/bench_scale
 	scripts/base-image.sh
 	$(TARGET_DIR)/release/examples/bench_build 5
