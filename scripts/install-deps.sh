@@ -35,3 +35,12 @@ if command -v rustup >/dev/null; then
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
 cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
+# The contract check of `make test` (scripts/test-contract.sh) and the client generator, from
+# PyPI (openapi-generator-cli carries its jar and runs on the machine's Java).
+python_tools=()
+command -v schemathesis >/dev/null || python_tools+=(schemathesis==4.32.5)
+command -v openapi-generator-cli >/dev/null || python_tools+=(openapi-generator-cli==7.26.0)
+if ((${#python_tools[@]})); then
+  echo "install-deps: installing ${python_tools[*]}"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${python_tools[@]}"
+fi

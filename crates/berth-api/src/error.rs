@@ -27,6 +27,9 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("send application/json")]
     UnsupportedMediaType,
+    /// The path exists with other methods: these, for `Allow`.
+    #[error("this path answers {0} only")]
+    MethodNotAllowed(String),
     #[error("the request body is too large")]
     PayloadTooLarge,
     #[error("too many attempts")]
@@ -54,6 +57,7 @@ pub fn status(code: ErrorCode) -> (u16, &'static str) {
         | C::OwnAccount
         | C::PortReserved => (403, "Forbidden"),
         C::NotFound => (404, "Not Found"),
+        C::MethodNotAllowed => (405, "Method Not Allowed"),
         C::AlreadySetUp
         | C::NameTaken
         | C::HostTaken
@@ -125,6 +129,7 @@ impl ApiError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Invalid(_) => ErrorCode::InvalidInput,
             Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Self::TooManyRequests { .. } => ErrorCode::TooManyAttempts,
             Self::TooManyStreams(_) => ErrorCode::TooManyStreams,
@@ -229,13 +234,20 @@ impl ResponseError for ApiError {
         if let Self::Unauthorized(..) = self {
             res.insert_header(("WWW-Authenticate", "Bearer"));
         }
+        if let Self::MethodNotAllowed(allow) = self {
+            res.insert_header(("Allow", allow.as_str()));
+        }
         res.json(problem)
     }
 }
 
-/// The body of every path no route matches.
-pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound("resource"))
+/// The answer to every request no route takes: 405 with `Allow` when the OpenAPI document has
+/// the path with other methods, else 404.
+pub(crate) async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    match crate::openapi::methods_of(req.path()) {
+        Some(allow) => Err(ApiError::MethodNotAllowed(allow)),
+        None => Err(ApiError::NotFound("resource")),
+    }
 }
 
 /// Errors of the JSON body extractor, in the one table.
@@ -259,12 +271,17 @@ pub(crate) fn json_error(
     .into()
 }
 
-/// A malformed id in a path names nothing.
+/// A malformed id in a path names nothing; but a path the document has without parameters
+/// (`/users/me`), taken by a template's route for another method (`PATCH /users/{id}`), is
+/// there with its own methods.
 pub(crate) fn path_error(
     _: actix_web::error::PathError,
-    _: &actix_web::HttpRequest,
+    req: &actix_web::HttpRequest,
 ) -> actix_web::Error {
-    ApiError::NotFound("resource").into()
+    match crate::openapi::methods_of_fixed(req.path()) {
+        Some(allow) => ApiError::MethodNotAllowed(allow).into(),
+        None => ApiError::NotFound("resource").into(),
+    }
 }
 
 pub(crate) fn query_error(

@@ -15,7 +15,7 @@ use crate::routes::{
         title = "berth",
         description = "berth's REST API. Authenticate with `Authorization: Bearer <token>` (a session token from \
                        `/api/v1/auth/login` or a personal API token). Errors are RFC 9457 problem+json.",
-        license(name = "AGPL-3.0-only")
+        license(name = "AGPL-3.0-only", identifier = "AGPL-3.0-only")
     ),
     paths(
         auth::setup, auth::login, auth::logout, auth::me,
@@ -43,7 +43,7 @@ use crate::routes::{
         audit::list_audit,
         settings::get_acme_dns, settings::set_acme_dns, settings::delete_acme_dns, settings::get_edge,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Contract),
     tags(
         (name = "auth", description = "First-user setup, login, logout"),
         (name = "users", description = "Accounts (admins) and the caller"),
@@ -71,6 +71,141 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
     }
+}
+
+/// What every operation can answer besides what its handler says, added in one place so that
+/// no handler can leave it out: every error is `application/problem+json` (a [`Problem`]);
+/// an operation that takes a bearer token can answer 401; one with a JSON body 400 (not JSON),
+/// 413 (over the body limit), 415 (not `application/json`) and 422 (a field is wrong); one with
+/// query parameters 400 and 422; one with a path parameter 404 (an id that is not one names
+/// nothing). The schemathesis run of `make test` (scripts/test-contract.sh) checks the
+/// document against the real binary.
+///
+/// [`Problem`]: crate::problem::Problem
+struct Contract;
+
+impl Modify for Contract {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+
+        const PROBLEM: &str = "application/problem+json";
+        let problem = || Content::new(Some(Ref::from_schema_name("Problem")));
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                let params = op.parameters.as_deref().unwrap_or_default();
+                let has = |place: ParameterIn| {
+                    params.iter().any(|p| {
+                        std::mem::discriminant(&p.parameter_in) == std::mem::discriminant(&place)
+                    })
+                };
+                let body = op.request_body.is_some();
+                let query = has(ParameterIn::Query);
+                let path = has(ParameterIn::Path);
+                let bearer = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let mut implied: Vec<(&str, &str)> = Vec::new();
+                if body || query {
+                    implied.push((
+                        "400",
+                        "The body is not JSON, or the query string is malformed",
+                    ));
+                    implied.push(("422", "A field is invalid (see `errors`)"));
+                }
+                if body {
+                    implied.push(("413", "The body is larger than the installation allows"));
+                    implied.push(("415", "The body is not `application/json`"));
+                }
+                if bearer {
+                    implied.push(("401", "No valid bearer token"));
+                }
+                if path {
+                    implied.push(("404", "Nothing by that id is visible to the caller"));
+                }
+                for (status, description) in implied {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| {
+                            RefOr::T(
+                                ResponseBuilder::new()
+                                    .description(description)
+                                    .content(PROBLEM, problem())
+                                    .build(),
+                            )
+                        });
+                }
+                for (status, response) in op.responses.responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if status.parse::<u16>().is_ok_and(|s| s >= 400) {
+                        if let Some(content) = response.content.shift_remove("application/json") {
+                            response.content.insert(PROBLEM.to_owned(), content);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The methods the document gives `path` (`GET, PATCH`), when it has the path: what a request
+/// with another method is told in `Allow`. A path without parameters is found before the
+/// templates it also matches (`/users/me` before `/users/{id}`). The table is made once, from
+/// the document.
+pub fn methods_of(path: &str) -> Option<String> {
+    methods_matching(path, true).or_else(|| methods_matching(path, false))
+}
+
+/// Like [`methods_of`], among the paths without parameters only.
+pub fn methods_of_fixed(path: &str) -> Option<String> {
+    methods_matching(path, true)
+}
+
+fn methods_matching(path: &str, fixed: bool) -> Option<String> {
+    struct Entry {
+        def: actix_web::dev::ResourceDef,
+        fixed: bool,
+        methods: String,
+    }
+    static TABLE: std::sync::OnceLock<Vec<Entry>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        ApiDoc::openapi()
+            .paths
+            .paths
+            .iter()
+            .map(|(pattern, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ]
+                .iter()
+                .filter(|(_, has)| *has)
+                .map(|(m, _)| *m)
+                .collect::<Vec<_>>()
+                .join(", ");
+                Entry {
+                    def: actix_web::dev::ResourceDef::new(pattern.as_str()),
+                    fixed: !pattern.contains('{'),
+                    methods,
+                }
+            })
+            .collect()
+    });
+    table
+        .iter()
+        .find(|e| e.fixed == fixed && e.def.is_match(path))
+        .map(|e| e.methods.clone())
 }
 
 /// The document as pretty JSON, as committed.

@@ -52,6 +52,8 @@ codes! {
     PortReserved = "port_reserved",
     /// Nothing with this id exists that the caller may see (the two are not told apart).
     NotFound = "not_found",
+    /// The path exists but not with this method; `Allow` lists the methods it has.
+    MethodNotAllowed = "method_not_allowed",
     /// Some fields are invalid; `errors` names each and what is wrong with it.
     InvalidInput = "invalid_input",
     /// The body must be `application/json`.

@@ -42,7 +42,8 @@ pub async fn list_projects(
 /// Creates a project owned by the caller, optionally managed by one of their teams (as a
 /// member or more).
 #[utoipa::path(post, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])), request_body = ProjectCreate,
-    responses((status = 201, body = ProjectView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = ProjectView), (status = 403, body = Problem), (status = 404, description = "No such team visible to the caller", body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_project(
     state: web::Data<AppState>,
     caller: Caller,

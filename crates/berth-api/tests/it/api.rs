@@ -59,6 +59,7 @@ pub struct Res {
     pub content_type: String,
     pub retry_after: Option<String>,
     pub request_id: Option<String>,
+    pub allow: Option<String>,
 }
 
 impl TestApi {
@@ -80,6 +81,7 @@ impl TestApi {
         let content_type = header("content-type").unwrap_or_default();
         let retry_after = header("retry-after");
         let request_id = header("x-request-id");
+        let allow = header("allow");
         let bytes = test::read_body(res).await;
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status >= 400 || content_type.starts_with("application/problem+json") {
@@ -98,6 +100,7 @@ impl TestApi {
             content_type,
             retry_after,
             request_id,
+            allow,
         }
     }
 

@@ -7,6 +7,7 @@ both_backends!(
     health_and_readiness_answer,
     readiness_fails_when_the_database_is_gone,
     unknown_paths_are_problem_json,
+    a_path_called_with_a_method_it_lacks_answers_405_with_its_methods,
     request_ids_are_kept_when_sane,
 );
 
@@ -58,4 +59,27 @@ async fn unknown_paths_are_problem_json(api: TestApi) {
         (404, "application/problem+json"),
         "a malformed id names nothing"
     );
+}
+
+async fn a_path_called_with_a_method_it_lacks_answers_405_with_its_methods(api: TestApi) {
+    let admin = api.admin().await;
+    for (method, path, allow) in [
+        ("PUT", "/api/v1/projects", "GET, POST"),
+        (
+            "POST",
+            "/api/v1/projects/7d0c8d1e-8a53-4d45-9d9a-1f6f0c2f3b10",
+            "GET, DELETE, PATCH",
+        ),
+        // A fixed path is itself, not an id of the template beside it (`/users/{id}`).
+        ("PATCH", "/api/v1/users/me", "GET"),
+    ] {
+        let r = api.call(method, path, Some(&admin), None).await;
+        assert_eq!(r.status, 405, "{method} {path}: {:?}", r.body);
+        assert_eq!(r.body["code"], "method_not_allowed");
+        assert_eq!(r.allow.as_deref(), Some(allow), "{method} {path}");
+    }
+    let r = api
+        .call("PUT", "/api/v1/nothing-here", Some(&admin), None)
+        .await;
+    assert_eq!(r.status, 404, "a path the API does not have");
 }
