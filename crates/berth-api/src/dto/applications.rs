@@ -49,7 +49,9 @@ pub enum CredentialsInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortInput {
+    #[schema(minimum = 1, maximum = 65535)]
     pub container: i64,
+    #[schema(minimum = 1, maximum = 65535)]
     pub published: Option<i64>,
     /// `tcp` (default) or `udp`.
     pub protocol: Option<String>,
@@ -61,6 +63,7 @@ pub struct PortInput {
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckInput {
     pub http_path: Option<String>,
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: Option<i64>,
     pub command: Option<Vec<String>>,
     pub interval_s: Option<u32>,
@@ -75,6 +78,7 @@ pub struct HealthCheckInput {
 #[serde(deny_unknown_fields)]
 pub struct VerifyInput {
     pub http_path: String,
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: i64,
     pub timeout_s: Option<u32>,
 }
@@ -96,6 +100,7 @@ pub struct ApplicationInput {
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     pub source: Option<SourceInput>,
+    #[schema(minimum = 0, maximum = 100)]
     pub replicas: Option<i64>,
     pub ports: Option<Vec<PortInput>>,
     #[serde(default, deserialize_with = "double_option")]

@@ -13,6 +13,7 @@ pub struct AuditQuery {
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
     /// At most this many entries (1 to 100, default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// Where to go on: the `next_cursor` of the page before (absent: from the newest entry).
     pub cursor: Option<String>,

@@ -114,8 +114,10 @@ pub struct DeploymentDetailView {
 #[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Only lines with a sequence number above this (default 0).
+    #[param(minimum = 0)]
     pub after: Option<i64>,
     /// At most this many lines (1 to 1000, default 500).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
 }
 

@@ -26,7 +26,7 @@ pub struct DomainRoutingInput {
     /// The container port requests go to (default: the application's first listed port,
     /// else 80); `null` returns to the default.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 65535)]
     pub port: Option<Option<i64>>,
     /// Plain HTTP redirects to HTTPS when the domain has TLS (default true).
     pub https_redirect: Option<bool>,

@@ -15,6 +15,7 @@ mod environment;
 mod operations;
 mod projects;
 mod runtime;
+mod schema;
 mod service_tokens;
 mod settings;
 mod teams;
@@ -63,8 +64,10 @@ impl<T: ToSchema> PageOf<T> {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// At most this many items (1 to 100, default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// Skip this many items.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

@@ -64,12 +64,14 @@ pub fn parse_team(
 pub struct MemberAdd {
     pub user_id: uuid::Uuid,
     /// `owner`, `admin`, `member` or `viewer`.
+    #[schema(schema_with = schema::team_role)]
     pub role: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberUpdate {
+    #[schema(schema_with = schema::team_role)]
     pub role: String,
 }
 

@@ -61,6 +61,7 @@ pub struct UserCreate {
     pub email: String,
     pub password: String,
     /// Default `developer`.
+    #[schema(schema_with = super::schema::platform_role_or_null)]
     pub role: Option<String>,
 }
 
@@ -103,6 +104,7 @@ pub fn parse_account(
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     /// A new platform role (admins only).
+    #[schema(schema_with = super::schema::platform_role_or_null)]
     pub role: Option<String>,
     /// A new password.
     pub password: Option<String>,

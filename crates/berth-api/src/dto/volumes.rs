@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 pub struct VolumeCreate {
     pub name: String,
     pub mount_path: String,
+    #[schema(minimum = 1, maximum = 1000000)]
     pub size_gb: i64,
     /// `docker_volume` (default) or `bind`.
     pub kind: Option<String>,
