@@ -16,7 +16,7 @@ help:
 	@echo "make run    build and serve berth on SQLite in ./data (http://127.0.0.1:3000)"
 	@echo "make test   format check, clippy, architecture check, the whole suite on SQLite and Postgres, the API contract check"
 	@echo "make bench  measure and record the numbers in docs/benchmarks.md"
-	@echo "make openapi  regenerate openapi/openapi.json from the code"
+	@echo "make openapi  regenerate openapi/openapi.json from the code, and the dashboard's client from it"
 
 # How `make run` starts berth; `make bench` measures it started the same way.
 RUN_ENV = BERTH_EDGE=$${BERTH_EDGE:-process}
@@ -49,14 +49,17 @@ test: deps fmt lint check-architecture base-image nextest contract
 contract:
 	$(CARGO) build --locked -p berth-server
 	openapi-generator-cli validate -i openapi/openapi.json
+	scripts/generate-client.sh --check
 	scripts/test-postgres.sh scripts/test-contract.sh $(TARGET_DIR)/debug/berth --exclude-checks positive_data_acceptance
 
 # The local base image that builds and deployments are tested with (there is no registry).
 base-image:
 	scripts/base-image.sh
 
+# The document from the code, then the dashboard's client from the document.
 openapi:
 	$(CARGO) run --locked -q -p berth-server -- openapi > openapi/openapi.json
+	scripts/generate-client.sh
 
 build-release:
 	$(CARGO) build --locked --release -p berth-server -p berth-api -p berth-store -p berth-build -p berth-swarm -p berth-proxy --bin berth --example ceiling --example bench_request --example bench_scale --example bench_build --example bench_rollout --example bench_replicas --example bench_pipeline --example bench_proxy

@@ -17,6 +17,9 @@ command -v openssl >/dev/null || apt_packages+=(openssl)
 # Certificates: Let's Encrypt's test CA, and a DNS server for names and DNS-01.
 command -v pebble >/dev/null || apt_packages+=(pebble)
 [[ -x /usr/sbin/named ]] || apt_packages+=(bind9)
+# The dashboard's generated client: openapi-generator runs on Java, tsc type-checks the result.
+command -v java >/dev/null || apt_packages+=(openjdk-17-jre-headless)
+command -v tsc >/dev/null || apt_packages+=(node-typescript)
 if [[ ${1:-} == bench ]]; then
   command -v curl >/dev/null || apt_packages+=(curl)
   command -v wrk >/dev/null || apt_packages+=(wrk)
