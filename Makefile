@@ -10,18 +10,18 @@ ifeq ($(origin CARGO_TARGET_DIR), undefined)
 endif
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: run test deps fmt lint check-architecture nextest contract bench build-release openapi base-image help
+.PHONY: run test deps fmt lint check-architecture dashboard nextest contract browser bench build-release openapi base-image help
 
 help:
-	@echo "make run    build and serve berth on SQLite in ./data (http://127.0.0.1:3000)"
-	@echo "make test   format check, clippy, architecture check, the whole suite on SQLite and Postgres, the API contract check"
+	@echo "make run    build and serve berth and its dashboard on SQLite in ./data (http://127.0.0.1:3000/)"
+	@echo "make test   format check, clippy, architecture check, the whole suite on SQLite and Postgres, the API contract check, the browser tests"
 	@echo "make bench  measure and record the numbers in docs/benchmarks.md"
 	@echo "make openapi  regenerate openapi/openapi.json from the code, and the dashboard's client from it"
 
 # How `make run` starts berth; `make bench` measures it started the same way.
 RUN_ENV = BERTH_EDGE=$${BERTH_EDGE:-process}
 
-run:
+run: dashboard
 	$(CARGO) build --locked --release -p berth-server
 	$(RUN_ENV) $(TARGET_DIR)/release/berth serve
 
@@ -41,7 +41,16 @@ nextest:
 	$(CARGO) build --locked -p berth-server
 	scripts/test-postgres.sh $(CARGO) nextest run --locked --workspace --no-fail-fast
 
-test: deps fmt lint check-architecture base-image nextest contract
+test: deps fmt dashboard lint check-architecture base-image nextest contract browser
+
+# The dashboard's bundle (dashboard/dist), which berth embeds when it is compiled.
+dashboard:
+	scripts/build-dashboard.sh
+
+# The dashboard in Debian's chromium against the real binary; screenshots in $(TARGET_DIR)/browser.
+browser:
+	$(CARGO) build --locked -p berth-server
+	BERTH_BROWSER_OUT=$(TARGET_DIR)/browser scripts/test-browser.sh $(TARGET_DIR)/debug/berth
 
 # The OpenAPI document against the real binary (docs/api.md): openapi-generator's validation,
 # then schemathesis on SQLite and Postgres. Every request the schemas allow is not yet accepted
@@ -61,7 +70,7 @@ openapi:
 	$(CARGO) run --locked -q -p berth-server -- openapi > openapi/openapi.json
 	scripts/generate-client.sh
 
-build-release:
+build-release: dashboard
 	$(CARGO) build --locked --release -p berth-server -p berth-api -p berth-store -p berth-build -p berth-swarm -p berth-proxy --bin berth --example ceiling --example bench_request --example bench_scale --example bench_build --example bench_rollout --example bench_replicas --example bench_pipeline --example bench_proxy
 
 bench: build-release
@@ -78,3 +87,4 @@ bench: build-release
 	$(TARGET_DIR)/release/examples/bench_replicas 100
 	$(TARGET_DIR)/release/examples/bench_pipeline $(TARGET_DIR)/release/berth 3
 	$(TARGET_DIR)/release/examples/bench_proxy 10
+	BERTH_BROWSER_OUT=$(TARGET_DIR)/browser scripts/test-browser.sh $(TARGET_DIR)/release/berth

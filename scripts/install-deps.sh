@@ -20,6 +20,11 @@ command -v pebble >/dev/null || apt_packages+=(pebble)
 # The dashboard's generated client: openapi-generator runs on Java, tsc type-checks the result.
 command -v java >/dev/null || apt_packages+=(openjdk-17-jre-headless)
 command -v tsc >/dev/null || apt_packages+=(node-typescript)
+# The dashboard: React and its types, the bundler, and the browser its tests drive.
+[[ -d /usr/share/nodejs/react ]] || apt_packages+=(node-react)
+[[ -d /usr/share/nodejs/react-dom ]] || apt_packages+=(node-react-dom)
+command -v esbuild >/dev/null || apt_packages+=(esbuild)
+[[ -x /usr/bin/chromium ]] || apt_packages+=(chromium)
 if [[ ${1:-} == bench ]]; then
   command -v curl >/dev/null || apt_packages+=(curl)
   command -v wrk >/dev/null || apt_packages+=(wrk)
@@ -38,11 +43,13 @@ if command -v rustup >/dev/null; then
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
 cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
-# The contract check of `make test` (scripts/test-contract.sh) and the client generator, from
-# PyPI (openapi-generator-cli carries its jar and runs on the machine's Java).
+# The contract check of `make test` (scripts/test-contract.sh), the client generator and the
+# browser driver, from PyPI (openapi-generator-cli carries its jar and runs on the machine's
+# Java; Playwright drives Debian's chromium, its own browser download being out of reach).
 python_tools=()
 command -v schemathesis >/dev/null || python_tools+=(schemathesis==4.32.5)
 command -v openapi-generator-cli >/dev/null || python_tools+=(openapi-generator-cli==7.26.0)
+python3 -c 'import playwright' 2>/dev/null || python_tools+=(playwright==1.65.2)
 if ((${#python_tools[@]})); then
   echo "install-deps: installing ${python_tools[*]}"
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${python_tools[@]}"

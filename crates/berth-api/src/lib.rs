@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod authz;
+pub mod dashboard;
 pub mod dto;
 pub mod error;
 pub mod openapi;
@@ -97,6 +98,7 @@ pub fn build_app(
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .configure(routes)
+        .configure(dashboard::routes)
         .configure(routes::configure)
         .route("/api/openapi.json", web::get().to(openapi_json))
         .service(

@@ -60,6 +60,7 @@ pub struct Res {
     pub retry_after: Option<String>,
     pub request_id: Option<String>,
     pub allow: Option<String>,
+    pub csp: Option<String>,
 }
 
 impl TestApi {
@@ -82,6 +83,7 @@ impl TestApi {
         let retry_after = header("retry-after");
         let request_id = header("x-request-id");
         let allow = header("allow");
+        let csp = header("content-security-policy");
         let bytes = test::read_body(res).await;
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status >= 400 || content_type.starts_with("application/problem+json") {
@@ -101,6 +103,7 @@ impl TestApi {
             retry_after,
             request_id,
             allow,
+            csp,
         }
     }
 

@@ -8,6 +8,7 @@ both_backends!(
     readiness_fails_when_the_database_is_gone,
     unknown_paths_are_problem_json,
     a_path_called_with_a_method_it_lacks_answers_405_with_its_methods,
+    the_dashboard_is_served_at_the_root_under_a_policy_that_allows_only_berth,
     request_ids_are_kept_when_sane,
 );
 
@@ -82,4 +83,28 @@ async fn a_path_called_with_a_method_it_lacks_answers_405_with_its_methods(api: 
         .call("PUT", "/api/v1/nothing-here", Some(&admin), None)
         .await;
     assert_eq!(r.status, 404, "a path the API does not have");
+}
+
+async fn the_dashboard_is_served_at_the_root_under_a_policy_that_allows_only_berth(api: TestApi) {
+    for (path, content_type) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/assets/app.js", "text/javascript; charset=utf-8"),
+        ("/assets/app.css", "text/css; charset=utf-8"),
+    ] {
+        let r = api.raw(TestRequest::get().uri(path)).await;
+        assert_eq!(
+            (r.status, r.content_type.as_str()),
+            (200, content_type),
+            "{path}"
+        );
+        let csp = r.csp.unwrap_or_default();
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self';"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe"), "{path}: {csp}");
+    }
+    if berth_api::dashboard::BUILT {
+        let r = api.raw(TestRequest::get().uri("/")).await;
+        assert_eq!(r.body, serde_json::Value::Null, "HTML, not JSON");
+    }
 }

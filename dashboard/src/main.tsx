@@ -1,0 +1,86 @@
+// berth's dashboard: signs in (or sets up the first admin), then shows the projects.
+import { StrictMode, useCallback, useEffect, useState } from "react";
+import { createRoot } from "react-dom/client";
+import type { UserView } from "@api";
+
+import { apis, problemOf, saveToken, savedToken } from "./client";
+import { SignIn } from "./signin";
+import { Projects } from "./projects";
+
+function App(): JSX.Element {
+  const [token, setToken] = useState<string | null>(savedToken());
+  const [me, setMe] = useState<UserView | null>(null);
+  const [checking, setChecking] = useState<boolean>(token !== null);
+
+  const signedIn = useCallback((t: string, user: UserView) => {
+    saveToken(t);
+    setToken(t);
+    setMe(user);
+  }, []);
+
+  const signOut = useCallback(async () => {
+    try {
+      await apis(token).auth.logout();
+    } catch {
+      // Signed out here either way.
+    }
+    saveToken(null);
+    setToken(null);
+    setMe(null);
+  }, [token]);
+
+  // A token kept from before a reload: ask who it is, forget it if berth does not know it.
+  useEffect(() => {
+    if (token === null || me !== null) {
+      setChecking(false);
+      return;
+    }
+    let live = true;
+    apis(token)
+      .users.me()
+      .then((user) => live && setMe(user))
+      .catch(async (e: unknown) => {
+        const p = await problemOf(e);
+        if (live && p.status === 401) {
+          saveToken(null);
+          setToken(null);
+        }
+      })
+      .finally(() => live && setChecking(false));
+    return () => {
+      live = false;
+    };
+  }, [token, me]);
+
+  if (checking) {
+    return <main className="centered">Loading…</main>;
+  }
+  if (token === null || me === null) {
+    return <SignIn onSignedIn={signedIn} />;
+  }
+  return (
+    <>
+      <header className="top">
+        <span className="brand">berth</span>
+        <nav aria-label="Account">
+          <span className="who">
+            {me.username} <span className="role">{me.role}</span>
+          </span>
+          <button type="button" onClick={() => void signOut()}>
+            Sign out
+          </button>
+        </nav>
+      </header>
+      <Projects api={apis(token)} />
+    </>
+  );
+}
+
+const root = document.getElementById("root");
+if (root !== null) {
+  createRoot(root).render(
+    <StrictMode>
+      <App />
+    </StrictMode>,
+  );
+}

@@ -1,0 +1,110 @@
+"""The dashboard in a real browser (Debian's chromium, driven by Playwright) against a real
+berth: first-user setup, the projects page, a project created, the API's field errors shown
+beside the field, signing out and in again. Every console message and failed request fails
+the test (a Content-Security-Policy violation is one). Screenshots go to the directory given.
+
+    python3 tests/browser/dashboard.py http://127.0.0.1:3000 OUT_DIR
+"""
+
+import sys
+import time
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def main(base: str, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}"))
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on(
+            "response",
+            lambda r: r.status >= 500 and problems.append(f"{r.status} from {r.url}"),
+        )
+        shot = lambda name: page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+
+        response = page.goto(base + "/")
+        assert response is not None and response.ok, response
+        csp = response.headers.get("content-security-policy", "")
+        assert "script-src 'self'" in csp and "default-src 'none'" in csp, csp
+        expect(page.get_by_role("heading", name="Sign in to berth")).to_be_visible()
+        shot("01-sign-in")
+
+        # First-user setup, with a password the API refuses first.
+        page.get_by_role("button", name="New installation? Set it up").click()
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Email").fill("admin@example.com")
+        page.get_by_label("Password").fill("short")
+        page.get_by_role("button", name="Create the admin account").click()
+        expect(page.locator("#password-error")).to_contain_text("at least 8")
+        shot("02-setup-field-error")
+        page.get_by_label("Password").fill("correct horse battery staple")
+        page.get_by_role("button", name="Create the admin account").click()
+        expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+        expect(page.get_by_text("No projects yet")).to_be_visible()
+        expect(page.get_by_text("super_admin")).to_be_visible()
+        shot("03-projects-empty")
+
+        # A project; then the API's refusals beside the name field.
+        page.get_by_label("Name").fill("shop")
+        page.get_by_label("Description (optional)").fill("the web shop")
+        page.get_by_role("button", name="Create project").click()
+        row = page.get_by_role("row", name="shop")
+        expect(row).to_be_visible()
+        expect(row).to_contain_text("the web shop")
+        page.get_by_label("Name").fill("ab")
+        page.get_by_role("button", name="Create project").click()
+        expect(page.locator("#project-name-error")).to_contain_text("3 to 100 characters")
+        shot("04-project-name-too-short")
+        page.get_by_label("Name").fill("shop")
+        page.get_by_role("button", name="Create project").click()
+        expect(page.locator("#project-name-error")).to_be_visible()
+        shot("05-project-name-taken")
+
+        # Signed in across a reload (the tab keeps its session): the page asks who the token is
+        # and lists the projects, one call for the list whatever its length, none per row.
+        for n in range(2, 6):
+            page.get_by_label("Name").fill(f"project {n}")
+            page.get_by_role("button", name="Create project").click()
+            expect(page.get_by_role("row", name=f"project {n}")).to_be_visible()
+        calls: list[str] = []
+        page.on("request", lambda r: "/api/" in r.url and calls.append(f"{r.method} {r.url}"))
+        started = time.monotonic()
+        page.reload()
+        expect(page.get_by_role("row", name="shop")).to_be_visible()
+        usable_ms = (time.monotonic() - started) * 1000
+        lists = [c for c in calls if "/api/v1/projects" in c]
+        assert len(lists) == 1 and len(calls) == 2, calls
+        print(f"browser: projects page usable {usable_ms:.0f} ms after a reload; API calls: {calls}")
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="Sign in to berth")).to_be_visible()
+        page.get_by_label("Username or email").fill("admin")
+        page.get_by_label("Password").fill("wrong password")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_be_visible()
+        shot("06-sign-in-refused")
+        page.get_by_label("Password").fill("correct horse battery staple")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("row", name="shop")).to_be_visible()
+
+        # A phone's width.
+        page.set_viewport_size({"width": 390, "height": 844})
+        shot("07-projects-phone")
+        browser.close()
+    # The API's refusals above are answers, not failures; the browser logs failed fetches
+    # (4xx) to the console, so only other messages count.
+    unexpected = [m for m in problems if "status of 4" not in m]
+    assert not unexpected, "\n".join(unexpected)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]))
+    print("browser: the dashboard flow passed")
