@@ -153,6 +153,40 @@ impl Modify for Contract {
                 }
             }
         }
+        refer_to_generic_arguments(openapi);
+    }
+}
+
+/// utoipa writes a generic wrapper's items out in full (`PageOf_ProjectView.items` a copy of
+/// `ProjectView`), which gives a generated client two types for one thing; point them at the
+/// argument's own schema instead.
+fn refer_to_generic_arguments(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{ArrayItems, Schema};
+    use utoipa::openapi::{Ref, RefOr};
+
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    let names: std::collections::BTreeSet<String> = components.schemas.keys().cloned().collect();
+    for (name, schema) in components.schemas.iter_mut() {
+        let Some((_, argument)) = name.split_once('_') else {
+            continue;
+        };
+        if !names.contains(argument) {
+            continue;
+        }
+        let RefOr::T(Schema::Object(object)) = schema else {
+            continue;
+        };
+        for property in object.properties.values_mut() {
+            if let RefOr::T(Schema::Array(array)) = property {
+                if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                    if matches!(items.as_ref(), RefOr::T(Schema::Object(_))) {
+                        **items = RefOr::Ref(Ref::from_schema_name(argument));
+                    }
+                }
+            }
+        }
     }
 }
 

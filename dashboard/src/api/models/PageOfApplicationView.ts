@@ -13,13 +13,13 @@
  */
 
 import { mapValues } from '../runtime';
-import type { PageOfApplicationViewItemsInner } from './PageOfApplicationViewItemsInner';
+import type { ApplicationView } from './ApplicationView';
 import {
-    PageOfApplicationViewItemsInnerFromJSON,
-    PageOfApplicationViewItemsInnerFromJSONTyped,
-    PageOfApplicationViewItemsInnerToJSON,
-    PageOfApplicationViewItemsInnerToJSONTyped,
-} from './PageOfApplicationViewItemsInner';
+    ApplicationViewFromJSON,
+    ApplicationViewFromJSONTyped,
+    ApplicationViewToJSON,
+    ApplicationViewToJSONTyped,
+} from './ApplicationView';
 
 /**
  * One page of a list, newest first.
@@ -30,7 +30,7 @@ export interface PageOfApplicationView {
     /**
      * 
      */
-    items: Array<PageOfApplicationViewItemsInner>;
+    items: Array<ApplicationView>;
     /**
      * 
      */
@@ -66,7 +66,7 @@ export function PageOfApplicationViewFromJSONTyped(json: any, ignoreDiscriminato
     }
     return {
         
-        'items': ((json['items'] as Array<any>).map(PageOfApplicationViewItemsInnerFromJSON)),
+        'items': ((json['items'] as Array<any>).map(ApplicationViewFromJSON)),
         'limit': json['limit'],
         'offset': json['offset'],
         'total': json['total'],
@@ -84,7 +84,7 @@ export function PageOfApplicationViewToJSONTyped(value?: PageOfApplicationView |
 
     return {
         
-        'items': ((value['items'] as Array<any>).map(PageOfApplicationViewItemsInnerToJSON)),
+        'items': ((value['items'] as Array<any>).map(ApplicationViewToJSON)),
         'limit': value['limit'],
         'offset': value['offset'],
         'total': value['total'],

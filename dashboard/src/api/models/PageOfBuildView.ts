@@ -13,13 +13,13 @@
  */
 
 import { mapValues } from '../runtime';
-import type { PageOfBuildViewItemsInner } from './PageOfBuildViewItemsInner';
+import type { BuildView } from './BuildView';
 import {
-    PageOfBuildViewItemsInnerFromJSON,
-    PageOfBuildViewItemsInnerFromJSONTyped,
-    PageOfBuildViewItemsInnerToJSON,
-    PageOfBuildViewItemsInnerToJSONTyped,
-} from './PageOfBuildViewItemsInner';
+    BuildViewFromJSON,
+    BuildViewFromJSONTyped,
+    BuildViewToJSON,
+    BuildViewToJSONTyped,
+} from './BuildView';
 
 /**
  * One page of a list, newest first.
@@ -30,7 +30,7 @@ export interface PageOfBuildView {
     /**
      * 
      */
-    items: Array<PageOfBuildViewItemsInner>;
+    items: Array<BuildView>;
     /**
      * 
      */
@@ -66,7 +66,7 @@ export function PageOfBuildViewFromJSONTyped(json: any, ignoreDiscriminator: boo
     }
     return {
         
-        'items': ((json['items'] as Array<any>).map(PageOfBuildViewItemsInnerFromJSON)),
+        'items': ((json['items'] as Array<any>).map(BuildViewFromJSON)),
         'limit': json['limit'],
         'offset': json['offset'],
         'total': json['total'],
@@ -84,7 +84,7 @@ export function PageOfBuildViewToJSONTyped(value?: PageOfBuildView | null, ignor
 
     return {
         
-        'items': ((value['items'] as Array<any>).map(PageOfBuildViewItemsInnerToJSON)),
+        'items': ((value['items'] as Array<any>).map(BuildViewToJSON)),
         'limit': value['limit'],
         'offset': value['offset'],
         'total': value['total'],

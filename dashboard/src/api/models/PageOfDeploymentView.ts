@@ -13,13 +13,13 @@
  */
 
 import { mapValues } from '../runtime';
-import type { PageOfDeploymentViewItemsInner } from './PageOfDeploymentViewItemsInner';
+import type { DeploymentView } from './DeploymentView';
 import {
-    PageOfDeploymentViewItemsInnerFromJSON,
-    PageOfDeploymentViewItemsInnerFromJSONTyped,
-    PageOfDeploymentViewItemsInnerToJSON,
-    PageOfDeploymentViewItemsInnerToJSONTyped,
-} from './PageOfDeploymentViewItemsInner';
+    DeploymentViewFromJSON,
+    DeploymentViewFromJSONTyped,
+    DeploymentViewToJSON,
+    DeploymentViewToJSONTyped,
+} from './DeploymentView';
 
 /**
  * One page of a list, newest first.
@@ -30,7 +30,7 @@ export interface PageOfDeploymentView {
     /**
      * 
      */
-    items: Array<PageOfDeploymentViewItemsInner>;
+    items: Array<DeploymentView>;
     /**
      * 
      */
@@ -66,7 +66,7 @@ export function PageOfDeploymentViewFromJSONTyped(json: any, ignoreDiscriminator
     }
     return {
         
-        'items': ((json['items'] as Array<any>).map(PageOfDeploymentViewItemsInnerFromJSON)),
+        'items': ((json['items'] as Array<any>).map(DeploymentViewFromJSON)),
         'limit': json['limit'],
         'offset': json['offset'],
         'total': json['total'],
@@ -84,7 +84,7 @@ export function PageOfDeploymentViewToJSONTyped(value?: PageOfDeploymentView | n
 
     return {
         
-        'items': ((value['items'] as Array<any>).map(PageOfDeploymentViewItemsInnerToJSON)),
+        'items': ((value['items'] as Array<any>).map(DeploymentViewToJSON)),
         'limit': value['limit'],
         'offset': value['offset'],
         'total': value['total'],

@@ -13,13 +13,13 @@
  */
 
 import { mapValues } from '../runtime';
-import type { PageOfOperationViewItemsInner } from './PageOfOperationViewItemsInner';
+import type { OperationView } from './OperationView';
 import {
-    PageOfOperationViewItemsInnerFromJSON,
-    PageOfOperationViewItemsInnerFromJSONTyped,
-    PageOfOperationViewItemsInnerToJSON,
-    PageOfOperationViewItemsInnerToJSONTyped,
-} from './PageOfOperationViewItemsInner';
+    OperationViewFromJSON,
+    OperationViewFromJSONTyped,
+    OperationViewToJSON,
+    OperationViewToJSONTyped,
+} from './OperationView';
 
 /**
  * One page of a list, newest first.
@@ -30,7 +30,7 @@ export interface PageOfOperationView {
     /**
      * 
      */
-    items: Array<PageOfOperationViewItemsInner>;
+    items: Array<OperationView>;
     /**
      * 
      */
@@ -66,7 +66,7 @@ export function PageOfOperationViewFromJSONTyped(json: any, ignoreDiscriminator:
     }
     return {
         
-        'items': ((json['items'] as Array<any>).map(PageOfOperationViewItemsInnerFromJSON)),
+        'items': ((json['items'] as Array<any>).map(OperationViewFromJSON)),
         'limit': json['limit'],
         'offset': json['offset'],
         'total': json['total'],
@@ -84,7 +84,7 @@ export function PageOfOperationViewToJSONTyped(value?: PageOfOperationView | nul
 
     return {
         
-        'items': ((value['items'] as Array<any>).map(PageOfOperationViewItemsInnerToJSON)),
+        'items': ((value['items'] as Array<any>).map(OperationViewToJSON)),
         'limit': value['limit'],
         'offset': value['offset'],
         'total': value['total'],

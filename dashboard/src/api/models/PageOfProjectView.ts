@@ -13,13 +13,13 @@
  */
 
 import { mapValues } from '../runtime';
-import type { PageOfProjectViewItemsInner } from './PageOfProjectViewItemsInner';
+import type { ProjectView } from './ProjectView';
 import {
-    PageOfProjectViewItemsInnerFromJSON,
-    PageOfProjectViewItemsInnerFromJSONTyped,
-    PageOfProjectViewItemsInnerToJSON,
-    PageOfProjectViewItemsInnerToJSONTyped,
-} from './PageOfProjectViewItemsInner';
+    ProjectViewFromJSON,
+    ProjectViewFromJSONTyped,
+    ProjectViewToJSON,
+    ProjectViewToJSONTyped,
+} from './ProjectView';
 
 /**
  * One page of a list, newest first.
@@ -30,7 +30,7 @@ export interface PageOfProjectView {
     /**
      * 
      */
-    items: Array<PageOfProjectViewItemsInner>;
+    items: Array<ProjectView>;
     /**
      * 
      */
@@ -66,7 +66,7 @@ export function PageOfProjectViewFromJSONTyped(json: any, ignoreDiscriminator: b
     }
     return {
         
-        'items': ((json['items'] as Array<any>).map(PageOfProjectViewItemsInnerFromJSON)),
+        'items': ((json['items'] as Array<any>).map(ProjectViewFromJSON)),
         'limit': json['limit'],
         'offset': json['offset'],
         'total': json['total'],
@@ -84,7 +84,7 @@ export function PageOfProjectViewToJSONTyped(value?: PageOfProjectView | null, i
 
     return {
         
-        'items': ((value['items'] as Array<any>).map(PageOfProjectViewItemsInnerToJSON)),
+        'items': ((value['items'] as Array<any>).map(ProjectViewToJSON)),
         'limit': value['limit'],
         'offset': value['offset'],
         'total': value['total'],

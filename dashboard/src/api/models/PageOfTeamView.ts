@@ -13,13 +13,13 @@
  */
 
 import { mapValues } from '../runtime';
-import type { PageOfTeamViewItemsInner } from './PageOfTeamViewItemsInner';
+import type { TeamView } from './TeamView';
 import {
-    PageOfTeamViewItemsInnerFromJSON,
-    PageOfTeamViewItemsInnerFromJSONTyped,
-    PageOfTeamViewItemsInnerToJSON,
-    PageOfTeamViewItemsInnerToJSONTyped,
-} from './PageOfTeamViewItemsInner';
+    TeamViewFromJSON,
+    TeamViewFromJSONTyped,
+    TeamViewToJSON,
+    TeamViewToJSONTyped,
+} from './TeamView';
 
 /**
  * One page of a list, newest first.
@@ -30,7 +30,7 @@ export interface PageOfTeamView {
     /**
      * 
      */
-    items: Array<PageOfTeamViewItemsInner>;
+    items: Array<TeamView>;
     /**
      * 
      */
@@ -66,7 +66,7 @@ export function PageOfTeamViewFromJSONTyped(json: any, ignoreDiscriminator: bool
     }
     return {
         
-        'items': ((json['items'] as Array<any>).map(PageOfTeamViewItemsInnerFromJSON)),
+        'items': ((json['items'] as Array<any>).map(TeamViewFromJSON)),
         'limit': json['limit'],
         'offset': json['offset'],
         'total': json['total'],
@@ -84,7 +84,7 @@ export function PageOfTeamViewToJSONTyped(value?: PageOfTeamView | null, ignoreD
 
     return {
         
-        'items': ((value['items'] as Array<any>).map(PageOfTeamViewItemsInnerToJSON)),
+        'items': ((value['items'] as Array<any>).map(TeamViewToJSON)),
         'limit': value['limit'],
         'offset': value['offset'],
         'total': value['total'],

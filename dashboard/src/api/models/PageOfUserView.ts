@@ -13,13 +13,13 @@
  */
 
 import { mapValues } from '../runtime';
-import type { PageOfUserViewItemsInner } from './PageOfUserViewItemsInner';
+import type { UserView } from './UserView';
 import {
-    PageOfUserViewItemsInnerFromJSON,
-    PageOfUserViewItemsInnerFromJSONTyped,
-    PageOfUserViewItemsInnerToJSON,
-    PageOfUserViewItemsInnerToJSONTyped,
-} from './PageOfUserViewItemsInner';
+    UserViewFromJSON,
+    UserViewFromJSONTyped,
+    UserViewToJSON,
+    UserViewToJSONTyped,
+} from './UserView';
 
 /**
  * One page of a list, newest first.
@@ -30,7 +30,7 @@ export interface PageOfUserView {
     /**
      * 
      */
-    items: Array<PageOfUserViewItemsInner>;
+    items: Array<UserView>;
     /**
      * 
      */
@@ -66,7 +66,7 @@ export function PageOfUserViewFromJSONTyped(json: any, ignoreDiscriminator: bool
     }
     return {
         
-        'items': ((json['items'] as Array<any>).map(PageOfUserViewItemsInnerFromJSON)),
+        'items': ((json['items'] as Array<any>).map(UserViewFromJSON)),
         'limit': json['limit'],
         'offset': json['offset'],
         'total': json['total'],
@@ -84,7 +84,7 @@ export function PageOfUserViewToJSONTyped(value?: PageOfUserView | null, ignoreD
 
     return {
         
-        'items': ((value['items'] as Array<any>).map(PageOfUserViewItemsInnerToJSON)),
+        'items': ((value['items'] as Array<any>).map(UserViewToJSON)),
         'limit': value['limit'],
         'offset': value['offset'],
         'total': value['total'],
