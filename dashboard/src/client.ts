@@ -1,6 +1,7 @@
 // The one way the dashboard reaches berth: the generated client, configured with the
 // session's token. Errors come back as the API's problem+json, turned into `Problem`s here.
 import {
+  ApplicationsApi,
   AuthApi,
   Configuration,
   ProjectsApi,
@@ -24,6 +25,7 @@ export function saveToken(token: string | null): void {
 }
 
 export interface Apis {
+  applications: ApplicationsApi;
   auth: AuthApi;
   projects: ProjectsApi;
   users: UsersApi;
@@ -35,6 +37,7 @@ export function apis(token: string | null): Apis {
     accessToken: token === null ? undefined : () => token,
   });
   return {
+    applications: new ApplicationsApi(config),
     auth: new AuthApi(config),
     projects: new ProjectsApi(config),
     users: new UsersApi(config),

@@ -6,11 +6,14 @@ import type { UserView } from "@api";
 import { apis, problemOf, saveToken, savedToken } from "./client";
 import { SignIn } from "./signin";
 import { Projects } from "./projects";
+import { ProjectPage } from "./project";
+import { useRoute } from "./route";
 
 function App(): JSX.Element {
   const [token, setToken] = useState<string | null>(savedToken());
   const [me, setMe] = useState<UserView | null>(null);
   const [checking, setChecking] = useState<boolean>(token !== null);
+  const route = useRoute();
 
   const signedIn = useCallback((t: string, user: UserView) => {
     saveToken(t);
@@ -61,7 +64,9 @@ function App(): JSX.Element {
   return (
     <>
       <header className="top">
-        <span className="brand">berth</span>
+        <a className="brand" href="#/">
+          berth
+        </a>
         <nav aria-label="Account">
           <span className="who">
             {me.username} <span className="role">{me.role}</span>
@@ -71,7 +76,7 @@ function App(): JSX.Element {
           </button>
         </nav>
       </header>
-      <Projects api={apis(token)} />
+      {route.page === "project" ? <ProjectPage api={apis(token)} id={route.id} /> : <Projects api={apis(token)} />}
     </>
   );
 }

@@ -5,6 +5,7 @@ import type { ProjectView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
 import { Banner, Field } from "./form";
+import { href } from "./route";
 
 export function Projects(props: { api: Apis }): JSX.Element {
   const { api } = props;
@@ -51,7 +52,7 @@ export function Projects(props: { api: Apis }): JSX.Element {
             {projects.map((p) => (
               <tr key={p.id}>
                 <th scope="row">
-                  {p.name}
+                  <a href={href({ page: "project", id: p.id })}>{p.name}</a>
                   {p.description ? <span className="description">{p.description}</span> : null}
                 </th>
                 <td data-label="Applications">{p.applications.total}</td>

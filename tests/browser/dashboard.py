@@ -95,9 +95,33 @@ def main(base: str, out: Path) -> None:
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("row", name="shop")).to_be_visible()
 
+        # The project's page: its applications, and one added from an image.
+        page.get_by_role("link", name="shop").click()
+        expect(page.get_by_role("heading", name="shop")).to_be_visible()
+        expect(page.get_by_text("No applications yet")).to_be_visible()
+        page.get_by_label("Name", exact=True).fill("Web!")
+        page.get_by_label("Image", exact=True).fill("registry.example.com/team/web:1.2")
+        page.get_by_role("button", name="Create application").click()
+        expect(page.locator("#app-name-error")).to_contain_text("lowercase letters")
+        page.get_by_label("Name", exact=True).fill("web")
+        page.get_by_role("button", name="Create application").click()
+        row = page.get_by_role("row", name="web")
+        expect(row).to_contain_text("registry.example.com/team/web:1.2")
+        expect(row).to_contain_text("stopped")
+        page.get_by_label("A git repository").check()
+        page.get_by_label("Name", exact=True).fill("api")
+        page.get_by_label("Repository URL").fill("not a url")
+        page.get_by_role("button", name="Create application").click()
+        expect(page.locator("#app-repository-error")).to_be_visible()
+        shot("07-project-with-an-application")
+        page.reload()
+        expect(page.get_by_role("row", name="web")).to_be_visible()
+        page.go_back()
+        expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
         # A phone's width.
         page.set_viewport_size({"width": 390, "height": 844})
-        shot("07-projects-phone")
+        shot("08-projects-phone")
         browser.close()
     # The API's refusals above are answers, not failures; the browser logs failed fetches
     # (4xx) to the console, so only other messages count.

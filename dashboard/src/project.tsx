@@ -1,0 +1,171 @@
+// One project: its applications (one call for the list) and a form to add one from an image
+// or a git repository.
+import { FormEvent, useCallback, useEffect, useState } from "react";
+import type { ApplicationView, ProjectView, SourceInput } from "@api";
+
+import { Apis, Problem, problemOf } from "./client";
+import { Banner, Field } from "./form";
+import { href } from "./route";
+
+export function ProjectPage(props: { api: Apis; id: string }): JSX.Element {
+  const { api, id } = props;
+  const [project, setProject] = useState<ProjectView | null>(null);
+  const [apps, setApps] = useState<ApplicationView[] | null>(null);
+  const [problem, setProblem] = useState<Problem | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      const [p, page] = await Promise.all([
+        api.projects.getProject({ id }),
+        api.applications.listApplications({ id, limit: 100 }),
+      ]);
+      setProject(p);
+      setApps(page.items);
+      setProblem(null);
+    } catch (e) {
+      setProblem(await problemOf(e));
+    }
+  }, [api, id]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  return (
+    <main className="page">
+      <p className="crumbs">
+        <a href={href({ page: "projects" })}>Projects</a>
+      </p>
+      <h1>{project?.name ?? "Project"}</h1>
+      {project?.description ? <p className="description">{project.description}</p> : null}
+      {problem !== null ? <Banner>{problem.detail}</Banner> : null}
+      {apps === null ? (
+        problem === null ? <p>Loading…</p> : null
+      ) : apps.length === 0 ? (
+        <p className="empty">No applications yet: add the first below.</p>
+      ) : (
+        <table className="projects" aria-label="Applications">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Source</th>
+              <th scope="col">Status</th>
+              <th scope="col">Replicas</th>
+            </tr>
+          </thead>
+          <tbody>
+            {apps.map((a) => (
+              <tr key={a.id}>
+                <th scope="row">{a.name}</th>
+                <td data-label="Source">{describeSource(a.source)}</td>
+                <td data-label="Status">
+                  <span className={`status status-${a.status}`}>{a.status}</span>
+                </td>
+                <td data-label="Replicas">{a.replicas}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {project !== null ? <CreateApplication api={api} projectId={project.id} onCreated={() => void load()} /> : null}
+    </main>
+  );
+}
+
+/** The source as berth shows it: the image, or the repository and branch. */
+function describeSource(source: object): string {
+  const s = source as { type?: string; image?: string; repository?: string; branch?: string };
+  if (s.type === "image" && s.image) {
+    return s.image;
+  }
+  if (s.repository) {
+    return s.branch ? `${s.repository} (${s.branch})` : s.repository;
+  }
+  return s.type ?? "";
+}
+
+/** The git hosts whose push webhooks berth understands (`git`: any other, by its token). */
+const PROVIDERS: [string, string][] = [
+  ["git", "Other git server"],
+  ["github", "GitHub"],
+  ["gitlab", "GitLab"],
+  ["gitea", "Gitea"],
+  ["bitbucket", "Bitbucket"],
+];
+
+function CreateApplication(props: { api: Apis; projectId: string; onCreated: () => void }): JSX.Element {
+  const [kind, setKind] = useState<"image" | "git">("image");
+  const [name, setName] = useState("");
+  const [image, setImage] = useState("");
+  const [repository, setRepository] = useState("");
+  const [branch, setBranch] = useState("main");
+  const [provider, setProvider] = useState("git");
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function submit(e: FormEvent): Promise<void> {
+    e.preventDefault();
+    setBusy(true);
+    setProblem(null);
+    const source: SourceInput =
+      kind === "image"
+        ? { type: "image", image: image.trim() }
+        : { type: "git", provider, repository: repository.trim(), branch: branch.trim() };
+    try {
+      await props.api.applications.createApplication({
+        id: props.projectId,
+        applicationInput: { name: name.trim(), source },
+      });
+      setName("");
+      setImage("");
+      setRepository("");
+      props.onCreated();
+    } catch (err) {
+      setProblem(await problemOf(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const fields = problem?.fields ?? {};
+  const nameError = fields["name"] ?? (problem?.code === "name_taken" ? problem.detail : undefined);
+  const shown = new Set(["name", "source.image", "source.repository", "source.branch", "source"]);
+  const other = problem !== null && nameError === undefined && !Object.keys(fields).some((f) => shown.has(f));
+  return (
+    <form className="card" onSubmit={(e) => void submit(e)} aria-labelledby="create-app-title">
+      <h2 id="create-app-title">New application</h2>
+      {other && problem !== null ? <Banner>{problem.detail}</Banner> : null}
+      <Field id="app-name" label="Name" value={name} onChange={setName} error={nameError} hint="Lowercase letters, digits and '-', like web or api-2." />
+      <fieldset className="choice">
+        <legend>Source</legend>
+        <label>
+          <input type="radio" name="source-kind" checked={kind === "image"} onChange={() => setKind("image")} /> An image
+        </label>
+        <label>
+          <input type="radio" name="source-kind" checked={kind === "git"} onChange={() => setKind("git")} /> A git repository
+        </label>
+      </fieldset>
+      {kind === "image" ? (
+        <Field id="app-image" label="Image" value={image} onChange={setImage} error={fields["source.image"] ?? fields["source"]} hint="Like registry.example.com/team/app:1.2" />
+      ) : (
+        <>
+          <div className="field">
+            <label htmlFor="app-provider">Git host</label>
+            <select id="app-provider" value={provider} onChange={(e) => setProvider(e.target.value)}>
+              {PROVIDERS.map(([value, label]) => (
+                <option key={value} value={value}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          </div>
+          <Field id="app-repository" label="Repository URL" value={repository} onChange={setRepository} error={fields["source.repository"] ?? fields["source"]} />
+          <Field id="app-branch" label="Branch" value={branch} onChange={setBranch} error={fields["source.branch"]} />
+        </>
+      )}
+      <button type="submit" className="primary" disabled={busy}>
+        Create application
+      </button>
+    </form>
+  );
+}
