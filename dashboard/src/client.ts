@@ -4,6 +4,7 @@ import {
   ApplicationsApi,
   AuthApi,
   Configuration,
+  DeploymentsApi,
   ProjectsApi,
   ResponseError,
   UsersApi,
@@ -27,6 +28,7 @@ export function saveToken(token: string | null): void {
 export interface Apis {
   applications: ApplicationsApi;
   auth: AuthApi;
+  deployments: DeploymentsApi;
   projects: ProjectsApi;
   users: UsersApi;
 }
@@ -39,6 +41,7 @@ export function apis(token: string | null): Apis {
   return {
     applications: new ApplicationsApi(config),
     auth: new AuthApi(config),
+    deployments: new DeploymentsApi(config),
     projects: new ProjectsApi(config),
     users: new UsersApi(config),
   };

@@ -7,6 +7,7 @@ import { apis, problemOf, saveToken, savedToken } from "./client";
 import { SignIn } from "./signin";
 import { Projects } from "./projects";
 import { ProjectPage } from "./project";
+import { ApplicationPage } from "./application";
 import { useRoute } from "./route";
 
 function App(): JSX.Element {
@@ -76,7 +77,13 @@ function App(): JSX.Element {
           </button>
         </nav>
       </header>
-      {route.page === "project" ? <ProjectPage api={apis(token)} id={route.id} /> : <Projects api={apis(token)} />}
+      {route.page === "project" ? (
+        <ProjectPage api={apis(token)} id={route.id} />
+      ) : route.page === "application" ? (
+        <ApplicationPage api={apis(token)} token={token} id={route.id} />
+      ) : (
+        <Projects api={apis(token)} />
+      )}
     </>
   );
 }

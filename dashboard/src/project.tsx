@@ -56,7 +56,9 @@ export function ProjectPage(props: { api: Apis; id: string }): JSX.Element {
           <tbody>
             {apps.map((a) => (
               <tr key={a.id}>
-                <th scope="row">{a.name}</th>
+                <th scope="row">
+                  <a href={href({ page: "application", id: a.id })}>{a.name}</a>
+                </th>
                 <td data-label="Source">{describeSource(a.source)}</td>
                 <td data-label="Status">
                   <span className={`status status-${a.status}`}>{a.status}</span>

@@ -2,15 +2,28 @@
 // reloaded, bookmarked and gone back to without berth serving more than one page.
 import { useEffect, useState } from "react";
 
-export type Route = { page: "projects" } | { page: "project"; id: string };
+export type Route =
+  | { page: "projects" }
+  | { page: "project"; id: string }
+  | { page: "application"; id: string };
 
 export function parseRoute(hash: string): Route {
-  const m = /^#\/projects\/([0-9a-f-]{36})$/.exec(hash);
-  return m !== null && m[1] !== undefined ? { page: "project", id: m[1] } : { page: "projects" };
+  const m = /^#\/(projects|applications)\/([0-9a-f-]{36})$/.exec(hash);
+  if (m === null || m[2] === undefined) {
+    return { page: "projects" };
+  }
+  return m[1] === "projects" ? { page: "project", id: m[2] } : { page: "application", id: m[2] };
 }
 
 export function href(route: Route): string {
-  return route.page === "project" ? `#/projects/${route.id}` : "#/";
+  switch (route.page) {
+    case "project":
+      return `#/projects/${route.id}`;
+    case "application":
+      return `#/applications/${route.id}`;
+    case "projects":
+      return "#/";
+  }
 }
 
 export function useRoute(): Route {

@@ -116,12 +116,29 @@ def main(base: str, out: Path) -> None:
         shot("07-project-with-an-application")
         page.reload()
         expect(page.get_by_role("row", name="web")).to_be_visible()
+
+        # The application's page: deploy, and follow the log live to its end. The image is on
+        # no engine here and berth pulls nothing it was not given, so the deployment fails,
+        # and says why, in the log and in the list.
+        page.get_by_role("link", name="web").click()
+        expect(page.get_by_role("heading", name="web")).to_be_visible()
+        expect(page.get_by_text("Not deployed yet")).to_be_visible()
+        page.get_by_role("button", name="Deploy").click()
+        log = page.get_by_label("Deployment log")
+        expect(log).not_to_be_empty(timeout=60_000)
+        header = page.get_by_role("heading", name="Log")
+        expect(header).to_contain_text("failed", timeout=60_000)
+        expect(header).not_to_contain_text("live")
+        expect(page.get_by_role("table", name="Deployments")).to_contain_text("failed")
+        shot("08-a-deployment-followed-to-its-end")
+        page.go_back()
+        expect(page.get_by_role("heading", name="shop")).to_be_visible()
         page.go_back()
         expect(page.get_by_role("heading", name="Projects")).to_be_visible()
 
         # A phone's width.
         page.set_viewport_size({"width": 390, "height": 844})
-        shot("08-projects-phone")
+        shot("09-projects-phone")
         browser.close()
     # The API's refusals above are answers, not failures; the browser logs failed fetches
     # (4xx) to the console, so only other messages count.
