@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The dashboard's browser tests (tests/browser/): starts the given berth binary (it embeds the
 # dashboard: build it with scripts/build-dashboard.sh first) on SQLite on a free loopback port,
-# and runs each test in Debian's chromium through Playwright. Screenshots go to
+# with the machine's Docker engine (Swarm, initialised if it is not; the local base image of
+# scripts/base-image.sh), and runs each test in Debian's chromium through Playwright. Screenshots go to
 # ${BERTH_BROWSER_OUT:-target/browser}/<test>/.
 #   scripts/test-browser.sh target/debug/berth
 set -euo pipefail
@@ -20,7 +21,7 @@ for test in tests/browser/*.py; do
   name=$(basename "$test" .py)
   dir=$(mktemp -d /tmp/berth-browser.XXXXXX)
   dirs+=("$dir")
-  BERTH_EDGE=external BERTH_SWARM_INIT=false BERTH_BCRYPT_COST=4 \
+  BERTH_EDGE=external BERTH_BCRYPT_COST=4 \
     "$bin" serve --listen 127.0.0.1:0 --data-dir "$dir/data" --log-level warn >"$dir/out" 2>"$dir/err" &
   pids+=("$!")
   until grep -q 'listening on' "$dir/out" 2>/dev/null; do

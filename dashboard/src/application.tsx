@@ -1,7 +1,8 @@
 // One application: what it is, a button that deploys it, its deployments, and the log of the
 // one chosen followed live until it ends.
 import { useCallback, useEffect, useRef, useState } from "react";
-import type { ApplicationView, DeploymentView, LogLineView } from "@api";
+import { LogLineViewFromJSON, OperationViewFromJSON } from "@api";
+import type { ApplicationView, DeploymentView, LogLineView, OperationView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
 import { Banner } from "./form";
@@ -32,6 +33,39 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string })
   useEffect(() => {
     void load();
   }, [load]);
+
+  const [operation, setOperation] = useState<OperationView | null>(null);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+
+  /** Asks for an operation, then follows it live until it ends, then reads the page again. */
+  async function operate(kind: "start" | "stop" | "restart" | "delete"): Promise<void> {
+    setProblem(null);
+    setConfirmDelete(false);
+    try {
+      const op =
+        kind === "delete"
+          ? await api.applications.deleteApplication({ id })
+          : await api.applications[kind]({ id });
+      setOperation(op);
+      await follow(
+        `/api/v1/operations/${op.id}/stream`,
+        token,
+        (e) => {
+          if (e.event === "status" || e.event === "end") {
+            setOperation(OperationViewFromJSON(e.data));
+          }
+        },
+        new AbortController().signal,
+      );
+      if (kind === "delete") {
+        window.location.hash = app !== null ? href({ page: "project", id: app.projectId }) : "#/";
+        return;
+      }
+      await load();
+    } catch (e) {
+      setProblem(await problemOf(e));
+    }
+  }
 
   async function deploy(): Promise<void> {
     setProblem(null);
@@ -64,6 +98,40 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string })
           <button type="button" className="primary" onClick={() => void deploy()}>
             Deploy
           </button>
+        </p>
+      ) : null}
+      {app !== null ? (
+        <p className="actions" aria-label="Operations">
+          <button type="button" onClick={() => void operate("start")}>
+            Start
+          </button>
+          <button type="button" onClick={() => void operate("stop")}>
+            Stop
+          </button>
+          <button type="button" onClick={() => void operate("restart")}>
+            Restart
+          </button>
+          {confirmDelete ? (
+            <span className="confirm" role="group" aria-label="Confirm deletion">
+              Delete {app.name}, its service and its images?{" "}
+              <button type="button" className="danger" onClick={() => void operate("delete")}>
+                Delete for good
+              </button>{" "}
+              <button type="button" onClick={() => setConfirmDelete(false)}>
+                Keep it
+              </button>
+            </span>
+          ) : (
+            <button type="button" className="danger-outline" onClick={() => setConfirmDelete(true)}>
+              Delete…
+            </button>
+          )}
+        </p>
+      ) : null}
+      {operation !== null ? (
+        <p className="operation" role="status">
+          {operation.kind}: <span className={`status status-${operation.status}`}>{operation.status}</span>
+          {operation.message ? ` · ${operation.message}` : null}
         </p>
       ) : null}
       <h2>Deployments</h2>
@@ -122,7 +190,7 @@ function DeploymentLog(props: { token: string; id: string; onEnded: () => void }
       token,
       (e) => {
         if (e.event === "log") {
-          setLines((ls) => [...ls, e.data as LogLineView]);
+          setLines((ls) => [...ls, LogLineViewFromJSON(e.data)]);
         } else if (e.event === "status" || e.event === "end") {
           setStatus((e.data as { status: string }).status);
           if (e.event === "end") {

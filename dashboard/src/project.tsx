@@ -99,6 +99,7 @@ function CreateApplication(props: { api: Apis; projectId: string; onCreated: () 
   const [kind, setKind] = useState<"image" | "git">("image");
   const [name, setName] = useState("");
   const [image, setImage] = useState("");
+  const [command, setCommand] = useState("");
   const [repository, setRepository] = useState("");
   const [branch, setBranch] = useState("main");
   const [provider, setProvider] = useState("git");
@@ -113,13 +114,15 @@ function CreateApplication(props: { api: Apis; projectId: string; onCreated: () 
       kind === "image"
         ? { type: "image", image: image.trim() }
         : { type: "git", provider, repository: repository.trim(), branch: branch.trim() };
+    const args = command.trim() === "" ? null : command.trim().split(/\s+/);
     try {
       await props.api.applications.createApplication({
         id: props.projectId,
-        applicationInput: { name: name.trim(), source },
+        applicationInput: { name: name.trim(), source, command: args },
       });
       setName("");
       setImage("");
+      setCommand("");
       setRepository("");
       props.onCreated();
     } catch (err) {
@@ -131,7 +134,7 @@ function CreateApplication(props: { api: Apis; projectId: string; onCreated: () 
 
   const fields = problem?.fields ?? {};
   const nameError = fields["name"] ?? (problem?.code === "name_taken" ? problem.detail : undefined);
-  const shown = new Set(["name", "source.image", "source.repository", "source.branch", "source"]);
+  const shown = new Set(["name", "source.image", "source.repository", "source.branch", "source", "command"]);
   const other = problem !== null && nameError === undefined && !Object.keys(fields).some((f) => shown.has(f));
   return (
     <form className="card" onSubmit={(e) => void submit(e)} aria-labelledby="create-app-title">
@@ -165,6 +168,14 @@ function CreateApplication(props: { api: Apis; projectId: string; onCreated: () 
           <Field id="app-branch" label="Branch" value={branch} onChange={setBranch} error={fields["source.branch"]} />
         </>
       )}
+      <Field
+        id="app-command"
+        label="Command (optional)"
+        value={command}
+        onChange={setCommand}
+        error={fields["command"]}
+        hint="The program and its arguments, separated by spaces; run as is, with no shell. Empty: the image's own."
+      />
       <button type="submit" className="primary" disabled={busy}>
         Create application
       </button>

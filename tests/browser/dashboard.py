@@ -1,6 +1,7 @@
 """The dashboard in a real browser (Debian's chromium, driven by Playwright) against a real
-berth: first-user setup, the projects page, a project created, the API's field errors shown
-beside the field, signing out and in again. Every console message and failed request fails
+berth and the real engine: first-user setup, the projects page, a project created, the API's
+field errors shown beside the field, applications added, a deployment that fails and one that
+runs followed live to their end, stop, start, delete, signing out and in again. Every console message and failed request fails
 the test (a Content-Security-Policy violation is one). Screenshots go to the directory given.
 
     python3 tests/browser/dashboard.py http://127.0.0.1:3000 OUT_DIR
@@ -133,12 +134,42 @@ def main(base: str, out: Path) -> None:
         shot("08-a-deployment-followed-to-its-end")
         page.go_back()
         expect(page.get_by_role("heading", name="shop")).to_be_visible()
+
+        # One that runs: the local base image (scripts/base-image.sh) serving HTTP. Deployed,
+        # followed to success, stopped, started, deleted, each operation followed live.
+        page.get_by_label("An image").check()
+        page.get_by_label("Name", exact=True).fill("hello")
+        page.get_by_label("Image", exact=True).fill("berth-test/busybox:latest")
+        page.get_by_label("Command (optional)").fill("httpd -f -p 8080")
+        page.get_by_role("button", name="Create application").click()
+        page.get_by_role("link", name="hello").click()
+        expect(page.get_by_role("heading", name="hello")).to_be_visible()
+        page.get_by_role("button", name="Deploy").click()
+        header = page.get_by_role("heading", name="Log")
+        expect(header).to_contain_text("success", timeout=120_000)
+        expect(page.locator("main > p > .status").first).to_have_text("running")
+        shot("09-running")
+        page.get_by_role("button", name="Stop", exact=True).click()
+        status = page.get_by_role("status")
+        expect(status).to_contain_text("success", timeout=60_000)
+        expect(page.locator("main > p > .status").first).to_have_text("stopped")
+        page.get_by_role("button", name="Start", exact=True).click()
+        expect(status).to_contain_text("start", timeout=60_000)
+        expect(page.locator("main > p > .status").first).to_have_text("running", timeout=60_000)
+        page.get_by_role("button", name="Delete…").click()
+        shot("10-confirm-delete")
+        page.get_by_role("button", name="Delete for good").click()
+        expect(page.get_by_role("heading", name="shop")).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("row", name="hello")).to_have_count(0)
         page.go_back()
+        page.go_back()
+        page.go_back()
+        page.goto(base + "/#/")
         expect(page.get_by_role("heading", name="Projects")).to_be_visible()
 
         # A phone's width.
         page.set_viewport_size({"width": 390, "height": 844})
-        shot("09-projects-phone")
+        shot("11-projects-phone")
         browser.close()
     # The API's refusals above are answers, not failures; the browser logs failed fetches
     # (4xx) to the console, so only other messages count.
