@@ -2,11 +2,13 @@
 // session's token. Errors come back as the API's problem+json, turned into `Problem`s here.
 import {
   ApplicationsApi,
+  AuditApi,
   AuthApi,
   Configuration,
   DeploymentsApi,
   ProjectsApi,
   ResponseError,
+  TokensApi,
   UsersApi,
 } from "@api";
 
@@ -27,9 +29,11 @@ export function saveToken(token: string | null): void {
 
 export interface Apis {
   applications: ApplicationsApi;
+  audit: AuditApi;
   auth: AuthApi;
   deployments: DeploymentsApi;
   projects: ProjectsApi;
+  tokens: TokensApi;
   users: UsersApi;
 }
 
@@ -40,9 +44,11 @@ export function apis(token: string | null): Apis {
   });
   return {
     applications: new ApplicationsApi(config),
+    audit: new AuditApi(config),
     auth: new AuthApi(config),
     deployments: new DeploymentsApi(config),
     projects: new ProjectsApi(config),
+    tokens: new TokensApi(config),
     users: new UsersApi(config),
   };
 }

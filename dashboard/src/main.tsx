@@ -8,7 +8,9 @@ import { SignIn } from "./signin";
 import { Projects } from "./projects";
 import { ProjectPage } from "./project";
 import { ApplicationPage } from "./application";
-import { useRoute } from "./route";
+import { href, useRoute } from "./route";
+import { TokensPage } from "./tokens";
+import { AuditPage } from "./audit";
 
 function App(): JSX.Element {
   const [token, setToken] = useState<string | null>(savedToken());
@@ -68,6 +70,19 @@ function App(): JSX.Element {
         <a className="brand" href="#/">
           berth
         </a>
+        <nav aria-label="Pages" className="pages">
+          <a href={href({ page: "projects" })} aria-current={route.page === "projects" ? "page" : undefined}>
+            Projects
+          </a>
+          <a href={href({ page: "tokens" })} aria-current={route.page === "tokens" ? "page" : undefined}>
+            API tokens
+          </a>
+          {me.role === "super_admin" || me.role === "admin" ? (
+            <a href={href({ page: "audit" })} aria-current={route.page === "audit" ? "page" : undefined}>
+              Audit log
+            </a>
+          ) : null}
+        </nav>
         <nav aria-label="Account">
           <span className="who">
             {me.username} <span className="role">{me.role}</span>
@@ -81,6 +96,10 @@ function App(): JSX.Element {
         <ProjectPage api={apis(token)} id={route.id} />
       ) : route.page === "application" ? (
         <ApplicationPage api={apis(token)} token={token} id={route.id} />
+      ) : route.page === "tokens" ? (
+        <TokensPage api={apis(token)} />
+      ) : route.page === "audit" ? (
+        <AuditPage api={apis(token)} />
       ) : (
         <Projects api={apis(token)} />
       )}

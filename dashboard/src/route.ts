@@ -4,10 +4,18 @@ import { useEffect, useState } from "react";
 
 export type Route =
   | { page: "projects" }
+  | { page: "tokens" }
+  | { page: "audit" }
   | { page: "project"; id: string }
   | { page: "application"; id: string };
 
 export function parseRoute(hash: string): Route {
+  if (hash === "#/tokens") {
+    return { page: "tokens" };
+  }
+  if (hash === "#/audit") {
+    return { page: "audit" };
+  }
   const m = /^#\/(projects|applications)\/([0-9a-f-]{36})$/.exec(hash);
   if (m === null || m[2] === undefined) {
     return { page: "projects" };
@@ -21,6 +29,10 @@ export function href(route: Route): string {
       return `#/projects/${route.id}`;
     case "application":
       return `#/applications/${route.id}`;
+    case "tokens":
+      return "#/tokens";
+    case "audit":
+      return "#/audit";
     case "projects":
       return "#/";
   }

@@ -167,9 +167,35 @@ def main(base: str, out: Path) -> None:
         page.goto(base + "/#/")
         expect(page.get_by_role("heading", name="Projects")).to_be_visible()
 
+        # API tokens: one made and shown once, then revoked.
+        page.get_by_role("link", name="API tokens").click()
+        expect(page.get_by_role("heading", name="API tokens")).to_be_visible()
+        page.get_by_label("Name", exact=True).fill("ci")
+        page.get_by_role("button", name="Make the token").click()
+        expect(page.get_by_label("The new token's secret")).to_contain_text("berth_p_")
+        expect(page.get_by_role("row", name="ci")).to_be_visible()
+        shot("11-token-made")
+        page.get_by_role("button", name="Revoke ci").click()
+        expect(page.get_by_role("row", name="ci")).to_contain_text("revoked")
+        expect(page.get_by_role("button", name="Revoke ci")).to_have_count(0)
+        expect(page.get_by_label("The new token's secret")).to_have_count(0)
+
+        # The audit log (an admin): what this test did, filtered by resource type.
+        page.get_by_role("link", name="Audit log").click()
+        expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+        entries = page.get_by_role("table", name="Audit entries")
+        expect(entries).to_contain_text("project.create")
+        page.get_by_label("Resource type").fill("application")
+        page.get_by_role("button", name="Filter").click()
+        expect(entries).not_to_contain_text("project.create")
+        expect(entries).to_contain_text("application")
+        shot("12-audit-log")
+        page.get_by_role("link", name="Projects").click()
+        expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
         # A phone's width.
         page.set_viewport_size({"width": 390, "height": 844})
-        shot("11-projects-phone")
+        shot("13-projects-phone")
         browser.close()
     # The API's refusals above are answers, not failures; the browser logs failed fetches
     # (4xx) to the console, so only other messages count.
