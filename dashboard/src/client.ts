@@ -8,6 +8,7 @@ import {
   DeploymentsApi,
   ProjectsApi,
   ResponseError,
+  TeamsApi,
   TokensApi,
   UsersApi,
 } from "@api";
@@ -33,6 +34,7 @@ export interface Apis {
   auth: AuthApi;
   deployments: DeploymentsApi;
   projects: ProjectsApi;
+  teams: TeamsApi;
   tokens: TokensApi;
   users: UsersApi;
 }
@@ -48,6 +50,7 @@ export function apis(token: string | null): Apis {
     auth: new AuthApi(config),
     deployments: new DeploymentsApi(config),
     projects: new ProjectsApi(config),
+    teams: new TeamsApi(config),
     tokens: new TokensApi(config),
     users: new UsersApi(config),
   };

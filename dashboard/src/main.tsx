@@ -11,6 +11,8 @@ import { ApplicationPage } from "./application";
 import { href, useRoute } from "./route";
 import { TokensPage } from "./tokens";
 import { AuditPage } from "./audit";
+import { UsersPage } from "./users";
+import { TeamPage, TeamsPage } from "./teams";
 
 function App(): JSX.Element {
   const [token, setToken] = useState<string | null>(savedToken());
@@ -64,6 +66,7 @@ function App(): JSX.Element {
   if (token === null || me === null) {
     return <SignIn onSignedIn={signedIn} />;
   }
+  const admin = me.role === "super_admin" || me.role === "admin";
   return (
     <>
       <header className="top">
@@ -74,13 +77,21 @@ function App(): JSX.Element {
           <a href={href({ page: "projects" })} aria-current={route.page === "projects" ? "page" : undefined}>
             Projects
           </a>
+          <a href={href({ page: "teams" })} aria-current={route.page === "teams" || route.page === "team" ? "page" : undefined}>
+            Teams
+          </a>
           <a href={href({ page: "tokens" })} aria-current={route.page === "tokens" ? "page" : undefined}>
             API tokens
           </a>
-          {me.role === "super_admin" || me.role === "admin" ? (
-            <a href={href({ page: "audit" })} aria-current={route.page === "audit" ? "page" : undefined}>
-              Audit log
-            </a>
+          {admin ? (
+            <>
+              <a href={href({ page: "users" })} aria-current={route.page === "users" ? "page" : undefined}>
+                Users
+              </a>
+              <a href={href({ page: "audit" })} aria-current={route.page === "audit" ? "page" : undefined}>
+                Audit log
+              </a>
+            </>
           ) : null}
         </nav>
         <nav aria-label="Account">
@@ -100,6 +111,12 @@ function App(): JSX.Element {
         <TokensPage api={apis(token)} />
       ) : route.page === "audit" ? (
         <AuditPage api={apis(token)} />
+      ) : route.page === "users" ? (
+        <UsersPage api={apis(token)} />
+      ) : route.page === "teams" ? (
+        <TeamsPage api={apis(token)} />
+      ) : route.page === "team" ? (
+        <TeamPage api={apis(token)} id={route.id} admin={admin} />
       ) : (
         <Projects api={apis(token)} />
       )}

@@ -6,6 +6,9 @@ export type Route =
   | { page: "projects" }
   | { page: "tokens" }
   | { page: "audit" }
+  | { page: "users" }
+  | { page: "teams" }
+  | { page: "team"; id: string }
   | { page: "project"; id: string }
   | { page: "application"; id: string };
 
@@ -16,11 +19,24 @@ export function parseRoute(hash: string): Route {
   if (hash === "#/audit") {
     return { page: "audit" };
   }
-  const m = /^#\/(projects|applications)\/([0-9a-f-]{36})$/.exec(hash);
+  if (hash === "#/users") {
+    return { page: "users" };
+  }
+  if (hash === "#/teams") {
+    return { page: "teams" };
+  }
+  const m = /^#\/(projects|applications|teams)\/([0-9a-f-]{36})$/.exec(hash);
   if (m === null || m[2] === undefined) {
     return { page: "projects" };
   }
-  return m[1] === "projects" ? { page: "project", id: m[2] } : { page: "application", id: m[2] };
+  switch (m[1]) {
+    case "projects":
+      return { page: "project", id: m[2] };
+    case "teams":
+      return { page: "team", id: m[2] };
+    default:
+      return { page: "application", id: m[2] };
+  }
 }
 
 export function href(route: Route): string {
@@ -33,6 +49,12 @@ export function href(route: Route): string {
       return "#/tokens";
     case "audit":
       return "#/audit";
+    case "users":
+      return "#/users";
+    case "teams":
+      return "#/teams";
+    case "team":
+      return `#/teams/${route.id}`;
     case "projects":
       return "#/";
   }

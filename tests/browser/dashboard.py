@@ -167,6 +167,40 @@ def main(base: str, out: Path) -> None:
         page.goto(base + "/#/")
         expect(page.get_by_role("heading", name="Projects")).to_be_visible()
 
+        # Users (admins): an account made after a refused password.
+        page.get_by_role("link", name="Users").click()
+        expect(page.get_by_role("heading", name="Users")).to_be_visible()
+        page.get_by_label("Username").fill("dev1")
+        page.get_by_label("Email").fill("dev1@example.com")
+        page.get_by_label("Password").fill("short")
+        page.get_by_role("button", name="Create the account").click()
+        expect(page.locator("#user-password-error")).to_contain_text("at least 8")
+        page.get_by_label("Password").fill("another long password")
+        page.get_by_role("button", name="Create the account").click()
+        expect(page.get_by_role("row", name="dev1")).to_contain_text("developer")
+
+        # Teams: one founded (its founder its owner), a member added, their role changed, the
+        # last owner kept (the API refuses to demote them, and the page says so), removed.
+        page.get_by_role("link", name="Teams").click()
+        page.get_by_label("Name", exact=True).fill("platform")
+        page.get_by_role("button", name="Found the team").click()
+        page.get_by_role("link", name="platform").click()
+        expect(page.get_by_role("heading", name="platform")).to_be_visible()
+        members = page.get_by_role("table", name="Members")
+        expect(page.get_by_label("Role of admin")).to_have_value("owner")
+        page.get_by_label("User", exact=True).select_option(label="dev1")
+        page.get_by_label("Role", exact=True).select_option("member")
+        page.get_by_role("button", name="Add").click()
+        expect(members).to_contain_text("dev1")
+        page.get_by_label("Role of dev1").select_option("viewer")
+        expect(page.get_by_label("Role of dev1")).to_have_value("viewer")
+        page.get_by_label("Role of admin").select_option("member")
+        expect(page.get_by_role("alert")).to_contain_text("owner")
+        expect(page.get_by_label("Role of admin")).to_have_value("owner")
+        shot("11-team-members")
+        page.get_by_role("button", name="Remove dev1").click()
+        expect(members).not_to_contain_text("dev1")
+
         # API tokens: one made and shown once, then revoked.
         page.get_by_role("link", name="API tokens").click()
         expect(page.get_by_role("heading", name="API tokens")).to_be_visible()
@@ -174,7 +208,7 @@ def main(base: str, out: Path) -> None:
         page.get_by_role("button", name="Make the token").click()
         expect(page.get_by_label("The new token's secret")).to_contain_text("berth_p_")
         expect(page.get_by_role("row", name="ci")).to_be_visible()
-        shot("11-token-made")
+        shot("12-token-made")
         page.get_by_role("button", name="Revoke ci").click()
         expect(page.get_by_role("row", name="ci")).to_contain_text("revoked")
         expect(page.get_by_role("button", name="Revoke ci")).to_have_count(0)
@@ -189,13 +223,13 @@ def main(base: str, out: Path) -> None:
         page.get_by_role("button", name="Filter").click()
         expect(entries).not_to_contain_text("project.create")
         expect(entries).to_contain_text("application")
-        shot("12-audit-log")
+        shot("13-audit-log")
         page.get_by_role("link", name="Projects").click()
         expect(page.get_by_role("heading", name="Projects")).to_be_visible()
 
         # A phone's width.
         page.set_viewport_size({"width": 390, "height": 844})
-        shot("13-projects-phone")
+        shot("14-projects-phone")
         browser.close()
     # The API's refusals above are answers, not failures; the browser logs failed fetches
     # (4xx) to the console, so only other messages count.
