@@ -2,7 +2,7 @@
 // one chosen followed live until it ends.
 import { useCallback, useEffect, useRef, useState } from "react";
 import { LogLineViewFromJSON, OperationViewFromJSON } from "@api";
-import type { ApplicationView, DeploymentView, LogLineView, OperationView } from "@api";
+import type { ApplicationView, DeploymentView, LogLineView, OperationView, ProjectView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
 import { Banner } from "./form";
@@ -12,6 +12,8 @@ import { follow } from "./stream";
 export function ApplicationPage(props: { api: Apis; token: string; id: string }): JSX.Element {
   const { api, token, id } = props;
   const [app, setApp] = useState<ApplicationView | null>(null);
+  const [project, setProject] = useState<ProjectView | null>(null);
+  const [replicas, setReplicas] = useState("");
   const [deployments, setDeployments] = useState<DeploymentView[] | null>(null);
   const [watching, setWatching] = useState<string | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -23,7 +25,9 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string })
         api.deployments.listDeployments({ id, limit: 20 }),
       ]);
       setApp(a);
+      setReplicas(String(a.replicas));
       setDeployments(page.items);
+      setProject(await api.projects.getProject({ id: a.projectId }));
       setProblem(null);
     } catch (e) {
       setProblem(await problemOf(e));
@@ -38,14 +42,16 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string })
   const [confirmDelete, setConfirmDelete] = useState(false);
 
   /** Asks for an operation, then follows it live until it ends, then reads the page again. */
-  async function operate(kind: "start" | "stop" | "restart" | "delete"): Promise<void> {
+  async function operate(kind: "start" | "stop" | "restart" | "delete" | "scale"): Promise<void> {
     setProblem(null);
     setConfirmDelete(false);
     try {
       const op =
         kind === "delete"
           ? await api.applications.deleteApplication({ id })
-          : await api.applications[kind]({ id });
+          : kind === "scale"
+            ? await api.applications.scale({ id, scaleRequest: { replicas: Number(replicas) } })
+            : await api.applications[kind]({ id });
       setOperation(op);
       await follow(
         `/api/v1/operations/${op.id}/stream`,
@@ -67,10 +73,13 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string })
     }
   }
 
-  async function deploy(): Promise<void> {
+  /** A new deployment (`redeploy`: the newest successful build again, no clone or build). */
+  async function deploy(again = false): Promise<void> {
     setProblem(null);
     try {
-      const d = await api.deployments.createDeployment({ id });
+      const d = again
+        ? await api.deployments.redeployApplication({ id })
+        : await api.deployments.createDeployment({ id });
       setWatching(d.id);
       await load();
     } catch (e) {
@@ -85,18 +94,21 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string })
         {app !== null ? (
           <>
             {" / "}
-            <a href={href({ page: "project", id: app.projectId })}>project</a>
+            <a href={href({ page: "project", id: app.projectId })}>{project?.name ?? "project"}</a>
           </>
         ) : null}
       </p>
       <h1>{app?.name ?? "Application"}</h1>
-      {problem !== null ? <Banner>{problem.detail}</Banner> : null}
+      {problem !== null ? <Banner>{problem.fields["replicas"] ? `Replicas ${problem.fields["replicas"]}` : problem.detail}</Banner> : null}
       {app !== null ? (
-        <p>
+        <p className="summary">
           <span className={`status status-${app.status}`}>{app.status}</span> · {app.replicas} replica
           {app.replicas === 1 ? "" : "s"}{" "}
           <button type="button" className="primary" onClick={() => void deploy()}>
             Deploy
+          </button>{" "}
+          <button type="button" onClick={() => void deploy(true)}>
+            Redeploy
           </button>
         </p>
       ) : null}
@@ -111,6 +123,21 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string })
           <button type="button" onClick={() => void operate("restart")}>
             Restart
           </button>
+          <span className="scale">
+            <label htmlFor="replicas">Replicas</label>
+            <input
+              id="replicas"
+              type="number"
+              min={0}
+              max={100}
+              value={replicas}
+              onChange={(e) => setReplicas(e.target.value)}
+              aria-invalid={problem?.fields["replicas"] ? true : undefined}
+            />
+            <button type="button" onClick={() => void operate("scale")}>
+              Scale
+            </button>
+          </span>
           {confirmDelete ? (
             <span className="confirm" role="group" aria-label="Confirm deletion">
               Delete {app.name}, its service and its images?{" "}
