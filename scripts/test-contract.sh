@@ -14,29 +14,12 @@ command -v schemathesis >/dev/null || {
   exit 1
 }
 
-pids=() dirs=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for dir in "${dirs[@]}"; do rm -rf "$dir"; done
-}
-trap cleanup EXIT
+# shellcheck source=lib/serve.sh
+source "$(dirname "$0")/lib/serve.sh"
 
 run() {
-  local backend=$1 url=${2:-}
-  local dir pid addr token
-  dir=$(mktemp -d /tmp/berth-contract.XXXXXX)
-  dirs+=("$dir")
-  env ${url:+BERTH_DATABASE_URL=$url} BERTH_EDGE=external BERTH_SWARM_INIT=false BERTH_BCRYPT_COST=4 \
-    "$bin" serve --listen 127.0.0.1:0 --data-dir "$dir/data" --log-level warn \
-    >"$dir/out" 2>"$dir/err" &
-  pid=$!
-  pids+=("$pid")
-  until grep -q 'listening on' "$dir/out" 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || { cat "$dir/err" >&2; return 1; }
-    sleep 0.05
-  done
-  addr=$(sed -n 's|listening on http://||p' "$dir/out")
+  local backend=$1 url=${2:-} token
+  serve "$bin" ${url:+BERTH_DATABASE_URL=$url} BERTH_EDGE=external BERTH_SWARM_INIT=false
   token=$(python3 - "$addr" <<'PY'
 import json, sys, urllib.request
 base = f"http://{sys.argv[1]}/api/v1"
