@@ -39,6 +39,13 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string })
   }, [load]);
 
   const [operation, setOperation] = useState<OperationView | null>(null);
+  // Ends the stream of an operation still followed when the page goes away.
+  const leaving = useRef<AbortController | null>(null);
+  useEffect(() => {
+    const controller = new AbortController();
+    leaving.current = controller;
+    return () => controller.abort();
+  }, []);
   const [confirmDelete, setConfirmDelete] = useState(false);
 
   /** Asks for an operation, then follows it live until it ends, then reads the page again. */
@@ -61,7 +68,7 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string })
             setOperation(OperationViewFromJSON(e.data));
           }
         },
-        new AbortController().signal,
+        leaving.current?.signal ?? new AbortController().signal,
       );
       if (kind === "delete") {
         window.location.hash = app !== null ? href({ page: "project", id: app.projectId }) : "#/";
