@@ -20,10 +20,11 @@ command -v pebble >/dev/null || apt_packages+=(pebble)
 # The dashboard's generated client: openapi-generator runs on Java, tsc type-checks the result.
 command -v java >/dev/null || apt_packages+=(openjdk-17-jre-headless)
 command -v tsc >/dev/null || apt_packages+=(node-typescript)
-# The dashboard: React and its types, the bundler, and the browser its tests drive.
+# The dashboard: React and its types, Chart.js, the bundler, and the browser its tests drive.
 [[ -d /usr/share/nodejs/react ]] || apt_packages+=(node-react)
 [[ -d /usr/share/nodejs/react-dom ]] || apt_packages+=(node-react-dom)
 command -v esbuild >/dev/null || apt_packages+=(esbuild)
+[[ -d /usr/share/nodejs/chart.js ]] || apt_packages+=(node-chart.js)
 [[ -x /usr/bin/chromium ]] || apt_packages+=(chromium)
 if [[ ${1:-} == bench ]]; then
   command -v curl >/dev/null || apt_packages+=(curl)

@@ -1,44 +1,85 @@
-// One application: what it is, a button that deploys it, its deployments, and the log of the
-// one chosen followed live until it ends.
+// One application: its status and operations on every tab, and a tab each for its deployments
+// (with the chosen one's log followed live), settings, environment, volumes, domains, webhook
+// and service tokens, and replicas with their logs.
 import { useCallback, useEffect, useRef, useState } from "react";
-import { LogLineViewFromJSON, OperationViewFromJSON } from "@api";
-import type { ApplicationView, DeploymentView, LogLineView, OperationView, ProjectView } from "@api";
+import { OperationViewFromJSON } from "@api";
+import type { ApplicationView, DeploymentDetailView, DeploymentView, OperationView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
 import { Banner } from "./form";
-import { href } from "./route";
+import { useAction, useLoad } from "./hooks";
+import { APP_TABS, AppTab, href } from "./route";
 import { follow } from "./stream";
+import { DeploymentLog } from "./log";
+import { SettingsTab } from "./app-settings";
+import { EnvTab } from "./app-env";
+import { VolumesTab } from "./app-volumes";
+import { DomainsTab } from "./app-domains";
+import { AccessTab } from "./app-access";
+import { ReplicasTab } from "./app-replicas";
+import { DurationsChart } from "./chart";
 
-export function ApplicationPage(props: { api: Apis; token: string; id: string }): JSX.Element {
+export function ApplicationPage(props: { api: Apis; token: string; id: string; tab?: AppTab }): JSX.Element {
   const { api, token, id } = props;
-  const [app, setApp] = useState<ApplicationView | null>(null);
-  const [project, setProject] = useState<ProjectView | null>(null);
-  const [replicas, setReplicas] = useState("");
-  const [deployments, setDeployments] = useState<DeploymentView[] | null>(null);
-  const [watching, setWatching] = useState<string | null>(null);
-  const [problem, setProblem] = useState<Problem | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      const [a, page] = await Promise.all([
-        api.applications.getApplication({ id }),
-        api.deployments.listDeployments({ id, limit: 20 }),
-      ]);
-      setApp(a);
-      setReplicas(String(a.replicas));
-      setDeployments(page.items);
-      setProject(await api.projects.getProject({ id: a.projectId }));
-      setProblem(null);
-    } catch (e) {
-      setProblem(await problemOf(e));
-    }
+  const tab = props.tab ?? "overview";
+  const loaded = useLoad(async () => {
+    const app = await api.applications.getApplication({ id });
+    const project = await api.projects.getProject({ id: app.projectId });
+    return { app, project };
   }, [api, id]);
+  const app = loaded.data?.app ?? null;
+  const reload = loaded.reload;
 
-  useEffect(() => {
-    void load();
-  }, [load]);
+  return (
+    <main className="page">
+      <p className="crumbs">
+        <a href={href({ page: "projects" })}>Projects</a>
+        {loaded.data !== null ? (
+          <>
+            {" / "}
+            <a href={href({ page: "project", id: loaded.data.app.projectId })}>{loaded.data.project.name}</a>
+          </>
+        ) : null}
+      </p>
+      <h1>{app?.name ?? "Application"}</h1>
+      {loaded.problem !== null ? <Banner>{loaded.problem.detail}</Banner> : null}
+      {app !== null ? <Operations api={api} token={token} app={app} onChanged={reload} /> : null}
+      <nav className="tabs" aria-label="Application">
+        {APP_TABS.map(([t, label]) => (
+          <a key={t} href={href({ page: "application", id, tab: t })} aria-current={t === tab ? "page" : undefined}>
+            {label}
+          </a>
+        ))}
+      </nav>
+      {app === null ? null : tab === "settings" ? (
+        <SettingsTab api={api} app={app} onSaved={reload} />
+      ) : tab === "env" ? (
+        <EnvTab api={api} app={app} />
+      ) : tab === "volumes" ? (
+        <VolumesTab api={api} app={app} />
+      ) : tab === "domains" ? (
+        <DomainsTab api={api} app={app} />
+      ) : tab === "access" ? (
+        <AccessTab api={api} app={app} />
+      ) : tab === "replicas" ? (
+        <ReplicasTab api={api} token={token} app={app} />
+      ) : (
+        <Deployments api={api} token={token} app={app} onEnded={reload} />
+      )}
+    </main>
+  );
+}
 
+/** Status, deploy, and start, stop, restart, scale and delete, each followed live to its end. */
+function Operations(props: { api: Apis; token: string; app: ApplicationView; onChanged: () => Promise<void> }): JSX.Element {
+  const { api, token, app, onChanged } = props;
+  const id = app.id;
+  const [replicas, setReplicas] = useState(String(app.replicas));
+  const [problem, setProblem] = useState<Problem | null>(null);
   const [operation, setOperation] = useState<OperationView | null>(null);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const [deleteVolumes, setDeleteVolumes] = useState(false);
+  useEffect(() => setReplicas(String(app.replicas)), [app.replicas]);
   // Ends the stream of an operation still followed when the page goes away.
   const leaving = useRef<AbortController | null>(null);
   useEffect(() => {
@@ -46,7 +87,6 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string })
     leaving.current = controller;
     return () => controller.abort();
   }, []);
-  const [confirmDelete, setConfirmDelete] = useState(false);
 
   /** Asks for an operation, then follows it live until it ends, then reads the page again. */
   async function operate(kind: "start" | "stop" | "restart" | "delete" | "scale"): Promise<void> {
@@ -55,7 +95,7 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string })
     try {
       const op =
         kind === "delete"
-          ? await api.applications.deleteApplication({ id })
+          ? await api.applications.deleteApplication({ id, deleteVolumes })
           : kind === "scale"
             ? await api.applications.scale({ id, scaleRequest: { replicas: Number(replicas) } })
             : await api.applications[kind]({ id });
@@ -71,10 +111,10 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string })
         leaving.current?.signal ?? new AbortController().signal,
       );
       if (kind === "delete") {
-        window.location.hash = app !== null ? href({ page: "project", id: app.projectId }) : "#/";
+        window.location.hash = href({ page: "project", id: app.projectId });
         return;
       }
-      await load();
+      await onChanged();
     } catch (e) {
       setProblem(await problemOf(e));
     }
@@ -87,87 +127,135 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string })
       const d = again
         ? await api.deployments.redeployApplication({ id })
         : await api.deployments.createDeployment({ id });
-      setWatching(d.id);
-      await load();
+      window.location.hash = `${href({ page: "application", id })}?deployment=${d.id}`;
+      await onChanged();
     } catch (e) {
       setProblem(await problemOf(e));
     }
   }
 
   return (
-    <main className="page">
-      <p className="crumbs">
-        <a href={href({ page: "projects" })}>Projects</a>
-        {app !== null ? (
-          <>
-            {" / "}
-            <a href={href({ page: "project", id: app.projectId })}>{project?.name ?? "project"}</a>
-          </>
-        ) : null}
-      </p>
-      <h1>{app?.name ?? "Application"}</h1>
+    <>
       {problem !== null ? <Banner>{problem.fields["replicas"] ? `Replicas ${problem.fields["replicas"]}` : problem.detail}</Banner> : null}
-      {app !== null ? (
-        <p className="summary">
-          <span className={`status status-${app.status}`}>{app.status}</span> · {app.replicas} replica
-          {app.replicas === 1 ? "" : "s"}{" "}
-          <button type="button" className="primary" onClick={() => void deploy()}>
-            Deploy
-          </button>{" "}
-          <button type="button" onClick={() => void deploy(true)}>
-            Redeploy
+      <p className="summary">
+        <span className={`status status-${app.status}`}>{app.status}</span> · {app.replicas} replica
+        {app.replicas === 1 ? "" : "s"}{" "}
+        <button type="button" className="primary" onClick={() => void deploy()}>
+          Deploy
+        </button>{" "}
+        <button type="button" onClick={() => void deploy(true)}>
+          Redeploy
+        </button>
+      </p>
+      <p className="actions" aria-label="Operations">
+        <button type="button" onClick={() => void operate("start")}>
+          Start
+        </button>
+        <button type="button" onClick={() => void operate("stop")}>
+          Stop
+        </button>
+        <button type="button" onClick={() => void operate("restart")}>
+          Restart
+        </button>
+        <span className="scale">
+          <label htmlFor="replicas">Replicas</label>
+          <input
+            id="replicas"
+            type="number"
+            min={0}
+            max={100}
+            value={replicas}
+            onChange={(e) => setReplicas(e.target.value)}
+            aria-invalid={problem?.fields["replicas"] ? true : undefined}
+          />
+          <button type="button" onClick={() => void operate("scale")}>
+            Scale
           </button>
-        </p>
-      ) : null}
-      {app !== null ? (
-        <p className="actions" aria-label="Operations">
-          <button type="button" onClick={() => void operate("start")}>
-            Start
-          </button>
-          <button type="button" onClick={() => void operate("stop")}>
-            Stop
-          </button>
-          <button type="button" onClick={() => void operate("restart")}>
-            Restart
-          </button>
-          <span className="scale">
-            <label htmlFor="replicas">Replicas</label>
-            <input
-              id="replicas"
-              type="number"
-              min={0}
-              max={100}
-              value={replicas}
-              onChange={(e) => setReplicas(e.target.value)}
-              aria-invalid={problem?.fields["replicas"] ? true : undefined}
-            />
-            <button type="button" onClick={() => void operate("scale")}>
-              Scale
+        </span>
+        {confirmDelete ? (
+          <span className="confirm" role="group" aria-label="Confirm deletion">
+            Delete {app.name}, its service and its images?{" "}
+            <label>
+              <input type="checkbox" checked={deleteVolumes} onChange={(e) => setDeleteVolumes(e.target.checked)} /> and its volumes with
+              their data
+            </label>{" "}
+            <button type="button" className="danger" onClick={() => void operate("delete")}>
+              Delete for good
+            </button>{" "}
+            <button type="button" onClick={() => setConfirmDelete(false)}>
+              Keep it
             </button>
           </span>
-          {confirmDelete ? (
-            <span className="confirm" role="group" aria-label="Confirm deletion">
-              Delete {app.name}, its service and its images?{" "}
-              <button type="button" className="danger" onClick={() => void operate("delete")}>
-                Delete for good
-              </button>{" "}
-              <button type="button" onClick={() => setConfirmDelete(false)}>
-                Keep it
-              </button>
-            </span>
-          ) : (
-            <button type="button" className="danger-outline" onClick={() => setConfirmDelete(true)}>
-              Delete…
-            </button>
-          )}
-        </p>
-      ) : null}
+        ) : (
+          <button type="button" className="danger-outline" onClick={() => setConfirmDelete(true)}>
+            Delete…
+          </button>
+        )}
+      </p>
       {operation !== null ? (
         <p className="operation" role="status">
           {operation.kind}: <span className={`status status-${operation.status}`}>{operation.status}</span>
           {operation.message ? ` · ${operation.message}` : null}
         </p>
       ) : null}
+    </>
+  );
+}
+
+/** The deployment the address names (`…?deployment=<id>`), to show its log. */
+function chosenDeployment(): string | null {
+  const m = /[?&]deployment=([0-9a-f-]{36})/.exec(window.location.hash);
+  return m?.[1] ?? null;
+}
+
+function useChosenDeployment(): string | null {
+  const [chosen, setChosen] = useState(chosenDeployment());
+  useEffect(() => {
+    const follow = (): void => setChosen(chosenDeployment());
+    window.addEventListener("hashchange", follow);
+    return () => window.removeEventListener("hashchange", follow);
+  }, []);
+  return chosen;
+}
+
+const ENDED = new Set(["success", "failed", "rolled_back", "cancelled"]);
+
+function duration(d: DeploymentView): string {
+  if (!d.startedAt) {
+    return "";
+  }
+  const end = d.finishedAt ?? new Date();
+  const s = Math.max(0, Math.round((end.getTime() - d.startedAt.getTime()) / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+/** The deployments, newest first: cancel one under way, roll back to an earlier success, follow a log. */
+function Deployments(props: { api: Apis; token: string; app: ApplicationView; onEnded: () => Promise<void> }): JSX.Element {
+  const { api, token, app, onEnded } = props;
+  const chosen = useChosenDeployment();
+  const list = useLoad(() => api.deployments.listDeployments({ id: app.id, limit: 50 }), [api, app.id, app.status, app.updatedAt]);
+  const action = useAction();
+  const deployments = list.data?.items ?? null;
+  const newestSuccess = deployments?.find((d) => d.status === "success")?.id;
+  const choose = (id: string): void => {
+    window.location.hash = `${href({ page: "application", id: app.id })}?deployment=${id}`;
+  };
+
+  async function act(run: () => Promise<DeploymentView>): Promise<void> {
+    let started: DeploymentView | null = null;
+    if (await action.run(async () => (started = await run()))) {
+      await list.reload();
+      if (started !== null) {
+        choose((started as DeploymentView).id);
+      }
+    }
+  }
+
+  return (
+    <>
+      {action.problem !== null ? <Banner>{action.problem.detail}</Banner> : null}
+      {list.problem !== null ? <Banner>{list.problem.detail}</Banner> : null}
+      {deployments !== null && deployments.length > 1 ? <DurationsChart deployments={deployments} /> : null}
       <h2>Deployments</h2>
       {deployments === null ? null : deployments.length === 0 ? (
         <p className="empty">Not deployed yet.</p>
@@ -177,87 +265,88 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string })
             <tr>
               <th scope="col">Started</th>
               <th scope="col">Trigger</th>
+              <th scope="col">Commit</th>
+              <th scope="col">Took</th>
               <th scope="col">Status</th>
-              <th scope="col">Log</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
             {deployments.map((d) => (
-              <tr key={d.id}>
+              <tr key={d.id} aria-current={chosen === d.id ? "true" : undefined}>
                 <th scope="row">{d.createdAt.toLocaleString()}</th>
                 <td data-label="Trigger">{d.trigger}</td>
+                <td data-label="Commit">{d.commitSha ? <code title={d.commitSha}>{d.commitSha.slice(0, 8)}</code> : "–"}</td>
+                <td data-label="Took">{duration(d)}</td>
                 <td data-label="Status">
                   <span className={`status status-${d.status}`}>{d.status}</span>
                   {d.message ? <span className="description">{d.message}</span> : null}
                 </td>
-                <td data-label="Log">
-                  <button type="button" onClick={() => setWatching(d.id)} aria-pressed={watching === d.id}>
+                <td data-label="Actions" className="row-actions">
+                  <button type="button" onClick={() => choose(d.id)} aria-pressed={chosen === d.id}>
                     Show log
                   </button>
+                  {!ENDED.has(d.status) && !d.cancelRequested ? (
+                    <button type="button" className="danger-outline" onClick={() => void act(() => api.deployments.cancelDeployment({ id: d.id }))}>
+                      Cancel
+                    </button>
+                  ) : null}
+                  {d.status === "success" && d.id !== newestSuccess ? (
+                    <button type="button" onClick={() => void act(() => api.deployments.rollbackDeployment({ id: d.id }))}>
+                      Roll back to this
+                    </button>
+                  ) : null}
                 </td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
-      {watching !== null ? (
-        <DeploymentLog key={watching} token={token} id={watching} onEnded={() => void load()} />
-      ) : null}
-    </main>
+      {chosen !== null ? <DeploymentDetail key={chosen} api={api} token={token} id={chosen} onEnded={async () => {
+        await list.reload();
+        await onEnded();
+      }} /> : null}
+    </>
   );
 }
 
-/** A deployment's log, followed live: every stored line, then each new one, until it ends. */
-function DeploymentLog(props: { token: string; id: string; onEnded: () => void }): JSX.Element {
-  const { token, id, onEnded } = props;
-  const [lines, setLines] = useState<LogLineView[]>([]);
-  const [status, setStatus] = useState<string | null>(null);
-  const [ended, setEnded] = useState(false);
-  const [failure, setFailure] = useState<string | null>(null);
-  const onEndedRef = useRef(onEnded);
-  onEndedRef.current = onEnded;
-
+/** A deployment's steps and its log, followed live until it ends. */
+function DeploymentDetail(props: { api: Apis; token: string; id: string; onEnded: () => Promise<void> }): JSX.Element {
+  const { api, token, id, onEnded } = props;
+  const [detail, setDetail] = useState<DeploymentDetailView | null>(null);
+  const read = useCallback(async (): Promise<void> => {
+    try {
+      setDetail(await api.deployments.getDeployment({ id }));
+    } catch {
+      setDetail(null);
+    }
+  }, [api, id]);
   useEffect(() => {
-    const abort = new AbortController();
-    follow(
-      `/api/v1/deployments/${id}/logs/stream`,
-      token,
-      (e) => {
-        if (e.event === "log") {
-          setLines((ls) => [...ls, LogLineViewFromJSON(e.data)]);
-        } else if (e.event === "status" || e.event === "end") {
-          setStatus((e.data as { status: string }).status);
-          if (e.event === "end") {
-            setEnded(true);
-            onEndedRef.current();
-          }
-        }
-      },
-      abort.signal,
-    ).catch((err: unknown) => {
-      if (!abort.signal.aborted) {
-        setFailure(err instanceof Error ? err.message : String(err));
-      }
-    });
-    return () => abort.abort();
-  }, [id, token]);
-
+    void read();
+  }, [read]);
   return (
-    <section className="card wide" aria-labelledby="log-title">
-      <h2 id="log-title">
-        Log {status !== null ? <span className={`status status-${status}`}>{status}</span> : null}
-        {ended ? null : <span className="live"> live</span>}
-      </h2>
-      {failure !== null ? <Banner>{failure}</Banner> : null}
-      <pre className="log" aria-live="polite" aria-label="Deployment log">
-        {lines.map((l) => (
-          <span key={l.seq} className={`line level-${l.level}`}>
-            {l.step ? `[${l.step}] ` : ""}
-            {l.message}
-            {"\n"}
-          </span>
-        ))}
-      </pre>
-    </section>
+    <>
+      {detail !== null && detail.steps.length > 0 ? (
+        <ol className="steps" aria-label="Steps">
+          {detail.steps.map((s) => (
+            <li key={s.name} className={`step step-${s.state}`}>
+              <span className="step-name">{s.name}</span> <span className={`status status-${s.state}`}>{s.state}</span>
+              {s.message ? <span className="description">{s.message}</span> : null}
+            </li>
+          ))}
+        </ol>
+      ) : null}
+      <DeploymentLog
+        token={token}
+        id={id}
+        onStep={() => void read()}
+        onEnded={() => {
+          void read();
+          void onEnded();
+        }}
+      />
+    </>
   );
 }

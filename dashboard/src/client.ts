@@ -6,8 +6,10 @@ import {
   AuthApi,
   Configuration,
   DeploymentsApi,
+  DomainsApi,
   ProjectsApi,
   ResponseError,
+  SettingsApi,
   TeamsApi,
   TokensApi,
   UsersApi,
@@ -33,7 +35,9 @@ export interface Apis {
   audit: AuditApi;
   auth: AuthApi;
   deployments: DeploymentsApi;
+  domains: DomainsApi;
   projects: ProjectsApi;
+  settings: SettingsApi;
   teams: TeamsApi;
   tokens: TokensApi;
   users: UsersApi;
@@ -49,7 +53,9 @@ export function apis(token: string | null): Apis {
     audit: new AuditApi(config),
     auth: new AuthApi(config),
     deployments: new DeploymentsApi(config),
+    domains: new DomainsApi(config),
     projects: new ProjectsApi(config),
+    settings: new SettingsApi(config),
     teams: new TeamsApi(config),
     tokens: new TokensApi(config),
     users: new UsersApi(config),

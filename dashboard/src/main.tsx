@@ -1,5 +1,5 @@
 // berth's dashboard: signs in (or sets up the first admin), then shows the projects.
-import { StrictMode, useCallback, useEffect, useState } from "react";
+import { StrictMode, useCallback, useEffect, useMemo, useState } from "react";
 import { createRoot } from "react-dom/client";
 import type { UserView } from "@api";
 
@@ -13,12 +13,15 @@ import { TokensPage } from "./tokens";
 import { AuditPage } from "./audit";
 import { UsersPage } from "./users";
 import { TeamPage, TeamsPage } from "./teams";
+import { ProfilePage } from "./profile";
+import { SettingsPage } from "./settings";
 
 function App(): JSX.Element {
   const [token, setToken] = useState<string | null>(savedToken());
   const [me, setMe] = useState<UserView | null>(null);
   const [checking, setChecking] = useState<boolean>(token !== null);
   const route = useRoute();
+  const api = useMemo(() => apis(token), [token]);
 
   const signedIn = useCallback((t: string, user: UserView) => {
     saveToken(t);
@@ -91,34 +94,41 @@ function App(): JSX.Element {
               <a href={href({ page: "audit" })} aria-current={route.page === "audit" ? "page" : undefined}>
                 Audit log
               </a>
+              <a href={href({ page: "settings" })} aria-current={route.page === "settings" ? "page" : undefined}>
+                Settings
+              </a>
             </>
           ) : null}
         </nav>
         <nav aria-label="Account">
-          <span className="who">
+          <a className="who" href={href({ page: "profile" })} aria-current={route.page === "profile" ? "page" : undefined}>
             {me.username} <span className="role">{me.role}</span>
-          </span>
+          </a>
           <button type="button" onClick={() => void signOut()}>
             Sign out
           </button>
         </nav>
       </header>
       {route.page === "project" ? (
-        <ProjectPage api={apis(token)} id={route.id} />
+        <ProjectPage api={api} id={route.id} />
       ) : route.page === "application" ? (
-        <ApplicationPage api={apis(token)} token={token} id={route.id} />
+        <ApplicationPage api={api} token={token} id={route.id} tab={route.tab} />
       ) : route.page === "tokens" ? (
-        <TokensPage api={apis(token)} />
+        <TokensPage api={api} />
       ) : route.page === "audit" ? (
-        <AuditPage api={apis(token)} />
+        <AuditPage api={api} />
       ) : route.page === "users" ? (
-        <UsersPage api={apis(token)} />
+        <UsersPage api={api} me={me} />
+      ) : route.page === "profile" ? (
+        <ProfilePage api={api} me={me} />
+      ) : route.page === "settings" ? (
+        <SettingsPage api={api} />
       ) : route.page === "teams" ? (
-        <TeamsPage api={apis(token)} />
+        <TeamsPage api={api} />
       ) : route.page === "team" ? (
-        <TeamPage api={apis(token)} id={route.id} admin={admin} />
+        <TeamPage api={api} id={route.id} admin={admin} />
       ) : (
-        <Projects api={apis(token)} />
+        <Projects api={api} />
       )}
     </>
   );

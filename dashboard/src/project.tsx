@@ -3,8 +3,10 @@
 import { FormEvent, useCallback, useEffect, useState } from "react";
 import type { ApplicationView, ProjectView, SourceInput } from "@api";
 
+import { PROVIDERS } from "./app-settings";
 import { Apis, Problem, problemOf } from "./client";
 import { Banner, Field } from "./form";
+import { fieldError, unshown, useAction, useLoad } from "./hooks";
 import { href } from "./route";
 
 export function ProjectPage(props: { api: Apis; id: string }): JSX.Element {
@@ -70,6 +72,7 @@ export function ProjectPage(props: { api: Apis; id: string }): JSX.Element {
         </table>
       )}
       {project !== null ? <CreateApplication api={api} projectId={project.id} onCreated={() => void load()} /> : null}
+      {project !== null ? <ProjectSettings api={api} project={project} onSaved={() => void load()} /> : null}
     </main>
   );
 }
@@ -85,15 +88,6 @@ function describeSource(source: object): string {
   }
   return s.type ?? "";
 }
-
-/** The git hosts whose push webhooks berth understands (`git`: any other, by its token). */
-const PROVIDERS: [string, string][] = [
-  ["git", "Other git server"],
-  ["github", "GitHub"],
-  ["gitlab", "GitLab"],
-  ["gitea", "Gitea"],
-  ["bitbucket", "Bitbucket"],
-];
 
 function CreateApplication(props: { api: Apis; projectId: string; onCreated: () => void }): JSX.Element {
   const [kind, setKind] = useState<"image" | "git">("image");
@@ -180,5 +174,81 @@ function CreateApplication(props: { api: Apis; projectId: string; onCreated: () 
         Create application
       </button>
     </form>
+  );
+}
+
+/** The project's name, description and team; and deleting it, once its name is typed. */
+function ProjectSettings(props: { api: Apis; project: ProjectView; onSaved: () => void }): JSX.Element {
+  const { api, project } = props;
+  const teams = useLoad(() => api.teams.listTeams({ limit: 100 }), [api]);
+  const [name, setName] = useState(project.name);
+  const [description, setDescription] = useState(project.description ?? "");
+  const [team, setTeam] = useState(project.teamId ?? "");
+  const [confirm, setConfirm] = useState("");
+  const action = useAction();
+
+  async function save(e: FormEvent): Promise<void> {
+    e.preventDefault();
+    const teamChanged = team !== (project.teamId ?? "");
+    const projectUpdate = {
+      name: name.trim(),
+      description: description.trim(),
+      teamId: teamChanged ? (team === "" ? null : team) : undefined,
+    };
+    if (await action.run(() => api.projects.updateProject({ id: project.id, projectUpdate }))) {
+      props.onSaved();
+    }
+  }
+
+  async function remove(e: FormEvent): Promise<void> {
+    e.preventDefault();
+    if (await action.run(() => api.projects.deleteProject({ id: project.id }))) {
+      window.location.hash = href({ page: "projects" });
+    }
+  }
+
+  const p = action.problem;
+  const nameError = fieldError(p, "name") ?? (p?.code === "name_taken" ? p.detail : undefined);
+  const other = nameError === undefined ? unshown(p, ["name", "description", "team_id"]) : null;
+  return (
+    <section className="card" aria-labelledby="project-settings-title">
+      <h2 id="project-settings-title">Project settings</h2>
+      {other !== null ? <Banner>{other.detail}</Banner> : null}
+      <form onSubmit={(e) => void save(e)}>
+        <Field id="project-rename" label="Project name" value={name} onChange={setName} error={nameError} />
+        <Field id="project-description" label="Project description" value={description} onChange={setDescription} error={fieldError(p, "description")} />
+        <div className="field">
+          <label htmlFor="project-team">Team</label>
+          <select id="project-team" value={team} onChange={(e) => setTeam(e.target.value)} aria-describedby="project-team-hint">
+            <option value="">None: only its owner (and admins)</option>
+            {(teams.data?.items ?? []).map((t) => (
+              <option key={t.id} value={t.id}>
+                {t.name}
+              </option>
+            ))}
+          </select>
+          <p className="hint" id="project-team-hint">
+            The team's members reach it by their team role. Only its owner moves it.
+          </p>
+          {fieldError(p, "team_id") ? <p className="field-error">{fieldError(p, "team_id")}</p> : null}
+        </div>
+        <button type="submit" className="primary" disabled={action.busy}>
+          Save
+        </button>
+      </form>
+      <form className="danger-zone" onSubmit={(e) => void remove(e)}>
+        <Field
+          id="project-delete-confirm"
+          label={`Type ${project.name} to delete the project`}
+          value={confirm}
+          onChange={setConfirm}
+          autoComplete="off"
+          hint="Refused while it has applications: delete them first."
+        />
+        <button type="submit" className="danger" disabled={confirm !== project.name || action.busy}>
+          Delete the project
+        </button>
+      </form>
+    </section>
   );
 }

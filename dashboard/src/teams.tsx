@@ -6,6 +6,7 @@ import type { MemberView, TeamView, UserView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
 import { Banner, Field } from "./form";
+import { fieldError, unshown, useAction } from "./hooks";
 import { href } from "./route";
 
 /** The team roles, as the API's document lists them. */
@@ -201,6 +202,65 @@ export function TeamPage(props: { api: Apis; id: string; admin: boolean }): JSX.
           Add
         </button>
       </form>
+      {team !== null ? <TeamSettings api={api} team={team} onSaved={() => void load()} /> : null}
     </main>
+  );
+}
+
+/** The team's name and description (owners and admins), and deleting it (its projects stay with their owners). */
+function TeamSettings(props: { api: Apis; team: TeamView; onSaved: () => void }): JSX.Element {
+  const { api, team } = props;
+  const [name, setName] = useState(team.name);
+  const [description, setDescription] = useState(team.description ?? "");
+  const [confirm, setConfirm] = useState(false);
+  const action = useAction();
+  const p = action.problem;
+  const nameError = fieldError(p, "name") ?? (p?.code === "name_taken" ? p.detail : undefined);
+  const other = nameError === undefined ? unshown(p, ["name", "description"]) : null;
+  return (
+    <section className="card" aria-labelledby="team-settings-title">
+      <h2 id="team-settings-title">Team settings</h2>
+      {other !== null ? <Banner>{other.detail}</Banner> : null}
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          const teamUpdate = { name: name.trim(), description: description.trim() };
+          void action.run(() => api.teams.updateTeam({ id: team.id, teamUpdate })).then((ok) => ok && props.onSaved());
+        }}
+      >
+        <Field id="team-rename" label="Team name" value={name} onChange={setName} error={nameError} />
+        <Field id="team-description" label="Team description" value={description} onChange={setDescription} error={fieldError(p, "description")} />
+        <button type="submit" className="primary" disabled={action.busy}>
+          Save
+        </button>
+      </form>
+      <p className="actions">
+        {confirm ? (
+          <span className="confirm" role="group" aria-label="Confirm deleting the team">
+            Its projects stay with their owners.{" "}
+            <button
+              type="button"
+              className="danger"
+              onClick={() =>
+                void action.run(() => api.teams.deleteTeam({ id: team.id })).then((ok) => {
+                  if (ok) {
+                    window.location.hash = href({ page: "teams" });
+                  }
+                })
+              }
+            >
+              Delete {team.name}
+            </button>{" "}
+            <button type="button" onClick={() => setConfirm(false)}>
+              Keep it
+            </button>
+          </span>
+        ) : (
+          <button type="button" className="danger-outline" onClick={() => setConfirm(true)}>
+            Delete the team…
+          </button>
+        )}
+      </p>
+    </section>
   );
 }

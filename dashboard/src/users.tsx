@@ -5,6 +5,7 @@ import type { UserView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
 import { Banner, Field } from "./form";
+import { useAction } from "./hooks";
 
 /** The platform roles, as the API's document lists them. */
 const PLATFORM_ROLES: UserCreateRoleEnum[] = Object.values(UserCreateRoleEnum);
@@ -13,8 +14,10 @@ function platformRole(s: string): UserCreateRoleEnum {
   return PLATFORM_ROLES.find((r) => r === s) ?? UserCreateRoleEnum.Developer;
 }
 
-export function UsersPage(props: { api: Apis }): JSX.Element {
-  const { api } = props;
+export function UsersPage(props: { api: Apis; me: UserView }): JSX.Element {
+  const { api, me } = props;
+  const change = useAction();
+  const [confirm, setConfirm] = useState<string | null>(null);
   const [users, setUsers] = useState<UserView[] | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [username, setUsername] = useState("");
@@ -54,6 +57,7 @@ export function UsersPage(props: { api: Apis }): JSX.Element {
     <main className="page">
       <h1>Users</h1>
       {problem !== null && usernameError === undefined && Object.keys(fields).length === 0 ? <Banner>{problem.detail}</Banner> : null}
+      {change.problem !== null ? <Banner>{change.problem.detail}</Banner> : null}
       {users === null ? null : (
         <table className="projects" aria-label="Users">
           <thead>
@@ -62,6 +66,9 @@ export function UsersPage(props: { api: Apis }): JSX.Element {
               <th scope="col">Email</th>
               <th scope="col">Role</th>
               <th scope="col">Since</th>
+              <th scope="col">
+                <span className="visually-hidden">Delete</span>
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -69,8 +76,47 @@ export function UsersPage(props: { api: Apis }): JSX.Element {
               <tr key={u.id}>
                 <th scope="row">{u.username}</th>
                 <td data-label="Email">{u.email}</td>
-                <td data-label="Role">{u.role}</td>
+                <td data-label="Role">
+                  {u.id === me.id ? (
+                    u.role
+                  ) : (
+                    <select
+                      aria-label={`Role of ${u.username}`}
+                      value={u.role}
+                      onChange={(e) => void change.run(() => api.users.updateUser({ id: u.id, userUpdate: { role: platformRole(e.target.value) } })).then(load)}
+                    >
+                      {PLATFORM_ROLES.map((r) => (
+                        <option key={r} value={r}>
+                          {r}
+                        </option>
+                      ))}
+                    </select>
+                  )}
+                </td>
                 <td data-label="Since">{u.createdAt.toLocaleDateString()}</td>
+                <td>
+                  {u.id === me.id ? null : confirm === u.id ? (
+                    <span className="confirm" role="group" aria-label={`Confirm deleting ${u.username}`}>
+                      <button
+                        type="button"
+                        className="danger"
+                        onClick={() => {
+                          setConfirm(null);
+                          void change.run(() => api.users.deleteUser({ id: u.id })).then(load);
+                        }}
+                      >
+                        Delete {u.username}
+                      </button>{" "}
+                      <button type="button" onClick={() => setConfirm(null)}>
+                        Keep
+                      </button>
+                    </span>
+                  ) : (
+                    <button type="button" className="danger-outline" aria-label={`Delete ${u.username}…`} onClick={() => setConfirm(u.id)}>
+                      Delete…
+                    </button>
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>

@@ -132,7 +132,7 @@ def main(base: str, out: Path) -> None:
         expect(header).not_to_contain_text("live")
         expect(page.get_by_role("table", name="Deployments")).to_contain_text("failed")
         shot("08-a-deployment-followed-to-its-end")
-        page.go_back()
+        page.get_by_role("link", name="shop").click()
         expect(page.get_by_role("heading", name="shop")).to_be_visible()
 
         # One that runs: the local base image (scripts/base-image.sh) serving HTTP. Deployed,

@@ -1,0 +1,86 @@
+// An application's environment: variables listed (a secret's value never), set (a secret is
+// write-only from then on) and removed. Applied at the next deployment.
+import { FormEvent, useState } from "react";
+import type { ApplicationView } from "@api";
+
+import { Apis } from "./client";
+import { Banner, Field } from "./form";
+import { fieldError, unshown, useAction, useLoad } from "./hooks";
+
+export function EnvTab(props: { api: Apis; app: ApplicationView }): JSX.Element {
+  const { api, app } = props;
+  const env = useLoad(() => api.applications.listEnv({ id: app.id }), [api, app.id]);
+  const action = useAction();
+  const [key, setKey] = useState("");
+  const [value, setValue] = useState("");
+  const [secret, setSecret] = useState(false);
+
+  async function set(e: FormEvent): Promise<void> {
+    e.preventDefault();
+    if (await action.run(() => api.applications.setEnv({ id: app.id, key: key.trim(), envSet: { value, isSecret: secret } }))) {
+      setKey("");
+      setValue("");
+      setSecret(false);
+      await env.reload();
+    }
+  }
+
+  async function remove(k: string): Promise<void> {
+    if (await action.run(() => api.applications.deleteEnv({ id: app.id, key: k }))) {
+      await env.reload();
+    }
+  }
+
+  const p = action.problem;
+  const other = unshown(p, ["key", "value"]);
+  return (
+    <>
+      {other !== null ? <Banner>{other.detail}</Banner> : null}
+      {env.problem !== null ? <Banner>{env.problem.detail}</Banner> : null}
+      <p className="hint">Variables reach the application's containers from its next deployment.</p>
+      {env.data === null ? null : env.data.length === 0 ? (
+        <p className="empty">No variables yet.</p>
+      ) : (
+        <table className="projects" aria-label="Environment variables">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Value</th>
+              <th scope="col">Changed</th>
+              <th scope="col">
+                <span className="visually-hidden">Remove</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {env.data.map((v) => (
+              <tr key={v.key}>
+                <th scope="row">
+                  <code>{v.key}</code>
+                </th>
+                <td data-label="Value">{v.isSecret ? <span className="secret-value">secret (write-only)</span> : <code>{v.value}</code>}</td>
+                <td data-label="Changed">{v.updatedAt.toLocaleString()}</td>
+                <td>
+                  <button type="button" className="danger-outline" aria-label={`Remove ${v.key}`} onClick={() => void remove(v.key)}>
+                    Remove
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form className="card" onSubmit={(e) => void set(e)} aria-labelledby="env-title">
+        <h2 id="env-title">Set a variable</h2>
+        <Field id="env-key" label="Name" value={key} onChange={setKey} error={fieldError(p, "key")} hint="Letters, digits and _, not starting with a digit; setting one that exists replaces it." autoComplete="off" />
+        <Field id="env-value" label="Value" type={secret ? "password" : "text"} value={value} onChange={setValue} error={fieldError(p, "value")} autoComplete="off" />
+        <label className="check">
+          <input type="checkbox" checked={secret} onChange={(e) => setSecret(e.target.checked)} /> Secret: encrypted, never shown again
+        </label>
+        <button type="submit" className="primary" disabled={action.busy}>
+          Set
+        </button>
+      </form>
+    </>
+  );
+}

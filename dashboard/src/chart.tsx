@@ -1,0 +1,67 @@
+// Charts drawn by Chart.js (Debian's node-chart.js), only the parts used registered so the
+// bundle carries no more of it than it needs.
+import { useEffect, useRef } from "react";
+import { BarController, BarElement, CategoryScale, Chart, LinearScale, Tooltip } from "chart.js";
+import type { DeploymentView } from "@api";
+
+Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
+
+const OUTCOME_COLOURS: Record<string, string> = {
+  success: "#2f8f4e",
+  failed: "#c0392b",
+  cancelled: "#8a94a6",
+  rolled_back: "#d68910",
+};
+
+function seconds(d: DeploymentView): number {
+  if (!d.startedAt || !d.finishedAt) {
+    return 0;
+  }
+  return Math.max(0, (d.finishedAt.getTime() - d.startedAt.getTime()) / 1000);
+}
+
+/** How long each ended deployment took, oldest on the left, coloured by how it ended. */
+export function DurationsChart(props: { deployments: DeploymentView[] }): JSX.Element {
+  const canvas = useRef<HTMLCanvasElement | null>(null);
+  const ended = props.deployments.filter((d) => d.finishedAt && d.startedAt).reverse();
+  const key = ended.map((d) => `${d.id}:${d.status}`).join(",");
+  useEffect(() => {
+    if (canvas.current === null) {
+      return;
+    }
+    const chart = new Chart(canvas.current, {
+      type: "bar",
+      data: {
+        labels: ended.map((d) => d.createdAt.toLocaleString()),
+        datasets: [
+          {
+            label: "seconds",
+            data: ended.map(seconds),
+            backgroundColor: ended.map((d) => OUTCOME_COLOURS[d.status] ?? "#3b6fd8"),
+          },
+        ],
+      },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        scales: { x: { ticks: { display: false } }, y: { beginAtZero: true, title: { display: true, text: "seconds" } } },
+        plugins: {
+          tooltip: { callbacks: { afterLabel: (item) => ended[item.dataIndex]?.status ?? "" } },
+        },
+      },
+    });
+    return () => chart.destroy();
+    // `key` names what the chart shows: it is drawn again when that changes.
+  }, [key]);
+  const failed = ended.filter((d) => d.status !== "success").length;
+  return (
+    <figure className="chart">
+      <div className="chart-box">
+        <canvas ref={canvas} role="img" aria-label={`Durations of the last ${ended.length} deployments; ${failed} did not succeed`} />
+      </div>
+      <figcaption className="hint">
+        How long each deployment took; green succeeded, red failed, grey cancelled.
+      </figcaption>
+    </figure>
+  );
+}
