@@ -443,14 +443,26 @@ impl Scope {
         Ok(rows.into_iter().map(DeploymentId::from_uuid).collect())
     }
 
+    /// Records the build a deployment runs, and, when the deployment named no commit (a
+    /// deployment of the branch's tip), the commit that build is of: a deployment says what it
+    /// deployed.
     pub async fn set_deployment_build(
         &self,
         id: DeploymentId,
         build: BuildId,
     ) -> Result<(), StoreError> {
-        self.deployment(id).await?;
-        deployments::Entity::update_many()
-            .col_expr(deployments::Column::BuildId, build.as_uuid().into())
+        let d = self.deployment(id).await?;
+        let mut update = deployments::Entity::update_many()
+            .col_expr(deployments::Column::BuildId, build.as_uuid().into());
+        if d.commit_sha.is_none() {
+            if let Some(sha) = self.build(build).await?.commit_sha {
+                update = update.col_expr(
+                    deployments::Column::CommitSha,
+                    Some(sha.into_inner()).into(),
+                );
+            }
+        }
+        update
             .filter(deployments::Column::Id.eq(id.as_uuid()))
             .exec(self.connection())
             .await?;

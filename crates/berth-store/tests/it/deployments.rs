@@ -8,6 +8,7 @@ both_backends!(
     builds_follow_their_state_machine,
     deployments_follow_their_state_machine_and_keep_history,
     deployment_detail_joins_build_and_steps,
+    a_deployment_of_the_branch_tip_records_the_commit_its_build_is_of,
     log_lines_are_numbered_and_paged_by_sequence,
     a_snapshot_keeps_the_environment_it_was_taken_with,
 );
@@ -320,4 +321,40 @@ async fn a_snapshot_keeps_the_environment_it_was_taken_with(db: TestDb) {
         s.deployment(d.id).await,
         Err(StoreError::Corrupt(_))
     ));
+}
+
+async fn a_deployment_of_the_branch_tip_records_the_commit_its_build_is_of(db: TestDb) {
+    let alice = db.user("alice", PlatformRole::Developer).await;
+    let p = db.project(&alice, "commits", None).await;
+    let a = app(&db, &alice, &p, "web").await;
+    let s = db.system().await;
+    let tip = CommitSha::parse(&"a".repeat(40)).unwrap();
+    let pinned = CommitSha::parse(&"b".repeat(40)).unwrap();
+    let built = s.create_build(a.id, Some(tip.clone())).await.unwrap();
+
+    // Deployed from the branch: it names no commit until its build is known, then that one.
+    let d = s.create_deployment(a.id, manual()).await.unwrap();
+    assert_eq!(d.commit_sha, None);
+    s.set_deployment_build(d.id, built.id).await.unwrap();
+    assert_eq!(
+        s.deployment(d.id).await.unwrap().commit_sha,
+        Some(tip.clone())
+    );
+
+    // A deployment of a named commit keeps the one it was asked for.
+    let asked = s
+        .create_deployment(
+            a.id,
+            NewDeployment {
+                commit_sha: Some(pinned.clone()),
+                ..manual()
+            },
+        )
+        .await
+        .unwrap();
+    s.set_deployment_build(asked.id, built.id).await.unwrap();
+    assert_eq!(
+        s.deployment(asked.id).await.unwrap().commit_sha,
+        Some(pinned)
+    );
 }
