@@ -75,7 +75,7 @@ function RoutingFields(props: { id: string; form: RoutingForm; set: (f: RoutingF
       </div>
       <Field id={`${id}-body`} label="Largest request body (MiB)" type="number" value={form.maxBodyMb} onChange={(v) => set({ ...form, maxBodyMb: v })} error={fieldError(p, "routing.max_body_mb")} />
       <Field id={`${id}-auth-user`} label="Basic auth user (optional)" value={form.authUser} onChange={(v) => set({ ...form, authUser: v })} error={fieldError(p, "routing.basic_auth.0.username")} autoComplete="off" />
-      <Field id={`${id}-auth-password`} label="Basic auth password" type="password" value={form.authPassword} onChange={(v) => set({ ...form, authPassword: v })} error={fieldError(p, "routing.basic_auth.0.password")} autoComplete="new-password" hint="Write-only; empty keeps a user's password." />
+      <Field id={`${id}-auth-password`} label="Basic auth password" type="password" value={form.authPassword} onChange={(v) => set({ ...form, authPassword: v })} error={fieldError(p, "routing.basic_auth.0.password")} autoComplete="off" hint="Write-only; empty keeps a user's password." />
     </div>
   );
 }

@@ -239,7 +239,7 @@ export function SettingsTab(props: { api: Apis; app: ApplicationView; onSaved: (
             </button>
           </div>
         ))}
-        {fieldError(p, "ports") ? <p className="field-error">{fieldError(p, "ports")}</p> : null}
+        {fieldError(p, "ports") ? <p className="field-error" id="ports-error" role="alert">{fieldError(p, "ports")}</p> : null}
         <button type="button" onClick={() => setPorts((rows) => [...rows, { container: "", published: "", protocol: "tcp", mode: "ingress" }])}>
           Add a port
         </button>
@@ -259,7 +259,7 @@ export function SettingsTab(props: { api: Apis; app: ApplicationView; onSaved: (
             <Field id="hc-start" label="Start period (s)" type="number" value={health.startPeriodS} onChange={(v) => setHealth({ ...health, startPeriodS: v })} />
           </div>
         ) : null}
-        {fieldError(p, "health_check") ? <p className="field-error">{fieldError(p, "health_check")}</p> : null}
+        {fieldError(p, "health_check") ? <p className="field-error" id="health-check-error" role="alert">{fieldError(p, "health_check")}</p> : null}
       </fieldset>
       <fieldset>
         <legend>Limits</legend>
@@ -267,7 +267,7 @@ export function SettingsTab(props: { api: Apis; app: ApplicationView; onSaved: (
           <Field id="res-cpus" label="CPUs" value={cpus} onChange={setCpus} hint="Like 0.5; empty: no limit." />
           <Field id="res-memory" label="Memory (MiB)" type="number" value={memory} onChange={setMemory} hint="Empty: the installation's default." />
         </div>
-        {fieldError(p, "resources") ? <p className="field-error">{fieldError(p, "resources")}</p> : null}
+        {fieldError(p, "resources") ? <p className="field-error" id="resources-error" role="alert">{fieldError(p, "resources")}</p> : null}
       </fieldset>
       <button type="submit" className="primary" disabled={action.busy}>
         Save settings

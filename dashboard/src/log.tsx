@@ -60,6 +60,9 @@ export function LogView(props: { label: string; lines: LogEntry[]; version: numb
   const [top, setTop] = useState(0);
   const [height, setHeight] = useState(448);
   const following = useRef(true);
+  // Where the view last scrolled itself to: a scroll event at or past it is the view's own,
+  // one above it is the reader's, who then stops following.
+  const placed = useRef(0);
 
   const shown = useMemo(() => {
     const q = query.trim().toLowerCase();
@@ -71,6 +74,7 @@ export function LogView(props: { label: string; lines: LogEntry[]; version: numb
     const el = box.current;
     if (el !== null && following.current) {
       el.scrollTop = el.scrollHeight;
+      placed.current = el.scrollTop;
       setTop(el.scrollTop);
     }
   }, [shown, version]);
@@ -83,8 +87,10 @@ export function LogView(props: { label: string; lines: LogEntry[]; version: numb
     setHeight(el.clientHeight || 448);
   }, []);
 
-  const first = Math.max(0, Math.floor(top / LINE_PX) - OVERSCAN);
-  const last = Math.min(shown.length, Math.ceil((top + height) / LINE_PX) + OVERSCAN);
+  // The browser moves the view up when a search shortens it; the window follows at once.
+  const at = Math.min(top, Math.max(0, shown.length * LINE_PX - height));
+  const first = Math.max(0, Math.floor(at / LINE_PX) - OVERSCAN);
+  const last = Math.min(shown.length, Math.ceil((at + height) / LINE_PX) + OVERSCAN);
   const visible = shown.slice(first, last);
 
   return (
@@ -105,7 +111,7 @@ export function LogView(props: { label: string; lines: LogEntry[]; version: numb
         onScroll={(e) => {
           const el = e.currentTarget;
           setTop(el.scrollTop);
-          following.current = el.scrollTop + el.clientHeight >= el.scrollHeight - LINE_PX;
+          following.current = el.scrollTop >= placed.current - 1 || el.scrollTop + el.clientHeight >= el.scrollHeight - LINE_PX;
         }}
       >
         <div className="log-space" style={{ height: `${shown.length * LINE_PX}px` }}>

@@ -48,6 +48,8 @@ export function ProfilePage(props: { api: Apis; me: UserView }): JSX.Element {
             Changed. Your other sessions have ended.
           </p>
         ) : null}
+        {/* For password managers: whose password this is. */}
+        <input className="visually-hidden" type="text" name="username" autoComplete="username" value={me.username} readOnly tabIndex={-1} aria-hidden="true" />
         <Field id="current-password" label="Current password" type="password" value={current} onChange={setCurrent} error={fieldError(p, "current_password")} autoComplete="current-password" />
         <Field id="new-password" label="New password" type="password" value={next} onChange={setNext} error={fieldError(p, "password")} autoComplete="new-password" hint="At least 8 characters." />
         <label className="check">

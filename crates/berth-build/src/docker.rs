@@ -408,6 +408,8 @@ impl Engine {
             };
             if let Some(text) = info.stream {
                 for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    // One message of the engine may carry thousands of lines.
+                    events.pace().await;
                     let line = mask(line);
                     if let Some((n, of, what)) = parse_step(&line) {
                         step = format!("step {n}/{of} ({what})");

@@ -569,6 +569,16 @@ impl Run<'_> {
         let scope = self.scope().await?;
         match built {
             Ok(image) => {
+                if image.dropped_events > 0 {
+                    // The build never waits for its log: say where the log has gaps.
+                    self.log.info(
+                        StepName::Build,
+                        format!(
+                            "{} lines of the build's output are not in this log: it printed them faster than they could be kept",
+                            image.dropped_events
+                        ),
+                    );
+                }
                 let name = image.tags.first().cloned().unwrap_or_default();
                 scope
                     .set_build_output(build.id, &name, &image.image_id, Some(&info.message))
@@ -704,8 +714,9 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// A failed deployment leaves the application running when its previous version still
-    /// serves (the service runs replicas).
+    /// A deployment that did not succeed leaves the application running when its previous
+    /// version still serves (the service runs replicas), and stopped when it was stopped; one
+    /// cancelled or skipped before any service existed leaves it stopped, as nothing failed.
     async fn previous_still_serves(
         &self,
         status: ApplicationStatus,
@@ -731,6 +742,9 @@ impl Run<'_> {
         {
             Ok(s) if s.running > 0 => ApplicationStatus::Running,
             Ok(s) if s.desired == 0 => ApplicationStatus::Stopped,
+            Err(SwarmError::NotFound(_)) if !matches!(end, End::Failed(_)) => {
+                ApplicationStatus::Stopped
+            }
             _ => status,
         }
     }

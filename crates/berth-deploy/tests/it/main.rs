@@ -496,6 +496,20 @@ async fn queued_deployments_supersede_and_cancel_stops_queued_and_running_ones()
 }
 
 #[tokio::test]
+async fn cancelling_the_first_deployment_leaves_the_application_stopped_not_failed() {
+    let w = world(true).await;
+    w.engines.hold_builds(true);
+    let d = w.deploy().await;
+    w.wait(d.id, |s| s == DeploymentStatus::Building).await;
+    let current = w.deployment(d.id).await;
+    w.pipeline.cancel(w.scope().await, &current).await.unwrap();
+    assert_eq!(w.ended(d.id).await.status, DeploymentStatus::Cancelled);
+    assert!(w.service().is_none());
+    let app = w.scope().await.application(w.app.id).await.unwrap();
+    assert_eq!(app.status, ApplicationStatus::Stopped);
+}
+
+#[tokio::test]
 async fn a_rollout_in_progress_is_cancelled_too() {
     let w = world(true).await;
     w.engines.set_rollout(Rollout::Hang);
