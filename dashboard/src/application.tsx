@@ -10,6 +10,7 @@ import { Banner } from "./form";
 import { useAction, useLoad } from "./hooks";
 import { APP_TABS, AppTab, href } from "./route";
 import { follow } from "./stream";
+import { useLive } from "./live";
 import { DeploymentLog } from "./log";
 import { SettingsTab } from "./app-settings";
 import { EnvTab } from "./app-env";
@@ -29,6 +30,11 @@ export function ApplicationPage(props: { api: Apis; token: string; id: string; t
   }, [api, id]);
   const app = loaded.data?.app ?? null;
   const reload = loaded.reload;
+  // The status follows the application's changes.
+  useLive(
+    (c) => c.kind === "application" && c.applicationId === id,
+    () => void reload(),
+  );
 
   return (
     <main className="page">
@@ -236,6 +242,11 @@ function Deployments(props: { api: Apis; token: string; app: ApplicationView; on
   const list = useLoad(() => api.deployments.listDeployments({ id: app.id, limit: 50 }), [api, app.id, app.status, app.updatedAt]);
   const action = useAction();
   const deployments = list.data?.items ?? null;
+  // Deployments queued, moving on and ending, whoever started them (a push, a teammate).
+  useLive(
+    (c) => c.kind === "deployment" && c.applicationId === app.id,
+    () => void list.reload(),
+  );
   const newestSuccess = deployments?.find((d) => d.status === "success")?.id;
   const choose = (id: string): void => {
     window.location.hash = `${href({ page: "application", id: app.id })}?deployment=${id}`;

@@ -15,6 +15,7 @@ import { UsersPage } from "./users";
 import { TeamPage, TeamsPage } from "./teams";
 import { ProfilePage } from "./profile";
 import { SettingsPage } from "./settings";
+import { LiveChanges } from "./live";
 
 function App(): JSX.Element {
   const [token, setToken] = useState<string | null>(savedToken());
@@ -39,6 +40,13 @@ function App(): JSX.Element {
     setToken(null);
     setMe(null);
   }, [token]);
+
+  // berth ended the session (signed out elsewhere, revoked, expired): back to signing in.
+  const sessionEnded = useCallback(() => {
+    saveToken(null);
+    setToken(null);
+    setMe(null);
+  }, []);
 
   // A token kept from before a reload: ask who it is, forget it if berth does not know it.
   useEffect(() => {
@@ -71,7 +79,7 @@ function App(): JSX.Element {
   }
   const admin = me.role === "super_admin" || me.role === "admin";
   return (
-    <>
+    <LiveChanges token={token} onEnded={sessionEnded}>
       <header className="top">
         <a className="brand" href="#/">
           berth
@@ -130,7 +138,7 @@ function App(): JSX.Element {
       ) : (
         <Projects api={api} />
       )}
-    </>
+    </LiveChanges>
   );
 }
 

@@ -4,6 +4,7 @@ import { FormEvent, useCallback, useEffect, useState } from "react";
 import type { ApplicationView, ProjectView, SourceInput } from "@api";
 
 import { PROVIDERS } from "./app-settings";
+import { useLive } from "./live";
 import { Apis, Problem, problemOf } from "./client";
 import { Banner, Field } from "./form";
 import { fieldError, unshown, useAction, useLoad } from "./hooks";
@@ -32,6 +33,11 @@ export function ProjectPage(props: { api: Apis; id: string }): JSX.Element {
   useEffect(() => {
     void load();
   }, [load]);
+  // Statuses follow the applications' changes.
+  useLive(
+    (c) => c.kind === "application" && (apps ?? []).some((a) => a.id === c.applicationId),
+    () => void load(),
+  );
 
   return (
     <main className="page">

@@ -3,6 +3,7 @@
 import { FormEvent, useCallback, useEffect, useState } from "react";
 import type { ProjectView } from "@api";
 
+import { useLive } from "./live";
 import { Apis, Problem, problemOf } from "./client";
 import { Banner, Field } from "./form";
 import { href } from "./route";
@@ -27,6 +28,11 @@ export function Projects(props: { api: Apis }): JSX.Element {
   useEffect(() => {
     void load();
   }, [load]);
+  // The counts by status follow the applications' changes.
+  useLive(
+    (c) => c.kind === "application",
+    () => void load(),
+  );
 
   return (
     <main className="page">

@@ -9,6 +9,7 @@ deleted with its volume. Screenshots of every tab.
 """
 
 import sys
+import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
@@ -160,13 +161,31 @@ def main(base: str, out: Path, repos: Path) -> None:
         page.get_by_role("link", name="Replicas and logs").click()
         expect(page.get_by_role("log", name="Runtime log")).to_contain_text("serving v1", timeout=60_000)
 
-        # Stopped, then deleted with its volume.
-        page.get_by_role("link", name="Overview").click()
-        page.get_by_role("button", name="Stop", exact=True).click()
-        expect(page.locator("p.summary .status")).to_have_text("stopped", timeout=60_000)
+        # Stopped from elsewhere (a script with the same account): the project's page, open
+        # meanwhile, shows it as it happens, without being read again.
+        page.get_by_role("link", name="shop").click()
+        row = page.get_by_role("row", name="web")
+        expect(row).to_contain_text("running")
+        page.evaluate("window.stillTheSamePage = true")
+        token = page.evaluate("sessionStorage.getItem('berth.session')")
+        app_id = app_url.rsplit("/", 1)[-1]
+        stop = urllib.request.Request(
+            f"{base}/api/v1/applications/{app_id}/stop",
+            method="POST",
+            headers={"authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(stop) as answer:
+            assert answer.status == 202, answer.status
+        expect(row).to_contain_text("stopped", timeout=60_000)
+        assert page.evaluate("window.stillTheSamePage === true"), "the page was loaded again"
+        b.shot("10-stopped-elsewhere-shown-live")
+
+        # Deleted with its volume.
+        row.get_by_role("link", name="web").click()
+        expect(page.locator("p.summary .status")).to_have_text("stopped")
         page.get_by_role("button", name="Delete…").click()
         page.get_by_label("and its volumes with their data").check()
-        b.shot("10-delete-with-volumes")
+        b.shot("11-delete-with-volumes")
         page.get_by_role("button", name="Delete for good").click()
         expect(page.get_by_role("heading", name="shop")).to_be_visible(timeout=60_000)
         expect(page.get_by_role("row", name="web")).to_have_count(0)

@@ -147,7 +147,7 @@ impl Caller {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+pub(crate) fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     let header = req.headers().get("authorization").ok_or_else(|| {
         ApiError::Unauthorized(
             ErrorCode::Unauthenticated,

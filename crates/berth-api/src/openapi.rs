@@ -5,8 +5,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    applications, audit, auth, certificates, domains, environment, history, operations, pipeline,
-    projects, runtime, service_tokens, settings, teams, users, volumes, webhooks,
+    applications, audit, auth, certificates, domains, environment, events, history, operations,
+    pipeline, projects, runtime, service_tokens, settings, teams, users, volumes, webhooks,
 };
 
 #[derive(Debug, OpenApi)]
@@ -42,6 +42,7 @@ use crate::routes::{
         webhooks::receive,
         audit::list_audit,
         settings::get_acme_dns, settings::set_acme_dns, settings::delete_acme_dns, settings::get_edge,
+        events::stream_events,
     ),
     modifiers(&BearerAuth, &Contract),
     tags(
@@ -57,6 +58,7 @@ use crate::routes::{
         (name = "builds", description = "Image builds"),
         (name = "audit", description = "The audit log (admins)"),
         (name = "settings", description = "Installation settings (admins)"),
+        (name = "events", description = "What changes, live, for the caller"),
     )
 )]
 pub struct ApiDoc;

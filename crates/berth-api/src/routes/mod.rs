@@ -6,6 +6,7 @@ pub mod auth;
 pub mod certificates;
 pub mod domains;
 pub mod environment;
+pub mod events;
 pub mod history;
 pub mod operations;
 pub mod pipeline;
@@ -43,7 +44,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(runtime::routes)
             .configure(settings::routes)
             .configure(webhooks::routes)
-            .configure(audit::routes),
+            .configure(audit::routes)
+            .configure(events::routes),
     );
 }
 

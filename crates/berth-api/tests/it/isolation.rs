@@ -1,6 +1,7 @@
 //! What a developer may name, tried as an attacker through the API: images of other
 //! applications, repositories on berth's own machine, and credentials moved to another host.
 
+use actix_web::body::MessageBody;
 use berth_testkit::both_backends;
 use serde_json::json;
 
@@ -14,7 +15,92 @@ both_backends!(
     an_application_with_volumes_goes_only_with_them,
     live_streams_are_limited_per_user_and_in_all,
     an_operation_is_watched_to_its_end_by_its_tenant_only,
+    the_event_stream_carries_the_callers_changes_only_and_ends_with_the_session,
 );
+
+/// Reads a live stream until its text holds `want` (or it ends, or 10 s pass); all it read.
+async fn read_until<B>(body: &mut std::pin::Pin<Box<B>>, text: &mut String, want: &str)
+where
+    B: MessageBody,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !text.contains(want) {
+        let next = std::future::poll_fn(|cx| body.as_mut().poll_next(cx));
+        match tokio::time::timeout_at(deadline, next).await {
+            Ok(Some(Ok(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            Ok(_) => break,
+            Err(_) => panic!("no {want:?} within 10 s; the stream said:\n{text}"),
+        }
+    }
+}
+
+async fn the_event_stream_carries_the_callers_changes_only_and_ends_with_the_session(api: TestApi) {
+    use actix_web::test;
+    let root = api.admin().await;
+    let (_, alice) = api.user(&root, "alice", "developer").await;
+    let (_, bob) = api.user(&root, "bob", "developer").await;
+    let mine = api.project(&alice, "shop", None).await;
+    let mine = api.application(&alice, &mine, "web").await;
+    let theirs = api.project(&bob, "other", None).await;
+    let theirs = api.application(&bob, &theirs, "web").await;
+    let service = test::init_service(berth_api::build_app(api.state.clone())).await;
+    let open = |token: &str| {
+        test::TestRequest::get()
+            .uri("/api/v1/events/stream")
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .to_request()
+    };
+    let res = test::call_service(&service, open(&alice)).await;
+    assert_eq!(res.status(), 200);
+    let mut body = Box::pin(res.into_body());
+    let mut text = String::new();
+    read_until(&mut body, &mut text, "event: ready").await;
+
+    // Bob's change first, then Alice's: the stream is in order, so had Bob's reached it, it
+    // would be there before hers.
+    let stop = |app: &str| format!("/api/v1/applications/{app}/stop");
+    let r = api.call("POST", &stop(&theirs), Some(&bob), None).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let theirs_op = r.body["id"].as_str().unwrap().to_owned();
+    let r = api.call("POST", &stop(&mine), Some(&alice), None).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let op = r.body["id"].as_str().unwrap().to_owned();
+    read_until(&mut body, &mut text, "\"status\":\"failed\"").await;
+    assert!(text.contains("event: operation"), "{text}");
+    assert!(text.contains(&op) && text.contains(&mine), "{text}");
+    assert!(
+        !text.contains(&theirs) && !text.contains(&theirs_op),
+        "another tenant's change reached the stream:\n{text}"
+    );
+
+    // Signed out: the next change ends the stream instead of reaching it.
+    let r = api
+        .call("POST", "/api/v1/auth/logout", Some(&alice), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let before = text.len();
+    let r = api.call("POST", &stop(&mine), Some(&root), None).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    read_until(&mut body, &mut text, "event: end").await;
+    assert!(!text[before..].contains("event: operation"), "{text}");
+    let next = std::future::poll_fn(|cx| body.as_mut().poll_next(cx));
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), next)
+        .await
+        .expect("the stream closes after its end");
+    assert!(closed.is_none(), "{text}");
+
+    // Service tokens have no stream of their own.
+    let r = api
+        .post(
+            &format!("/api/v1/applications/{theirs}/service-tokens"),
+            &bob,
+            json!({ "name": "ci", "origin": "ci" }),
+        )
+        .await;
+    let service_token = r.body["token"].as_str().unwrap().to_owned();
+    let res = test::call_service(&service, open(&service_token)).await;
+    assert_eq!(res.status(), 403);
+}
 
 async fn an_operation_is_watched_to_its_end_by_its_tenant_only(api: TestApi) {
     use actix_web::test;

@@ -776,6 +776,29 @@ async fn every_endpoint_role_and_tenant(api: TestApi) {
             }
         }
     }
+    // The live view of changes: every signed-in caller opens their own (what it carries is
+    // filtered per change: isolation::the_event_stream_carries_the_callers_changes_only_…);
+    // no token, no stream. Only the status is read: the stream does not end by itself.
+    let service = actix_web::test::init_service(berth_api::build_app(api.state.clone())).await;
+    for (who, token) in callers
+        .iter()
+        .map(|c| (c.name, Some(c.token.as_str())))
+        .chain([("nobody", None)])
+    {
+        let mut req = actix_web::test::TestRequest::get().uri("/api/v1/events/stream");
+        if let Some(t) = token {
+            req = req.insert_header(("authorization", format!("Bearer {t}")));
+        }
+        let res = actix_web::test::call_service(&service, req.to_request()).await;
+        calls += 1;
+        let want = if token.is_some() { 200 } else { 401 };
+        if res.status().as_u16() != want {
+            mismatches.push(format!(
+                "GET /api/v1/events/stream as {who}: got {}, want {want}",
+                res.status()
+            ));
+        }
+    }
     assert!(
         mismatches.is_empty(),
         "{} of {calls} calls answered otherwise than the rules:\n{}",

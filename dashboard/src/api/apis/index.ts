@@ -6,6 +6,7 @@ export * from './AuthApi';
 export * from './BuildsApi';
 export * from './DeploymentsApi';
 export * from './DomainsApi';
+export * from './EventsApi';
 export * from './ProjectsApi';
 export * from './SettingsApi';
 export * from './TeamsApi';
