@@ -1,9 +1,10 @@
 // An application's replicas as Swarm runs them, and what they print, followed live.
 import { useEffect, useRef, useState } from "react";
 import { RuntimeLogLineFromJSON } from "@api";
-import type { ApplicationView } from "@api";
+import type { ApplicationView, UsageView } from "@api";
 
-import { Apis } from "./client";
+import { UsageChart } from "./chart";
+import { Apis, problemOf } from "./client";
 import { Banner } from "./form";
 import { useLoad } from "./hooks";
 import { LogView, useLines } from "./log";
@@ -49,7 +50,7 @@ export function ReplicasTab(props: { api: Apis; token: string; app: ApplicationV
                       {t.error ? <span className="description">{t.error}</span> : null}
                     </td>
                     <td data-label="Wanted">{t.desired}</td>
-                    <td data-label="Host ports">{t.hostPorts.map(([c, h]) => `${c} → ${h}`).join(", ") || "–"}</td>
+                    <td data-label="Host ports">{[...new Set(t.hostPorts.map(([c, h]) => `${c} → ${h}`))].join(", ") || "–"}</td>
                     <td data-label="Task">
                       <code>{t.taskId.slice(0, 12)}</code>
                     </td>
@@ -60,8 +61,88 @@ export function ReplicasTab(props: { api: Apis; token: string; app: ApplicationV
           )}
         </>
       )}
+      {app.status === "running" || app.status === "deploying" || app.status === "scaling" ? <Usage api={api} id={app.id} /> : null}
       <RuntimeLog token={token} id={app.id} />
     </>
+  );
+}
+
+/** How many samples the charts keep: five minutes at one every five seconds. */
+const SAMPLES = 60;
+const EVERY_MS = 5000;
+
+const cpu = (r: UsageView["replicas"][number]): number => r.cpuPercent;
+const memory = (r: UsageView["replicas"][number]): number => r.memoryBytes / 2 ** 20;
+
+/**
+ * What the replicas use, measured by the engine each time it is asked: one sample every five
+ * seconds while the tab is open (a measurement has no stream to follow), the last five minutes
+ * charted.
+ */
+function Usage(props: { api: Apis; id: string }): JSX.Element {
+  const { api, id } = props;
+  const [samples, setSamples] = useState<UsageView[]>([]);
+  const [failure, setFailure] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    let timer: number | null = null;
+    const sample = async (): Promise<void> => {
+      try {
+        const u = await api.applications.usage({ id });
+        if (live) {
+          setSamples((s) => [...s.slice(-(SAMPLES - 1)), u]);
+          setFailure(null);
+        }
+      } catch (e) {
+        if (live) {
+          setFailure((await problemOf(e)).detail);
+        }
+      }
+      if (live) {
+        timer = window.setTimeout(() => void sample(), EVERY_MS);
+      }
+    };
+    void sample();
+    return () => {
+      live = false;
+      if (timer !== null) {
+        window.clearTimeout(timer);
+      }
+    };
+  }, [api, id]);
+  const last = samples[samples.length - 1];
+  return (
+    <section className="card wide" aria-labelledby="usage-title">
+      <h2 id="usage-title">CPU and memory</h2>
+      {failure !== null ? <Banner>{failure}</Banner> : null}
+      {last !== undefined ? (
+        <table className="projects" aria-label="Usage">
+          <thead>
+            <tr>
+              <th scope="col">Replica</th>
+              <th scope="col">CPU</th>
+              <th scope="col">Memory</th>
+            </tr>
+          </thead>
+          <tbody>
+            {last.replicas.map((r) => (
+              <tr key={r.taskId}>
+                <th scope="row">{r.slot ?? "–"}</th>
+                <td data-label="CPU">{r.cpuPercent.toFixed(1)} % of a core</td>
+                <td data-label="Memory">
+                  {(r.memoryBytes / 2 ** 20).toFixed(1)} MiB
+                  {r.memoryLimitBytes ? ` of ${(r.memoryLimitBytes / 2 ** 20).toFixed(0)} MiB` : ""}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      <div className="charts">
+        <UsageChart samples={samples} label="CPU" unit="% of a core" value={cpu} />
+        <UsageChart samples={samples} label="Memory" unit="MiB" value={memory} />
+      </div>
+    </section>
   );
 }
 

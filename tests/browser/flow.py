@@ -108,7 +108,12 @@ def main(base: str, out: Path, repos: Path) -> None:
         page.get_by_role("link", name="Replicas and logs").click()
         expect(page.get_by_role("table", name="Replicas")).to_contain_text("running")
         expect(page.get_by_role("log", name="Runtime log")).to_contain_text("serving v1", timeout=30_000)
-        b.shot("05-replicas-and-log")
+        # What it uses, as the engine measures it, under the limit its settings gave it.
+        usage = page.get_by_role("table", name="Usage")
+        expect(usage).to_contain_text("% of a core", timeout=30_000)
+        expect(usage).to_contain_text("of 64 MiB")
+        expect(page.get_by_role("img", name="Memory over time")).to_be_visible()
+        b.shot("05-replicas-usage-and-log")
 
         # A domain; the same name again is refused beside the field.
         page.get_by_role("link", name="Domains").click()

@@ -36,7 +36,7 @@ use crate::routes::{
         history::list_builds, history::latest_successful_build, history::get_build,
         pipeline::create_deployment, pipeline::redeploy_application, pipeline::cancel_deployment, pipeline::rollback_deployment,
         pipeline::stream_deployment_logs, pipeline::get_webhook, pipeline::rotate_webhook,
-        runtime::runtime, runtime::start, runtime::stop, runtime::restart, runtime::scale,
+        runtime::runtime, runtime::usage, runtime::start, runtime::stop, runtime::restart, runtime::scale,
         runtime::logs, runtime::stream_logs,
         operations::list_operations, operations::get_operation, operations::stream_operation,
         webhooks::receive,

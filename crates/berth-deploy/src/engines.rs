@@ -170,6 +170,10 @@ impl Orchestrator for Swarm {
     async fn remove_network(&self, name: &str) -> Result<(), SwarmError> {
         Swarm::remove_network(self, name).await
     }
+
+    async fn usage(&self, name: &str) -> Result<Vec<berth_swarm::ReplicaUsage>, SwarmError> {
+        Swarm::usage(self, name).await
+    }
 }
 
 /// The system clock.

@@ -44,7 +44,7 @@ use berth_store::Store;
 use tokio::sync::{Notify, OnceCell};
 
 /// What the orchestrator says runs, as the API shows it.
-pub use berth_swarm::{LogLine, LogOptions, LogStream, ServiceStatus, TaskInfo};
+pub use berth_swarm::{LogLine, LogOptions, LogStream, ReplicaUsage, ServiceStatus, TaskInfo};
 pub use engines::{Engines, SystemClock};
 pub use error::DeployError;
 pub use logger::LogLimits;

@@ -15,8 +15,8 @@ use berth_build::{BuildError, BuildSpec, BuiltImage, CommitInfo, SourceSpec};
 use berth_domain::ServiceSpec;
 use berth_events::CancelToken;
 use berth_swarm::{
-    DeployOutcome, Endpoint, JobOutcome, LogLine, LogOptions, ManagedService, ServiceStatus,
-    SwarmError,
+    DeployOutcome, Endpoint, JobOutcome, LogLine, LogOptions, ManagedService, ReplicaUsage,
+    ServiceStatus, SwarmError,
 };
 use futures_util::stream::BoxStream;
 
@@ -100,6 +100,9 @@ pub trait Orchestrator: Send + Sync + Debug {
     async fn remove_volume(&self, name: &str) -> Result<(), SwarmError>;
 
     async fn remove_network(&self, name: &str) -> Result<(), SwarmError>;
+
+    /// What each running replica on this node uses now (CPU over about a second, memory).
+    async fn usage(&self, name: &str) -> Result<Vec<ReplicaUsage>, SwarmError>;
 }
 
 /// The time, for what the pipeline decides by age (retention).

@@ -2,7 +2,7 @@
 //! what berth made on the engines for a volume or a project once the store let go of it.
 
 use berth_domain::{Application, ProjectId, Volume};
-use berth_swarm::{LogLine, LogOptions, ServiceStatus, SwarmError};
+use berth_swarm::{LogLine, LogOptions, ReplicaUsage, ServiceStatus, SwarmError};
 use futures_util::stream::BoxStream;
 
 use crate::{DeployError, Pipeline};
@@ -24,6 +24,15 @@ impl Pipeline {
             .engines()?
             .orchestrator
             .status(app.service_name().as_str())
+            .await?)
+    }
+
+    /// What each of the application's running replicas on this node uses now.
+    pub async fn usage(&self, app: &Application) -> Result<Vec<ReplicaUsage>, DeployError> {
+        Ok(self
+            .engines()?
+            .orchestrator
+            .usage(app.service_name().as_str())
             .await?)
     }
 

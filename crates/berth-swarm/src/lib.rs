@@ -21,6 +21,7 @@ pub use events::{EventSink, SwarmEvent};
 pub use job::{job_name, JobOutcome};
 pub use logs::{LogLine, LogOptions, LogStream};
 pub use ops::{
-    Change, DeployOutcome, Endpoint, ManagedService, ServiceStatus, TaskInfo, GATEWAY_BRIDGE,
+    Change, DeployOutcome, Endpoint, ManagedService, ReplicaUsage, ServiceStatus, TaskInfo,
+    GATEWAY_BRIDGE,
 };
 pub use setup::{JoinTokens, NodeInfo, RoutingMesh, Swarm, SwarmInfo, SwarmSettings};

@@ -451,6 +451,22 @@ impl Orchestrator for FakeEngines {
         self.call(format!("remove-network {name}"));
         Ok(())
     }
+
+    /// Each running replica uses one percent of a core and 1 MiB more per slot.
+    async fn usage(&self, name: &str) -> Result<Vec<berth_swarm::ReplicaUsage>, SwarmError> {
+        let svc = self
+            .service(name)
+            .ok_or_else(|| SwarmError::NotFound(name.to_owned()))?;
+        Ok((0..svc.running)
+            .map(|i| berth_swarm::ReplicaUsage {
+                task_id: format!("{name}-task-{i}"),
+                slot: Some(i64::from(i) + 1),
+                cpu_percent: 1.0,
+                memory_bytes: (u64::from(i) + 1) << 20,
+                memory_limit_bytes: Some(64 << 20),
+            })
+            .collect())
+    }
 }
 
 /// A clock that says what it is told.

@@ -19,6 +19,48 @@ pub struct ReplicaView {
     pub node_id: String,
 }
 
+/// What one running replica uses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplicaUsageView {
+    pub task_id: String,
+    pub slot: Option<i64>,
+    /// Busy time over about a second, in percent of one core (200: two cores busy).
+    pub cpu_percent: f64,
+    /// Memory in use, without the page cache the kernel may take back (as `docker stats`).
+    pub memory_bytes: u64,
+    /// The container's memory limit.
+    pub memory_limit_bytes: Option<u64>,
+}
+
+/// What an application's running replicas on this server use now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageView {
+    /// When it was measured.
+    pub at: DateTime<Utc>,
+    /// By slot.
+    pub replicas: Vec<ReplicaUsageView>,
+}
+
+impl UsageView {
+    pub fn new(mut replicas: Vec<berth_deploy::ReplicaUsage>, at: DateTime<Utc>) -> Self {
+        replicas.sort_by_key(|r| r.slot);
+        Self {
+            at,
+            replicas: replicas
+                .into_iter()
+                .map(|r| ReplicaUsageView {
+                    task_id: r.task_id,
+                    slot: r.slot,
+                    // Two decimals are all a reading of one second carries.
+                    cpu_percent: (r.cpu_percent * 100.0).round() / 100.0,
+                    memory_bytes: r.memory_bytes,
+                    memory_limit_bytes: r.memory_limit_bytes,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// An application's service as Swarm runs it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RuntimeView {

@@ -513,6 +513,14 @@ fn cases() -> Vec<Case> {
         },
         Case {
             method: "GET",
+            path: |o| format!("/api/v1/applications/{}/usage", o.app),
+            body: none,
+            needed: Read,
+            ok: 503,
+            mutates: false,
+        },
+        Case {
+            method: "GET",
             path: |o| format!("/api/v1/applications/{}/logs", o.app),
             body: none,
             needed: Read,

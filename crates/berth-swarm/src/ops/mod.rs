@@ -75,6 +75,20 @@ pub struct Endpoint {
     pub addr: std::net::SocketAddr,
 }
 
+/// What one running replica uses, as the engine measured it over about a second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaUsage {
+    pub task_id: String,
+    pub slot: Option<i64>,
+    /// Busy time of the container's processes over the interval, in percent of one core (200:
+    /// two cores busy the whole time).
+    pub cpu_percent: f64,
+    /// Memory in use, not counting the page cache the kernel may take back (as `docker stats`).
+    pub memory_bytes: u64,
+    /// The container's memory limit (the host's memory when it has none).
+    pub memory_limit_bytes: Option<u64>,
+}
+
 /// The bridge every Swarm task's container is attached to for traffic leaving its node.
 pub const GATEWAY_BRIDGE: &str = "docker_gwbridge";
 

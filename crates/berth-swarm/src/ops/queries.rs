@@ -49,6 +49,34 @@ impl Swarm {
             .collect())
     }
 
+    /// What each running replica of the service on this node uses now: CPU over the second
+    /// the engine samples it and memory, all replicas measured at once. A replica on another
+    /// node, or one that stopped meanwhile, is not listed.
+    pub async fn usage(&self, name: &str) -> Result<Vec<ReplicaUsage>, SwarmError> {
+        let status = self.status(name).await?;
+        let running = status
+            .tasks
+            .into_iter()
+            .filter(|t| t.desired == "running" && t.state == "running");
+        let measured = running.filter_map(|t| {
+            let container = t.container_id.clone()?;
+            Some(async move {
+                let options = bollard::query_parameters::StatsOptionsBuilder::new()
+                    .stream(false)
+                    .one_shot(false)
+                    .build();
+                let mut stats = self.docker.stats(&container, Some(options));
+                let sample = futures_util::StreamExt::next(&mut stats).await?.ok()?;
+                Some(usage_of(&t, &sample))
+            })
+        });
+        Ok(futures_util::future::join_all(measured)
+            .await
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
     /// For every service berth manages: where this host reaches its running replicas (their
     /// addresses on [`GATEWAY_BRIDGE`], as [`Self::endpoints`] gives them for one service). Three
     /// requests to the engine however many services there are: the managed services, the
@@ -187,5 +215,51 @@ impl Swarm {
                 )])),
             }))
             .await?)
+    }
+}
+
+/// A replica's usage from one sample of the engine's stats (the figures `docker stats` shows).
+fn usage_of(task: &TaskInfo, s: &bollard::models::ContainerStatsResponse) -> ReplicaUsage {
+    let total = |c: &Option<bollard::models::ContainerCpuStats>| {
+        let c = c.as_ref();
+        (
+            c.and_then(|c| c.cpu_usage.as_ref()?.total_usage)
+                .unwrap_or(0),
+            c.and_then(|c| c.system_cpu_usage).unwrap_or(0),
+        )
+    };
+    let (cpu, system) = total(&s.cpu_stats);
+    let (pre_cpu, pre_system) = total(&s.precpu_stats);
+    let cores = s
+        .cpu_stats
+        .as_ref()
+        .and_then(|c| c.online_cpus)
+        .unwrap_or(1)
+        .max(1);
+    let cpu_delta = cpu.saturating_sub(pre_cpu) as f64;
+    let system_delta = system.saturating_sub(pre_system) as f64;
+    let cpu_percent = if system_delta > 0.0 {
+        cpu_delta / system_delta * f64::from(cores) * 100.0
+    } else {
+        0.0
+    };
+    let memory = s.memory_stats.as_ref();
+    let cache = memory
+        .and_then(|m| m.stats.as_ref())
+        .and_then(|st| {
+            st.get("inactive_file")
+                .or_else(|| st.get("total_inactive_file"))
+        })
+        .copied()
+        .unwrap_or(0);
+    ReplicaUsage {
+        task_id: task.id.clone(),
+        slot: task.slot,
+        cpu_percent,
+        memory_bytes: memory
+            .and_then(|m| m.usage)
+            .unwrap_or(0)
+            .saturating_sub(cache),
+        memory_limit_bytes: memory.and_then(|m| m.limit),
     }
 }

@@ -400,3 +400,47 @@ async fn every_container_runs_under_memory_and_process_limits() {
         "{job:?}"
     );
 }
+
+/// What each running replica uses, as the engine measures it: a replica kept busy shows it,
+/// an idle one does not, and both show their memory under the limit they run with.
+#[tokio::test]
+async fn usage_shows_what_each_running_replica_uses() {
+    let f = Fixture::new().await;
+    let v1 = f.image("v1", true).await;
+    let mut spec = f.spec("usage", &v1, 1);
+    spec.resources.limits.memory_mb = Some(128);
+    let name = spec.name.to_string();
+    f.deploy(&spec).await;
+
+    let idle = f.swarm.usage(&name).await.unwrap();
+    assert_eq!(idle.len(), 1, "{idle:?}");
+    assert_eq!(idle[0].memory_limit_bytes, Some(128 << 20), "{idle:?}");
+    assert!(
+        idle[0].memory_bytes > 0 && idle[0].memory_bytes < 128 << 20,
+        "{idle:?}"
+    );
+    assert!(idle[0].cpu_percent < 50.0, "an idle replica: {idle:?}");
+
+    // A loop that spins in the container (started by a shell in it, output closed, so the
+    // exec returns while the loop goes on).
+    exec(
+        &f,
+        &name,
+        &[
+            "sh",
+            "-c",
+            "(while :; do :; done) >/dev/null 2>&1 </dev/null &",
+        ],
+    )
+    .await;
+    let busy = f.swarm.usage(&name).await.unwrap();
+    assert_eq!(busy.len(), 1, "{busy:?}");
+    assert!(busy[0].cpu_percent > 50.0, "a spinning replica: {busy:?}");
+    assert_eq!(busy[0].task_id, idle[0].task_id);
+
+    // A service that is not there is the engine's not-found, as for its status.
+    assert!(matches!(
+        f.swarm.usage("berth-no-such-service").await,
+        Err(berth_swarm::SwarmError::NotFound(_))
+    ));
+}

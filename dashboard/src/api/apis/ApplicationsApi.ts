@@ -84,6 +84,11 @@ import {
     ServiceTokenViewToJSON,
 } from '../models/ServiceTokenView';
 import {
+    type UsageView,
+    UsageViewFromJSON,
+    UsageViewToJSON,
+} from '../models/UsageView';
+import {
     type VolumeCreate,
     VolumeCreateFromJSON,
     VolumeCreateToJSON,
@@ -348,6 +353,13 @@ export interface UpdateApplicationRequest {
      * 
      */
     applicationInput: ApplicationInput;
+}
+
+export interface UsageRequest {
+    /**
+     * 
+     */
+    id: string;
 }
 
 /**
@@ -1839,6 +1851,59 @@ export class ApplicationsApi extends runtime.BaseAPI {
      */
     async updateApplication(requestParameters: UpdateApplicationRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<ApplicationView> {
         const response = await this.updateApplicationRaw(requestParameters, initOverrides);
+        return await response.value();
+    }
+
+    /**
+     * Creates request options for usage without sending the request
+     */
+    async usageRequestOpts(requestParameters: UsageRequest): Promise<runtime.RequestOpts> {
+        if (requestParameters['id'] == null) {
+            throw new runtime.RequiredError(
+                'id',
+                'Required parameter "id" was null or undefined when calling usage().'
+            );
+        }
+
+        const queryParameters: any = {};
+
+        const headerParameters: runtime.HTTPHeaders = {};
+
+        if (this.configuration && this.configuration.accessToken) {
+            const token = this.configuration.accessToken;
+            const tokenString = await token("bearer", []);
+
+            if (tokenString) {
+                headerParameters["Authorization"] = `Bearer ${tokenString}`;
+            }
+        }
+
+        let urlPath = `/api/v1/applications/{id}/usage`;
+        urlPath = urlPath.replace('{id}', encodeURIComponent(String(requestParameters['id'])));
+
+        return {
+            path: urlPath,
+            method: 'GET',
+            headers: headerParameters,
+            query: queryParameters,
+        };
+    }
+
+    /**
+     * What each running replica on this server uses now: CPU over about a second (the engine samples it twice) and memory, as the engine\'s container stats say (read access). Call it again for a series; 409 when the application was never deployed.
+     */
+    async usageRaw(requestParameters: UsageRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<UsageView>> {
+        const requestOptions = await this.usageRequestOpts(requestParameters);
+        const response = await this.request(requestOptions, initOverrides);
+
+        return new runtime.JSONApiResponse(response, (jsonValue) => UsageViewFromJSON(jsonValue));
+    }
+
+    /**
+     * What each running replica on this server uses now: CPU over about a second (the engine samples it twice) and memory, as the engine\'s container stats say (read access). Call it again for a series; 409 when the application was never deployed.
+     */
+    async usage(requestParameters: UsageRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<UsageView> {
+        const response = await this.usageRaw(requestParameters, initOverrides);
         return await response.value();
     }
 
