@@ -3,6 +3,7 @@ import { FormEvent, useCallback, useEffect, useState } from "react";
 import type { AuditView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
+import { useLoad } from "./hooks";
 import { Banner, Field } from "./form";
 
 export function AuditPage(props: { api: Apis }): JSX.Element {
@@ -12,6 +13,11 @@ export function AuditPage(props: { api: Apis }): JSX.Element {
   const [resourceType, setResourceType] = useState("");
   const [filter, setFilter] = useState("");
   const [problem, setProblem] = useState<Problem | null>(null);
+  // Who did it, by name: the accounts, read once (the log keeps ids, which outlive names).
+  const names = useLoad(async () => {
+    const users = await api.users.listUsers({ limit: 100 });
+    return new Map(users.items.map((u) => [u.id, u.username]));
+  }, [api]);
 
   const load = useCallback(
     async (cursor: string | null) => {
@@ -55,6 +61,7 @@ export function AuditPage(props: { api: Apis }): JSX.Element {
           <thead>
             <tr>
               <th scope="col">When</th>
+              <th scope="col">Who</th>
               <th scope="col">Action</th>
               <th scope="col">Resource</th>
               <th scope="col">From</th>
@@ -64,6 +71,7 @@ export function AuditPage(props: { api: Apis }): JSX.Element {
             {entries.map((e) => (
               <tr key={e.id}>
                 <th scope="row">{e.createdAt.toLocaleString()}</th>
+                <td data-label="Who">{e.userId ? (names.data?.get(e.userId) ?? <code title={e.userId}>{e.userId.slice(0, 8)}</code>) : "berth"}</td>
                 <td data-label="Action">{e.action}</td>
                 <td data-label="Resource">
                   {e.resourceType}

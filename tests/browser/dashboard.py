@@ -238,6 +238,8 @@ def main(base: str, out: Path) -> None:
         page.get_by_role("button", name="Filter").click()
         expect(entries).not_to_contain_text("project.create")
         expect(entries).to_contain_text("application")
+        # Who did it, by name.
+        expect(entries.get_by_role("row").nth(1)).to_contain_text("admin")
         shot("13-audit-log")
         page.get_by_role("link", name="Projects").click()
         expect(page.get_by_role("heading", name="Projects")).to_be_visible()

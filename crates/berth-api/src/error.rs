@@ -62,6 +62,7 @@ pub fn status(code: ErrorCode) -> (u16, &'static str) {
         | C::NameTaken
         | C::HostTaken
         | C::StillReferenced
+        | C::LastOwner
         | C::ApplicationHasVolumes
         | C::VolumeInUse
         | C::NotDeployed

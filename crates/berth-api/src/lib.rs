@@ -9,6 +9,7 @@ pub mod authz;
 pub mod dashboard;
 pub mod dto;
 pub mod error;
+mod json;
 pub mod openapi;
 mod problem;
 mod request_id;

@@ -74,6 +74,8 @@ codes! {
     /// The object is still used by others: a project with applications or volumes, a user
     /// with projects.
     StillReferenced = "still_referenced",
+    /// A team keeps at least one owner: make another member owner before this one goes.
+    LastOwner = "last_owner",
     /// The application has volumes: delete them first, or ask for them to be deleted with it.
     ApplicationHasVolumes = "application_has_volumes",
     /// A container still uses the volume.

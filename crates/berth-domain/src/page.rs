@@ -87,10 +87,20 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// Reads a cursor a page handed out; anything else is an error of `field`.
+    /// The form every cursor has, for the API's document: microseconds since 1970 (at most 17
+    /// digits, so always a time berth can hold), `_`, the entry's id.
+    pub const PATTERN: &'static str = "^-?[0-9]{1,17}_[0-9]{1,18}$";
+
+    /// Reads a cursor of the form [`Self::PATTERN`]; anything else is an error of `field`.
     pub fn parse(field: &str, s: &str) -> Result<Self, ValidationError> {
         let bad = || ValidationError::field(field, "is not a cursor a page of this list gave");
         let (at, id) = s.split_once('_').ok_or_else(bad)?;
+        let digits = |d: &str, most: usize| {
+            (1..=most).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !digits(at.strip_prefix('-').unwrap_or(at), 17) || !digits(id, 18) {
+            return Err(bad());
+        }
         let at = at.parse::<i64>().map_err(|_| bad())?;
         let id = id.parse::<i64>().map_err(|_| bad())?;
         let at = chrono::DateTime::from_timestamp_micros(at).ok_or_else(bad)?;
@@ -133,7 +143,26 @@ mod tests {
             id: 42,
         };
         assert_eq!(Cursor::parse("cursor", &c.to_string()).unwrap(), c);
-        for bad in ["", "42", "x_1", "1_x", "1_2_3", "99999999999999999999_1"] {
+        // The widest a pattern-shaped cursor gets is a time berth can hold.
+        for edge in [
+            "-99999999999999999_1",
+            "99999999999999999_999999999999999999",
+        ] {
+            assert!(Cursor::parse("cursor", edge).is_ok(), "{edge}");
+        }
+        for bad in [
+            "",
+            "42",
+            "x_1",
+            "1_x",
+            "1_2_3",
+            "99999999999999999999_1",
+            "123456789012345678_1",
+            "+1_2",
+            "1_-2",
+            "1_+2",
+            " 1_2",
+        ] {
             let e = Cursor::parse("cursor", bad).unwrap_err();
             assert_eq!(e.errors[0].field, "cursor", "{bad}");
         }

@@ -16,6 +16,7 @@ pub struct AuditQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// Where to go on: the `next_cursor` of the page before (absent: from the newest entry).
+    #[param(pattern = "^-?[0-9]{1,17}_[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 

@@ -38,6 +38,16 @@ pub use users::*;
 pub use volumes::*;
 pub use webhooks::*;
 
+/// One event of a live stream (Server-Sent Events) as it is sent: its name, its data (JSON
+/// text, of the shape the endpoint says for that name) and, where the stream can resume
+/// (a deployment's log), its id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerSentEvent {
+    pub event: String,
+    pub data: String,
+    pub id: Option<String>,
+}
+
 /// One page of a list, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PageOf<T: ToSchema> {

@@ -129,7 +129,7 @@ pub async fn create_application(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<ApplicationInput>,
+    body: crate::json::Body<ApplicationInput>,
 ) -> Result<HttpResponse, ApiError> {
     let parsed = body.parse(true)?;
     let s = caller.scope(&state).await?;
@@ -190,7 +190,7 @@ pub async fn update_application(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<ApplicationInput>,
+    body: crate::json::Body<ApplicationInput>,
 ) -> Result<HttpResponse, ApiError> {
     let parsed = body.parse(false)?;
     let s = caller.scope(&state).await?;

@@ -53,7 +53,7 @@ async fn open_session(
 pub async fn setup(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<SetupRequest>,
+    body: crate::json::Body<SetupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let a = parse_account(&body.username, &body.email, &body.password, None)?;
     let s = state.store.scope(Actor::System).await?;
@@ -97,7 +97,7 @@ pub async fn setup(
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: crate::json::Body<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let client = ClientInfo::of(&req);
     let ip = client.addr;

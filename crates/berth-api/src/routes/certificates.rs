@@ -143,7 +143,7 @@ pub async fn upload_certificate(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<CertificateUpload>,
+    body: crate::json::Body<CertificateUpload>,
 ) -> Result<HttpResponse, ApiError> {
     let (s, d) = writable(&state, &caller, *id).await?;
     let now = chrono::Utc::now().timestamp();

@@ -47,7 +47,7 @@ pub async fn create_domain(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<DomainCreate>,
+    body: crate::json::Body<DomainCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let host = DomainName::parse(&body.host).map_err(|e| e.nested("host"))?;
     let routing = routing_over(
@@ -183,7 +183,7 @@ pub async fn update_domain(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<DomainUpdate>,
+    body: crate::json::Body<DomainUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let s = caller.scope(&state).await?;
     let d = s.domain(DomainId::from_uuid(*id)).await?;

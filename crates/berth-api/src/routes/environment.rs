@@ -43,7 +43,7 @@ pub async fn set_env(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(uuid::Uuid, String)>,
-    body: web::Json<EnvSet>,
+    body: crate::json::Body<EnvSet>,
 ) -> Result<HttpResponse, ApiError> {
     let key = EnvKey::parse(&path.1).map_err(|e| e.nested("key"))?;
     if body.value.len() > 65_536 || body.value.contains('\0') {

@@ -26,7 +26,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// being valid (signed out, revoked, expired), after which the stream closes. Another tenant's
 /// changes never appear. Personal tokens and sessions only.
 #[utoipa::path(get, path = "/api/v1/events/stream", tag = "events", security(("bearer" = [])),
-    responses((status = 200, content_type = "text/event-stream", body = String), (status = 403, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 200, content_type = "text/event-stream", body = crate::dto::ServerSentEvent), (status = 403, body = Problem), (status = 429, body = Problem)))]
 pub async fn stream_events(
     state: web::Data<AppState>,
     caller: Caller,

@@ -56,7 +56,7 @@ pub async fn get_operation(
 /// The operation as Server-Sent Events: a `status` event with the operation now and at each
 /// change, then an `end` event with the operation once it ended, after which the stream closes.
 #[utoipa::path(get, path = "/api/v1/operations/{id}/stream", tag = "applications", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, content_type = "text/event-stream", body = String), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "text/event-stream", body = crate::dto::ServerSentEvent), (status = 404, body = Problem)))]
 pub async fn stream_operation(
     state: web::Data<AppState>,
     caller: Caller,

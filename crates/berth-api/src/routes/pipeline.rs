@@ -68,7 +68,7 @@ pub async fn create_deployment(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: Option<web::Json<DeploymentCreate>>,
+    body: Option<crate::json::Body<DeploymentCreate>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = ApplicationId::from_uuid(*id);
     let commit = body
@@ -221,7 +221,7 @@ pub async fn rollback_deployment(
 /// which the stream closes.
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/logs/stream", tag = "deployments", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path), ("Last-Event-ID" = Option<i64>, Header, description = "resume after this sequence number")),
-    responses((status = 200, content_type = "text/event-stream", body = String), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "text/event-stream", body = crate::dto::ServerSentEvent), (status = 404, body = Problem)))]
 pub async fn stream_deployment_logs(
     state: web::Data<AppState>,
     caller: Caller,

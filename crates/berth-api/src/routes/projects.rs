@@ -47,7 +47,7 @@ pub async fn list_projects(
 pub async fn create_project(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<ProjectCreate>,
+    body: crate::json::Body<ProjectCreate>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_writer()?;
     let mut v = berth_domain::error::Validator::new();
@@ -107,7 +107,7 @@ pub async fn update_project(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<ProjectUpdate>,
+    body: crate::json::Body<ProjectUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let id = ProjectId::from_uuid(*id);
     let mut v = berth_domain::error::Validator::new();

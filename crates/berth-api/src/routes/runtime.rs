@@ -181,7 +181,7 @@ pub async fn scale(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<ScaleRequest>,
+    body: crate::json::Body<ScaleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let replicas = Replicas::parse(body.replicas).map_err(|e| {
         ApiError::invalid(
@@ -229,7 +229,7 @@ pub async fn logs(
 /// replicas that start later, until the client goes away.
 #[utoipa::path(get, path = "/api/v1/applications/{id}/logs/stream", tag = "applications", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path), RuntimeLogQuery),
-    responses((status = 200, content_type = "text/event-stream", body = String), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 200, content_type = "text/event-stream", body = crate::dto::ServerSentEvent), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
 pub async fn stream_logs(
     state: web::Data<AppState>,
     caller: Caller,

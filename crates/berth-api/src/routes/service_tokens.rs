@@ -55,7 +55,7 @@ pub async fn create_service_token(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<ServiceTokenCreate>,
+    body: crate::json::Body<ServiceTokenCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let mut v = berth_domain::error::Validator::new();
     let name = v.check("name", Label::parse(&body.name));

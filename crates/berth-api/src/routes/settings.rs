@@ -79,7 +79,7 @@ pub async fn get_acme_dns(
 pub async fn set_acme_dns(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<AcmeDnsInput>,
+    body: crate::json::Body<AcmeDnsInput>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let server: std::net::SocketAddr = body

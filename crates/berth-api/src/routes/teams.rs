@@ -48,7 +48,7 @@ pub async fn list_teams(
 pub async fn create_team(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<TeamCreate>,
+    body: crate::json::Body<TeamCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let me = caller.require_writer()?.id;
     let (name, description) = parse_team(&body.name, &body.description)?;
@@ -86,7 +86,7 @@ pub async fn update_team(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<TeamUpdate>,
+    body: crate::json::Body<TeamUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let id = TeamId::from_uuid(*id);
     let mut v = berth_domain::error::Validator::new();
@@ -164,7 +164,7 @@ pub async fn add_member(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<MemberAdd>,
+    body: crate::json::Body<MemberAdd>,
 ) -> Result<HttpResponse, ApiError> {
     let id = TeamId::from_uuid(*id);
     let role = TeamRole::parse(&body.role).map_err(|e| e.nested("role"))?;
@@ -200,12 +200,12 @@ pub async fn add_member(
 /// keeps an owner.
 #[utoipa::path(patch, path = "/api/v1/teams/{id}/members/{user_id}", tag = "teams", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)), request_body = MemberUpdate,
-    responses((status = 200, body = MemberView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = MemberView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_member(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(uuid::Uuid, uuid::Uuid)>,
-    body: web::Json<MemberUpdate>,
+    body: crate::json::Body<MemberUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, user) = (TeamId::from_uuid(path.0), UserId::from_uuid(path.1));
     let role = TeamRole::parse(&body.role).map_err(|e| e.nested("role"))?;
@@ -240,7 +240,7 @@ pub async fn update_member(
 /// Removes a member (team owners and admins; only owners remove owners; anyone may leave).
 #[utoipa::path(delete, path = "/api/v1/teams/{id}/members/{user_id}", tag = "teams", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn remove_member(
     state: web::Data<AppState>,
     caller: Caller,

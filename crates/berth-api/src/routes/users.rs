@@ -60,7 +60,7 @@ pub async fn list_users(
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<UserCreate>,
+    body: crate::json::Body<UserCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let me = caller.require_admin()?;
     let a = parse_account(
@@ -121,7 +121,7 @@ pub async fn update_user(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<UserUpdate>,
+    body: crate::json::Body<UserUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let me = caller.user()?.clone();
     let id = UserId::from_uuid(*id);
@@ -264,7 +264,7 @@ pub async fn list_tokens(
 pub async fn create_token(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<TokenCreate>,
+    body: crate::json::Body<TokenCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let name = Label::parse(&body.name).map_err(|e| e.nested("name"))?;
     if body.expires_at.is_some_and(|t| t <= chrono::Utc::now()) {

@@ -46,7 +46,7 @@ pub async fn create_volume(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<VolumeCreate>,
+    body: crate::json::Body<VolumeCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let mut v = berth_domain::error::Validator::new();
     let name = v.check("name", VolumeName::parse(&body.name));

@@ -16,7 +16,37 @@ both_backends!(
     history_is_readable,
     service_tokens_deploy_one_application_only,
     dns_01_settings_are_for_admins_and_keep_their_secret,
+    a_whole_number_written_with_a_fraction_is_that_number,
 );
+
+/// JSON Schema counts `2.0` as an integer, and so does berth: a client that writes every
+/// number as a float is not refused; a fraction is.
+async fn a_whole_number_written_with_a_fraction_is_that_number(api: TestApi) {
+    let root = api.admin().await;
+    let project = api.project(&root, "floats", None).await;
+    let app = api.application(&root, &project, "web").await;
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/applications/{app}"),
+            Some(&root),
+            Some(json!({ "replicas": 3.0, "ports": [{ "container": 8080.0, "mode": "host" }] })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["replicas"], 3);
+    assert_eq!(r.body["ports"][0]["container"], 8080);
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/applications/{app}"),
+            Some(&root),
+            Some(json!({ "replicas": 2.5 })),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["field"], "body", "{}", r.body);
+}
 
 async fn dns_01_settings_are_for_admins_and_keep_their_secret(api: TestApi) {
     let root = api.admin().await;
@@ -287,8 +317,11 @@ async fn teams_and_members(api: TestApi) {
             None,
         )
         .await;
-    assert_eq!(r.status, 422);
-    assert!(r.body["errors"][0]["message"]
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (409, Some("last_owner"))
+    );
+    assert!(r.body["detail"]
         .as_str()
         .unwrap()
         .contains("at least one owner"));

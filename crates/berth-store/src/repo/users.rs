@@ -360,7 +360,13 @@ impl Scope {
         if !members.iter().any(|(u, _)| *u == user) {
             return Err(StoreError::NotFound("team member"));
         }
-        check_team_keeps_an_owner(&members, change)?;
+        // A rule about the team as it is, not about the request: a conflict (409).
+        check_team_keeps_an_owner(&members, change).map_err(|_| {
+            StoreError::conflict(
+                ErrorCode::LastOwner,
+                "a team must keep at least one owner: make another member owner first",
+            )
+        })?;
         Ok(())
     }
 

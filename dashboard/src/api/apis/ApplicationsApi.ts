@@ -74,6 +74,11 @@ import {
     ScaleRequestToJSON,
 } from '../models/ScaleRequest';
 import {
+    type ServerSentEvent,
+    ServerSentEventFromJSON,
+    ServerSentEventToJSON,
+} from '../models/ServerSentEvent';
+import {
     type ServiceTokenCreate,
     ServiceTokenCreateFromJSON,
     ServiceTokenCreateToJSON,
@@ -1715,21 +1720,17 @@ export class ApplicationsApi extends runtime.BaseAPI {
     /**
      * The same as Server-Sent Events (event `log`), following new lines, including those of replicas that start later, until the client goes away.
      */
-    async streamLogsRaw(requestParameters: StreamLogsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<string>> {
+    async streamLogsRaw(requestParameters: StreamLogsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<ServerSentEvent>> {
         const requestOptions = await this.streamLogsRequestOpts(requestParameters);
         const response = await this.request(requestOptions, initOverrides);
 
-        if (this.isJsonMime(response.headers.get('content-type'))) {
-            return new runtime.JSONApiResponse<string>(response);
-        } else {
-            return new runtime.TextApiResponse(response) as any;
-        }
+        return new runtime.JSONApiResponse(response, (jsonValue) => ServerSentEventFromJSON(jsonValue));
     }
 
     /**
      * The same as Server-Sent Events (event `log`), following new lines, including those of replicas that start later, until the client goes away.
      */
-    async streamLogs(requestParameters: StreamLogsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<string> {
+    async streamLogs(requestParameters: StreamLogsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<ServerSentEvent> {
         const response = await this.streamLogsRaw(requestParameters, initOverrides);
         return await response.value();
     }
@@ -1772,21 +1773,17 @@ export class ApplicationsApi extends runtime.BaseAPI {
     /**
      * The operation as Server-Sent Events: a `status` event with the operation now and at each change, then an `end` event with the operation once it ended, after which the stream closes.
      */
-    async streamOperationRaw(requestParameters: StreamOperationRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<string>> {
+    async streamOperationRaw(requestParameters: StreamOperationRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<ServerSentEvent>> {
         const requestOptions = await this.streamOperationRequestOpts(requestParameters);
         const response = await this.request(requestOptions, initOverrides);
 
-        if (this.isJsonMime(response.headers.get('content-type'))) {
-            return new runtime.JSONApiResponse<string>(response);
-        } else {
-            return new runtime.TextApiResponse(response) as any;
-        }
+        return new runtime.JSONApiResponse(response, (jsonValue) => ServerSentEventFromJSON(jsonValue));
     }
 
     /**
      * The operation as Server-Sent Events: a `status` event with the operation now and at each change, then an `end` event with the operation once it ended, after which the stream closes.
      */
-    async streamOperation(requestParameters: StreamOperationRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<string> {
+    async streamOperation(requestParameters: StreamOperationRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<ServerSentEvent> {
         const response = await this.streamOperationRaw(requestParameters, initOverrides);
         return await response.value();
     }

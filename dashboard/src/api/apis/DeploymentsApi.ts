@@ -43,6 +43,11 @@ import {
     ProblemFromJSON,
     ProblemToJSON,
 } from '../models/Problem';
+import {
+    type ServerSentEvent,
+    ServerSentEventFromJSON,
+    ServerSentEventToJSON,
+} from '../models/ServerSentEvent';
 
 export interface CancelDeploymentRequest {
     /**
@@ -559,21 +564,17 @@ export class DeploymentsApi extends runtime.BaseAPI {
     /**
      * The deployment\'s log as Server-Sent Events: every stored line after `Last-Event-ID` (or from the start), then new lines as they are written, each exactly once (event `log`, id its sequence number, the same fields as the listed lines), the deployment\'s status and steps as they change (events `status` and `step`), and an `end` event with the final status, after which the stream closes.
      */
-    async streamDeploymentLogsRaw(requestParameters: StreamDeploymentLogsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<string>> {
+    async streamDeploymentLogsRaw(requestParameters: StreamDeploymentLogsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<ServerSentEvent>> {
         const requestOptions = await this.streamDeploymentLogsRequestOpts(requestParameters);
         const response = await this.request(requestOptions, initOverrides);
 
-        if (this.isJsonMime(response.headers.get('content-type'))) {
-            return new runtime.JSONApiResponse<string>(response);
-        } else {
-            return new runtime.TextApiResponse(response) as any;
-        }
+        return new runtime.JSONApiResponse(response, (jsonValue) => ServerSentEventFromJSON(jsonValue));
     }
 
     /**
      * The deployment\'s log as Server-Sent Events: every stored line after `Last-Event-ID` (or from the start), then new lines as they are written, each exactly once (event `log`, id its sequence number, the same fields as the listed lines), the deployment\'s status and steps as they change (events `status` and `step`), and an `end` event with the final status, after which the stream closes.
      */
-    async streamDeploymentLogs(requestParameters: StreamDeploymentLogsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<string> {
+    async streamDeploymentLogs(requestParameters: StreamDeploymentLogsRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<ServerSentEvent> {
         const response = await this.streamDeploymentLogsRaw(requestParameters, initOverrides);
         return await response.value();
     }

@@ -18,6 +18,11 @@ import {
     ProblemFromJSON,
     ProblemToJSON,
 } from '../models/Problem';
+import {
+    type ServerSentEvent,
+    ServerSentEventFromJSON,
+    ServerSentEventToJSON,
+} from '../models/ServerSentEvent';
 
 /**
  * 
@@ -54,21 +59,17 @@ export class EventsApi extends runtime.BaseAPI {
     /**
      * What changes, as Server-Sent Events, for as long as the client stays: `ready` once subscribed; `application` (`application_id`, `status`), `deployment` (`deployment_id`, `application_id`, `status`) and `operation` (`operation_id`, `application_id`, `status`) for each status change of an application the caller may read; `resync` when the stream fell behind and events were lost (read the page again); `end` when the caller\'s token stopped being valid (signed out, revoked, expired), after which the stream closes. Another tenant\'s changes never appear. Personal tokens and sessions only.
      */
-    async streamEventsRaw(initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<string>> {
+    async streamEventsRaw(initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<ServerSentEvent>> {
         const requestOptions = await this.streamEventsRequestOpts();
         const response = await this.request(requestOptions, initOverrides);
 
-        if (this.isJsonMime(response.headers.get('content-type'))) {
-            return new runtime.JSONApiResponse<string>(response);
-        } else {
-            return new runtime.TextApiResponse(response) as any;
-        }
+        return new runtime.JSONApiResponse(response, (jsonValue) => ServerSentEventFromJSON(jsonValue));
     }
 
     /**
      * What changes, as Server-Sent Events, for as long as the client stays: `ready` once subscribed; `application` (`application_id`, `status`), `deployment` (`deployment_id`, `application_id`, `status`) and `operation` (`operation_id`, `application_id`, `status`) for each status change of an application the caller may read; `resync` when the stream fell behind and events were lost (read the page again); `end` when the caller\'s token stopped being valid (signed out, revoked, expired), after which the stream closes. Another tenant\'s changes never appear. Personal tokens and sessions only.
      */
-    async streamEvents(initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<string> {
+    async streamEvents(initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<ServerSentEvent> {
         const response = await this.streamEventsRaw(initOverrides);
         return await response.value();
     }

@@ -80,6 +80,7 @@ export const ProblemCodeEnum = {
     NameTaken: 'name_taken',
     HostTaken: 'host_taken',
     StillReferenced: 'still_referenced',
+    LastOwner: 'last_owner',
     ApplicationHasVolumes: 'application_has_volumes',
     VolumeInUse: 'volume_in_use',
     NotDeployed: 'not_deployed',

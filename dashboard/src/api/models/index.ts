@@ -54,6 +54,7 @@ export * from './ResourcesInput';
 export * from './RuntimeLogLine';
 export * from './RuntimeView';
 export * from './ScaleRequest';
+export * from './ServerSentEvent';
 export * from './ServiceTokenCreate';
 export * from './ServiceTokenView';
 export * from './SessionView';
