@@ -54,7 +54,7 @@ browser:
 
 # The OpenAPI document against the real binary (docs/api.md): openapi-generator's validation,
 # then schemathesis on SQLite and Postgres. Every request the schemas allow is not yet accepted
-# (they lack some of berth's constraints), so that one check is left out for now.
+# (docs/api.md lists the rules the schemas do not state yet), so that one check is left out.
 contract:
 	$(CARGO) build --locked -p berth-server
 	openapi-generator-cli validate -i openapi/openapi.json

@@ -1,5 +1,6 @@
 //! A request's JSON body: read as `web::Json` reads it (the same size limit, content type and
-//! errors), with one difference: a whole number written with a fraction (`54.0`) is the
+//! errors), with two differences: it must be an object (serde would read a struct's fields from
+//! an array, `[null, null]`), and a whole number written with a fraction (`54.0`) is the
 //! integer it is. JSON has one kind of number and JSON Schema counts `54.0` as an integer, so
 //! a client that writes every number as a float (many do) is not refused for it.
 
@@ -39,6 +40,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
         let json = web::Json::<Value>::from_request(req, payload);
         Box::pin(async move {
             let mut value = json.await?.into_inner();
+            // Every body berth takes is an object (serde would read a struct from an array).
+            if !value.is_object() {
+                return Err(ApiError::invalid("body", "must be a JSON object").into());
+            }
             whole_numbers(&mut value);
             serde_json::from_value(value)
                 .map(Body)

@@ -124,16 +124,42 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// The rules of values users give, as the API's document states them: JSON Schema patterns,
+/// written so that ECMA-262, Python and Rust's `regex` read them alike. Each parser below holds
+/// to its pattern exactly, so a request the document allows is accepted and one it forbids is
+/// refused (the contract check of `make test` tries both).
+pub mod patterns {
+    /// A display name (a project's, a team's, a token's): no control character, and no
+    /// white space at either end (the characters `char::is_whitespace` and `char::is_control`
+    /// name). Its length is given apart.
+    pub const DISPLAY_NAME: &str = "^[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f](?:[^\\x00-\\x1f\\x7f-\\x9f]*[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f])?$";
+    /// A description: any text but control characters (a new line and a tab are fine); at
+    /// most 1000 characters.
+    pub const DESCRIPTION: &str = "^[^\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]*$";
+    /// A username.
+    pub const USERNAME: &str = "^[a-z0-9_-]{3,50}$";
+    /// A commit id, SHA-1 or SHA-256.
+    pub const COMMIT: &str = "^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$";
+    /// A Docker volume's name.
+    pub const VOLUME_NAME: &str = "^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}$";
+    /// An HTTP path a check requests: `/`, then no white space or control character.
+    pub const HTTP_PATH: &str = "^/[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*$";
+}
+
+/// A name people read: `min` to `max` characters, no control character, no white space at
+/// either end (refused, not trimmed: what is stored is what was sent).
 fn display_name(s: &str, min: usize, max: usize) -> Result<String, ValidationError> {
-    let t = s.trim();
-    let n = t.chars().count();
+    let n = s.chars().count();
     if n < min || n > max {
         return Err(err(format!("must be {min} to {max} characters")));
     }
-    if has_control(t) {
+    if has_control(s) {
         return Err(err("must not contain control characters"));
     }
-    Ok(t.to_owned())
+    if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+        return Err(err("must not start or end with a space"));
+    }
+    Ok(s.to_owned())
 }
 
 string_value!(
@@ -378,7 +404,6 @@ string_value!(
 );
 impl CommitSha {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        let s = s.trim();
         if (s.len() == 40 || s.len() == 64) && s.bytes().all(|c| c.is_ascii_hexdigit()) {
             Ok(Self(s.to_ascii_lowercase()))
         } else {
@@ -1067,5 +1092,143 @@ impl HostPath {
             .split('/')
             .filter(|c| !c.is_empty() && *c != ".")
             .all(|r| mine.next() == Some(r))
+    }
+}
+
+/// Each parser accepts exactly what its pattern in [`patterns`] (and the length the document
+/// gives with it) allows, on strings chosen to sit on every edge of the rules.
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+    use crate::HttpVerify;
+
+    fn agree(
+        pattern: &str,
+        lengths: Option<(usize, usize)>,
+        parse: impl Fn(&str) -> bool,
+        samples: &[String],
+    ) {
+        let re = regex::Regex::new(pattern).unwrap();
+        for s in samples {
+            let n = s.chars().count();
+            let allowed =
+                re.is_match(s) && lengths.is_none_or(|(min, max)| (min..=max).contains(&n));
+            assert_eq!(
+                parse(s),
+                allowed,
+                "{pattern} and the parser differ on {s:?}"
+            );
+        }
+    }
+
+    fn samples() -> Vec<String> {
+        let mut v: Vec<String> = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "my app",
+            " my app",
+            "my app ",
+            "my\tapp",
+            "my\napp",
+            "app\n",
+            "\u{a0}app",
+            "app\u{3000}",
+            "app\u{85}",
+            "ap\u{7f}p",
+            "ap\u{9f}p",
+            "ap\u{a0}p",
+            "über",
+            "日本語のチーム",
+            "a\u{2028}b",
+            "\u{1680}ab",
+            "ab\u{200a}",
+            "a\u{200b}b",
+            "admin",
+            "ad",
+            "Admin",
+            "a-b_c",
+            "a.b",
+            "-ab",
+            "ab-",
+            "0ab",
+            "ab/",
+            "/",
+            "/health",
+            "/health check",
+            "/\u{a0}",
+            "/a\u{0}",
+            "//",
+            "/x?y=1",
+            "health",
+            "0123456789abcdef0123456789abcdef01234567",
+            "0123456789ABCDEF0123456789abcdef01234567",
+            "0123456789abcdef0123456789abcdef0123456",
+            " 0123456789abcdef0123456789abcdef01234567",
+            "0123456789abcdef0123456789abcdef012345670123456789abcdef01234567",
+            "g123456789abcdef0123456789abcdef01234567",
+            "data",
+            "my-volume.v1_2",
+            "_data",
+            ".data",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        v.push("two\nlines\twith a tab".to_owned());
+        v.push("a\r\nb".to_owned());
+        for n in [1, 2, 3, 49, 50, 51, 99, 100, 101, 127, 128, 129, 1000, 1001] {
+            v.push("x".repeat(n));
+            v.push("é".repeat(n));
+        }
+        v
+    }
+
+    #[test]
+    fn every_parser_holds_to_its_pattern() {
+        let s = samples();
+        agree(
+            patterns::DISPLAY_NAME,
+            Some((3, 100)),
+            |x| ProjectName::parse(x).is_ok(),
+            &s,
+        );
+        agree(
+            patterns::DISPLAY_NAME,
+            Some((3, 100)),
+            |x| TeamName::parse(x).is_ok(),
+            &s,
+        );
+        agree(
+            patterns::DISPLAY_NAME,
+            Some((1, 100)),
+            |x| Label::parse(x).is_ok(),
+            &s,
+        );
+        agree(patterns::USERNAME, None, |x| Username::parse(x).is_ok(), &s);
+        agree(
+            patterns::DESCRIPTION,
+            Some((0, 1000)),
+            |x| Description::parse(x).is_ok(),
+            &s,
+        );
+        agree(patterns::COMMIT, None, |x| CommitSha::parse(x).is_ok(), &s);
+        agree(
+            patterns::VOLUME_NAME,
+            None,
+            |x| VolumeName::parse(x).is_ok(),
+            &s,
+        );
+        let http = |x: &str| {
+            HttpVerify {
+                http_path: x.to_owned(),
+                port: PortNumber::parse(80).unwrap(),
+                timeout_s: 30,
+            }
+            .validate()
+            .is_ok()
+        };
+        agree(patterns::HTTP_PATH, None, http, &s);
     }
 }

@@ -62,13 +62,24 @@ pub struct PortInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckInput {
+    #[schema(
+        pattern = r"^/[^ \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub http_path: Option<String>,
     #[schema(minimum = 1, maximum = 65535)]
     pub port: Option<i64>,
     pub command: Option<Vec<String>>,
+    /// Seconds between checks (default 5).
+    #[schema(minimum = 1, maximum = 3600)]
     pub interval_s: Option<u32>,
+    /// Seconds a check may take (default 3).
+    #[schema(minimum = 1, maximum = 3600)]
     pub timeout_s: Option<u32>,
+    /// Failed checks in a row that make a replica unhealthy (default 3).
+    #[schema(maximum = 100)]
     pub retries: Option<u32>,
+    /// Seconds after start when failures do not count (default 0).
+    #[schema(maximum = 3600)]
     pub start_period_s: Option<u32>,
 }
 
@@ -77,9 +88,13 @@ pub struct HealthCheckInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyInput {
+    #[schema(
+        pattern = r"^/[^ \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub http_path: String,
     #[schema(minimum = 1, maximum = 65535)]
     pub port: i64,
+    #[schema(minimum = 1, maximum = 600)]
     pub timeout_s: Option<u32>,
 }
 
@@ -97,7 +112,7 @@ pub struct ResourcesInput {
 pub struct ApplicationInput {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 1000, pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$")]
     pub description: Option<Option<String>>,
     pub source: Option<SourceInput>,
     #[schema(minimum = 0, maximum = 100)]

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetupRequest {
+    #[schema(pattern = r"^[a-z0-9_-]{3,50}$")]
     pub username: String,
     pub email: String,
     pub password: String,
@@ -57,6 +58,7 @@ impl From<User> for UserView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserCreate {
+    #[schema(pattern = r"^[a-z0-9_-]{3,50}$")]
     pub username: String,
     pub email: String,
     pub password: String,
@@ -117,6 +119,11 @@ pub struct UserUpdate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenCreate {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^ \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^ \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?$"
+    )]
     pub name: String,
     /// When the token stops working; never when absent.
     pub expires_at: Option<DateTime<Utc>>,

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VolumeCreate {
+    #[schema(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}$")]
     pub name: String,
     pub mount_path: String,
     #[schema(minimum = 1, maximum = 1000000)]

@@ -53,8 +53,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentCreate {
-    /// Deploy this commit (40 hex digits) instead of the tracked branch's tip.
+    /// Deploy this commit (40 or 64 hex digits) instead of the tracked branch's tip.
     #[serde(default)]
+    #[schema(pattern = r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$")]
     pub commit: Option<String>,
 }
 
@@ -75,7 +76,10 @@ pub async fn create_deployment(
         .and_then(|b| b.into_inner().commit)
         .map(|c| {
             CommitSha::parse(&c).map_err(|_| {
-                ApiError::invalid("commit", "must be a commit id of 40 hexadecimal digits")
+                ApiError::invalid(
+                    "commit",
+                    "must be a full commit id: 40 or 64 hexadecimal digits",
+                )
             })
         })
         .transpose()?;

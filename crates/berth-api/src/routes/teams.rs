@@ -181,7 +181,16 @@ pub async fn add_member(
         },
     )?;
     let user = UserId::from_uuid(body.user_id);
-    let member = s.add_team_member(id, user, role).await?;
+    // A user the body names that is not there is a wrong field, not a missing page.
+    let member = s
+        .add_team_member(id, user, role)
+        .await
+        .map_err(|e| match e {
+            berth_store::StoreError::NotFound("user") => {
+                ApiError::invalid("user_id", "is not the id of a user")
+            }
+            other => other.into(),
+        })?;
     let name = s.user(user).await?.username;
     super::audit(
         &s,

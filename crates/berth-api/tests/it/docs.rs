@@ -23,6 +23,42 @@ fn the_committed_openapi_document_is_current() {
     );
 }
 
+/// The patterns the document gives for what users name are the domain's own, which its
+/// parsers are tested against (`berth_domain::patterns`).
+#[test]
+fn the_documents_patterns_are_the_parsers_own() {
+    use berth_domain::patterns;
+    let doc: serde_json::Value = serde_json::from_str(&berth_api::openapi::document()).unwrap();
+    let field = |schema: &str, name: &str| {
+        doc["components"]["schemas"][schema]["properties"][name]["pattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{schema}.{name} has no pattern"))
+            .to_owned()
+    };
+    for (schema, name, pattern) in [
+        ("ProjectCreate", "name", patterns::DISPLAY_NAME),
+        ("ProjectUpdate", "name", patterns::DISPLAY_NAME),
+        ("TeamCreate", "name", patterns::DISPLAY_NAME),
+        ("TeamUpdate", "name", patterns::DISPLAY_NAME),
+        ("ServiceTokenCreate", "name", patterns::DISPLAY_NAME),
+        ("ServiceTokenCreate", "origin", patterns::DISPLAY_NAME),
+        ("TokenCreate", "name", patterns::DISPLAY_NAME),
+        ("SetupRequest", "username", patterns::USERNAME),
+        ("UserCreate", "username", patterns::USERNAME),
+        ("DeploymentCreate", "commit", patterns::COMMIT),
+        ("VolumeCreate", "name", patterns::VOLUME_NAME),
+        ("HealthCheckInput", "http_path", patterns::HTTP_PATH),
+        ("VerifyInput", "http_path", patterns::HTTP_PATH),
+        ("ProjectCreate", "description", patterns::DESCRIPTION),
+        ("ProjectUpdate", "description", patterns::DESCRIPTION),
+        ("TeamCreate", "description", patterns::DESCRIPTION),
+        ("TeamUpdate", "description", patterns::DESCRIPTION),
+        ("ApplicationInput", "description", patterns::DESCRIPTION),
+    ] {
+        assert_eq!(field(schema, name), pattern, "{schema}.{name}");
+    }
+}
+
 #[test]
 fn docs_api_md_lists_every_error_code() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md");

@@ -20,7 +20,7 @@ import { mapValues } from '../runtime';
  */
 export interface DeploymentCreate {
     /**
-     * Deploy this commit (40 hex digits) instead of the tracked branch's tip.
+     * Deploy this commit (40 or 64 hex digits) instead of the tracked branch's tip.
      */
     commit?: string | null;
 }

@@ -28,7 +28,7 @@ export interface HealthCheckInput {
      */
     httpPath?: string | null;
     /**
-     * 
+     * Seconds between checks (default 5).
      */
     intervalS?: number | null;
     /**
@@ -36,15 +36,15 @@ export interface HealthCheckInput {
      */
     port?: number | null;
     /**
-     * 
+     * Failed checks in a row that make a replica unhealthy (default 3).
      */
     retries?: number | null;
     /**
-     * 
+     * Seconds after start when failures do not count (default 0).
      */
     startPeriodS?: number | null;
     /**
-     * 
+     * Seconds a check may take (default 3).
      */
     timeoutS?: number | null;
 }
