@@ -108,7 +108,7 @@ export function DomainsTab(props: { api: Apis; app: ApplicationView }): JSX.Elem
     e.preventDefault();
     const body = { host: host.trim(), tls: form.tls, routing: routingOf(form) };
     if (await action.run(() => api.domains.createDomain({ id: app.id, domainCreate: body }))) {
-      setHost("");
+      setHost((h) => (h.trim() === body.host ? "" : h));
       setForm(formOf(null));
       await domains.reload();
     }

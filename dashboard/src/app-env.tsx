@@ -15,11 +15,20 @@ export function EnvTab(props: { api: Apis; app: ApplicationView }): JSX.Element 
   const [value, setValue] = useState("");
   const [secret, setSecret] = useState(false);
 
+  const [missing, setMissing] = useState(false);
+
   async function set(e: FormEvent): Promise<void> {
     e.preventDefault();
-    if (await action.run(() => api.applications.setEnv({ id: app.id, key: key.trim(), envSet: { value, isSecret: secret } }))) {
-      setKey("");
-      setValue("");
+    const sent = key.trim();
+    // The name is part of the address: without one there is nothing to ask berth.
+    setMissing(sent === "");
+    if (sent === "") {
+      return;
+    }
+    if (await action.run(() => api.applications.setEnv({ id: app.id, key: sent, envSet: { value, isSecret: secret } }))) {
+      // Cleared only if nobody typed the next one meanwhile.
+      setKey((k) => (k.trim() === sent ? "" : k));
+      setValue((v) => (v === value ? "" : v));
       setSecret(false);
       await env.reload();
     }
@@ -72,7 +81,7 @@ export function EnvTab(props: { api: Apis; app: ApplicationView }): JSX.Element 
       )}
       <form className="card" onSubmit={(e) => void set(e)} aria-labelledby="env-title">
         <h2 id="env-title">Set a variable</h2>
-        <Field id="env-key" label="Name" value={key} onChange={setKey} error={fieldError(p, "key")} hint="Letters, digits and _, not starting with a digit; setting one that exists replaces it." autoComplete="off" />
+        <Field id="env-key" label="Name" value={key} onChange={setKey} error={missing ? "is required" : fieldError(p, "key")} hint="Letters, digits and _, not starting with a digit; setting one that exists replaces it." autoComplete="off" />
         <Field id="env-value" label="Value" type={secret ? "password" : "text"} value={value} onChange={setValue} error={fieldError(p, "value")} autoComplete="off" />
         <label className="check">
           <input type="checkbox" checked={secret} onChange={(e) => setSecret(e.target.checked)} /> Secret: encrypted, never shown again

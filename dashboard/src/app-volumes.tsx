@@ -20,8 +20,9 @@ export function VolumesTab(props: { api: Apis; app: ApplicationView }): JSX.Elem
     e.preventDefault();
     const body = { name: name.trim(), mountPath: mountPath.trim(), sizeGb: Number(size) };
     if (await action.run(() => api.applications.createVolume({ id: app.id, volumeCreate: body }))) {
-      setName("");
-      setMountPath("");
+      // Cleared only if nobody typed the next one meanwhile.
+      setName((n) => (n.trim() === body.name ? "" : n));
+      setMountPath((m) => (m.trim() === body.mountPath ? "" : m));
       setSize("1");
       await volumes.reload();
     }

@@ -35,11 +35,13 @@ def main(base: str, out: Path, repos: Path) -> None:
 
         # A volume name the application has already.
         page.get_by_role("link", name="Volumes").click()
+        volumes = page.get_by_role("table", name="Volumes")
         for _ in range(2):
             page.get_by_label("Name", exact=True).fill("data")
             page.get_by_label("Mount path").fill("/data")
             page.get_by_role("button", name="Add the volume").click()
-        expect(page.locator("#volume-name-error")).to_be_visible()
+            expect(volumes.get_by_role("row", name="data")).to_be_visible()
+        expect(page.locator("#volume-name-error")).to_contain_text("already")
         expect(page.get_by_role("table", name="Volumes").get_by_role("row")).to_have_count(2)
         b.shot("02-volume-name-taken")
         page.get_by_role("button", name="Delete data…").click()

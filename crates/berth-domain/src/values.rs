@@ -136,6 +136,20 @@ pub mod patterns {
     /// A description: any text but control characters (a new line and a tab are fine); at
     /// most 1000 characters.
     pub const DESCRIPTION: &str = "^[^\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]*$";
+    /// An application's (or a database's) name: a DNS label of 2 to 63 characters.
+    pub const RESOURCE_NAME: &str = "^[a-z][a-z0-9-]{0,61}[a-z0-9]$";
+    /// An environment variable's name.
+    pub const ENV_KEY: &str = "^[A-Z_][A-Z0-9_]{0,254}$";
+    /// A path inside a container: absolute, not the root itself, no `..` segment, no control
+    /// character (written segment by segment, as the pattern may not look ahead).
+    pub const MOUNT_PATH: &str = concat!(
+        "^/(?:",
+        "(?:[^./\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*|\\.|\\.[^./\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\x00-\\x1f\\x7f-\\x9f]+)",
+        "(?:/(?:[^./\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*|\\.|\\.[^./\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\x00-\\x1f\\x7f-\\x9f]+)?)*",
+        "|(?:[^./\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*|\\.|\\.[^./\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\x00-\\x1f\\x7f-\\x9f]+)?",
+        "(?:/(?:[^./\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*|\\.|\\.[^./\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\x00-\\x1f\\x7f-\\x9f]+)?)+",
+        ")$"
+    );
     /// A username.
     pub const USERNAME: &str = "^[a-z0-9_-]{3,50}$";
     /// A commit id, SHA-1 or SHA-256.
@@ -686,7 +700,7 @@ string_value!(
 );
 impl MountPath {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        if !s.starts_with('/') || s.len() > 1024 || has_control(s) {
+        if !s.starts_with('/') || s.chars().count() > 1024 || has_control(s) {
             return Err(err("must be an absolute path inside the container"));
         }
         if s.split('/').any(|p| p == "..") {
@@ -1176,6 +1190,45 @@ mod pattern_tests {
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
+        for p in [
+            "/data",
+            "/data/",
+            "//",
+            "/.",
+            "/..",
+            "/../x",
+            "/a/..",
+            "/a/../b",
+            "/a/...",
+            "/a/..b",
+            "/.hidden",
+            "/a/.",
+            "/a//b",
+            "/a\u{1}",
+            "data/x",
+            "/ spaced name",
+            "/é/ü",
+            "A_B",
+            "_",
+            "A1",
+            "1A",
+            "a_b",
+            "web-2",
+            "w",
+            "web-",
+            "wEb",
+            "a-b-c",
+            "/\u{85}",
+        ] {
+            v.push(p.to_owned());
+        }
+        v.push(format!("/{}", "a".repeat(1023)));
+        v.push(format!("/{}", "a".repeat(1024)));
+        v.push(format!("/{}", "é".repeat(1023)));
+        v.push("A".repeat(255));
+        v.push("A".repeat(256));
+        v.push(format!("a{}", "b".repeat(62)));
+        v.push(format!("a{}", "b".repeat(63)));
         v.push("two\nlines\twith a tab".to_owned());
         v.push("a\r\nb".to_owned());
         for n in [1, 2, 3, 49, 50, 51, 99, 100, 101, 127, 128, 129, 1000, 1001] {
@@ -1207,6 +1260,19 @@ mod pattern_tests {
             &s,
         );
         agree(patterns::USERNAME, None, |x| Username::parse(x).is_ok(), &s);
+        agree(
+            patterns::RESOURCE_NAME,
+            None,
+            |x| ResourceName::parse(x).is_ok(),
+            &s,
+        );
+        agree(patterns::ENV_KEY, None, |x| EnvKey::parse(x).is_ok(), &s);
+        agree(
+            patterns::MOUNT_PATH,
+            Some((0, 1024)),
+            |x| MountPath::parse(x).is_ok(),
+            &s,
+        );
         agree(
             patterns::DESCRIPTION,
             Some((0, 1000)),

@@ -110,6 +110,7 @@ pub struct ResourcesInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationInput {
+    #[schema(pattern = r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, max_length = 1000, pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$")]

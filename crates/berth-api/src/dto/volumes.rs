@@ -10,10 +10,15 @@ use utoipa::ToSchema;
 pub struct VolumeCreate {
     #[schema(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}$")]
     pub name: String,
+    #[schema(
+        max_length = 1024,
+        pattern = r"^/(?:(?:[^./\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*|\.|\.[^./\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+)(?:/(?:[^./\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*|\.|\.[^./\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+)?)*|(?:[^./\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*|\.|\.[^./\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+)?(?:/(?:[^./\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*|\.|\.[^./\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+)?)+)$"
+    )]
     pub mount_path: String,
     #[schema(minimum = 1, maximum = 1000000)]
     pub size_gb: i64,
     /// `docker_volume` (default) or `bind`.
+    #[schema(schema_with = super::schema::volume_kind_or_null)]
     pub kind: Option<String>,
 }
 

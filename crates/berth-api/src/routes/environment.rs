@@ -37,7 +37,7 @@ pub async fn list_env(
 
 /// Sets a variable (write access). A secret's value is encrypted and never shown again.
 #[utoipa::path(put, path = "/api/v1/applications/{id}/env/{key}", tag = "applications", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("key" = String, Path)), request_body = EnvSet,
+    params(("id" = uuid::Uuid, Path), ("key" = String, Path, pattern = r"^[A-Z_][A-Z0-9_]{0,254}$")), request_body = EnvSet,
     responses((status = 200, body = EnvView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn set_env(
     state: web::Data<AppState>,
@@ -77,7 +77,7 @@ pub async fn set_env(
 }
 
 #[utoipa::path(delete, path = "/api/v1/applications/{id}/env/{key}", tag = "applications", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("key" = String, Path)),
+    params(("id" = uuid::Uuid, Path), ("key" = String, Path, pattern = r"^[A-Z_][A-Z0-9_]{0,254}$")),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn delete_env(
     state: web::Data<AppState>,

@@ -47,6 +47,8 @@ fn the_documents_patterns_are_the_parsers_own() {
         ("UserCreate", "username", patterns::USERNAME),
         ("DeploymentCreate", "commit", patterns::COMMIT),
         ("VolumeCreate", "name", patterns::VOLUME_NAME),
+        ("VolumeCreate", "mount_path", patterns::MOUNT_PATH),
+        ("ApplicationInput", "name", patterns::RESOURCE_NAME),
         ("HealthCheckInput", "http_path", patterns::HTTP_PATH),
         ("VerifyInput", "http_path", patterns::HTTP_PATH),
         ("ProjectCreate", "description", patterns::DESCRIPTION),
@@ -56,6 +58,16 @@ fn the_documents_patterns_are_the_parsers_own() {
         ("ApplicationInput", "description", patterns::DESCRIPTION),
     ] {
         assert_eq!(field(schema, name), pattern, "{schema}.{name}");
+    }
+    for method in ["put", "delete"] {
+        let key = doc["paths"]["/api/v1/applications/{id}/env/{key}"][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "key")
+            .unwrap()["schema"]["pattern"]
+            .clone();
+        assert_eq!(key, patterns::ENV_KEY, "{method} …/env/{{key}}");
     }
 }
 

@@ -20,9 +20,9 @@ import { mapValues } from '../runtime';
  */
 export interface VolumeCreate {
     /**
-     * `docker_volume` (default) or `bind`.
+     * 
      */
-    kind?: string | null;
+    kind?: VolumeCreateKindEnum | null;
     /**
      * 
      */
@@ -36,6 +36,17 @@ export interface VolumeCreate {
      */
     sizeGb: number;
 }
+
+
+/**
+ * @export
+ */
+export const VolumeCreateKindEnum = {
+    DockerVolume: 'docker_volume',
+    Bind: 'bind',
+} as const;
+export type VolumeCreateKindEnum = typeof VolumeCreateKindEnum[keyof typeof VolumeCreateKindEnum];
+
 
 /**
  * Check if a given object implements the VolumeCreate interface.
