@@ -5,7 +5,7 @@ import { FormEvent, useState } from "react";
 import type { ApplicationView, DomainRoutingInput, DomainView } from "@api";
 
 import { Apis } from "./client";
-import { Banner, Field } from "./form";
+import { Banner, Confirm, Field } from "./form";
 import { Action, fieldError, unshown, useAction, useLoad } from "./hooks";
 
 interface RoutingForm {
@@ -198,7 +198,6 @@ function DomainEditor(props: { api: Apis; domain: DomainView; onDone: (gone: boo
   const [form, setForm] = useState<RoutingForm>(formOf(domain));
   const [certificatePem, setCertificatePem] = useState("");
   const [keyPem, setKeyPem] = useState("");
-  const [confirm, setConfirm] = useState(false);
 
   async function act(run: () => Promise<unknown>, gone = false): Promise<void> {
     if (await action.run(run)) {
@@ -263,21 +262,13 @@ function DomainEditor(props: { api: Apis; domain: DomainView; onDone: (gone: boo
         </form>
       </details>
       <p className="actions">
-        {confirm ? (
-          <span className="confirm" role="group" aria-label="Confirm removal">
-            The router stops serving {domain.host}.{" "}
-            <button type="button" className="danger" onClick={() => void act(() => api.domains.deleteDomain({ id: domain.id }), true)}>
-              Remove {domain.host}
-            </button>{" "}
-            <button type="button" onClick={() => setConfirm(false)}>
-              Keep it
-            </button>
-          </span>
-        ) : (
-          <button type="button" className="danger-outline" onClick={() => setConfirm(true)}>
-            Remove the domain…
-          </button>
-        )}
+        <Confirm
+          label="Remove the domain…"
+          group="Confirm removal"
+          question={`The router stops serving ${domain.host}.`}
+          action={`Remove ${domain.host}`}
+          onConfirm={() => void act(() => api.domains.deleteDomain({ id: domain.id }), true)}
+        />
       </p>
     </section>
   );

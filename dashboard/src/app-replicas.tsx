@@ -7,8 +7,7 @@ import { UsageChart } from "./chart";
 import { Apis, problemOf } from "./client";
 import { Banner } from "./form";
 import { useLoad } from "./hooks";
-import { LogView, useLines } from "./log";
-import { follow } from "./stream";
+import { LogView, useFollow, useLines } from "./log";
 
 export function ReplicasTab(props: { api: Apis; token: string; app: ApplicationView }): JSX.Element {
   const { api, token, app } = props;
@@ -150,28 +149,14 @@ function Usage(props: { api: Apis; id: string }): JSX.Element {
 function RuntimeLog(props: { token: string; id: string }): JSX.Element {
   const { token, id } = props;
   const { lines, version, push } = useLines();
-  const [failure, setFailure] = useState<string | null>(null);
   const next = useRef(0);
-  useEffect(() => {
-    const abort = new AbortController();
-    follow(
-      `/api/v1/applications/${id}/logs/stream?tail=200`,
-      token,
-      (e) => {
-        if (e.event === "log") {
-          const l = RuntimeLogLineFromJSON(e.data);
-          const task = l.taskId ? `${l.taskId.slice(0, 6)} ` : "";
-          push({ key: next.current++, text: `${task}${l.text}`, level: l.stream === "stderr" ? "warn" : "info" });
-        }
-      },
-      abort.signal,
-    ).catch((err: unknown) => {
-      if (!abort.signal.aborted) {
-        setFailure(err instanceof Error ? err.message : String(err));
-      }
-    });
-    return () => abort.abort();
-  }, [id, token, push]);
+  const failure = useFollow(`/api/v1/applications/${id}/logs/stream?tail=200`, token, (e) => {
+    if (e.event === "log") {
+      const l = RuntimeLogLineFromJSON(e.data);
+      const task = l.taskId ? `${l.taskId.slice(0, 6)} ` : "";
+      push({ key: next.current++, text: `${task}${l.text}`, level: l.stream === "stderr" ? "warn" : "info" });
+    }
+  });
   return (
     <section className="card wide" aria-labelledby="runtime-log-title">
       <h2 id="runtime-log-title">

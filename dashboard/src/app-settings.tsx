@@ -26,13 +26,29 @@ interface Health {
 }
 
 /** The git hosts whose push webhooks berth understands (`git`: any other, by its token). */
-export const PROVIDERS: [string, string][] = [
+const PROVIDERS: [string, string][] = [
   ["git", "Other git server"],
   ["github", "GitHub"],
   ["gitlab", "GitLab"],
   ["gitea", "Gitea"],
   ["bitbucket", "Bitbucket"],
 ];
+
+/** The choice of git host, which decides the webhook berth expects. */
+export function ProviderField(props: { id: string; value: string; onChange: (value: string) => void }): JSX.Element {
+  return (
+    <div className="field">
+      <label htmlFor={props.id}>Git host</label>
+      <select id={props.id} value={props.value} onChange={(e) => props.onChange(e.target.value)}>
+        {PROVIDERS.map(([value, label]) => (
+          <option key={value} value={value}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
 
 type Json = Record<string, unknown>;
 
@@ -170,16 +186,7 @@ export function SettingsTab(props: { api: Apis; app: ApplicationView; onSaved: (
         <legend>Source</legend>
         {git ? (
           <div className="grid">
-            <div className="field">
-              <label htmlFor="set-provider">Git host</label>
-              <select id="set-provider" value={provider} onChange={(e) => setProvider(e.target.value)}>
-                {PROVIDERS.map(([value, label]) => (
-                  <option key={value} value={value}>
-                    {label}
-                  </option>
-                ))}
-              </select>
-            </div>
+            <ProviderField id="set-provider" value={provider} onChange={setProvider} />
             <Field id="set-repository" label="Repository URL" value={repository} onChange={setRepository} error={fieldError(p, "source.repository", "source")} />
             <Field id="set-branch" label="Branch" value={branch} onChange={setBranch} error={fieldError(p, "source.branch")} />
             <Field id="set-dockerfile" label="Dockerfile" value={dockerfile} onChange={setDockerfile} error={fieldError(p, "source.dockerfile")} />

@@ -4,7 +4,7 @@ import { FormEvent, useState } from "react";
 import type { ApplicationView } from "@api";
 
 import { Apis } from "./client";
-import { Banner, Field } from "./form";
+import { Banner, Confirm, Field } from "./form";
 import { fieldError, unshown, useAction, useLoad } from "./hooks";
 
 export function VolumesTab(props: { api: Apis; app: ApplicationView }): JSX.Element {
@@ -14,7 +14,6 @@ export function VolumesTab(props: { api: Apis; app: ApplicationView }): JSX.Elem
   const [name, setName] = useState("");
   const [mountPath, setMountPath] = useState("");
   const [size, setSize] = useState("1");
-  const [confirm, setConfirm] = useState<string | null>(null);
 
   async function create(e: FormEvent): Promise<void> {
     e.preventDefault();
@@ -29,7 +28,6 @@ export function VolumesTab(props: { api: Apis; app: ApplicationView }): JSX.Elem
   }
 
   async function remove(id: string): Promise<void> {
-    setConfirm(null);
     if (await action.run(() => api.applications.deleteVolume({ id }))) {
       await volumes.reload();
     }
@@ -69,21 +67,14 @@ export function VolumesTab(props: { api: Apis; app: ApplicationView }): JSX.Elem
                   <code>{v.engineName}</code>
                 </td>
                 <td>
-                  {confirm === v.id ? (
-                    <span className="confirm" role="group" aria-label={`Confirm deleting ${v.name}`}>
-                      Its data goes too.{" "}
-                      <button type="button" className="danger" onClick={() => void remove(v.id)}>
-                        Delete {v.name} and its data
-                      </button>{" "}
-                      <button type="button" onClick={() => setConfirm(null)}>
-                        Keep it
-                      </button>
-                    </span>
-                  ) : (
-                    <button type="button" className="danger-outline" aria-label={`Delete ${v.name}…`} onClick={() => setConfirm(v.id)}>
-                      Delete…
-                    </button>
-                  )}
+                  <Confirm
+                    label="Delete…"
+                    ariaLabel={`Delete ${v.name}…`}
+                    group={`Confirm deleting ${v.name}`}
+                    question="Its data goes too."
+                    action={`Delete ${v.name} and its data`}
+                    onConfirm={() => void remove(v.id)}
+                  />
                 </td>
               </tr>
             ))}

@@ -6,7 +6,7 @@ import { OperationViewFromJSON } from "@api";
 import type { ApplicationView, DeploymentDetailView, DeploymentView, OperationView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
-import { Banner } from "./form";
+import { Banner, Confirm } from "./form";
 import { useAction, useLoad } from "./hooks";
 import { APP_TABS, AppTab, href } from "./route";
 import { follow } from "./stream";
@@ -83,7 +83,6 @@ function Operations(props: { api: Apis; token: string; app: ApplicationView; onC
   const [replicas, setReplicas] = useState(String(app.replicas));
   const [problem, setProblem] = useState<Problem | null>(null);
   const [operation, setOperation] = useState<OperationView | null>(null);
-  const [confirmDelete, setConfirmDelete] = useState(false);
   const [deleteVolumes, setDeleteVolumes] = useState(false);
   useEffect(() => setReplicas(String(app.replicas)), [app.replicas]);
   // Ends the stream of an operation still followed when the page goes away.
@@ -97,7 +96,6 @@ function Operations(props: { api: Apis; token: string; app: ApplicationView; onC
   /** Asks for an operation, then follows it live until it ends, then reads the page again. */
   async function operate(kind: "start" | "stop" | "restart" | "delete" | "scale"): Promise<void> {
     setProblem(null);
-    setConfirmDelete(false);
     try {
       const op =
         kind === "delete"
@@ -178,25 +176,21 @@ function Operations(props: { api: Apis; token: string; app: ApplicationView; onC
             Scale
           </button>
         </span>
-        {confirmDelete ? (
-          <span className="confirm" role="group" aria-label="Confirm deletion">
-            Delete {app.name}, its service and its images?{" "}
-            <label>
-              <input type="checkbox" checked={deleteVolumes} onChange={(e) => setDeleteVolumes(e.target.checked)} /> and its volumes with
-              their data
-            </label>{" "}
-            <button type="button" className="danger" onClick={() => void operate("delete")}>
-              Delete for good
-            </button>{" "}
-            <button type="button" onClick={() => setConfirmDelete(false)}>
-              Keep it
-            </button>
-          </span>
-        ) : (
-          <button type="button" className="danger-outline" onClick={() => setConfirmDelete(true)}>
-            Delete…
-          </button>
-        )}
+        <Confirm
+          label="Delete…"
+          group="Confirm deletion"
+          question={
+            <>
+              Delete {app.name}, its service and its images?{" "}
+              <label>
+                <input type="checkbox" checked={deleteVolumes} onChange={(e) => setDeleteVolumes(e.target.checked)} /> and its volumes with
+                their data
+              </label>
+            </>
+          }
+          action="Delete for good"
+          onConfirm={() => void operate("delete")}
+        />
       </p>
       {operation !== null ? (
         <p className="operation" role="status">

@@ -1,5 +1,5 @@
 // Form fields with their labels and berth's message for the field beside them.
-import { ReactNode } from "react";
+import { ReactNode, useState } from "react";
 
 export function Field(props: {
   id: string;
@@ -43,5 +43,42 @@ export function Banner(props: { children: ReactNode }): JSX.Element {
     <p className="banner" role="alert">
       {props.children}
     </p>
+  );
+}
+
+/**
+ * A destructive action asked twice: a button (`label`), then `question` with the action itself
+ * (`action`) and a way back. `question` may hold choices of its own (a checkbox).
+ */
+export function Confirm(props: {
+  label: string;
+  ariaLabel?: string;
+  group: string;
+  question: ReactNode;
+  action: string;
+  onConfirm: () => void;
+}): JSX.Element {
+  const [asking, setAsking] = useState(false);
+  return asking ? (
+    <span className="confirm" role="group" aria-label={props.group}>
+      {props.question}{" "}
+      <button
+        type="button"
+        className="danger"
+        onClick={() => {
+          setAsking(false);
+          props.onConfirm();
+        }}
+      >
+        {props.action}
+      </button>{" "}
+      <button type="button" onClick={() => setAsking(false)}>
+        Keep it
+      </button>
+    </span>
+  ) : (
+    <button type="button" className="danger-outline" aria-label={props.ariaLabel} onClick={() => setAsking(true)}>
+      {props.label}
+    </button>
   );
 }

@@ -7,6 +7,7 @@ import { LogLineViewFromJSON } from "@api";
 
 import { Banner } from "./form";
 import { follow } from "./stream";
+import type { StreamEvent } from "./stream";
 
 export interface LogEntry {
   key: number;
@@ -128,43 +129,47 @@ export function LogView(props: { label: string; lines: LogEntry[]; version: numb
   );
 }
 
+/**
+ * Follows the live stream at `path` while the component stays, handing each event to
+ * `onEvent` (the newest one given); the reason, when the stream was refused or broke.
+ */
+export function useFollow(path: string, token: string, onEvent: (e: StreamEvent) => void): string | null {
+  const [failure, setFailure] = useState<string | null>(null);
+  const handler = useRef(onEvent);
+  handler.current = onEvent;
+  useEffect(() => {
+    const abort = new AbortController();
+    follow(path, token, (e) => handler.current(e), abort.signal).catch((err: unknown) => {
+      if (!abort.signal.aborted) {
+        setFailure(err instanceof Error ? err.message : String(err));
+      }
+    });
+    return () => abort.abort();
+  }, [path, token]);
+  return failure;
+}
+
 /** A deployment's log, followed live: every stored line, then each new one, until it ends. */
 export function DeploymentLog(props: { token: string; id: string; onStep: () => void; onEnded: () => void }): JSX.Element {
   const { token, id } = props;
   const { lines, version, push } = useLines();
   const [status, setStatus] = useState<string | null>(null);
   const [ended, setEnded] = useState(false);
-  const [failure, setFailure] = useState<string | null>(null);
-  const callbacks = useRef(props);
-  callbacks.current = props;
-
-  useEffect(() => {
-    const abort = new AbortController();
-    follow(
-      `/api/v1/deployments/${id}/logs/stream`,
-      token,
-      (e) => {
-        if (e.event === "log") {
-          const l = LogLineViewFromJSON(e.data);
-          push({ key: l.seq, text: l.step ? `[${l.step}] ${l.message}` : l.message, level: l.level });
-        } else if (e.event === "step") {
-          callbacks.current.onStep();
-        } else if (e.event === "status" || e.event === "end") {
-          setStatus((e.data as { status: string }).status);
-          if (e.event === "end") {
-            setEnded(true);
-            callbacks.current.onEnded();
-          }
-        }
-      },
-      abort.signal,
-    ).catch((err: unknown) => {
-      if (!abort.signal.aborted) {
-        setFailure(err instanceof Error ? err.message : String(err));
+  // The newest handler is the one called (useFollow keeps it), so it sees the newest props.
+  const failure = useFollow(`/api/v1/deployments/${id}/logs/stream`, token, (e) => {
+    if (e.event === "log") {
+      const l = LogLineViewFromJSON(e.data);
+      push({ key: l.seq, text: l.step ? `[${l.step}] ${l.message}` : l.message, level: l.level });
+    } else if (e.event === "step") {
+      props.onStep();
+    } else if (e.event === "status" || e.event === "end") {
+      setStatus((e.data as { status: string }).status);
+      if (e.event === "end") {
+        setEnded(true);
+        props.onEnded();
       }
-    });
-    return () => abort.abort();
-  }, [id, token, push]);
+    }
+  });
 
   return (
     <section className="card wide" aria-labelledby="log-title">

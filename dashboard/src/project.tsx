@@ -3,7 +3,7 @@
 import { FormEvent, useCallback, useEffect, useState } from "react";
 import type { ApplicationView, ProjectView, SourceInput } from "@api";
 
-import { PROVIDERS } from "./app-settings";
+import { ProviderField } from "./app-settings";
 import { useLive } from "./live";
 import { Apis, Problem, problemOf } from "./client";
 import { Banner, Field } from "./form";
@@ -154,16 +154,7 @@ function CreateApplication(props: { api: Apis; projectId: string; onCreated: () 
         <Field id="app-image" label="Image" value={image} onChange={setImage} error={fields["source.image"] ?? fields["source"]} hint="Like registry.example.com/team/app:1.2" />
       ) : (
         <>
-          <div className="field">
-            <label htmlFor="app-provider">Git host</label>
-            <select id="app-provider" value={provider} onChange={(e) => setProvider(e.target.value)}>
-              {PROVIDERS.map(([value, label]) => (
-                <option key={value} value={value}>
-                  {label}
-                </option>
-              ))}
-            </select>
-          </div>
+          <ProviderField id="app-provider" value={provider} onChange={setProvider} />
           <Field id="app-repository" label="Repository URL" value={repository} onChange={setRepository} error={fields["source.repository"] ?? fields["source"]} />
           <Field id="app-branch" label="Branch" value={branch} onChange={setBranch} error={fields["source.branch"]} />
         </>

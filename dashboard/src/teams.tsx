@@ -5,7 +5,7 @@ import { MemberAddRoleEnum } from "@api";
 import type { MemberView, TeamView, UserView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
-import { Banner, Field } from "./form";
+import { Banner, Confirm, Field } from "./form";
 import { fieldError, unshown, useAction } from "./hooks";
 import { href } from "./route";
 
@@ -212,7 +212,6 @@ function TeamSettings(props: { api: Apis; team: TeamView; onSaved: () => void })
   const { api, team } = props;
   const [name, setName] = useState(team.name);
   const [description, setDescription] = useState(team.description ?? "");
-  const [confirm, setConfirm] = useState(false);
   const action = useAction();
   const p = action.problem;
   const nameError = fieldError(p, "name") ?? (p?.code === "name_taken" ? p.detail : undefined);
@@ -235,31 +234,19 @@ function TeamSettings(props: { api: Apis; team: TeamView; onSaved: () => void })
         </button>
       </form>
       <p className="actions">
-        {confirm ? (
-          <span className="confirm" role="group" aria-label="Confirm deleting the team">
-            Its projects stay with their owners.{" "}
-            <button
-              type="button"
-              className="danger"
-              onClick={() =>
-                void action.run(() => api.teams.deleteTeam({ id: team.id })).then((ok) => {
-                  if (ok) {
-                    window.location.hash = href({ page: "teams" });
-                  }
-                })
+        <Confirm
+          label="Delete the team…"
+          group="Confirm deleting the team"
+          question="Its projects stay with their owners."
+          action={`Delete ${team.name}`}
+          onConfirm={() =>
+            void action.run(() => api.teams.deleteTeam({ id: team.id })).then((ok) => {
+              if (ok) {
+                window.location.hash = href({ page: "teams" });
               }
-            >
-              Delete {team.name}
-            </button>{" "}
-            <button type="button" onClick={() => setConfirm(false)}>
-              Keep it
-            </button>
-          </span>
-        ) : (
-          <button type="button" className="danger-outline" onClick={() => setConfirm(true)}>
-            Delete the team…
-          </button>
-        )}
+            })
+          }
+        />
       </p>
     </section>
   );

@@ -4,7 +4,7 @@ import { UserCreateRoleEnum } from "@api";
 import type { UserView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
-import { Banner, Field } from "./form";
+import { Banner, Confirm, Field } from "./form";
 import { useAction } from "./hooks";
 
 /** The platform roles, as the API's document lists them. */
@@ -17,7 +17,7 @@ function platformRole(s: string): UserCreateRoleEnum {
 export function UsersPage(props: { api: Apis; me: UserView }): JSX.Element {
   const { api, me } = props;
   const change = useAction();
-  const [confirm, setConfirm] = useState<string | null>(null);
+
   const [users, setUsers] = useState<UserView[] | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [username, setUsername] = useState("");
@@ -95,26 +95,15 @@ export function UsersPage(props: { api: Apis; me: UserView }): JSX.Element {
                 </td>
                 <td data-label="Since">{u.createdAt.toLocaleDateString()}</td>
                 <td>
-                  {u.id === me.id ? null : confirm === u.id ? (
-                    <span className="confirm" role="group" aria-label={`Confirm deleting ${u.username}`}>
-                      <button
-                        type="button"
-                        className="danger"
-                        onClick={() => {
-                          setConfirm(null);
-                          void change.run(() => api.users.deleteUser({ id: u.id })).then(load);
-                        }}
-                      >
-                        Delete {u.username}
-                      </button>{" "}
-                      <button type="button" onClick={() => setConfirm(null)}>
-                        Keep
-                      </button>
-                    </span>
-                  ) : (
-                    <button type="button" className="danger-outline" aria-label={`Delete ${u.username}…`} onClick={() => setConfirm(u.id)}>
-                      Delete…
-                    </button>
+                  {u.id === me.id ? null : (
+                    <Confirm
+                      label="Delete…"
+                      ariaLabel={`Delete ${u.username}…`}
+                      group={`Confirm deleting ${u.username}`}
+                      question="Their projects go with them."
+                      action={`Delete ${u.username}`}
+                      onConfirm={() => void change.run(() => api.users.deleteUser({ id: u.id })).then(load)}
+                    />
                   )}
                 </td>
               </tr>

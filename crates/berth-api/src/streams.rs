@@ -21,6 +21,20 @@ where
         .streaming(events)
 }
 
+/// What a live stream sends, chunk by chunk: its next chunk (an event, or a keep-alive
+/// comment), `None` once it is over.
+pub(crate) trait Chunks: Sized + 'static {
+    fn next_chunk(&mut self) -> impl std::future::Future<Output = Option<bytes::Bytes>>;
+}
+
+/// The answer of a live stream that sends what `source` gives until it ends.
+pub(crate) fn follow<S: Chunks>(source: S) -> actix_web::HttpResponse {
+    event_stream(futures_util::stream::unfold(source, |mut s| async move {
+        let chunk = s.next_chunk().await?;
+        Some((Ok::<_, std::convert::Infallible>(chunk), s))
+    }))
+}
+
 #[derive(Debug)]
 pub struct StreamLimits {
     pub total: usize,

@@ -46,11 +46,7 @@ pub async fn stream_events(
         done: false,
         _permit: permit,
     };
-    let stream = futures_util::stream::unfold(watch, |mut w| async move {
-        let chunk = w.next().await?;
-        Some((Ok::<_, std::convert::Infallible>(chunk), w))
-    });
-    Ok(crate::streams::event_stream(stream))
+    Ok(crate::streams::follow(watch))
 }
 
 struct Watch {
@@ -71,6 +67,12 @@ enum Seen {
     Gone,
     /// The store could not say: the client is told to read again.
     Unknown,
+}
+
+impl crate::streams::Chunks for Watch {
+    fn next_chunk(&mut self) -> impl std::future::Future<Output = Option<bytes::Bytes>> {
+        self.next()
+    }
 }
 
 impl Watch {

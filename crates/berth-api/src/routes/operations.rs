@@ -77,11 +77,7 @@ pub async fn stream_operation(
         done: false,
         _permit: permit,
     };
-    let stream = futures_util::stream::unfold(watch, |mut w| async move {
-        let chunk = w.next().await?;
-        Some((Ok::<_, std::convert::Infallible>(chunk), w))
-    });
-    Ok(crate::streams::event_stream(stream))
+    Ok(crate::streams::follow(watch))
 }
 
 struct Watch {
@@ -92,6 +88,12 @@ struct Watch {
     /// The status last sent.
     last: Option<OperationStatus>,
     done: bool,
+}
+
+impl crate::streams::Chunks for Watch {
+    fn next_chunk(&mut self) -> impl std::future::Future<Output = Option<bytes::Bytes>> {
+        self.next()
+    }
 }
 
 impl Watch {

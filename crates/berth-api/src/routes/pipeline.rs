@@ -245,24 +245,18 @@ pub async fn stream_deployment_logs(
     // Subscribed before the replay reads the store: nothing written in between is missed.
     let subscription = state.bus.subscribe();
     let state = state.into_inner();
-    let stream = futures_util::stream::unfold(
-        LogStream {
-            state,
-            id,
-            last: after,
-            subscription,
-            pending: std::collections::VecDeque::new(),
-            ended: None,
-            started: false,
-            done: false,
-            _permit: permit,
-        },
-        |mut s| async move {
-            let chunk = s.next().await?;
-            Some((Ok::<_, std::convert::Infallible>(chunk), s))
-        },
-    );
-    Ok(crate::streams::event_stream(stream))
+    let stream = LogStream {
+        state,
+        id,
+        last: after,
+        subscription,
+        pending: std::collections::VecDeque::new(),
+        ended: None,
+        started: false,
+        done: false,
+        _permit: permit,
+    };
+    Ok(crate::streams::follow(stream))
 }
 
 struct LogStream {
@@ -276,6 +270,12 @@ struct LogStream {
     ended: Option<DeploymentStatus>,
     started: bool,
     done: bool,
+}
+
+impl crate::streams::Chunks for LogStream {
+    fn next_chunk(&mut self) -> impl std::future::Future<Output = Option<bytes::Bytes>> {
+        self.next()
+    }
 }
 
 impl LogStream {
