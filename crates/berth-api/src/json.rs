@@ -59,12 +59,12 @@ const EXACT: f64 = 9_007_199_254_740_992.0;
 fn whole_numbers(value: &mut Value) {
     match value {
         Value::Number(n) => {
-            if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
-                if f.fract() == 0.0 && f.abs() <= EXACT {
-                    // Exact: `f` is whole and within the range every such float is exact in.
-                    let whole = f as i64;
-                    *n = whole.into();
+            match n.as_f64() {
+                // Whole, and within the range in which every whole float is exact.
+                Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() <= EXACT => {
+                    *n = (f as i64).into();
                 }
+                _ => {}
             }
         }
         Value::Array(items) => items.iter_mut().for_each(whole_numbers),

@@ -70,13 +70,7 @@ enum Seen {
 }
 
 impl crate::streams::Chunks for Watch {
-    fn next_chunk(&mut self) -> impl std::future::Future<Output = Option<bytes::Bytes>> {
-        self.next()
-    }
-}
-
-impl Watch {
-    async fn next(&mut self) -> Option<bytes::Bytes> {
+    async fn next_chunk(&mut self) -> Option<bytes::Bytes> {
         loop {
             if let Some(chunk) = self.pending.take() {
                 return Some(chunk);
@@ -150,7 +144,9 @@ impl Watch {
             }
         }
     }
+}
 
+impl Watch {
     /// Whether the caller may read the application, as the store says for their token now
     /// (one read-only transaction, under row-level security on Postgres).
     async fn sees(&self, application: ApplicationId) -> Seen {

@@ -91,15 +91,9 @@ struct Watch {
 }
 
 impl crate::streams::Chunks for Watch {
-    fn next_chunk(&mut self) -> impl std::future::Future<Output = Option<bytes::Bytes>> {
-        self.next()
-    }
-}
-
-impl Watch {
     /// The next chunk: the operation read from the store whenever it may have changed, sent
     /// when its status did.
-    async fn next(&mut self) -> Option<bytes::Bytes> {
+    async fn next_chunk(&mut self) -> Option<bytes::Bytes> {
         loop {
             if self.done {
                 return None;
@@ -119,7 +113,9 @@ impl Watch {
             }
         }
     }
+}
 
+impl Watch {
     /// The operation's event when its status is not the one last sent.
     async fn read(&mut self) -> Option<bytes::Bytes> {
         let scope = self.state.store.read_scope(Actor::System).await.ok()?;

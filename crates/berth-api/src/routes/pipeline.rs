@@ -273,14 +273,8 @@ struct LogStream {
 }
 
 impl crate::streams::Chunks for LogStream {
-    fn next_chunk(&mut self) -> impl std::future::Future<Output = Option<bytes::Bytes>> {
-        self.next()
-    }
-}
-
-impl LogStream {
     /// The next chunk to send, `None` when the stream is over.
-    async fn next(&mut self) -> Option<bytes::Bytes> {
+    async fn next_chunk(&mut self) -> Option<bytes::Bytes> {
         loop {
             if let Some(chunk) = self.pending.pop_front() {
                 return Some(chunk);
@@ -358,7 +352,9 @@ impl LogStream {
             }
         }
     }
+}
 
+impl LogStream {
     /// Queues the stored lines after the last one sent.
     async fn replay(&mut self) {
         loop {
