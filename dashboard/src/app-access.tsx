@@ -4,8 +4,8 @@ import { FormEvent, useState } from "react";
 import type { ApplicationView, CreatedServiceToken, WebhookView } from "@api";
 
 import { Apis } from "./client";
-import { Banner, Field } from "./form";
-import { fieldError, unshown, useAction, useLoad } from "./hooks";
+import { Banner, Field, TableHead } from "./form";
+import { cleared, fieldError, unshown, useAction, useLoad } from "./hooks";
 
 /** Where each git host keeps its webhooks, and what to fill in there. */
 const SETUP: Record<string, string> = {
@@ -81,12 +81,13 @@ function ServiceTokens(props: { api: Apis; app: ApplicationView }): JSX.Element 
   async function create(e: FormEvent): Promise<void> {
     e.preventDefault();
     let created: CreatedServiceToken | null = null;
+    const sent = name.trim();
     const ok = await action.run(async () => {
-      created = await api.applications.createServiceToken({ id: app.id, serviceTokenCreate: { name: name.trim(), origin: origin.trim() } });
+      created = await api.applications.createServiceToken({ id: app.id, serviceTokenCreate: { name: sent, origin: origin.trim() } });
     });
     if (ok) {
       setMade(created);
-      setName("");
+      setName(cleared(sent));
       await tokens.reload();
     }
   }
@@ -122,16 +123,7 @@ function ServiceTokens(props: { api: Apis; app: ApplicationView }): JSX.Element 
         <p className="empty">No service tokens.</p>
       ) : (
         <table className="projects" aria-label="Service tokens">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Used by</th>
-              <th scope="col">Last used</th>
-              <th scope="col">
-                <span className="visually-hidden">Revoke</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={["Name", "Used by", "Last used"]} hidden="Revoke" />
           <tbody>
             {tokens.data.map((t) => (
               <tr key={t.id}>

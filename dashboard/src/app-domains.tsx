@@ -5,8 +5,8 @@ import { FormEvent, useState } from "react";
 import type { ApplicationView, DomainRoutingInput, DomainView } from "@api";
 
 import { Apis } from "./client";
-import { Banner, Confirm, Field } from "./form";
-import { Action, fieldError, unshown, useAction, useLoad } from "./hooks";
+import { Banner, Confirm, Field, TableHead } from "./form";
+import { Action, cleared, fieldError, unshown, useAction, useLoad } from "./hooks";
 
 interface RoutingForm {
   tls: boolean;
@@ -108,7 +108,7 @@ export function DomainsTab(props: { api: Apis; app: ApplicationView }): JSX.Elem
     e.preventDefault();
     const body = { host: host.trim(), tls: form.tls, routing: routingOf(form) };
     if (await action.run(() => api.domains.createDomain({ id: app.id, domainCreate: body }))) {
-      setHost((h) => (h.trim() === body.host ? "" : h));
+      setHost(cleared(body.host));
       setForm(formOf(null));
       await domains.reload();
     }
@@ -125,17 +125,7 @@ export function DomainsTab(props: { api: Apis; app: ApplicationView }): JSX.Elem
         <p className="empty">No domains: the application is reached by nothing outside its project.</p>
       ) : (
         <table className="projects" aria-label="Domains">
-          <thead>
-            <tr>
-              <th scope="col">Domain</th>
-              <th scope="col">Routing</th>
-              <th scope="col">Certificate</th>
-              <th scope="col">Requests</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={["Domain", "Routing", "Certificate", "Requests"]} hidden="Actions" />
           <tbody>
             {domains.data.map((d) => (
               <tr key={d.id}>

@@ -4,8 +4,8 @@ import { FormEvent, useState } from "react";
 import type { ApplicationView } from "@api";
 
 import { Apis } from "./client";
-import { Banner, Field } from "./form";
-import { fieldError, unshown, useAction, useLoad } from "./hooks";
+import { Banner, Field, TableHead } from "./form";
+import { cleared, fieldError, unshown, useAction, useLoad } from "./hooks";
 
 export function EnvTab(props: { api: Apis; app: ApplicationView }): JSX.Element {
   const { api, app } = props;
@@ -26,9 +26,8 @@ export function EnvTab(props: { api: Apis; app: ApplicationView }): JSX.Element 
       return;
     }
     if (await action.run(() => api.applications.setEnv({ id: app.id, key: sent, envSet: { value, isSecret: secret } }))) {
-      // Cleared only if nobody typed the next one meanwhile.
-      setKey((k) => (k.trim() === sent ? "" : k));
-      setValue((v) => (v === value ? "" : v));
+      setKey(cleared(sent));
+      setValue(cleared(value));
       setSecret(false);
       await env.reload();
     }
@@ -51,16 +50,7 @@ export function EnvTab(props: { api: Apis; app: ApplicationView }): JSX.Element 
         <p className="empty">No variables yet.</p>
       ) : (
         <table className="projects" aria-label="Environment variables">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Value</th>
-              <th scope="col">Changed</th>
-              <th scope="col">
-                <span className="visually-hidden">Remove</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={["Name", "Value", "Changed"]} hidden="Remove" />
           <tbody>
             {env.data.map((v) => (
               <tr key={v.key}>

@@ -5,7 +5,7 @@ import type { ApplicationView, UsageView } from "@api";
 
 import { UsageChart } from "./chart";
 import { Apis, problemOf } from "./client";
-import { Banner } from "./form";
+import { Banner, TableHead } from "./form";
 import { useLoad } from "./hooks";
 import { LogView, useFollow, useLines } from "./log";
 
@@ -31,15 +31,7 @@ export function ReplicasTab(props: { api: Apis; token: string; app: ApplicationV
             <p className="empty">No replicas: the application is not running.</p>
           ) : (
             <table className="projects" aria-label="Replicas">
-              <thead>
-                <tr>
-                  <th scope="col">Slot</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Wanted</th>
-                  <th scope="col">Host ports</th>
-                  <th scope="col">Task</th>
-                </tr>
-              </thead>
+              <TableHead columns={["Slot", "State", "Wanted", "Host ports", "Task"]} />
               <tbody>
                 {r.replicas.map((t) => (
                   <tr key={t.taskId}>
@@ -116,13 +108,7 @@ function Usage(props: { api: Apis; id: string }): JSX.Element {
       {failure !== null ? <Banner>{failure}</Banner> : null}
       {last !== undefined ? (
         <table className="projects" aria-label="Usage">
-          <thead>
-            <tr>
-              <th scope="col">Replica</th>
-              <th scope="col">CPU</th>
-              <th scope="col">Memory</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Replica", "CPU", "Memory"]} />
           <tbody>
             {last.replicas.map((r) => (
               <tr key={r.taskId}>

@@ -4,8 +4,8 @@ import { FormEvent, useState } from "react";
 import type { ApplicationView } from "@api";
 
 import { Apis } from "./client";
-import { Banner, Confirm, Field } from "./form";
-import { fieldError, unshown, useAction, useLoad } from "./hooks";
+import { Banner, Confirm, Field, TableHead } from "./form";
+import { cleared, fieldError, unshown, useAction, useLoad } from "./hooks";
 
 export function VolumesTab(props: { api: Apis; app: ApplicationView }): JSX.Element {
   const { api, app } = props;
@@ -19,9 +19,8 @@ export function VolumesTab(props: { api: Apis; app: ApplicationView }): JSX.Elem
     e.preventDefault();
     const body = { name: name.trim(), mountPath: mountPath.trim(), sizeGb: Number(size) };
     if (await action.run(() => api.applications.createVolume({ id: app.id, volumeCreate: body }))) {
-      // Cleared only if nobody typed the next one meanwhile.
-      setName((n) => (n.trim() === body.name ? "" : n));
-      setMountPath((m) => (m.trim() === body.mountPath ? "" : m));
+      setName(cleared(body.name));
+      setMountPath(cleared(body.mountPath));
       setSize("1");
       await volumes.reload();
     }
@@ -44,17 +43,7 @@ export function VolumesTab(props: { api: Apis; app: ApplicationView }): JSX.Elem
         <p className="empty">No volumes: the containers keep nothing across deployments.</p>
       ) : (
         <table className="projects" aria-label="Volumes">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Mounted at</th>
-              <th scope="col">Size</th>
-              <th scope="col">Docker volume</th>
-              <th scope="col">
-                <span className="visually-hidden">Delete</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={["Name", "Mounted at", "Size", "Docker volume"]} hidden="Delete" />
           <tbody>
             {volumes.data.map((v) => (
               <tr key={v.id}>

@@ -6,7 +6,7 @@ import { OperationViewFromJSON } from "@api";
 import type { ApplicationView, DeploymentDetailView, DeploymentView, OperationView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
-import { Banner, Confirm } from "./form";
+import { Banner, Confirm, TableHead } from "./form";
 import { useAction, useLoad } from "./hooks";
 import { APP_TABS, AppTab, href } from "./route";
 import { follow } from "./stream";
@@ -266,18 +266,7 @@ function Deployments(props: { api: Apis; token: string; app: ApplicationView; on
         <p className="empty">Not deployed yet.</p>
       ) : (
         <table className="projects" aria-label="Deployments">
-          <thead>
-            <tr>
-              <th scope="col">Started</th>
-              <th scope="col">Trigger</th>
-              <th scope="col">Commit</th>
-              <th scope="col">Took</th>
-              <th scope="col">Status</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={["Started", "Trigger", "Commit", "Took", "Status"]} hidden="Actions" />
           <tbody>
             {deployments.map((d) => (
               <tr key={d.id} aria-current={chosen === d.id ? "true" : undefined}>

@@ -4,7 +4,7 @@ import type { AuditView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
 import { useLoad } from "./hooks";
-import { Banner, Field } from "./form";
+import { Banner, Field, TableHead } from "./form";
 
 export function AuditPage(props: { api: Apis }): JSX.Element {
   const { api } = props;
@@ -58,15 +58,7 @@ export function AuditPage(props: { api: Apis }): JSX.Element {
         <p className="empty">Nothing recorded{filter !== "" ? ` for ${filter}` : ""}.</p>
       ) : (
         <table className="projects" aria-label="Audit entries">
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Who</th>
-              <th scope="col">Action</th>
-              <th scope="col">Resource</th>
-              <th scope="col">From</th>
-            </tr>
-          </thead>
+          <TableHead columns={["When", "Who", "Action", "Resource", "From"]} />
           <tbody>
             {entries.map((e) => (
               <tr key={e.id}>

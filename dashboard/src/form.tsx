@@ -82,3 +82,26 @@ export function Confirm(props: {
     </button>
   );
 }
+
+/**
+ * A table's head: a header cell per column; `hidden` names a last column of buttons for
+ * screen readers only.
+ */
+export function TableHead(props: { columns: string[]; hidden?: string }): JSX.Element {
+  return (
+    <thead>
+      <tr>
+        {props.columns.map((c) => (
+          <th key={c} scope="col">
+            {c}
+          </th>
+        ))}
+        {props.hidden !== undefined ? (
+          <th scope="col">
+            <span className="visually-hidden">{props.hidden}</span>
+          </th>
+        ) : null}
+      </tr>
+    </thead>
+  );
+}

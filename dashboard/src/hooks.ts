@@ -80,3 +80,11 @@ export function unshown(problem: Problem | null, shown: string[]): Problem | nul
   const named = Object.keys(problem.fields);
   return named.some((f) => shown.some((s) => f === s || f.startsWith(`${s}.`))) ? null : problem;
 }
+
+/**
+ * What a form field becomes once what it held was sent and saved: empty, unless the user has
+ * already typed something else meanwhile (`setName(cleared(sent))`).
+ */
+export function cleared(sent: string): (now: string) => string {
+  return (now) => (now === sent || now.trim() === sent ? "" : now);
+}

@@ -6,8 +6,8 @@ import type { ApplicationView, ProjectView, SourceInput } from "@api";
 import { ProviderField } from "./app-settings";
 import { useLive } from "./live";
 import { Apis, Problem, problemOf } from "./client";
-import { Banner, Field } from "./form";
-import { fieldError, unshown, useAction, useLoad } from "./hooks";
+import { Banner, Field, TableHead } from "./form";
+import { cleared, fieldError, unshown, useAction, useLoad } from "./hooks";
 import { href } from "./route";
 
 export function ProjectPage(props: { api: Apis; id: string }): JSX.Element {
@@ -53,14 +53,7 @@ export function ProjectPage(props: { api: Apis; id: string }): JSX.Element {
         <p className="empty">No applications yet: add the first below.</p>
       ) : (
         <table className="projects" aria-label="Applications">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Source</th>
-              <th scope="col">Status</th>
-              <th scope="col">Replicas</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Name", "Source", "Status", "Replicas"]} />
           <tbody>
             {apps.map((a) => (
               <tr key={a.id}>
@@ -115,15 +108,16 @@ function CreateApplication(props: { api: Apis; projectId: string; onCreated: () 
         ? { type: "image", image: image.trim() }
         : { type: "git", provider, repository: repository.trim(), branch: branch.trim() };
     const args = command.trim() === "" ? null : command.trim().split(/\s+/);
+    const sent = { name: name.trim(), image: image.trim(), command: command.trim(), repository: repository.trim() };
     try {
       await props.api.applications.createApplication({
         id: props.projectId,
-        applicationInput: { name: name.trim(), source, command: args },
+        applicationInput: { name: sent.name, source, command: args },
       });
-      setName("");
-      setImage("");
-      setCommand("");
-      setRepository("");
+      setName(cleared(sent.name));
+      setImage(cleared(sent.image));
+      setCommand(cleared(sent.command));
+      setRepository(cleared(sent.repository));
       props.onCreated();
     } catch (err) {
       setProblem(await problemOf(err));

@@ -5,8 +5,9 @@ import type { ProjectView } from "@api";
 
 import { useLive } from "./live";
 import { Apis, Problem, problemOf } from "./client";
-import { Banner, Field } from "./form";
+import { Banner, Field, TableHead } from "./form";
 import { href } from "./route";
+import { cleared } from "./hooks";
 
 export function Projects(props: { api: Apis }): JSX.Element {
   const { api } = props;
@@ -44,16 +45,7 @@ export function Projects(props: { api: Apis }): JSX.Element {
         <p className="empty">No projects yet: create the first below.</p>
       ) : (
         <table className="projects" aria-label="Projects">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Applications</th>
-              <th scope="col">Running</th>
-              <th scope="col">Stopped</th>
-              <th scope="col">Failed</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Name", "Applications", "Running", "Stopped", "Failed", "Created"]} />
           <tbody>
             {projects.map((p) => (
               <tr key={p.id}>
@@ -92,11 +84,12 @@ function CreateProject(props: { api: Apis; onCreated: () => void }): JSX.Element
     setBusy(true);
     setProblem(null);
     try {
+      const sent = { name: name.trim(), description: description.trim() };
       await props.api.projects.createProject({
-        projectCreate: { name: name.trim(), description: description.trim() || null },
+        projectCreate: { name: sent.name, description: sent.description || null },
       });
-      setName("");
-      setDescription("");
+      setName(cleared(sent.name));
+      setDescription(cleared(sent.description));
       props.onCreated();
     } catch (err) {
       setProblem(await problemOf(err));

@@ -5,8 +5,8 @@ import { MemberAddRoleEnum } from "@api";
 import type { MemberView, TeamView, UserView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
-import { Banner, Confirm, Field } from "./form";
-import { fieldError, unshown, useAction } from "./hooks";
+import { Banner, Confirm, Field, TableHead } from "./form";
+import { cleared, fieldError, unshown, useAction } from "./hooks";
 import { href } from "./route";
 
 /** The team roles, as the API's document lists them. */
@@ -38,8 +38,9 @@ export function TeamsPage(props: { api: Apis }): JSX.Element {
     e.preventDefault();
     setProblem(null);
     try {
-      await api.teams.createTeam({ teamCreate: { name: name.trim() } });
-      setName("");
+      const sent = name.trim();
+      await api.teams.createTeam({ teamCreate: { name: sent } });
+      setName(cleared(sent));
       await load();
     } catch (err) {
       setProblem(await problemOf(err));
@@ -123,15 +124,7 @@ export function TeamPage(props: { api: Apis; id: string; admin: boolean }): JSX.
       {problem !== null ? <Banner>{problem.fields["role"] ?? problem.detail}</Banner> : null}
       {members === null ? null : (
         <table className="projects" aria-label="Members">
-          <thead>
-            <tr>
-              <th scope="col">Member</th>
-              <th scope="col">Role</th>
-              <th scope="col">
-                <span className="visually-hidden">Remove</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={["Member", "Role"]} hidden="Remove" />
           <tbody>
             {members.map((m) => (
               <tr key={m.userId}>

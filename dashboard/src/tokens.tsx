@@ -3,7 +3,8 @@ import { FormEvent, useCallback, useEffect, useState } from "react";
 import type { CreatedToken, TokenView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
-import { Banner, Field } from "./form";
+import { Banner, Field, TableHead } from "./form";
+import { cleared } from "./hooks";
 
 export function TokensPage(props: { api: Apis }): JSX.Element {
   const { api } = props;
@@ -28,8 +29,9 @@ export function TokensPage(props: { api: Apis }): JSX.Element {
     e.preventDefault();
     setProblem(null);
     try {
-      setMade(await api.tokens.createToken({ tokenCreate: { name: name.trim() } }));
-      setName("");
+      const sent = name.trim();
+      setMade(await api.tokens.createToken({ tokenCreate: { name: sent } }));
+      setName(cleared(sent));
       await load();
     } catch (err) {
       setProblem(await problemOf(err));
@@ -71,17 +73,7 @@ export function TokensPage(props: { api: Apis }): JSX.Element {
         <p className="empty">No tokens yet.</p>
       ) : (
         <table className="projects" aria-label="Tokens">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Created</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Expires</th>
-              <th scope="col">
-                <span className="visually-hidden">Revoke</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={["Name", "Created", "Last used", "Expires"]} hidden="Revoke" />
           <tbody>
             {tokens.map((t) => (
               <tr key={t.id}>

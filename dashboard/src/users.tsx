@@ -4,8 +4,8 @@ import { UserCreateRoleEnum } from "@api";
 import type { UserView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
-import { Banner, Confirm, Field } from "./form";
-import { useAction } from "./hooks";
+import { Banner, Confirm, Field, TableHead } from "./form";
+import { cleared, useAction } from "./hooks";
 
 /** The platform roles, as the API's document lists them. */
 const PLATFORM_ROLES: UserCreateRoleEnum[] = Object.values(UserCreateRoleEnum);
@@ -41,10 +41,11 @@ export function UsersPage(props: { api: Apis; me: UserView }): JSX.Element {
     e.preventDefault();
     setProblem(null);
     try {
-      await api.users.createUser({ userCreate: { username: username.trim(), email: email.trim(), password, role } });
-      setUsername("");
-      setEmail("");
-      setPassword("");
+      const sent = { username: username.trim(), email: email.trim(), password };
+      await api.users.createUser({ userCreate: { ...sent, role } });
+      setUsername(cleared(sent.username));
+      setEmail(cleared(sent.email));
+      setPassword(cleared(sent.password));
       await load();
     } catch (err) {
       setProblem(await problemOf(err));
@@ -60,17 +61,7 @@ export function UsersPage(props: { api: Apis; me: UserView }): JSX.Element {
       {change.problem !== null ? <Banner>{change.problem.detail}</Banner> : null}
       {users === null ? null : (
         <table className="projects" aria-label="Users">
-          <thead>
-            <tr>
-              <th scope="col">Username</th>
-              <th scope="col">Email</th>
-              <th scope="col">Role</th>
-              <th scope="col">Since</th>
-              <th scope="col">
-                <span className="visually-hidden">Delete</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={["Username", "Email", "Role", "Since"]} hidden="Delete" />
           <tbody>
             {users.map((u) => (
               <tr key={u.id}>
