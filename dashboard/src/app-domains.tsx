@@ -3,10 +3,11 @@
 // changed, renewed, given an uploaded certificate, removed.
 import { FormEvent, useState } from "react";
 import type { ApplicationView, DomainRoutingInput, DomainView } from "@api";
+import { DomainRoutingInputWwwRedirectEnum } from "@api";
 
 import { Apis } from "./client";
 import { Banner, Confirm, Field, TableHead } from "./form";
-import { Action, cleared, fieldError, unshown, useAction, useLoad } from "./hooks";
+import { Action, cleared, enumValue, fieldError, unshown, useAction, useLoad } from "./hooks";
 
 interface RoutingForm {
   tls: boolean;
@@ -41,7 +42,7 @@ function routingOf(f: RoutingForm): DomainRoutingInput {
     port: f.port.trim() === "" ? null : Number(f.port),
     httpsRedirect: f.httpsRedirect,
     hsts: f.hsts,
-    wwwRedirect: f.wwwRedirect,
+    wwwRedirect: enumValue(DomainRoutingInputWwwRedirectEnum, f.wwwRedirect, DomainRoutingInputWwwRedirectEnum.None),
     maxBodyMb: Number(f.maxBodyMb),
     basicAuth: user === "" ? [] : [{ username: user, password: f.authPassword === "" ? null : f.authPassword }],
   };

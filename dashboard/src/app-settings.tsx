@@ -3,10 +3,11 @@
 // berth's message for each field shown beside it.
 import { FormEvent, useState } from "react";
 import type { ApplicationInput, ApplicationView, PortInput, SourceInput } from "@api";
+import { PortInputModeEnum, PortInputProtocolEnum, SourceInputOneOfProviderEnum } from "@api";
 
 import { Apis } from "./client";
 import { Banner, Field } from "./form";
-import { fieldError, unshown, useAction } from "./hooks";
+import { enumValue, fieldError, unshown, useAction } from "./hooks";
 
 interface PortRow {
   container: string;
@@ -35,6 +36,11 @@ const PROVIDERS: [string, string][] = [
 ];
 
 /** The choice of git host, which decides the webhook berth expects. */
+/** A git host as the client spells it (the field offers only these). */
+export function providerOf(s: string): SourceInputOneOfProviderEnum {
+  return enumValue(SourceInputOneOfProviderEnum, s, SourceInputOneOfProviderEnum.Git);
+}
+
 export function ProviderField(props: { id: string; value: string; onChange: (value: string) => void }): JSX.Element {
   return (
     <div className="field">
@@ -113,7 +119,7 @@ export function SettingsTab(props: { api: Apis; app: ApplicationView; onSaved: (
     const src: SourceInput = git
       ? {
           type: "git",
-          provider,
+          provider: providerOf(provider),
           repository: repository.trim(),
           branch: branch.trim(),
           dockerfile: dockerfile.trim(),
@@ -141,14 +147,14 @@ export function SettingsTab(props: { api: Apis; app: ApplicationView; onSaved: (
         (r): PortInput => ({
           container: num(r.container) ?? 0,
           published: num(r.published),
-          protocol: r.protocol,
-          mode: r.mode,
+          protocol: enumValue(PortInputProtocolEnum, r.protocol, PortInputProtocolEnum.Tcp),
+          mode: enumValue(PortInputModeEnum, r.mode, PortInputModeEnum.Ingress),
         }),
       ),
       healthCheck: health.on
         ? {
-            httpPath: health.httpPath.trim() === "" ? null : health.httpPath.trim(),
-            port: num(health.port),
+            httpPath: health.httpPath.trim(),
+            port: num(health.port) ?? 0,
             intervalS: num(health.intervalS),
             timeoutS: num(health.timeoutS),
             retries: num(health.retries),

@@ -72,6 +72,14 @@ export function fieldError(problem: Problem | null, ...names: string[]): string 
   return undefined;
 }
 
+/**
+ * `s` as one of an enumeration of the generated client (`PortInputModeEnum`), or `fallback`
+ * when it is none of them: a form's free string made into the type a body needs.
+ */
+export function enumValue<T extends string>(values: Record<string, T>, s: string, fallback: T): T {
+  return Object.values(values).find((v) => v === s) ?? fallback;
+}
+
 /** The refusal to show as a banner: one that names no field the form shows. */
 export function unshown(problem: Problem | null, shown: string[]): Problem | null {
   if (problem === null) {

@@ -26,7 +26,9 @@ export function ProfilePage(props: { api: Apis; me: UserView }): JSX.Element {
   }
 
   const p = action.problem;
-  const other = unshown(p, ["current_password", "password"]);
+  // berth refuses a missing or wrong current password as forbidden; it belongs beside its field.
+  const wrongCurrent = p?.code === "current_password_required" ? p.detail : undefined;
+  const other = wrongCurrent !== undefined ? null : unshown(p, ["current_password", "password"]);
   return (
     <main className="page">
       <h1>Your account</h1>
@@ -50,8 +52,8 @@ export function ProfilePage(props: { api: Apis; me: UserView }): JSX.Element {
         ) : null}
         {/* For password managers: whose password this is. */}
         <input className="visually-hidden" type="text" name="username" autoComplete="username" value={me.username} readOnly tabIndex={-1} aria-hidden="true" />
-        <Field id="current-password" label="Current password" type="password" value={current} onChange={setCurrent} error={fieldError(p, "current_password")} autoComplete="current-password" />
-        <Field id="new-password" label="New password" type="password" value={next} onChange={setNext} error={fieldError(p, "password")} autoComplete="new-password" hint="At least 8 characters." />
+        <Field id="current-password" label="Current password" type="password" value={current} onChange={setCurrent} error={fieldError(p, "current_password") ?? wrongCurrent} autoComplete="current-password" />
+        <Field id="new-password" label="New password" type="password" value={next} onChange={setNext} error={fieldError(p, "password")} autoComplete="new-password" hint="8 to 128 characters." />
         <label className="check">
           <input type="checkbox" checked={revoke} onChange={(e) => setRevoke(e.target.checked)} /> Revoke my API tokens too
         </label>

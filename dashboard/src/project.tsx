@@ -3,7 +3,7 @@
 import { FormEvent, useCallback, useEffect, useState } from "react";
 import type { ApplicationView, ProjectView, SourceInput } from "@api";
 
-import { ProviderField } from "./app-settings";
+import { ProviderField, providerOf } from "./app-settings";
 import { useLive } from "./live";
 import { Apis, Problem, problemOf } from "./client";
 import { Banner, Field, TableHead } from "./form";
@@ -106,13 +106,13 @@ function CreateApplication(props: { api: Apis; projectId: string; onCreated: () 
     const source: SourceInput =
       kind === "image"
         ? { type: "image", image: image.trim() }
-        : { type: "git", provider, repository: repository.trim(), branch: branch.trim() };
+        : { type: "git", provider: providerOf(provider), repository: repository.trim(), branch: branch.trim() };
     const args = command.trim() === "" ? null : command.trim().split(/\s+/);
     const sent = { name: name.trim(), image: image.trim(), command: command.trim(), repository: repository.trim() };
     try {
       await props.api.applications.createApplication({
         id: props.projectId,
-        applicationInput: { name: sent.name, source, command: args },
+        applicationCreate: { name: sent.name, source, command: args },
       });
       setName(cleared(sent.name));
       setImage(cleared(sent.image));

@@ -11,6 +11,7 @@ export function TokensPage(props: { api: Apis }): JSX.Element {
   const [tokens, setTokens] = useState<TokenView[] | null>(null);
   const [made, setMade] = useState<CreatedToken | null>(null);
   const [name, setName] = useState("");
+  const [days, setDays] = useState("");
   const [problem, setProblem] = useState<Problem | null>(null);
 
   const load = useCallback(async () => {
@@ -30,7 +31,8 @@ export function TokensPage(props: { api: Apis }): JSX.Element {
     setProblem(null);
     try {
       const sent = name.trim();
-      setMade(await api.tokens.createToken({ tokenCreate: { name: sent } }));
+      const expiresInDays = days.trim() === "" ? undefined : Number(days);
+      setMade(await api.tokens.createToken({ tokenCreate: { name: sent, expiresInDays } }));
       setName(cleared(sent));
       await load();
     } catch (err) {
@@ -98,6 +100,7 @@ export function TokensPage(props: { api: Apis }): JSX.Element {
       <form className="card" onSubmit={(e) => void create(e)} aria-labelledby="new-token-title">
         <h2 id="new-token-title">Make a token</h2>
         <Field id="token-name" label="Name" value={name} onChange={setName} error={fields["name"]} hint="What it is for, like ci or backup-script." />
+        <Field id="token-days" label="Expires in (days)" value={days} onChange={setDays} error={fields["expires_in_days"]} hint="1 to 3650; empty: it does not expire." />
         <button type="submit" className="primary">
           Make the token
         </button>

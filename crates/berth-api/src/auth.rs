@@ -251,12 +251,18 @@ impl Default for AuthSettings {
     }
 }
 
-/// Hashes a password with bcrypt on a blocking thread.
+/// Hashes a password with bcrypt on a blocking thread (a long one through
+/// [`berth_domain::Password::bcrypt_input`], as every check reads it).
 pub async fn hash_password(password: String, cost: u32) -> Result<String, ApiError> {
-    web::block(move || bcrypt::hash(password, cost))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("password hashing was cancelled: {e}")))?
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("password hashing failed: {e}")))
+    web::block(move || {
+        bcrypt::hash(
+            berth_domain::Password::bcrypt_input(&password).as_bytes(),
+            cost,
+        )
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("password hashing was cancelled: {e}")))?
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("password hashing failed: {e}")))
 }
 
 /// A hash of a random password at the configured cost, made once and verified against when
@@ -278,7 +284,11 @@ pub async fn verify_password(
                 })
                 .clone()
         });
-        bcrypt::verify(password, &hash).unwrap_or(false)
+        bcrypt::verify(
+            berth_domain::Password::bcrypt_input(&password).as_bytes(),
+            &hash,
+        )
+        .unwrap_or(false)
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("password check was cancelled: {e}")))?;

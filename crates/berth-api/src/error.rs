@@ -25,6 +25,9 @@ pub enum ApiError {
     Conflict(ErrorCode, String),
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
+    /// Settings valid each alone that contradict each other or their object (409).
+    #[error("some settings contradict each other")]
+    Conflicting(Vec<FieldError>),
     #[error("send application/json")]
     UnsupportedMediaType,
     /// The path exists with other methods: these, for `Allow`.
@@ -55,7 +58,9 @@ pub fn status(code: ErrorCode) -> (u16, &'static str) {
         | C::ReadOnlyRole
         | C::ServiceTokenScope
         | C::OwnAccount
-        | C::PortReserved => (403, "Forbidden"),
+        | C::PortReserved
+        | C::SourceNotAllowed
+        | C::CurrentPasswordRequired => (403, "Forbidden"),
         C::NotFound => (404, "Not Found"),
         C::MethodNotAllowed => (405, "Method Not Allowed"),
         C::AlreadySetUp
@@ -72,12 +77,14 @@ pub fn status(code: ErrorCode) -> (u16, &'static str) {
         | C::CertificateNotApplicable
         | C::InvalidTransition
         | C::Conflict
-        | C::PortTaken => (409, "Conflict"),
+        | C::PortTaken
+        | C::ConflictingSettings
+        | C::UnknownUser
+        | C::RoutingMeshUnavailable
+        | C::ImageNotFound => (409, "Conflict"),
         C::PayloadTooLarge => (413, "Content Too Large"),
         C::UnsupportedMediaType => (415, "Unsupported Media Type"),
-        C::InvalidInput | C::RoutingMeshUnavailable | C::ImageNotFound => {
-            (422, "Unprocessable Content")
-        }
+        C::InvalidInput => (422, "Unprocessable Content"),
         C::TooManyAttempts | C::TooManyStreams => (429, "Too Many Requests"),
         C::InternalError => (500, "Internal Server Error"),
         C::EngineUnavailable | C::DatabaseUnavailable => (503, "Service Unavailable"),
@@ -119,6 +126,11 @@ impl ApiError {
         }])
     }
 
+    /// Settings that contradict each other: the fields of `e`, for 409.
+    pub fn conflicting(e: ValidationError) -> Self {
+        Self::Conflicting(e.errors)
+    }
+
     /// The machine-readable code of this answer.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -129,6 +141,7 @@ impl ApiError {
             | Self::Unavailable(c, _) => *c,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Invalid(_) => ErrorCode::InvalidInput,
+            Self::Conflicting(_) => ErrorCode::ConflictingSettings,
             Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
@@ -155,7 +168,7 @@ impl ApiError {
             },
             other => other.to_string(),
         });
-        if let Self::Invalid(errors) = self {
+        if let Self::Invalid(errors) | Self::Conflicting(errors) = self {
             p.errors = errors
                 .iter()
                 .map(|e| FieldProblem {

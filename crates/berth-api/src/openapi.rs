@@ -244,9 +244,16 @@ fn methods_matching(path: &str, fixed: bool) -> Option<String> {
         .map(|e| e.methods.clone())
 }
 
+/// The document as a JSON value: what utoipa derives, with the rules it cannot state.
+fn value() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    state_the_rules(&mut doc);
+    doc
+}
+
 /// The document as pretty JSON, as committed.
 pub fn document() -> String {
-    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+    serde_json::to_string_pretty(&value()).unwrap_or_default()
 }
 
 /// The document as compact JSON, as `/api/openapi.json` serves it: made on the first request
@@ -254,5 +261,176 @@ pub fn document() -> String {
 /// each HTTP worker kept one before).
 pub fn json() -> &'static str {
     static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    JSON.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_default())
+    JSON.get_or_init(|| serde_json::to_string(&value()).unwrap_or_default())
+}
+
+/// Writes into the document the rules of [`berth_domain::patterns`] that the derived schemas
+/// do not carry: each string field's [`Rule`] (its pattern, what it must not contain, its
+/// length), the commands' words, a health check's two shapes, and a new application's
+/// required fields. From the rules themselves, so the document and the parsers cannot differ.
+fn state_the_rules(doc: &mut serde_json::Value) {
+    use berth_domain::patterns::*;
+    use serde_json::json;
+
+    let schemas = &mut doc["components"]["schemas"];
+    // (schema, the variant of a `oneOf` that has this property, field, rule)
+    let strings: [(&str, Option<&str>, &str, &Rule); 22] = [
+        ("SetupRequest", None, "email", &EMAIL),
+        ("SetupRequest", None, "password", &PASSWORD),
+        ("UserCreate", None, "email", &EMAIL),
+        ("UserCreate", None, "password", &PASSWORD),
+        ("UserUpdate", None, "password", &PASSWORD),
+        ("DomainCreate", None, "host", &HOST_NAME),
+        ("DomainRoutingInput", None, "path_prefix", &PATH_PREFIX),
+        ("BasicAuthInput", None, "username", &BASIC_AUTH_USER),
+        ("BasicAuthInput", None, "password", &PASSWORD),
+        ("SourceInput", Some("repository"), "repository", &REPOSITORY),
+        ("SourceInput", Some("repository"), "branch", &BRANCH),
+        (
+            "SourceInput",
+            Some("repository"),
+            "dockerfile",
+            &RELATIVE_PATH,
+        ),
+        ("SourceInput", Some("repository"), "context", &RELATIVE_PATH),
+        ("SourceInput", Some("repository"), "target", &BUILD_TARGET),
+        ("SourceInput", Some("image"), "image", &IMAGE),
+        ("CredentialsInput", Some("token"), "token", &GIT_TOKEN),
+        ("CredentialsInput", Some("ssh_key"), "ssh_key", &SSH_KEY),
+        ("AcmeDnsInput", None, "server", &DNS_SERVER),
+        ("AcmeDnsInput", None, "zone", &DNS_NAME),
+        ("AcmeDnsInput", None, "key_name", &DNS_NAME),
+        ("AcmeDnsInput", None, "key_secret", &TSIG_SECRET),
+        ("EnvSet", None, "value", &ENV_VALUE),
+    ];
+    for (schema, variant, field, rule) in strings {
+        merge(property(schemas, schema, variant, field), rule.schema());
+    }
+    // The variants of a tagged or untagged enum refuse fields they do not have, as structs do.
+    for schema in ["SourceInput", "CredentialsInput"] {
+        for variant in schemas[schema]["oneOf"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            variant["additionalProperties"] = json!(false);
+        }
+    }
+    merge(
+        &mut property(schemas, "SourceInput", Some("repository"), "build_args")["propertyNames"],
+        json!({ "pattern": ENV_KEY }),
+    );
+    let command = json!({
+        "minItems": 1,
+        "items": merged(json!({ "type": "string" }), COMMAND_WORD.schema()),
+    });
+    for (schema, field) in [
+        ("ApplicationInput", "command"),
+        ("ApplicationInput", "release_command"),
+        ("HealthCheckInput", "command"),
+    ] {
+        merge(property(schemas, schema, None, field), command.clone());
+    }
+
+    // A health check requests a path on a port, or runs a command: one of two shapes.
+    let check = schemas["HealthCheckInput"].clone();
+    let shape = |required: [&str; 2], set: &[(&str, serde_json::Value)]| {
+        let mut shape = check.clone();
+        for (field, schema) in set {
+            shape["properties"][*field] = schema.clone();
+        }
+        shape["required"] = json!(required
+            .iter()
+            .filter(|r| !r.is_empty())
+            .collect::<Vec<_>>());
+        shape
+    };
+    let mut http_path = check["properties"]["http_path"].clone();
+    http_path["type"] = json!("string");
+    let mut port = check["properties"]["port"].clone();
+    port["type"] = json!("integer");
+    let mut words = check["properties"]["command"].clone();
+    words["type"] = json!("array");
+    schemas["HealthCheckHttp"] = shape(
+        ["http_path", "port"],
+        &[
+            ("http_path", http_path),
+            ("port", port),
+            ("command", json!({ "const": null })),
+        ],
+    );
+    schemas["HealthCheckHttp"]["description"] =
+        json!("A health check that requests `http_path` on the container's `port`.");
+    schemas["HealthCheckCommand"] = shape(
+        ["command", ""],
+        &[("command", words), ("http_path", json!({ "const": null }))],
+    );
+    schemas["HealthCheckCommand"]["description"] =
+        json!("A health check that runs `command` in the container (exit 0 is healthy).");
+    schemas["HealthCheckInput"] = json!({
+        "description": "A health check: a path requested on a port, or a command run in the container.",
+        "oneOf": [
+            { "$ref": "#/components/schemas/HealthCheckHttp" },
+            { "$ref": "#/components/schemas/HealthCheckCommand" },
+        ],
+    });
+
+    // A new application needs its name and source; PATCH takes any subset.
+    let mut create = schemas["ApplicationInput"].clone();
+    create["description"] = json!(
+        "A new application: its name and source, and any other setting (absent ones take their defaults)."
+    );
+    create["required"] = json!(["name", "source"]);
+    create["properties"]["name"]["type"] = json!("string");
+    create["properties"]["source"] = json!({ "$ref": "#/components/schemas/SourceInput" });
+    schemas["ApplicationCreate"] = create;
+    schemas["ApplicationInput"]["description"] = json!(
+        "Changes to an application: any subset of its settings; absent fields keep their value, `null` clears one that may be empty."
+    );
+    let body = &mut doc["paths"]["/api/v1/projects/{id}/applications"]["post"]["requestBody"]
+        ["content"]["application/json"]["schema"];
+    assert!(
+        body.is_object(),
+        "the document has no body for creating an application"
+    );
+    *body = json!({ "$ref": "#/components/schemas/ApplicationCreate" });
+}
+
+/// A property of a schema (of the `oneOf` variant of it that has the property named
+/// `variant`). A schema or field that is not there is a mistake in the table above, which
+/// every test that makes the document finds.
+fn property<'a>(
+    schemas: &'a mut serde_json::Value,
+    schema: &str,
+    variant: Option<&str>,
+    field: &str,
+) -> &'a mut serde_json::Value {
+    let mut object = &mut schemas[schema];
+    if let Some(has) = variant {
+        let Some(variants) = object["oneOf"].as_array_mut() else {
+            panic!("{schema} has no oneOf");
+        };
+        let Some(found) = variants
+            .iter_mut()
+            .find(|v| v["properties"].get(has).is_some())
+        else {
+            panic!("no variant of {schema} has {has}");
+        };
+        object = found;
+    }
+    let property = &mut object["properties"][field];
+    assert!(property.is_object(), "{schema} has no field {field}");
+    property
+}
+
+/// `extra`'s keywords written over `target`'s.
+fn merge(target: &mut serde_json::Value, extra: serde_json::Value) {
+    if let (Some(target), serde_json::Value::Object(extra)) = (target.as_object_mut(), extra) {
+        target.extend(extra);
+    }
+}
+
+fn merged(mut target: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+    merge(&mut target, extra);
+    target
 }

@@ -50,6 +50,13 @@ codes! {
     OwnAccount = "own_account",
     /// A host port below 1024, or one berth itself listens on, is published by admins only.
     PortReserved = "port_reserved",
+    /// The source names what berth keeps from users: its own build images (`berth/…`), an
+    /// image by its id, or a repository on berth's own machine outside the directories an
+    /// admin allowed.
+    SourceNotAllowed = "source_not_allowed",
+    /// Changing your own password needs your current password, and it was not given or did
+    /// not match.
+    CurrentPasswordRequired = "current_password_required",
     /// Nothing with this id exists that the caller may see (the two are not told apart).
     NotFound = "not_found",
     /// The path exists but not with this method; `Allow` lists the methods it has.
@@ -74,6 +81,13 @@ codes! {
     /// The object is still used by others: a project with applications or volumes, a user
     /// with projects.
     StillReferenced = "still_referenced",
+    /// Settings that are each valid contradict each other or the object they belong to (a
+    /// host port published twice, a basic-auth user listed twice or new without a password,
+    /// a www redirect the domain's host cannot have, a source of another type than the
+    /// application's); `errors` names each.
+    ConflictingSettings = "conflicting_settings",
+    /// The user named in the body does not exist (or was deleted meanwhile).
+    UnknownUser = "unknown_user",
     /// A team keeps at least one owner: make another member owner before this one goes.
     LastOwner = "last_owner",
     /// The application has volumes: delete them first, or ask for them to be deleted with it.

@@ -152,12 +152,7 @@ impl GitSourceSpec {
             v.check(&format!("build_args.{key}"), EnvKey::parse(key));
         }
         if let Some(t) = &self.target {
-            if t.is_empty()
-                || t.len() > 128
-                || !t
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
-            {
+            if !patterns::BUILD_TARGET.allows(t) {
                 v.push(
                     "target",
                     "must be a build stage name of letters, digits, '_', '-' or '.'",
@@ -258,6 +253,10 @@ fn three() -> u32 {
     3
 }
 
+/// What a command must be, as its error says.
+const COMMAND_RULE: &str =
+    "must name a program: one or more words, none empty or holding a NUL character";
+
 impl HealthCheck {
     pub fn validate(&self) -> Result<(), ValidationError> {
         let mut v = Validator::new();
@@ -276,8 +275,8 @@ impl HealthCheck {
                 }
             }
             (None, Some(c)) => {
-                if c.is_empty() || c[0].is_empty() {
-                    v.push("command", "must name a program");
+                if !patterns::command_allowed(c) {
+                    v.push("command", COMMAND_RULE);
                 }
             }
         }
@@ -399,17 +398,21 @@ impl RuntimeConfig {
             ("release_command", &self.release_command),
         ] {
             if let Some(c) = cmd {
-                if c.is_empty() || c[0].is_empty() {
-                    v.push(field, "must name a program");
-                }
-                if c.iter().any(|a| a.contains('\0')) {
-                    v.push(field, "must not contain NUL characters");
+                if !patterns::command_allowed(c) {
+                    v.push(field, COMMAND_RULE);
                 }
             }
         }
         if let Some(check) = &self.verify {
             v.check("verify", check.validate());
         }
+        v.finish()
+    }
+
+    /// The settings that contradict each other (each valid alone): a host port published
+    /// twice for one protocol.
+    pub fn conflicts(&self) -> Result<(), ValidationError> {
+        let mut v = Validator::new();
         let mut published = std::collections::HashSet::new();
         for (i, p) in self.ports.iter().enumerate() {
             if let Some(pp) = p.published {
@@ -667,21 +670,34 @@ impl DomainRouting {
             .unwrap_or(PortNumber::HTTP)
     }
 
-    /// Checks the options, and those that depend on the host.
-    pub fn validate(&self, host: &DomainName) -> Result<(), ValidationError> {
+    /// Checks each option alone (see [`Self::conflicts`] for those that depend on each other).
+    pub fn validate(&self) -> Result<(), ValidationError> {
         let mut v = Validator::new();
         let p = &self.path_prefix;
-        if !p.starts_with('/')
-            || p.len() > 200
-            || p.contains("//")
-            || p.chars()
-                .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '?' | '#' | '%' | '\\'))
-        {
+        if !patterns::PATH_PREFIX.allows(p) {
             v.push(
                 "path_prefix",
                 "must be a path starting with '/', at most 200 characters, without spaces, '?', '#', '%' or '//'",
             );
         }
+        for (i, u) in self.basic_auth.iter().enumerate() {
+            if !patterns::BASIC_AUTH_USER.allows(&u.username) {
+                v.push(
+                    format!("basic_auth.{i}.username"),
+                    "must be 1 to 64 characters without ':'",
+                );
+            }
+        }
+        if !(1..=10_240).contains(&self.max_body_mb) {
+            v.push("max_body_mb", "must be from 1 to 10240");
+        }
+        v.finish()
+    }
+
+    /// The options that contradict each other or the domain's host (each valid alone): a www
+    /// redirect the host cannot have, a basic-auth user listed twice.
+    pub fn conflicts(&self, host: &DomainName) -> Result<(), ValidationError> {
+        let mut v = Validator::new();
         if self.www_redirect == WwwRedirect::ToWww && !host.as_str().starts_with("www.") {
             v.push(
                 "www_redirect",
@@ -693,22 +709,9 @@ impl DomainRouting {
         }
         let mut seen = std::collections::HashSet::new();
         for (i, u) in self.basic_auth.iter().enumerate() {
-            if u.username.is_empty()
-                || u.username.len() > 64
-                || u.username.contains(':')
-                || u.username.chars().any(char::is_control)
-            {
-                v.push(
-                    format!("basic_auth.{i}.username"),
-                    "must be 1 to 64 characters without ':'",
-                );
-            }
             if !seen.insert(u.username.as_str()) {
                 v.push(format!("basic_auth.{i}.username"), "is listed twice");
             }
-        }
-        if !(1..=10_240).contains(&self.max_body_mb) {
-            v.push("max_body_mb", "must be from 1 to 10240");
         }
         v.finish()
     }

@@ -82,40 +82,43 @@ impl Username {
 }
 
 string_value!(
-    /// An email address: one `@`, a non-empty local part, a domain with a dot; stored lowercase.
+    /// An email address ([`patterns::EMAIL`]); stored lowercase.
     Email
 );
 impl Email {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        let s = s.trim();
-        let bad = || err("must be a valid email address");
-        if s.len() > 254 || has_control(s) || s.contains(char::is_whitespace) {
-            return Err(bad());
+        if !patterns::EMAIL.allows(s) {
+            return Err(err("must be an email address like name@example.com"));
         }
-        let (local, domain) = s.split_once('@').ok_or_else(bad)?;
-        if local.is_empty() || domain.contains('@') || local.len() > 64 {
-            return Err(bad());
-        }
-        DomainName::parse(domain).map_err(|_| bad())?;
         Ok(Self(s.to_ascii_lowercase()))
     }
 }
 
-/// A new password as typed: 8 to 72 bytes (bcrypt reads no further than 72).
+/// A new password as typed: 8 to 128 characters ([`patterns::PASSWORD`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(crate::SecretString);
 impl Password {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        if s.len() < 8 {
-            return Err(err("must be at least 8 characters"));
-        }
-        if s.len() > 72 {
-            return Err(err("must be at most 72 bytes"));
+        if !patterns::PASSWORD.allows(s) {
+            return Err(err("must be 8 to 128 characters"));
         }
         Ok(Self(crate::SecretString::new(s)))
     }
     pub fn expose(&self) -> &str {
         self.0.expose()
+    }
+
+    /// What bcrypt is given for a password: the password itself up to 72 bytes, bcrypt's
+    /// limit; a longer one as the base64 of its SHA-256, so every character counts. Hashing
+    /// and checking both go through here.
+    pub fn bcrypt_input(password: &str) -> std::borrow::Cow<'_, str> {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        if password.len() <= 72 {
+            return std::borrow::Cow::Borrowed(password);
+        }
+        let digest = sha2::Sha256::digest(password.as_bytes());
+        std::borrow::Cow::Owned(base64::engine::general_purpose::STANDARD.encode(digest))
     }
 }
 impl std::fmt::Debug for Password {
@@ -158,6 +161,190 @@ pub mod patterns {
     pub const VOLUME_NAME: &str = "^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}$";
     /// An HTTP path a check requests: `/`, then no white space or control character.
     pub const HTTP_PATH: &str = "^/[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*$";
+
+    /// A rule of a value users give, as the document states it: a pattern it matches (a
+    /// search, as JSON Schema's `pattern` is), patterns it must not contain anywhere (the
+    /// document's `not`), and its length in characters. The parsers below that have one judge
+    /// by it, so what the document allows and what berth accepts cannot drift apart.
+    #[derive(Debug)]
+    pub struct Rule {
+        pub pattern: Option<&'static str>,
+        pub forbidden: &'static [&'static str],
+        pub min: usize,
+        pub max: usize,
+        compiled: std::sync::OnceLock<(Option<regex_lite::Regex>, Vec<regex_lite::Regex>)>,
+    }
+
+    impl Rule {
+        pub const fn new(
+            pattern: Option<&'static str>,
+            forbidden: &'static [&'static str],
+            min: usize,
+            max: usize,
+        ) -> Self {
+            Self {
+                pattern,
+                forbidden,
+                min,
+                max,
+                compiled: std::sync::OnceLock::new(),
+            }
+        }
+
+        /// Whether `s` follows the rule.
+        pub fn allows(&self, s: &str) -> bool {
+            let n = s.chars().count();
+            if n < self.min || n > self.max {
+                return false;
+            }
+            let (pattern, forbidden) = self.compiled.get_or_init(|| {
+                let compile = |p: &str| {
+                    regex_lite::Regex::new(p)
+                        .unwrap_or_else(|e| panic!("the pattern {p:?} does not compile: {e}"))
+                };
+                (
+                    self.pattern.map(compile),
+                    self.forbidden.iter().map(|p| compile(p)).collect(),
+                )
+            });
+            pattern.as_ref().is_none_or(|p| p.is_match(s))
+                && !forbidden.iter().any(|f| f.is_match(s))
+        }
+
+        /// The rule as JSON Schema keywords of a string.
+        pub fn schema(&self) -> serde_json::Value {
+            let mut out = serde_json::Map::new();
+            if self.min > 0 {
+                out.insert("minLength".into(), self.min.into());
+            }
+            if self.max < usize::MAX {
+                out.insert("maxLength".into(), self.max.into());
+            }
+            if let Some(p) = self.pattern {
+                out.insert("pattern".into(), p.into());
+            }
+            // `type` inside `not`, so that a field that may be null stays allowed to be.
+            let forbidden = |p: &str| serde_json::json!({ "type": "string", "pattern": p });
+            match self.forbidden {
+                [] => {}
+                [one] => {
+                    out.insert("not".into(), forbidden(one));
+                }
+                many => {
+                    let any: Vec<_> = many.iter().map(|p| forbidden(p)).collect();
+                    out.insert("not".into(), serde_json::json!({ "anyOf": any }));
+                }
+            }
+            serde_json::Value::Object(out)
+        }
+    }
+
+    /// A host name, as domains, e-mail addresses and the registries of image references have
+    /// it: labels of letters, digits and `-` (not at either end), the last starting with a
+    /// letter (so no IP address), no trailing dot. A domain may start with `*.`.
+    pub static HOST_NAME: Rule = Rule::new(
+        Some("^(?:\\*\\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"),
+        &[],
+        0,
+        253,
+    );
+    /// An e-mail address: a local part of 1 to 64 characters without `@`, white space or
+    /// control characters, `@`, a host name.
+    pub static EMAIL: Rule = Rule::new(
+        Some("^[^@ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"),
+        &[],
+        0,
+        254,
+    );
+    /// A password: 8 to 128 characters, any of them.
+    pub static PASSWORD: Rule = Rule::new(None, &[], 8, 128);
+    /// An image reference, `[registry[:port]/]path[:tag][@digest]`, by the grammar of the
+    /// distribution project: a registry has a dot, a port or is `localhost`; path components
+    /// are lowercase.
+    pub static IMAGE: Rule = Rule::new(
+        Some("^(?:(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)+|localhost)(?::[0-9]+)?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?:[0-9]+)/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"),
+        &[],
+        0,
+        512,
+    );
+    /// A DNS server's IPv4 address and port, `192.0.2.1:53`.
+    pub static DNS_SERVER: Rule = Rule::new(
+        Some("^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]):(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"),
+        &[],
+        0,
+        21,
+    );
+    /// A name in the DNS (a zone, a TSIG key's name): labels of letters, digits, `-` and `_`,
+    /// a trailing dot or not.
+    pub static DNS_NAME: Rule = Rule::new(
+        Some("^(?:[A-Za-z0-9_-]{1,63}\\.)*[A-Za-z0-9_-]{1,63}\\.?$"),
+        &[],
+        0,
+        253,
+    );
+    /// A TSIG key's secret: canonical base64 of at least one byte, as `tsig-keygen` prints it.
+    pub static TSIG_SECRET: Rule = Rule::new(
+        Some(
+            "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$",
+        ),
+        &[],
+        4,
+        1024,
+    );
+    /// Where a repository lives: an `https`, `http` (without credentials in it), `ssh`,
+    /// `git` or `file` URL, an absolute path, or scp-like `[user@]host:path` (whose path
+    /// starts with neither `:` nor `//`, so no other scheme or transport hides in it); no
+    /// white space or control character, not starting with `-`.
+    pub static REPOSITORY: Rule = Rule::new(
+        Some("^(?:https?://[^/@ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]+(?:/[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*)?|(?:ssh|git)://[^/ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]+(?:/[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*)?|file://[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*|/[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*|[^-/: \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f][^/: \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*:(?:[^:/ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f][^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*|/(?:[^/ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f][^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*)?))$"),
+        &[],
+        0,
+        2048,
+    );
+    /// A branch or tag name, by the rules of `git check-ref-format --branch`, and none of the
+    /// characters a shell reads.
+    pub static BRANCH: Rule = Rule::new(
+        Some("^[^-/~^:?*\\[\\\\;$`|&<>\"' \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f](?:[^~^:?*\\[\\\\;$`|&<>\"' \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*[^/.~^:?*\\[\\\\;$`|&<>\"' \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f])?$"),
+        &["\\.\\.", "@\\{", "//", "^@$", "(?:^|/)\\.", "\\.lock(?:/|$)"],
+        1,
+        255,
+    );
+    /// A path inside a checkout (a Dockerfile, a build context): relative, no `..` component,
+    /// no control character.
+    pub static RELATIVE_PATH: Rule = Rule::new(
+        Some("^[^/\\\\\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+        &["(?:^|/)\\.\\.(?:/|$)"],
+        1,
+        1024,
+    );
+    /// A Dockerfile's build stage.
+    pub static BUILD_TARGET: Rule = Rule::new(Some("^[A-Za-z0-9_.-]{1,128}$"), &[], 0, 128);
+    /// A token for a git host.
+    pub static GIT_TOKEN: Rule = Rule::new(None, &[], 1, 4096);
+    /// A private key for SSH, in PEM or OpenSSH format.
+    pub static SSH_KEY: Rule = Rule::new(Some("PRIVATE KEY"), &[], 0, 65536);
+    /// The path prefix a domain routes: `/`, then no white space, control character, `?`,
+    /// `#`, `%`, `\` or `//`.
+    pub static PATH_PREFIX: Rule = Rule::new(
+        Some("^/[^?#%\\\\ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*$"),
+        &["//"],
+        0,
+        200,
+    );
+    /// A word of a command (a container's command, a release command, a health check's):
+    /// not empty, no NUL character. A command is one or more of them.
+    pub static COMMAND_WORD: Rule = Rule::new(Some("^[^\\x00]*$"), &[], 1, usize::MAX);
+
+    /// Whether `command` names a program: at least one word, each a [`COMMAND_WORD`].
+    pub fn command_allowed(command: &[String]) -> bool {
+        !command.is_empty() && command.iter().all(|w| COMMAND_WORD.allows(w))
+    }
+
+    /// An environment variable's value: no NUL character, at most 65536 characters.
+    pub static ENV_VALUE: Rule = Rule::new(Some("^[^\\x00]*$"), &[], 0, 65536);
+
+    /// A basic-auth user's name: no `:` and no control character.
+    pub static BASIC_AUTH_USER: Rule = Rule::new(Some("^[^:\\x00-\\x1f\\x7f-\\x9f]*$"), &[], 1, 64);
 }
 
 /// A name people read: `min` to `max` characters, no control character, no white space at
@@ -274,45 +461,19 @@ impl EnvKey {
 }
 
 string_value!(
-    /// A fully qualified host name, stored lowercase: at most 253 characters, at least two labels
-    /// of 1 to 63 letters, digits and hyphens (not at either end of a label), a top-level label
-    /// that is not all digits (so no IP addresses). A leading `*.` makes it a wildcard.
+    /// A fully qualified host name ([`patterns::HOST_NAME`]), stored lowercase: at most 253
+    /// characters, at least two labels, the last starting with a letter (so no IP address).
+    /// A leading `*.` makes it a wildcard.
     DomainName
 );
 impl DomainName {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        let lower = s.trim().trim_end_matches('.').to_ascii_lowercase();
-        let (wildcard, rest) = match lower.strip_prefix("*.") {
-            Some(rest) => (true, rest),
-            None => (false, lower.as_str()),
-        };
-        if lower.len() > 253 || rest.is_empty() {
-            return Err(err("must be a host name of at most 253 characters"));
+        if !patterns::HOST_NAME.allows(s) {
+            return Err(err(
+                "must be a host name like app.example.com: labels of letters, digits and '-', the last starting with a letter, at most 253 characters",
+            ));
         }
-        let labels: Vec<&str> = rest.split('.').collect();
-        if labels.len() < 2 {
-            return Err(err("must have at least two labels, like example.com"));
-        }
-        for label in &labels {
-            let b = label.as_bytes();
-            let ok = (1..=63).contains(&b.len())
-                && b[0] != b'-'
-                && b[b.len() - 1] != b'-'
-                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-');
-            if !ok {
-                return Err(err(format!(
-                    "label '{label}' must be 1 to 63 letters, digits or '-', not starting or ending with '-'"
-                )));
-            }
-        }
-        if labels
-            .last()
-            .is_some_and(|tld| tld.bytes().all(|c| c.is_ascii_digit()))
-        {
-            return Err(err("must be a host name, not an IP address"));
-        }
-        let _ = wildcard;
-        Ok(Self(lower))
+        Ok(Self(s.to_ascii_lowercase()))
     }
 
     pub fn is_wildcard(&self) -> bool {
@@ -367,46 +528,10 @@ string_value!(
 );
 impl BranchName {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        let bad = |why: &str| err(format!("is not a valid branch name: {why}"));
-        if s.is_empty() || s.len() > 255 {
-            return Err(bad("must be 1 to 255 characters"));
-        }
-        if s.starts_with('-') || s.starts_with('/') || s.ends_with('/') || s.ends_with('.') {
-            return Err(bad("must not start with '-' or '/' or end with '/' or '.'"));
-        }
-        if s.contains("..") || s.contains("@{") || s.contains("//") || s == "@" {
-            return Err(bad("must not contain '..', '//' or '@{'"));
-        }
-        if s.chars().any(|c| {
-            c.is_control()
-                || c.is_whitespace()
-                || matches!(
-                    c,
-                    '~' | '^'
-                        | ':'
-                        | '?'
-                        | '*'
-                        | '['
-                        | '\\'
-                        | ';'
-                        | '$'
-                        | '`'
-                        | '|'
-                        | '&'
-                        | '<'
-                        | '>'
-                        | '"'
-                        | '\''
-                )
-        }) {
-            return Err(bad(
-                "must not contain spaces, control characters or any of ~^:?*[\\;$`|&<>\"'",
+        if !patterns::BRANCH.allows(s) {
+            return Err(err(
+                "is not a valid branch name: 1 to 255 characters, no spaces, control characters or any of ~^:?*[\\;$`|&<>\"', no '..', '//' or '@{', not starting with '-' or '/', not ending with '/' or '.', no component starting with '.' or ending with '.lock'",
             ));
-        }
-        if s.split('/')
-            .any(|c| c.starts_with('.') || c.ends_with(".lock"))
-        {
-            return Err(bad("no component may start with '.' or end with '.lock'"));
         }
         Ok(Self(s.to_owned()))
     }
@@ -436,41 +561,12 @@ string_value!(
 );
 impl RepositoryUrl {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        let s = s.trim();
-        if s.is_empty() || s.len() > 2048 || s.chars().any(|c| c.is_control() || c.is_whitespace())
-        {
-            return Err(err("must be a repository URL without spaces"));
+        if !patterns::REPOSITORY.allows(s) {
+            return Err(err(
+                "must be an https, ssh, git or file URL (no credentials in an https one: they go in the credentials field), user@host:path, or an absolute path, without spaces",
+            ));
         }
-        if s.starts_with('-') {
-            return Err(err("must not start with '-'"));
-        }
-        if let Some((scheme, rest)) = s.split_once("://") {
-            if !matches!(scheme, "https" | "http" | "ssh" | "git" | "file") {
-                return Err(err("scheme must be https, http, ssh, git or file"));
-            }
-            let authority = rest.split('/').next().unwrap_or("");
-            if scheme != "file" && authority.is_empty() {
-                return Err(err("must name a host"));
-            }
-            if matches!(scheme, "https" | "http") && authority.contains('@') {
-                return Err(err(
-                    "must not contain credentials; put a token in the credentials field",
-                ));
-            }
-            return Ok(Self(s.to_owned()));
-        }
-        if s.starts_with('/') {
-            return Ok(Self(s.to_owned()));
-        }
-        // scp-like syntax: [user@]host:path
-        if let Some((host, path)) = s.split_once(':') {
-            if !host.is_empty() && !path.is_empty() && !host.contains('/') {
-                return Ok(Self(s.to_owned()));
-            }
-        }
-        Err(err(
-            "must be an https, ssh, git or file URL, user@host:path, or an absolute path",
-        ))
+        Ok(Self(s.to_owned()))
     }
 
     /// The path of a repository on this machine (`file://` or an absolute path); `None` for
@@ -565,43 +661,10 @@ string_value!(
 );
 impl ImageReference {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        let bad = || err("must be an image reference like registry.example.com/team/app:1.2");
-        if s.is_empty() || s.len() > 512 || s.starts_with('-') {
-            return Err(bad());
-        }
-        let (path, tag, digest) = split_reference(s);
-        if let Some(d) = digest {
-            let (algo, hex) = d.split_once(':').ok_or_else(bad)?;
-            if algo.is_empty() || hex.len() < 32 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
-                return Err(bad());
-            }
-        }
-        if let Some(tag) = tag {
-            let ok = (1..=128).contains(&tag.len())
-                && tag
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
-                && !tag.starts_with(['.', '-']);
-            if !ok {
-                return Err(bad());
-            }
-        }
-        let mut components = path.split('/');
-        let first = components.next().ok_or_else(bad)?;
-        let first_is_registry = path.contains('/')
-            && (first.contains('.') || first.contains(':') || first == "localhost");
-        let ok_component = |c: &str| {
-            !c.is_empty()
-                && c.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
-                })
-                && c.as_bytes()[0].is_ascii_alphanumeric()
-        };
-        if !first_is_registry && !ok_component(first) {
-            return Err(bad());
-        }
-        if !components.all(ok_component) {
-            return Err(bad());
+        if !patterns::IMAGE.allows(s) {
+            return Err(err(
+                "must be an image reference like registry.example.com/team/app:1.2",
+            ));
         }
         Ok(Self(s.to_owned()))
     }
@@ -673,20 +736,15 @@ string_value!(
 );
 impl RelativePath {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        if s.is_empty() || s.len() > 1024 || has_control(s) {
-            return Err(err("must be a relative path of 1 to 1024 characters"));
+        if !patterns::RELATIVE_PATH.allows(s) {
+            return Err(err(
+                "must be a path relative to the repository of 1 to 1024 characters, with no '..' component",
+            ));
         }
-        if s.starts_with('/') || s.starts_with('\\') {
-            return Err(err("must be relative to the repository, not absolute"));
-        }
-        let mut parts = Vec::new();
-        for part in s.split('/') {
-            match part {
-                "" | "." => {}
-                ".." => return Err(err("must stay inside the repository (no '..')")),
-                p => parts.push(p),
-            }
-        }
+        let parts: Vec<&str> = s
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
         if parts.is_empty() {
             return Ok(Self(".".to_owned()));
         }
@@ -810,7 +868,7 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(
-            Email::parse(" John@Example.COM ").unwrap().as_str(),
+            Email::parse("John@Example.COM").unwrap().as_str(),
             "john@example.com"
         );
         for bad in [
@@ -820,6 +878,8 @@ mod tests {
             "john@localhost",
             "a b@example.com",
             "a@b@c.com",
+            " john@example.com",
+            "john@example.com.",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
@@ -838,7 +898,7 @@ mod tests {
     #[test]
     fn domain_names() {
         assert_eq!(
-            DomainName::parse("App.Example.com.").unwrap().as_str(),
+            DomainName::parse("App.Example.com").unwrap().as_str(),
             "app.example.com"
         );
         assert!(DomainName::parse("*.example.com").unwrap().is_wildcard());
@@ -850,6 +910,9 @@ mod tests {
             "a..com",
             "a_b.com",
             "10.0.0.1",
+            "app.example.com.",
+            " app.example.com",
+            "a.1com",
             "exa mple.com",
             "a.*.com",
             &format!("{}.com", "a".repeat(64)),
@@ -975,6 +1038,9 @@ mod tests {
             "web",
             "https:// x",
             "ext::sh -c touch% /tmp/pwned",
+            "ext::sh%20-c%20touch",
+            "ftp://x/y",
+            "x:://y",
         ] {
             assert!(RepositoryUrl::parse(bad).is_err(), "{bad}");
         }
@@ -1236,6 +1302,79 @@ mod pattern_tests {
             v.push("é".repeat(n));
         }
         v
+    }
+
+    /// Every rule compiles, its schema carries what it checks, and the rules without a parser
+    /// of their own (the DNS-01 setting's) accept and refuse what they say.
+    #[test]
+    fn every_rule_compiles_and_states_itself() {
+        use patterns::*;
+        for rule in [
+            &HOST_NAME,
+            &EMAIL,
+            &PASSWORD,
+            &IMAGE,
+            &DNS_SERVER,
+            &DNS_NAME,
+            &TSIG_SECRET,
+            &REPOSITORY,
+            &BRANCH,
+            &RELATIVE_PATH,
+            &BUILD_TARGET,
+            &GIT_TOKEN,
+            &SSH_KEY,
+            &PATH_PREFIX,
+            &COMMAND_WORD,
+            &ENV_VALUE,
+            &BASIC_AUTH_USER,
+        ] {
+            let _ = rule.allows("x");
+            let schema = rule.schema();
+            assert_eq!(schema["pattern"].as_str(), rule.pattern);
+            assert_eq!(schema["not"].is_null(), rule.forbidden.is_empty());
+        }
+        for good in ["192.0.2.1:53", "10.0.0.255:65535", "0.0.0.0:1"] {
+            assert!(DNS_SERVER.allows(good), "{good}");
+        }
+        for bad in [
+            "192.0.2.1",
+            "192.0.2.1:0",
+            "192.0.2.1:65536",
+            "01.2.3.4:53",
+            "dns:53",
+            " 1.2.3.4:53",
+        ] {
+            assert!(!DNS_SERVER.allows(bad), "{bad}");
+        }
+        for good in [
+            "example.com",
+            "example.com.",
+            "_acme-challenge.example.com",
+            "berth-acme",
+        ] {
+            assert!(DNS_NAME.allows(good), "{good}");
+        }
+        for bad in ["", ".", "a..b", "a b", "a.b..", &"a".repeat(64)] {
+            assert!(!DNS_NAME.allows(bad), "{bad}");
+        }
+        use base64::Engine as _;
+        for bytes in [&b"k"[..], b"ke", b"key", b"a whole key of bytes"] {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+            assert!(TSIG_SECRET.allows(&encoded), "{encoded}");
+        }
+        for bad in ["", "a", "abc", "AB==", "ABC=", "a b=", "YQ"] {
+            assert!(!TSIG_SECRET.allows(bad), "{bad}");
+        }
+        assert!(Password::parse(&"é".repeat(128)).is_ok());
+        assert!(Password::parse(&"é".repeat(129)).is_err());
+        assert!(Password::parse("seven c").is_err());
+        // Past bcrypt's 72 bytes, every character still counts.
+        let long = "x".repeat(100);
+        assert_ne!(
+            Password::bcrypt_input(&long),
+            Password::bcrypt_input(&format!("{}y", "x".repeat(99)))
+        );
+        assert_eq!(Password::bcrypt_input("short one"), "short one");
     }
 
     #[test]

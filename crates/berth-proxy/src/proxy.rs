@@ -710,10 +710,12 @@ async fn authorized(
     let Some(hash) = known.or(users.first()).map(|u| u.bcrypt_hash.clone()) else {
         return Auth::Denied;
     };
-    let verified =
-        tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-            .await
-            .unwrap_or(false);
+    let verified = tokio::task::spawn_blocking(move || {
+        let input = berth_domain::Password::bcrypt_input(&password);
+        bcrypt::verify(input.as_bytes(), &hash).unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false);
     let ok = verified && known.is_some();
     if !ok {
         if let Ok(mut f) = inner.auth_failures.lock() {

@@ -16,11 +16,13 @@ use super::*;
 pub enum SourceInput {
     Git {
         /// `github`, `gitlab`, `gitea`, `bitbucket` or `git`.
+        #[schema(schema_with = schema::git_provider)]
         provider: String,
         repository: String,
         branch: String,
         /// Write-only: `{ "token" }` or `{ "ssh_key", "known_host" }`.
-        credentials: Option<CredentialsInput>,
+        #[schema(value_type = Option<CredentialsInput>)]
+        credentials: Option<Obj<CredentialsInput>>,
         dockerfile: Option<String>,
         context: Option<String>,
         #[serde(default)]
@@ -54,8 +56,10 @@ pub struct PortInput {
     #[schema(minimum = 1, maximum = 65535)]
     pub published: Option<i64>,
     /// `tcp` (default) or `udp`.
+    #[schema(schema_with = schema::port_protocol_or_null)]
     pub protocol: Option<String>,
     /// `ingress` (default) or `host`.
+    #[schema(schema_with = schema::publish_mode_or_null)]
     pub mode: Option<String>,
 }
 
@@ -101,7 +105,11 @@ pub struct VerifyInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcesInput {
+    /// CPUs a replica may use, such as `0.5`.
+    #[schema(exclusive_minimum = 0, maximum = 1024)]
     pub cpus: Option<f64>,
+    /// Memory a replica may use, in MiB (Docker's least is 6).
+    #[schema(minimum = 6, maximum = 4194304)]
     pub memory_mb: Option<u32>,
 }
 
@@ -115,16 +123,18 @@ pub struct ApplicationInput {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, max_length = 1000, pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$")]
     pub description: Option<Option<String>>,
-    pub source: Option<SourceInput>,
+    #[schema(value_type = Option<SourceInput>)]
+    pub source: Option<Obj<SourceInput>>,
     #[schema(minimum = 0, maximum = 100)]
     pub replicas: Option<i64>,
-    pub ports: Option<Vec<PortInput>>,
+    #[schema(value_type = Option<Vec<PortInput>>)]
+    pub ports: Option<Vec<Obj<PortInput>>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<HealthCheckInput>)]
-    pub health_check: Option<Option<HealthCheckInput>>,
+    pub health_check: Option<Option<Obj<HealthCheckInput>>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<ResourcesInput>)]
-    pub resources: Option<Option<ResourcesInput>>,
+    pub resources: Option<Option<Obj<ResourcesInput>>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Vec<String>>)]
     pub command: Option<Option<Vec<String>>>,
@@ -133,7 +143,7 @@ pub struct ApplicationInput {
     pub release_command: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<VerifyInput>)]
-    pub verify: Option<Option<VerifyInput>>,
+    pub verify: Option<Option<Obj<VerifyInput>>>,
 }
 
 fn parse_source(
@@ -142,7 +152,7 @@ fn parse_source(
 ) -> Option<(ApplicationSource, Option<GitCredentials>)> {
     match s {
         SourceInput::Image { image } => v
-            .check("source.image", ImageReference::parse_runnable(image))
+            .check("source.image", ImageReference::parse(image))
             .map(|image| (ApplicationSource::Image { image }, None)),
         SourceInput::Git {
             provider,
@@ -166,15 +176,15 @@ fn parse_source(
                 "source.context",
                 RelativePath::parse(context.as_deref().unwrap_or(".")),
             );
-            let creds = credentials.as_ref().and_then(|c| match c {
-                CredentialsInput::Token { token } if token.is_empty() || token.len() > 4096 => {
+            let creds = credentials.as_deref().and_then(|c| match c {
+                CredentialsInput::Token { token } if !patterns::GIT_TOKEN.allows(token) => {
                     v.push("source.credentials.token", "must be 1 to 4096 characters");
                     None
                 }
                 CredentialsInput::Token { token } => Some(GitCredentials::Token {
                     token: SecretString::new(token.clone()),
                 }),
-                CredentialsInput::SshKey { ssh_key, .. } if !ssh_key.contains("PRIVATE KEY") => {
+                CredentialsInput::SshKey { ssh_key, .. } if !patterns::SSH_KEY.allows(ssh_key) => {
                     v.push(
                         "source.credentials.ssh_key",
                         "must be a private key in PEM or OpenSSH format",
@@ -207,7 +217,7 @@ fn parse_source(
     }
 }
 
-fn parse_ports(v: &mut Validator, ports: &[PortInput]) -> Vec<PortMapping> {
+fn parse_ports(v: &mut Validator, ports: &[Obj<PortInput>]) -> Vec<PortMapping> {
     let mut out = Vec::new();
     for (i, p) in ports.iter().enumerate() {
         let f = |name: &str| format!("ports.{i}.{name}");

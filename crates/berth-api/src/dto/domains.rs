@@ -14,7 +14,8 @@ pub struct DomainCreate {
     /// Serve over HTTPS with a certificate (default true).
     pub tls: Option<bool>,
     /// How the edge router serves it; absent fields take their defaults.
-    pub routing: Option<DomainRoutingInput>,
+    #[schema(value_type = Option<DomainRoutingInput>)]
+    pub routing: Option<Obj<DomainRoutingInput>>,
 }
 
 /// How the edge router serves a domain. On PATCH, absent fields keep their value.
@@ -34,11 +35,14 @@ pub struct DomainRoutingInput {
     pub hsts: Option<bool>,
     /// `none` (default), `to_apex` (`www.<domain>` redirects to the domain) or `to_www` (the
     /// domain is `www.<apex>`; `<apex>` redirects to it).
+    #[schema(schema_with = schema::www_redirect_or_null)]
     pub www_redirect: Option<String>,
     /// Basic authentication: the full list of users. A user already there may leave out
     /// `password` to keep theirs. Empty: no authentication.
-    pub basic_auth: Option<Vec<BasicAuthInput>>,
+    #[schema(value_type = Option<Vec<BasicAuthInput>>)]
+    pub basic_auth: Option<Vec<Obj<BasicAuthInput>>>,
     /// Request bodies over this many MiB are refused with 413 (default 100).
+    #[schema(minimum = 1, maximum = 10240)]
     pub max_body_mb: Option<u32>,
 }
 
@@ -69,7 +73,8 @@ pub struct DomainUpdate {
     pub tls: Option<bool>,
     /// Route the domain to another application of the same project.
     pub application_id: Option<uuid::Uuid>,
-    pub routing: Option<DomainRoutingInput>,
+    #[schema(value_type = Option<DomainRoutingInput>)]
+    pub routing: Option<Obj<DomainRoutingInput>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -87,6 +87,30 @@ impl PageQuery {
     }
 }
 
+/// A nested object of a body, taken only as a JSON object: serde would also take an array of
+/// its fields in order, which the document does not allow (and nobody means).
+#[derive(Debug)]
+pub struct Obj<T>(pub T);
+
+impl<T> std::ops::Deref for Obj<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        if !value.is_object() {
+            return Err(serde::de::Error::custom("invalid type: expected an object"));
+        }
+        T::deserialize(value)
+            .map(Obj)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// Deserialises a field that may be absent (leave as is), `null` (clear) or a value.
 pub(crate) fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
 where

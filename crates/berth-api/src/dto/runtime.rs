@@ -136,6 +136,7 @@ impl From<berth_deploy::LogLine> for RuntimeLogLine {
 #[into_params(parameter_in = Query)]
 pub struct RuntimeLogQuery {
     /// The last lines of each replica only (default 200, at most 10000; 0 for none).
+    #[param(maximum = 10000)]
     pub tail: Option<u32>,
     /// Only lines written at or after this time (RFC 3339).
     pub since: Option<DateTime<Utc>>,

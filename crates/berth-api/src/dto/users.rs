@@ -125,8 +125,9 @@ pub struct TokenCreate {
         pattern = r"^[^ \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^ \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?$"
     )]
     pub name: String,
-    /// When the token stops working; never when absent.
-    pub expires_at: Option<DateTime<Utc>>,
+    /// How many days from now the token works (1 to 3650); for ever when absent.
+    #[schema(minimum = 1, maximum = 3650)]
+    pub expires_in_days: Option<u16>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpResponse};
 use berth_domain::ErrorCode;
-use berth_domain::{ApplicationId, ProjectId};
+use berth_domain::{ApplicationId, ProjectId, ValidationError};
 use berth_store::{NewApplication, Scope};
 
 use crate::auth::Caller;
@@ -73,18 +73,30 @@ pub async fn list_applications(
     }))
 }
 
-/// A git source must be a repository berth may fetch: over the network, or under a local
-/// root the admin allowed.
-fn check_fetchable(
+/// A source must name what the caller may use (403 `source_not_allowed` otherwise): a git
+/// repository berth may fetch (over the network, or under a local root the admin allowed), an
+/// image of a registry (not berth's own builds, not an image id).
+fn check_source_allowed(
     state: &AppState,
     source: &berth_domain::ApplicationSource,
 ) -> Result<(), ApiError> {
-    if let berth_domain::ApplicationSource::Git(g) = source {
-        g.repository
+    let refused = match source {
+        berth_domain::ApplicationSource::Git(g) => g
+            .repository
             .check_fetchable(&state.git_local_roots)
-            .map_err(|e| e.nested("source.repository"))?;
+            .err()
+            .map(|e| ("source.repository", e)),
+        berth_domain::ApplicationSource::Image { image } => {
+            image.check_runnable().err().map(|e| ("source.image", e))
+        }
+    };
+    match refused {
+        Some((field, e)) => Err(ApiError::Forbidden(
+            ErrorCode::SourceNotAllowed,
+            format!("{field}: {e}"),
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A host port below 1024, or one berth itself listens on, is published by admins only: a
@@ -136,12 +148,13 @@ pub async fn create_application(
     let project = s.project(ProjectId::from_uuid(*id)).await?;
     require_project(caller.user()?, &s, &project, Access::Write)?;
     let runtime = parsed.runtime_over(&Default::default());
+    runtime.conflicts().map_err(ApiError::conflicting)?;
     check_published_ports(&state, &caller, &[], &runtime.ports)?;
     let c = parsed.changes;
     let (Some(name), Some(source)) = (c.name, c.source) else {
         return Err(ApiError::invalid("name", "is required"));
     };
-    check_fetchable(&state, &source)?;
+    check_source_allowed(&state, &source)?;
     let app = s
         .create_application(
             project.id,
@@ -197,11 +210,18 @@ pub async fn update_application(
     let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Write).await?;
     let mut changes = parsed.changes.clone();
     if let Some(source) = &changes.source {
-        check_fetchable(&state, source)?;
+        if source.kind() != app.kind {
+            return Err(ApiError::conflicting(ValidationError::field(
+                "source.type",
+                "cannot change the type of an application's source",
+            )));
+        }
+        check_source_allowed(&state, source)?;
     }
     if parsed.touches_runtime() {
         let runtime = parsed.runtime_over(&app.runtime);
         runtime.validate()?;
+        runtime.conflicts().map_err(ApiError::conflicting)?;
         check_published_ports(&state, &caller, &app.runtime.ports, &runtime.ports)?;
         changes.runtime = Some(runtime);
     }

@@ -51,7 +51,7 @@ pub async fn create_domain(
 ) -> Result<HttpResponse, ApiError> {
     let host = DomainName::parse(&body.host).map_err(|e| e.nested("host"))?;
     let routing = routing_over(
-        body.routing.as_ref(),
+        body.routing.as_deref(),
         DomainRouting::default(),
         &host,
         state.auth.bcrypt_cost,
@@ -95,10 +95,13 @@ async fn routing_over(
 ) -> Result<DomainRouting, ApiError> {
     let mut r = current;
     let Some(input) = input else {
-        r.validate(host).map_err(|e| e.nested("routing"))?;
+        r.validate().map_err(|e| e.nested("routing"))?;
+        r.conflicts(host)
+            .map_err(|e| ApiError::conflicting(e.nested("routing")))?;
         return Ok(r);
     };
     let mut v = berth_domain::error::Validator::new();
+    let mut conflicts = berth_domain::error::Validator::new();
     if let Some(p) = &input.path_prefix {
         r.path_prefix = p.clone();
     }
@@ -132,17 +135,17 @@ async fn routing_over(
                 .find(|e| e.username == u.username)
                 .map(|e| e.password_hash.clone());
             let hash = match (&u.password, kept) {
-                (Some(p), _) if p.len() < 8 || p.len() > 72 => {
+                (Some(p), _) if !berth_domain::patterns::PASSWORD.allows(p) => {
                     v.push(
                         format!("basic_auth.{i}.password"),
-                        "must be 8 to 72 characters",
+                        "must be 8 to 128 characters",
                     );
                     continue;
                 }
                 (Some(p), _) => crate::auth::hash_password(p.clone(), bcrypt_cost).await?,
                 (None, Some(h)) => h,
                 (None, None) => {
-                    v.push(
+                    conflicts.push(
                         format!("basic_auth.{i}.password"),
                         "is required for a new user",
                     );
@@ -157,7 +160,11 @@ async fn routing_over(
         r.basic_auth = next;
     }
     v.finish().map_err(|e| e.nested("routing"))?;
-    r.validate(host).map_err(|e| e.nested("routing"))?;
+    r.validate().map_err(|e| e.nested("routing"))?;
+    conflicts.check("", r.conflicts(host));
+    conflicts
+        .finish()
+        .map_err(|e| ApiError::conflicting(e.nested("routing")))?;
     Ok(r)
 }
 

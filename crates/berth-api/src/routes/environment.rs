@@ -46,10 +46,10 @@ pub async fn set_env(
     body: crate::json::Body<EnvSet>,
 ) -> Result<HttpResponse, ApiError> {
     let key = EnvKey::parse(&path.1).map_err(|e| e.nested("key"))?;
-    if body.value.len() > 65_536 || body.value.contains('\0') {
+    if !berth_domain::patterns::ENV_VALUE.allows(&body.value) {
         return Err(ApiError::invalid(
             "value",
-            "must be at most 64 KiB with no NUL character",
+            "must be at most 65536 characters with no NUL character",
         ));
     }
     let s = caller.scope(&state).await?;

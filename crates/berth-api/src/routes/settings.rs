@@ -82,9 +82,41 @@ pub async fn set_acme_dns(
     body: crate::json::Body<AcmeDnsInput>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
+    use berth_domain::patterns::{DNS_NAME, DNS_SERVER, TSIG_SECRET};
+    let mut v = berth_domain::error::Validator::new();
+    for (field, rule, value, rule_text) in [
+        (
+            "server",
+            &DNS_SERVER,
+            &body.server,
+            "must be an IPv4 address and port like 192.0.2.1:53",
+        ),
+        (
+            "zone",
+            &DNS_NAME,
+            &body.zone,
+            "must be a DNS name like example.com",
+        ),
+        (
+            "key_name",
+            &DNS_NAME,
+            &body.key_name,
+            "must be a DNS name like berth-acme",
+        ),
+        (
+            "key_secret",
+            &TSIG_SECRET,
+            &body.key_secret,
+            "must be base64, as tsig-keygen prints it",
+        ),
+    ] {
+        if !rule.allows(value) {
+            v.push(field, rule_text);
+        }
+    }
+    v.finish()?;
     let server: std::net::SocketAddr = body
         .server
-        .trim()
         .parse()
         .map_err(|_| ApiError::invalid("server", "must be an address like 192.0.2.1:53"))?;
     berth_acme::Rfc2136::new(server, &body.zone, &body.key_name, &body.key_secret).map_err(

@@ -1,5 +1,5 @@
 use actix_web::{web, HttpResponse};
-use berth_domain::{TeamId, TeamName, TeamRole, UserId};
+use berth_domain::{ErrorCode, TeamId, TeamName, TeamRole, UserId};
 
 use crate::auth::Caller;
 use crate::authz::require_team;
@@ -181,13 +181,14 @@ pub async fn add_member(
         },
     )?;
     let user = UserId::from_uuid(body.user_id);
-    // A user the body names that is not there is a wrong field, not a missing page.
+    // A user the body names that is not there (any more) is a conflict with what the
+    // installation holds, not a missing page.
     let member = s
         .add_team_member(id, user, role)
         .await
         .map_err(|e| match e {
             berth_store::StoreError::NotFound("user") => {
-                ApiError::invalid("user_id", "is not the id of a user")
+                ApiError::conflict(ErrorCode::UnknownUser, "user_id: no user has this id")
             }
             other => other.into(),
         })?;

@@ -155,9 +155,9 @@ pub async fn update_user(
     check_role_power(me.role, target.role, role)?;
     if password.is_some() && own {
         let current = body.current_password.clone().ok_or_else(|| {
-            ApiError::invalid(
-                "current_password",
-                "is required to change your own password",
+            ApiError::forbidden(
+                ErrorCode::CurrentPasswordRequired,
+                "changing your own password needs your current password",
             )
         })?;
         let (_, hash) = s
@@ -165,9 +165,9 @@ pub async fn update_user(
             .await?
             .ok_or(ApiError::NotFound("user"))?;
         if !verify_password(current, Some(hash), state.auth.bcrypt_cost).await? {
-            return Err(ApiError::invalid(
-                "current_password",
-                "is not your current password",
+            return Err(ApiError::forbidden(
+                ErrorCode::CurrentPasswordRequired,
+                "current_password is not your current password",
             ));
         }
     }
@@ -267,11 +267,20 @@ pub async fn create_token(
     body: crate::json::Body<TokenCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let name = Label::parse(&body.name).map_err(|e| e.nested("name"))?;
-    if body.expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
-        return Err(ApiError::invalid("expires_at", "must be in the future"));
+    if body
+        .expires_in_days
+        .is_some_and(|d| !(1..=3650).contains(&d))
+    {
+        return Err(ApiError::invalid(
+            "expires_in_days",
+            "must be from 1 to 3650",
+        ));
     }
+    let expires_at = body
+        .expires_in_days
+        .map(|days| chrono::Utc::now() + chrono::Duration::days(i64::from(days)));
     let s = caller.scope(&state).await?;
-    let (token, secret) = s.create_api_token(name, body.expires_at).await?;
+    let (token, secret) = s.create_api_token(name, expires_at).await?;
     super::audit(
         &s,
         &caller,

@@ -49,7 +49,7 @@ fn the_documents_patterns_are_the_parsers_own() {
         ("VolumeCreate", "name", patterns::VOLUME_NAME),
         ("VolumeCreate", "mount_path", patterns::MOUNT_PATH),
         ("ApplicationInput", "name", patterns::RESOURCE_NAME),
-        ("HealthCheckInput", "http_path", patterns::HTTP_PATH),
+        ("HealthCheckHttp", "http_path", patterns::HTTP_PATH),
         ("VerifyInput", "http_path", patterns::HTTP_PATH),
         ("ProjectCreate", "description", patterns::DESCRIPTION),
         ("ProjectUpdate", "description", patterns::DESCRIPTION),

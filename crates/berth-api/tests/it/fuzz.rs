@@ -51,7 +51,7 @@ const KEYS: &[&str] = &[
     "mount_path",
     "size_gb",
     "kind",
-    "expires_at",
+    "expires_in_days",
     "password",
     "current_password",
     "email",

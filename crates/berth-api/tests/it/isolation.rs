@@ -405,8 +405,14 @@ async fn an_application_names_only_registry_images_and_network_repositories(api:
         let mut body = app_body("web");
         body["source"] = source.clone();
         let r = api.post(&path, &dev, body).await;
-        assert_eq!(r.status, 422, "{source}: {}", r.body);
-        assert_eq!(r.body["errors"][0]["field"], field, "{}", r.body);
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (403, Some("source_not_allowed")),
+            "{source}: {}",
+            r.body
+        );
+        let detail = r.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.starts_with(field), "{detail}");
     }
     assert_eq!(
         api.get(&path, &dev).await.body["total"],
@@ -423,8 +429,15 @@ async fn an_application_names_only_registry_images_and_network_repositories(api:
             Some(json!({ "source": { "type": "git", "provider": "github", "repository": "file:///etc/berth", "branch": "main" } })),
         )
         .await;
-    assert_eq!(r.status, 422, "{}", r.body);
-    assert_eq!(r.body["errors"][0]["field"], "source.repository");
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (403, Some("source_not_allowed")),
+        "{}",
+        r.body
+    );
+    assert!(r.body["detail"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("source.repository")));
 }
 
 async fn credentials_stay_with_the_host_they_were_entered_for(api: TestApi) {

@@ -17,7 +17,92 @@ both_backends!(
     service_tokens_deploy_one_application_only,
     dns_01_settings_are_for_admins_and_keep_their_secret,
     a_whole_number_written_with_a_fraction_is_that_number,
+    settings_that_contradict_each_other_are_conflicts_that_change_nothing,
 );
+
+/// Each value valid alone, together impossible (or impossible for what is stored): 409
+/// `conflicting_settings` naming the fields, and nothing changes. The document cannot state
+/// these, so they are not 422, which says the body breaks the document's rules.
+async fn settings_that_contradict_each_other_are_conflicts_that_change_nothing(api: TestApi) {
+    let root = api.admin().await;
+    let project = api.project(&root, "conflicts", None).await;
+    let app = api.application(&root, &project, "web").await;
+    let conflict = |r: &crate::api::Res, field: &str| {
+        assert_eq!(
+            (
+                r.status,
+                r.body["code"].as_str(),
+                r.body["errors"][0]["field"].as_str()
+            ),
+            (409, Some("conflicting_settings"), Some(field)),
+            "{}",
+            r.body
+        );
+    };
+    // One host port twice.
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/applications/{app}"),
+            Some(&root),
+            Some(json!({ "ports": [
+                { "container": 80, "published": 18081 },
+                { "container": 81, "published": 18081 }
+            ] })),
+        )
+        .await;
+    conflict(&r, "ports.1.published");
+    let r = api.get(&format!("/api/v1/applications/{app}"), &root).await;
+    assert_eq!(
+        r.body["ports"][0]["published"], 18080,
+        "unchanged: {}",
+        r.body
+    );
+    // A git application does not become an image one.
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/applications/{app}"),
+            Some(&root),
+            Some(json!({ "source": { "type": "image", "image": "nginx:1" } })),
+        )
+        .await;
+    conflict(&r, "source.type");
+    // A new basic-auth user without a password.
+    let r = api
+        .post(
+            &format!("/api/v1/applications/{app}/domains"),
+            &root,
+            json!({ "host": "conflicts.example.com", "routing": { "basic_auth": [ { "username": "ann" } ] } }),
+        )
+        .await;
+    conflict(&r, "routing.basic_auth.0.password");
+    let r = api
+        .get(&format!("/api/v1/applications/{app}/domains"), &root)
+        .await;
+    assert_eq!(r.body, json!([]), "nothing was created");
+    // A member who is no user.
+    let team = api
+        .post("/api/v1/teams", &root, json!({ "name": "conflicted" }))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = api
+        .post(
+            &format!("/api/v1/teams/{team}/members"),
+            &root,
+            json!({ "user_id": uuid::Uuid::new_v4(), "role": "member" }),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (409, Some("unknown_user")),
+        "{}",
+        r.body
+    );
+}
 
 /// JSON Schema counts `2.0` as an integer, and so does berth: a client that writes every
 /// number as a float is not refused; a fraction is.
@@ -702,11 +787,7 @@ async fn volumes_and_domains(api: TestApi) {
         .collect();
     assert_eq!(
         fields,
-        [
-            "routing.www_redirect",
-            "routing.basic_auth.0.password",
-            "routing.basic_auth.1.password"
-        ],
+        ["routing.www_redirect", "routing.basic_auth.1.password"],
         "{}",
         r.body
     );
@@ -717,7 +798,20 @@ async fn volumes_and_domains(api: TestApi) {
             json!({ "host": "apex.example.com", "routing": { "www_redirect": "to_www" } }),
         )
         .await;
-    assert_eq!(r.status, 422, "to_www needs a www. domain: {}", r.body);
+    assert_eq!(
+        (
+            r.status,
+            r.body["code"].as_str(),
+            r.body["errors"][0]["field"].as_str()
+        ),
+        (
+            409,
+            Some("conflicting_settings"),
+            Some("routing.www_redirect")
+        ),
+        "to_www needs a www. domain: {}",
+        r.body
+    );
     assert_eq!(
         api.get(&format!("/api/v1/applications/{a1}/domains"), &root)
             .await

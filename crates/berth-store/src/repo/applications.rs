@@ -100,6 +100,7 @@ impl Scope {
             v.check("source", g.validate());
         }
         v.check("", new.runtime.validate());
+        v.check("", new.runtime.conflicts());
         v.finish()?;
         if new.credentials.is_some() && !matches!(new.source, ApplicationSource::Git(_)) {
             return Err(ValidationError::field(
@@ -278,6 +279,7 @@ impl Scope {
         }
         if let Some(rc) = &runtime {
             rc.validate()?;
+            rc.conflicts()?;
             am.docker_config = Set(to_json(rc));
         }
         if let Some(r) = replicas {

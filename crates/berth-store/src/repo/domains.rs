@@ -58,7 +58,8 @@ impl Scope {
         tls: bool,
         routing: DomainRouting,
     ) -> Result<Domain, StoreError> {
-        routing.validate(&host)?;
+        routing.validate()?;
+        routing.conflicts(&host)?;
         self.project(project).await?;
         let (app, db) = match target {
             DomainTarget::Application(a) => {
@@ -142,7 +143,8 @@ impl Scope {
             .col_expr(domains::Column::UpdatedAt, now().into())
             .filter(domains::Column::Id.eq(id.as_uuid()));
         if let Some(r) = routing {
-            r.validate(&current.host)?;
+            r.validate()?;
+            r.conflicts(&current.host)?;
             let names = hosts::claimed_names(&current.host, &r);
             self.claim_hosts(id, current.project_id, &names).await?;
             q = q.col_expr(domains::Column::Routing, Some(to_json(&r)).into());

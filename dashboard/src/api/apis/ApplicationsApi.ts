@@ -14,6 +14,11 @@
 
 import * as runtime from '../runtime';
 import {
+    type ApplicationCreate,
+    ApplicationCreateFromJSON,
+    ApplicationCreateToJSON,
+} from '../models/ApplicationCreate';
+import {
     type ApplicationInput,
     ApplicationInputFromJSON,
     ApplicationInputToJSON,
@@ -117,7 +122,7 @@ export interface CreateApplicationRequest {
     /**
      * 
      */
-    applicationInput: ApplicationInput;
+    applicationCreate: ApplicationCreate;
 }
 
 export interface CreateServiceTokenRequest {
@@ -383,10 +388,10 @@ export class ApplicationsApi extends runtime.BaseAPI {
             );
         }
 
-        if (requestParameters['applicationInput'] == null) {
+        if (requestParameters['applicationCreate'] == null) {
             throw new runtime.RequiredError(
-                'applicationInput',
-                'Required parameter "applicationInput" was null or undefined when calling createApplication().'
+                'applicationCreate',
+                'Required parameter "applicationCreate" was null or undefined when calling createApplication().'
             );
         }
 
@@ -413,7 +418,7 @@ export class ApplicationsApi extends runtime.BaseAPI {
             method: 'POST',
             headers: headerParameters,
             query: queryParameters,
-            body: ApplicationInputToJSON(requestParameters['applicationInput']),
+            body: ApplicationCreateToJSON(requestParameters['applicationCreate']),
         };
     }
 

@@ -50,8 +50,7 @@ import {
 } from './PortInput';
 
 /**
- * An application's settings. On create, `name` and `source` are required; on PATCH every
- * field is optional and absent fields keep their value.
+ * Changes to an application: any subset of its settings; absent fields keep their value, `null` clears one that may be empty.
  * @export
  * @interface ApplicationInput
  */

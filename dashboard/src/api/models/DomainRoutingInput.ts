@@ -54,11 +54,22 @@ export interface DomainRoutingInput {
      */
     port?: number | null;
     /**
-     * `none` (default), `to_apex` (`www.<domain>` redirects to the domain) or `to_www` (the
-     * domain is `www.<apex>`; `<apex>` redirects to it).
+     * 
      */
-    wwwRedirect?: string | null;
+    wwwRedirect?: DomainRoutingInputWwwRedirectEnum | null;
 }
+
+
+/**
+ * @export
+ */
+export const DomainRoutingInputWwwRedirectEnum = {
+    None: 'none',
+    ToApex: 'to_apex',
+    ToWww: 'to_www',
+} as const;
+export type DomainRoutingInputWwwRedirectEnum = typeof DomainRoutingInputWwwRedirectEnum[keyof typeof DomainRoutingInputWwwRedirectEnum];
+
 
 /**
  * Check if a given object implements the DomainRoutingInput interface.

@@ -12,49 +12,28 @@
  * Do not edit the class manually.
  */
 
-import { mapValues } from '../runtime';
-/**
- * 
- * @export
- * @interface HealthCheckInput
- */
-export interface HealthCheckInput {
-    /**
-     * 
-     */
-    command?: Array<string> | null;
-    /**
-     * 
-     */
-    httpPath?: string | null;
-    /**
-     * Seconds between checks (default 5).
-     */
-    intervalS?: number | null;
-    /**
-     * 
-     */
-    port?: number | null;
-    /**
-     * Failed checks in a row that make a replica unhealthy (default 3).
-     */
-    retries?: number | null;
-    /**
-     * Seconds after start when failures do not count (default 0).
-     */
-    startPeriodS?: number | null;
-    /**
-     * Seconds a check may take (default 3).
-     */
-    timeoutS?: number | null;
-}
+import { parseDate, parseDateTime, serializeDate, serializeDateTime } from '../runtime';
+import type { HealthCheckCommand } from './HealthCheckCommand';
+import {
+    instanceOfHealthCheckCommand,
+    HealthCheckCommandFromJSON,
+    HealthCheckCommandFromJSONTyped,
+    HealthCheckCommandToJSON,
+} from './HealthCheckCommand';
+import type { HealthCheckHttp } from './HealthCheckHttp';
+import {
+    instanceOfHealthCheckHttp,
+    HealthCheckHttpFromJSON,
+    HealthCheckHttpFromJSONTyped,
+    HealthCheckHttpToJSON,
+} from './HealthCheckHttp';
 
 /**
- * Check if a given object implements the HealthCheckInput interface.
+ * @type HealthCheckInput
+ * A health check: a path requested on a port, or a command run in the container.
+ * @export
  */
-export function instanceOfHealthCheckInput(value: object): value is HealthCheckInput {
-    return true;
-}
+export type HealthCheckInput = HealthCheckCommand | HealthCheckHttp;
 
 export function HealthCheckInputFromJSON(json: any): HealthCheckInput {
     return HealthCheckInputFromJSONTyped(json, false);
@@ -64,19 +43,19 @@ export function HealthCheckInputFromJSONTyped(json: any, ignoreDiscriminator: bo
     if (json == null) {
         return json;
     }
-    return {
-        
-        'command': json['command'] === undefined ? undefined : json['command'] === null ? null : json['command'],
-        'httpPath': json['http_path'] === undefined ? undefined : json['http_path'] === null ? null : json['http_path'],
-        'intervalS': json['interval_s'] === undefined ? undefined : json['interval_s'] === null ? null : json['interval_s'],
-        'port': json['port'] === undefined ? undefined : json['port'] === null ? null : json['port'],
-        'retries': json['retries'] === undefined ? undefined : json['retries'] === null ? null : json['retries'],
-        'startPeriodS': json['start_period_s'] === undefined ? undefined : json['start_period_s'] === null ? null : json['start_period_s'],
-        'timeoutS': json['timeout_s'] === undefined ? undefined : json['timeout_s'] === null ? null : json['timeout_s'],
-    };
+    if (typeof json !== 'object') {
+        return json;
+    }
+    if (instanceOfHealthCheckCommand(json)) {
+        return HealthCheckCommandFromJSONTyped(json, true);
+    }
+    if (instanceOfHealthCheckHttp(json)) {
+        return HealthCheckHttpFromJSONTyped(json, true);
+    }
+    return {} as any;
 }
 
-export function HealthCheckInputToJSON(json: any): HealthCheckInput {
+export function HealthCheckInputToJSON(json: any): any {
     return HealthCheckInputToJSONTyped(json, false);
 }
 
@@ -84,16 +63,15 @@ export function HealthCheckInputToJSONTyped(value?: HealthCheckInput | null, ign
     if (value == null) {
         return value;
     }
-
-    return {
-        
-        'command': value['command'],
-        'http_path': value['httpPath'],
-        'interval_s': value['intervalS'],
-        'port': value['port'],
-        'retries': value['retries'],
-        'start_period_s': value['startPeriodS'],
-        'timeout_s': value['timeoutS'],
-    };
+    if (typeof value !== 'object') {
+        return value;
+    }
+    if (instanceOfHealthCheckCommand(value)) {
+        return HealthCheckCommandToJSON(value as HealthCheckCommand);
+    }
+    if (instanceOfHealthCheckHttp(value)) {
+        return HealthCheckHttpToJSON(value as HealthCheckHttp);
+    }
+    return {};
 }
 

@@ -24,18 +24,38 @@ export interface PortInput {
      */
     container: number;
     /**
-     * `ingress` (default) or `host`.
+     * 
      */
-    mode?: string | null;
+    mode?: PortInputModeEnum | null;
     /**
-     * `tcp` (default) or `udp`.
+     * 
      */
-    protocol?: string | null;
+    protocol?: PortInputProtocolEnum | null;
     /**
      * 
      */
     published?: number | null;
 }
+
+
+/**
+ * @export
+ */
+export const PortInputModeEnum = {
+    Ingress: 'ingress',
+    Host: 'host',
+} as const;
+export type PortInputModeEnum = typeof PortInputModeEnum[keyof typeof PortInputModeEnum];
+
+/**
+ * @export
+ */
+export const PortInputProtocolEnum = {
+    Tcp: 'tcp',
+    Udp: 'udp',
+} as const;
+export type PortInputProtocolEnum = typeof PortInputProtocolEnum[keyof typeof PortInputProtocolEnum];
+
 
 /**
  * Check if a given object implements the PortInput interface.

@@ -20,11 +20,11 @@ import { mapValues } from '../runtime';
  */
 export interface ResourcesInput {
     /**
-     * 
+     * CPUs a replica may use, such as `0.5`.
      */
     cpus?: number | null;
     /**
-     * 
+     * Memory a replica may use, in MiB (Docker's least is 6).
      */
     memoryMb?: number | null;
 }

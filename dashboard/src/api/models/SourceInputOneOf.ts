@@ -48,9 +48,9 @@ export interface SourceInputOneOf {
      */
     dockerfile?: string | null;
     /**
-     * `github`, `gitlab`, `gitea`, `bitbucket` or `git`.
+     * 
      */
-    provider: string;
+    provider: SourceInputOneOfProviderEnum;
     /**
      * 
      */
@@ -69,6 +69,18 @@ export interface SourceInputOneOf {
     type: SourceInputOneOfTypeEnum;
 }
 
+
+/**
+ * @export
+ */
+export const SourceInputOneOfProviderEnum = {
+    Github: 'github',
+    Gitlab: 'gitlab',
+    Gitea: 'gitea',
+    Bitbucket: 'bitbucket',
+    Git: 'git',
+} as const;
+export type SourceInputOneOfProviderEnum = typeof SourceInputOneOfProviderEnum[keyof typeof SourceInputOneOfProviderEnum];
 
 /**
  * @export

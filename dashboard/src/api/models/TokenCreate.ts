@@ -12,7 +12,7 @@
  * Do not edit the class manually.
  */
 
-import { mapValues, parseDate, parseDateTime, serializeDate, serializeDateTime } from '../runtime';
+import { mapValues } from '../runtime';
 /**
  * 
  * @export
@@ -20,9 +20,9 @@ import { mapValues, parseDate, parseDateTime, serializeDate, serializeDateTime }
  */
 export interface TokenCreate {
     /**
-     * When the token stops working; never when absent.
+     * How many days from now the token works (1 to 3650); for ever when absent.
      */
-    expiresAt?: Date | null;
+    expiresInDays?: number | null;
     /**
      * 
      */
@@ -47,7 +47,7 @@ export function TokenCreateFromJSONTyped(json: any, ignoreDiscriminator: boolean
     }
     return {
         
-        'expiresAt': json['expires_at'] === undefined ? undefined : json['expires_at'] === null ? null : (parseDateTime(json['expires_at'])),
+        'expiresInDays': json['expires_in_days'] === undefined ? undefined : json['expires_in_days'] === null ? null : json['expires_in_days'],
         'name': json['name'],
     };
 }
@@ -63,7 +63,7 @@ export function TokenCreateToJSONTyped(value?: TokenCreate | null, ignoreDiscrim
 
     return {
         
-        'expires_at': value['expiresAt'] == null ? value['expiresAt'] : serializeDateTime(value['expiresAt']),
+        'expires_in_days': value['expiresInDays'],
         'name': value['name'],
     };
 }
