@@ -1,5 +1,6 @@
-// Installation settings (admins): where DNS-01 answers go, for wildcard certificates, and the
-// edge router's health as it reports itself.
+// Installation settings (admins): how certificates are ordered (the server's ACME settings,
+// read only), where DNS-01 answers go, for wildcard certificates, and the edge router's health
+// as it reports itself.
 import { FormEvent, useState } from "react";
 
 import { Apis } from "./client";
@@ -10,6 +11,7 @@ export function SettingsPage(props: { api: Apis }): JSX.Element {
   const { api } = props;
   const edge = useLoad(() => api.settings.getEdge(), [api]);
   const dns = useLoad(() => api.settings.getAcmeDns(), [api]);
+  const acme = useLoad(() => api.settings.getAcme(), [api]);
   const action = useAction();
   const [server, setServer] = useState("");
   const [zone, setZone] = useState("");
@@ -29,6 +31,7 @@ export function SettingsPage(props: { api: Apis }): JSX.Element {
   const other = unshown(p, ["server", "zone", "key_name", "key_secret"]);
   const e = edge.data;
   const d = dns.data;
+  const a = acme.data;
   return (
     <main className="page">
       <h1>Installation settings</h1>
@@ -46,6 +49,26 @@ export function SettingsPage(props: { api: Apis }): JSX.Element {
             See docs/operations.md, "Where the router runs".
           </p>
         )}
+      </section>
+      <section className="card wide" aria-labelledby="acme-title">
+        <h2 id="acme-title">Certificates (ACME)</h2>
+        {acme.problem !== null ? <Banner>{acme.problem.detail}</Banner> : null}
+        {a === null ? null : a.enabled ? (
+          <dl className="facts">
+            <dt>Directory</dt>
+            <dd>
+              <code>{a.directory}</code>
+              {a.customCaRoot ? " (trusted through a CA root of its own)" : ""}
+            </dd>
+            <dt>Contact</dt>
+            <dd>{a.email ?? "none"}</dd>
+            <dt>DNS-01 from the server's settings</dt>
+            <dd>{a.dns01FromServerSettings ? "yes" : "no"}</dd>
+          </dl>
+        ) : (
+          <p className="hint">Off: domains with TLS are served with self-signed certificates until one is uploaded.</p>
+        )}
+        <p className="hint">These are the server's settings (acme_directory, acme_email, acme_ca_root: see the README); they change there, not here.</p>
       </section>
       <section className="card wide" aria-labelledby="dns-title">
         <h2 id="dns-title">DNS-01 for wildcard certificates</h2>

@@ -2,7 +2,8 @@
 to a name taken and deleted while it still has an application, a volume name taken, a domain
 berth refuses, a health check on no port, a deployment cancelled while it builds, a team
 renamed and deleted, an account re-roled (what a developer then sees) and deleted, a password
-changed after a wrong current one, the installation's DNS-01 setting refused then saved.
+changed after a wrong current one, the installation's ACME settings shown and its DNS-01
+setting refused then saved.
 
     python3 tests/browser/pages.py http://127.0.0.1:3000 OUT_DIR GIT_ROOT
 """
@@ -59,11 +60,12 @@ def main(base: str, out: Path, repos: Path) -> None:
         expect(page.locator("#domain-new-port-error")).to_be_visible()
         b.shot("03-domain-refused")
 
-        # A health check with neither a path nor a command.
+        # A health check on no port: refused beside the port.
         page.get_by_role("link", name="Settings", exact=True).last.click()
         page.get_by_label("Check each replica's health").check()
+        page.get_by_label("HTTP path").fill("/health")
         page.get_by_role("button", name="Save settings").click()
-        expect(page.locator("#health-check-error")).to_contain_text("http_path or command")
+        expect(page.locator("#hc-port-error")).to_contain_text("must be a port from 1 to 65535")
         b.shot("04-health-check-refused")
 
         # A deployment cancelled while its build runs.
@@ -117,6 +119,10 @@ def main(base: str, out: Path, repos: Path) -> None:
         # The installation's DNS-01 setting: an address berth cannot use, then one it takes.
         page.get_by_role("link", name="Settings", exact=True).first.click()
         expect(page.get_by_role("heading", name="Installation settings")).to_be_visible()
+        # How certificates are ordered: the server's own settings, shown, not changed here.
+        acme = page.get_by_role("region", name="Certificates (ACME)")
+        expect(acme).to_contain_text("acme-v02.api.letsencrypt.org")
+        expect(acme).to_contain_text("they change there, not here")
         page.get_by_label("DNS server").fill("not an address")
         page.get_by_label("Zone").fill("example.test")
         page.get_by_label("TSIG key name").fill("berth-key")

@@ -54,6 +54,8 @@ pub struct AppState {
     pub reserved_ports: Vec<u16>,
     /// How many live streams may be open, per user and in all.
     pub streams: std::sync::Arc<streams::StreamLimits>,
+    /// How certificates are ordered, as the server's settings say (shown to admins).
+    pub acme: dto::AcmeView,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             git_local_roots: Vec::new(),
             reserved_ports: Vec::new(),
             streams: Default::default(),
+            acme: dto::AcmeView::default(),
         }
     }
 }

@@ -41,7 +41,7 @@ use crate::routes::{
         operations::list_operations, operations::get_operation, operations::stream_operation,
         webhooks::receive,
         audit::list_audit,
-        settings::get_acme_dns, settings::set_acme_dns, settings::delete_acme_dns, settings::get_edge,
+        settings::get_acme, settings::get_acme_dns, settings::set_acme_dns, settings::delete_acme_dns, settings::get_edge,
         events::stream_events,
     ),
     modifiers(&BearerAuth, &Contract),

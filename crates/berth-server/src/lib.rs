@@ -79,6 +79,13 @@ pub fn app_state(settings: &Settings, store: Store) -> berth_api::AppState {
     state.auth.session_ttl = chrono::Duration::hours(i64::from(settings.session_ttl_hours));
     state.body_limit = settings.body_limit_bytes;
     state.git_local_roots = settings.git_local_roots();
+    state.acme = berth_api::dto::AcmeView {
+        enabled: settings.acme_directory.is_some(),
+        directory: settings.acme_directory.clone(),
+        email: settings.acme_email.clone(),
+        custom_ca_root: settings.acme_ca_root.is_some(),
+        dns_01_from_server_settings: settings.acme_dns.is_some(),
+    };
     state.auth.trusted_proxies = settings.trusted_proxies.clone();
     state.streams = berth_api::streams::StreamLimits::new(
         settings.live_streams_max,

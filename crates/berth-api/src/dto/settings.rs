@@ -18,6 +18,23 @@ pub struct AcmeDnsInput {
     pub key_secret: String,
 }
 
+/// How berth orders certificates, from the server's settings (`acme_directory`, `acme_email`,
+/// `acme_ca_root`, `acme_dns_*`; see the README): read here, changed there.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct AcmeView {
+    /// Whether berth orders certificates at all (`acme_directory = "off"` turns it off).
+    pub enabled: bool,
+    /// The ACME directory orders go to (Let's Encrypt by default).
+    pub directory: Option<String>,
+    /// The contact address the account was registered with, if any.
+    pub email: Option<String>,
+    /// Whether the directory is trusted through a CA root of its own (a private ACME server).
+    pub custom_ca_root: bool,
+    /// Whether the server's own settings name a DNS server for DNS-01 (used when none is
+    /// set through `/settings/acme-dns`).
+    pub dns_01_from_server_settings: bool,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AcmeDnsView {
     /// Whether a setting is stored here (otherwise the server's `acme_dns_*` settings apply).

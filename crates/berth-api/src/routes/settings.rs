@@ -6,12 +6,13 @@ use actix_web::{web, HttpResponse};
 use berth_domain::{AcmeDnsSetting, SecretString};
 
 use crate::auth::Caller;
-use crate::dto::{AcmeDnsInput, AcmeDnsView, EdgeView};
+use crate::dto::{AcmeDnsInput, AcmeDnsView, AcmeView, EdgeView};
 use crate::problem::Problem;
 use crate::{ApiError, AppState};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/settings/acme-dns", web::get().to(get_acme_dns))
+    cfg.route("/settings/acme", web::get().to(get_acme))
+        .route("/settings/acme-dns", web::get().to(get_acme_dns))
         .route("/settings/acme-dns", web::put().to(set_acme_dns))
         .route("/settings/acme-dns", web::delete().to(delete_acme_dns))
         .route("/edge", web::get().to(get_edge));
@@ -30,6 +31,20 @@ pub async fn get_edge(
     caller.require_admin()?;
     let s = caller.scope(&state).await?;
     Ok(HttpResponse::Ok().json(EdgeView::from(s.edge_status().await?)))
+}
+
+/// How berth orders certificates (admins): the ACME directory, the account's contact address,
+/// whether a CA root of its own is trusted, whether the server's settings name a DNS-01
+/// server. Set in the server's settings (the README), not through the API: they
+/// decide whom berth trusts, which is the machine owner's choice.
+#[utoipa::path(get, path = "/api/v1/settings/acme", tag = "settings", security(("bearer" = [])),
+    responses((status = 200, body = AcmeView), (status = 403, body = Problem)))]
+pub async fn get_acme(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    Ok(HttpResponse::Ok().json(&state.acme))
 }
 
 async fn stored(state: &AppState, caller: &Caller) -> Result<Option<AcmeDnsSetting>, ApiError> {

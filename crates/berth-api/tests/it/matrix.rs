@@ -765,6 +765,7 @@ async fn every_endpoint_role_and_tenant(api: TestApi) {
         ("/api/v1/audit-log", true),
         ("/api/v1/edge", true),
         ("/api/v1/settings/acme-dns", true),
+        ("/api/v1/settings/acme", true),
         ("/api/v1/projects", false),
         ("/api/v1/tokens", false),
     ] {

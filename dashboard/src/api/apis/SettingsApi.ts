@@ -24,6 +24,11 @@ import {
     AcmeDnsViewToJSON,
 } from '../models/AcmeDnsView';
 import {
+    type AcmeView,
+    AcmeViewFromJSON,
+    AcmeViewToJSON,
+} from '../models/AcmeView';
+import {
     type EdgeView,
     EdgeViewFromJSON,
     EdgeViewToJSON,
@@ -88,6 +93,51 @@ export class SettingsApi extends runtime.BaseAPI {
      */
     async deleteAcmeDns(initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<void> {
         await this.deleteAcmeDnsRaw(initOverrides);
+    }
+
+    /**
+     * Creates request options for getAcme without sending the request
+     */
+    async getAcmeRequestOpts(): Promise<runtime.RequestOpts> {
+        const queryParameters: any = {};
+
+        const headerParameters: runtime.HTTPHeaders = {};
+
+        if (this.configuration && this.configuration.accessToken) {
+            const token = this.configuration.accessToken;
+            const tokenString = await token("bearer", []);
+
+            if (tokenString) {
+                headerParameters["Authorization"] = `Bearer ${tokenString}`;
+            }
+        }
+
+        let urlPath = `/api/v1/settings/acme`;
+
+        return {
+            path: urlPath,
+            method: 'GET',
+            headers: headerParameters,
+            query: queryParameters,
+        };
+    }
+
+    /**
+     * How berth orders certificates (admins): the ACME directory, the account\'s contact address, whether a CA root of its own is trusted, whether the server\'s settings name a DNS-01 server. Set in the server\'s settings (the README), not through the API: they decide whom berth trusts, which is the machine owner\'s choice.
+     */
+    async getAcmeRaw(initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<AcmeView>> {
+        const requestOptions = await this.getAcmeRequestOpts();
+        const response = await this.request(requestOptions, initOverrides);
+
+        return new runtime.JSONApiResponse(response, (jsonValue) => AcmeViewFromJSON(jsonValue));
+    }
+
+    /**
+     * How berth orders certificates (admins): the ACME directory, the account\'s contact address, whether a CA root of its own is trusted, whether the server\'s settings name a DNS-01 server. Set in the server\'s settings (the README), not through the API: they decide whom berth trusts, which is the machine owner\'s choice.
+     */
+    async getAcme(initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<AcmeView> {
+        const response = await this.getAcmeRaw(initOverrides);
+        return await response.value();
     }
 
     /**

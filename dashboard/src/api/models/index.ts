@@ -2,6 +2,7 @@
 /* eslint-disable */
 export * from './AcmeDnsInput';
 export * from './AcmeDnsView';
+export * from './AcmeView';
 export * from './ApplicationCountsView';
 export * from './ApplicationCreate';
 export * from './ApplicationInput';
