@@ -93,7 +93,7 @@ fn check_source_allowed(
     match refused {
         Some((field, e)) => Err(ApiError::Forbidden(
             ErrorCode::SourceNotAllowed,
-            format!("{field}: {e}"),
+            format!("{field}: {}", e.messages()),
         )),
         None => Ok(()),
     }
@@ -210,13 +210,13 @@ pub async fn update_application(
     let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Write).await?;
     let mut changes = parsed.changes.clone();
     if let Some(source) = &changes.source {
+        check_source_allowed(&state, source)?;
         if source.kind() != app.kind {
             return Err(ApiError::conflicting(ValidationError::field(
                 "source.type",
                 "cannot change the type of an application's source",
             )));
         }
-        check_source_allowed(&state, source)?;
     }
     if parsed.touches_runtime() {
         let runtime = parsed.runtime_over(&app.runtime);
