@@ -60,7 +60,7 @@ export function SignIn(props: { onSignedIn: (token: string, user: UserView) => v
           onChange={setPassword}
           error={fields["password"]}
           autoComplete={setup ? "new-password" : "current-password"}
-          hint={setup ? "At least 8 characters." : undefined}
+          hint={setup ? "8 to 128 characters." : undefined}
         />
         <button type="submit" className="primary" disabled={busy}>
           {setup ? "Create the admin account" : "Sign in"}

@@ -106,7 +106,7 @@ export function UsersPage(props: { api: Apis; me: UserView }): JSX.Element {
         <h2 id="new-user-title">New account</h2>
         <Field id="user-username" label="Username" value={username} onChange={setUsername} error={usernameError} autoComplete="off" />
         <Field id="user-email" label="Email" type="email" value={email} onChange={setEmail} error={fields["email"]} autoComplete="off" />
-        <Field id="user-password" label="Password" type="password" value={password} onChange={setPassword} error={fields["password"]} autoComplete="new-password" hint="At least 8 characters; tell it to them another way." />
+        <Field id="user-password" label="Password" type="password" value={password} onChange={setPassword} error={fields["password"]} autoComplete="new-password" hint="8 to 128 characters; tell it to them another way." />
         <div className="field">
           <label htmlFor="user-role">Role</label>
           <select id="user-role" value={role} onChange={(e) => setRole(platformRole(e.target.value))}>
