@@ -17,6 +17,8 @@ command -v openssl >/dev/null || apt_packages+=(openssl)
 # Certificates: Let's Encrypt's test CA, and a DNS server for names and DNS-01.
 command -v pebble >/dev/null || apt_packages+=(pebble)
 [[ -x /usr/sbin/named ]] || apt_packages+=(bind9)
+# A registry on loopback: applications' images pulled at deployment (tests/it/registry.rs).
+[[ -x /usr/bin/docker-registry ]] || apt_packages+=(docker-registry)
 # The dashboard's generated client: openapi-generator runs on Java, tsc type-checks the result.
 command -v java >/dev/null || apt_packages+=(openjdk-17-jre-headless)
 command -v tsc >/dev/null || apt_packages+=(node-typescript)

@@ -9,6 +9,7 @@ mod isolation;
 mod limits;
 mod outlive;
 mod pipeline;
+mod registry;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

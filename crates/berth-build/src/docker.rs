@@ -552,6 +552,78 @@ impl Engine {
         Ok(())
     }
 
+    /// Pulls an image an application may run from the registry its reference names (Docker
+    /// Hub when it names none), anonymously, and answers its id. Each layer's progress is told
+    /// once per state (`Pulling fs layer`, `Download complete`, `Pull complete`), not per
+    /// chunk; an image the registry does not have, or refuses, is [`BuildError::Pull`] with
+    /// the registry's words.
+    pub async fn pull(
+        &self,
+        reference: &berth_domain::ImageReference,
+        events: &EventSink,
+        cancel: &CancelToken,
+    ) -> Result<String, BuildError> {
+        use bollard::query_parameters::CreateImageOptions;
+        reference.check_runnable().map_err(|e| {
+            BuildError::Unsupported(format!(
+                "the image {reference} may not be run: {}",
+                e.messages()
+            ))
+        })?;
+        let name = reference.for_engine();
+        let failed = |message: String| BuildError::Pull {
+            image: reference.to_string(),
+            message,
+        };
+        let mut stream = self.docker.create_image(
+            Some(CreateImageOptions {
+                from_image: Some(name.clone()),
+                ..Default::default()
+            }),
+            None,
+            None,
+        );
+        let mut told: HashMap<String, String> = HashMap::new();
+        loop {
+            let item = tokio::select! {
+                item = stream.next() => item,
+                () = cancel.cancelled() => return Err(BuildError::Cancelled),
+            };
+            let Some(item) = item else { break };
+            let info = match item {
+                Ok(info) => info,
+                Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
+                    return Err(failed(message))
+                }
+                Err(bollard::errors::Error::DockerStreamError { error }) => {
+                    return Err(failed(error))
+                }
+                Err(e) => return Err(BuildError::Engine(engine_message(e))),
+            };
+            if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                return Err(failed(detail));
+            }
+            let Some(status) = info.status else { continue };
+            // Chunks of a download or an extraction repeat their state: told once each.
+            let layer = info.id.unwrap_or_default();
+            if told.get(&layer) == Some(&status) {
+                continue;
+            }
+            told.insert(layer.clone(), status.clone());
+            let text = if layer.is_empty() || status.contains(&layer) {
+                status
+            } else {
+                format!("{layer}: {status}")
+            };
+            events.emit(BuildEvent::line(OutputStream::Stdout, text));
+            events.pace().await;
+        }
+        match self.docker.inspect_image(&name).await {
+            Ok(image) => Ok(image.id.unwrap_or_default()),
+            Err(e) => Err(BuildError::Engine(engine_message(e))),
+        }
+    }
+
     /// The id of a prebuilt image, which must already be on this engine (no registry pull).
     /// Only an image an application may run is looked up (`ImageReference::check_runnable`).
     pub async fn require_image(

@@ -21,6 +21,9 @@ pub enum BuildError {
     TimedOut { after_s: u64 },
     #[error("the image {0} does not exist on this engine")]
     MissingImage(String),
+    /// A pull found no such image (or was refused it) where the reference points.
+    #[error("the image {image} cannot be pulled: {message}")]
+    Pull { image: String, message: String },
     #[error("the Dockerfile cannot be built: {0}")]
     Dockerfile(String),
     #[error("{what} is larger than {limit_mb} MiB, the most berth takes ({setting})")]

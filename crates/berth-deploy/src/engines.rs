@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use berth_build::{BuildError, BuildSpec, BuiltImage, CommitInfo, Engine, SourceSpec};
-use berth_domain::ServiceSpec;
+use berth_domain::{ImageReference, ServiceSpec};
 use berth_events::CancelToken;
 use berth_swarm::{
     DeployOutcome, Endpoint, JobOutcome, LogLine, LogOptions, ManagedService, ServiceStatus, Swarm,
@@ -67,6 +67,15 @@ impl Builder for Engine {
 
     async fn has_image(&self, image: &str) -> bool {
         self.docker().inspect_image(image).await.is_ok()
+    }
+
+    async fn pull(
+        &self,
+        image: &ImageReference,
+        events: &berth_build::EventSink,
+        cancel: &CancelToken,
+    ) -> Result<String, BuildError> {
+        Engine::pull(self, image, events, cancel).await
     }
 
     async fn clean_journal(&self, journal: &Path) -> Result<usize, BuildError> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use berth_build::{BuildError, BuildSpec, BuiltImage, CommitInfo, SourceSpec};
-use berth_domain::ServiceSpec;
+use berth_domain::{ImageReference, ServiceSpec};
 use berth_events::CancelToken;
 use berth_swarm::{
     DeployOutcome, Endpoint, JobOutcome, LogLine, LogOptions, ManagedService, ReplicaUsage,
@@ -42,6 +42,15 @@ pub trait Builder: Send + Sync + Debug {
 
     /// Whether the engine still has the image (an earlier build of the same commit).
     async fn has_image(&self, image: &str) -> bool;
+
+    /// Pulls an image from the registry its reference names, telling its progress; its id
+    /// (see [`berth_build::Engine::pull`]).
+    async fn pull(
+        &self,
+        image: &ImageReference,
+        events: &berth_build::EventSink,
+        cancel: &CancelToken,
+    ) -> Result<String, BuildError>;
 
     /// Removes what a build that died left, as its journal says; how many layers went.
     async fn clean_journal(&self, journal: &Path) -> Result<usize, BuildError>;

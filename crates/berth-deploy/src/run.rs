@@ -163,6 +163,7 @@ impl Run<'_> {
                         e.messages()
                     ))
                 })?;
+                self.pull_if_missing(image, &engines).await?;
                 image.for_engine()
             }
             (ApplicationSource::Git(git), None) => {
@@ -598,6 +599,38 @@ impl Run<'_> {
                 scope.commit().await?;
                 Err(self.build_failed(StepName::Build, e).await)
             }
+        }
+    }
+
+    /// An image the engine does not have is pulled from its registry first, its progress in
+    /// the log of the rollout it is for; one the engine has is used as it is.
+    async fn pull_if_missing(
+        &self,
+        image: &berth_domain::ImageReference,
+        engines: &Engines,
+    ) -> Result<(), End> {
+        let name = image.for_engine();
+        if engines.builder.has_image(&name).await {
+            return Ok(());
+        }
+        self.step(StepName::Rollout, StepState::Running, None)
+            .await?;
+        self.log.info(
+            StepName::Rollout,
+            format!("the engine does not have {name}: pulling it"),
+        );
+        let (sink, events) = berth_build::EventSink::channel(4096);
+        let forward = self.forward_build_events(StepName::Rollout, events);
+        let pulled = engines.builder.pull(image, &sink, &self.cancel).await;
+        drop(sink);
+        let _ = forward.await;
+        match pulled {
+            Ok(id) => {
+                self.log
+                    .info(StepName::Rollout, format!("pulled {name} ({id})"));
+                Ok(())
+            }
+            Err(e) => Err(self.build_failed(StepName::Rollout, e).await),
         }
     }
 

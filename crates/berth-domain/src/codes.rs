@@ -113,7 +113,7 @@ codes! {
     RoutingMeshUnavailable = "routing_mesh_unavailable",
     /// A published host port is taken by another service.
     PortTaken = "port_taken",
-    /// The image is not on the engine (berth pulls nothing it was not given).
+    /// The image is not on the engine (a build's base image, which builds do not pull).
     ImageNotFound = "image_not_found",
     /// The Docker engine or Swarm cannot be reached or refused the operation.
     EngineUnavailable = "engine_unavailable",

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use berth_build::{BuildError, BuildSpec, BuiltImage, CommitInfo, GitRef, SourceSpec};
 use berth_deploy::ports::{Builder, Clock, Orchestrator};
 use berth_deploy::{Engines, LogLine, LogOptions, ServiceStatus, TaskInfo};
-use berth_domain::ServiceSpec;
+use berth_domain::{ImageReference, ServiceSpec};
 use berth_events::CancelToken;
 use berth_swarm::{Change, DeployOutcome, Endpoint, JobOutcome, ManagedService, SwarmError};
 use futures_util::stream::BoxStream;
@@ -45,6 +45,8 @@ pub struct FakeService {
 struct State {
     services: BTreeMap<String, FakeService>,
     images: BTreeSet<String>,
+    /// Registry images the engine does not have (pulled on demand); any other is there.
+    missing_images: BTreeSet<String>,
     volumes: BTreeSet<String>,
     /// Branch → the commit its tip is.
     tips: BTreeMap<String, String>,
@@ -224,8 +226,25 @@ impl Builder for FakeEngines {
         })
     }
 
+    /// Built images while they are kept; a registry's image (a name, not an id) unless the
+    /// test made it missing, as an engine that had it pulled before.
     async fn has_image(&self, image: &str) -> bool {
-        self.with(|s| s.images.contains(image))
+        self.with(|s| {
+            s.images.contains(image)
+                || (!image.starts_with("sha256:") && !s.missing_images.contains(image))
+        })
+    }
+
+    async fn pull(
+        &self,
+        image: &ImageReference,
+        _events: &berth_build::EventSink,
+        _cancel: &CancelToken,
+    ) -> Result<String, BuildError> {
+        let name = image.for_engine();
+        self.call(format!("pull {name}"));
+        self.with(|s| s.missing_images.remove(&name));
+        Ok(format!("sha256:{:064x}", name.len()))
     }
 
     async fn clean_journal(&self, _journal: &Path) -> Result<usize, BuildError> {
