@@ -51,8 +51,8 @@ codes! {
     /// A host port below 1024, or one berth itself listens on, is published by admins only.
     PortReserved = "port_reserved",
     /// The source names what berth keeps from users: its own build images (`berth/…`), an
-    /// image by its id, or a repository on berth's own machine outside the directories an
-    /// admin allowed.
+    /// image by its id, a registry by its address (for admins only), or a repository on
+    /// berth's own machine outside the directories an admin allowed.
     SourceNotAllowed = "source_not_allowed",
     /// Changing your own password needs your current password, and it was not given or did
     /// not match.

@@ -694,6 +694,20 @@ impl ImageReference {
         Ok(())
     }
 
+    /// Whether the registry it names is an address rather than a name (`localhost`, an IP
+    /// address): a pull makes the engine reach it, so naming one is for admins only (on
+    /// berth's machine or network, it is not a registry a tenant may make the engine call).
+    pub fn registry_is_an_address(&self) -> bool {
+        let Some((first, _)) = self.0.split_once('/') else {
+            return false;
+        };
+        if !(first.contains('.') || first.contains(':') || first == "localhost") {
+            return false;
+        }
+        let host = first.split(':').next().unwrap_or(first);
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::Ipv4Addr>().is_ok()
+    }
+
     /// The reference as the engine is asked for it: with `:latest` when it names neither a tag
     /// nor a digest, so the engine never takes it for an image id prefix.
     pub fn for_engine(&self) -> String {
@@ -1043,6 +1057,29 @@ mod tests {
             "x:://y",
         ] {
             assert!(RepositoryUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn registries_that_are_addresses() {
+        for address in [
+            "127.0.0.1:5000/x:1",
+            "169.254.169.254:80/latest",
+            "localhost:5000/x",
+            "localhost/x",
+            "10.0.0.5/team/app",
+        ] {
+            let image = ImageReference::parse(address).unwrap();
+            assert!(image.registry_is_an_address(), "{address}");
+        }
+        for name in [
+            "busybox",
+            "library/busybox:1",
+            "ghcr.io/acme/web:1",
+            "registry.example.com:5000/x",
+        ] {
+            let image = ImageReference::parse(name).unwrap();
+            assert!(!image.registry_is_an_address(), "{name}");
         }
     }
 

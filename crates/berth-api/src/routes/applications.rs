@@ -78,17 +78,29 @@ pub async fn list_applications(
 /// image of a registry (not berth's own builds, not an image id).
 fn check_source_allowed(
     state: &AppState,
+    caller: &Caller,
     source: &berth_domain::ApplicationSource,
 ) -> Result<(), ApiError> {
+    let admin = caller.user().is_ok_and(|u| u.role.is_admin());
     let refused = match source {
         berth_domain::ApplicationSource::Git(g) => g
             .repository
             .check_fetchable(&state.git_local_roots)
             .err()
             .map(|e| ("source.repository", e)),
-        berth_domain::ApplicationSource::Image { image } => {
-            image.check_runnable().err().map(|e| ("source.image", e))
-        }
+        berth_domain::ApplicationSource::Image { image } => match image.check_runnable() {
+            Err(e) => Some(("source.image", e)),
+            // A pull makes the engine call the registry: an address (berth's machine, its
+            // network, a cloud's metadata service) is not one a tenant may have it call.
+            Ok(()) if image.registry_is_an_address() && !admin => Some((
+                "source.image",
+                ValidationError::field(
+                    "",
+                    "names a registry by its address (localhost or an IP); only an admin may",
+                ),
+            )),
+            Ok(()) => None,
+        },
     };
     match refused {
         Some((field, e)) => Err(ApiError::Forbidden(
@@ -154,7 +166,7 @@ pub async fn create_application(
     let (Some(name), Some(source)) = (c.name, c.source) else {
         return Err(ApiError::invalid("name", "is required"));
     };
-    check_source_allowed(&state, &source)?;
+    check_source_allowed(&state, &caller, &source)?;
     let app = s
         .create_application(
             project.id,
@@ -210,7 +222,7 @@ pub async fn update_application(
     let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Write).await?;
     let mut changes = parsed.changes.clone();
     if let Some(source) = &changes.source {
-        check_source_allowed(&state, source)?;
+        check_source_allowed(&state, &caller, source)?;
         if source.kind() != app.kind {
             return Err(ApiError::conflicting(ValidationError::field(
                 "source.type",

@@ -393,6 +393,19 @@ async fn an_application_names_only_registry_images_and_network_repositories(api:
             json!({ "type": "image", "image": "0123456789ab" }),
             "source.image",
         ),
+        // A pull would make the engine call these: berth's machine, the cloud's metadata.
+        (
+            json!({ "type": "image", "image": "127.0.0.1:5432/x:1" }),
+            "source.image",
+        ),
+        (
+            json!({ "type": "image", "image": "169.254.169.254:80/latest/meta-data" }),
+            "source.image",
+        ),
+        (
+            json!({ "type": "image", "image": "localhost:2375/x" }),
+            "source.image",
+        ),
         (
             json!({ "type": "git", "provider": "github", "repository": "file:///etc", "branch": "main" }),
             "source.repository",
