@@ -694,9 +694,11 @@ impl ImageReference {
         Ok(())
     }
 
-    /// Whether the registry it names is an address rather than a name (`localhost`, an IP
-    /// address): a pull makes the engine reach it, so naming one is for admins only (on
-    /// berth's machine or network, it is not a registry a tenant may make the engine call).
+    /// Whether the registry it names is an address rather than a name: `localhost`, or a host
+    /// whose last label does not start with a letter, as [`patterns::HOST_NAME`] asks of a
+    /// name. That takes in every way a resolver reads a number as an address (`127.0.0.1`,
+    /// `127.1`, `2130706433`, `0x7f000001`). A pull makes the engine reach the registry, so
+    /// naming an address is for admins only (it is berth's machine or its network).
     pub fn registry_is_an_address(&self) -> bool {
         let Some((first, _)) = self.0.split_once('/') else {
             return false;
@@ -705,7 +707,9 @@ impl ImageReference {
             return false;
         }
         let host = first.split(':').next().unwrap_or(first);
-        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::Ipv4Addr>().is_ok()
+        let last_label = host.rsplit('.').next().unwrap_or(host);
+        host.eq_ignore_ascii_case("localhost")
+            || !last_label.starts_with(|c: char| c.is_ascii_alphabetic())
     }
 
     /// The reference as the engine is asked for it: with `:latest` when it names neither a tag
@@ -1068,6 +1072,10 @@ mod tests {
             "localhost:5000/x",
             "localhost/x",
             "10.0.0.5/team/app",
+            "127.1:5000/x",
+            "2130706433:80/x",
+            "0x7f000001:80/x",
+            "LocalHost:5000/x",
         ] {
             let image = ImageReference::parse(address).unwrap();
             assert!(image.registry_is_an_address(), "{address}");

@@ -407,6 +407,10 @@ async fn an_application_names_only_registry_images_and_network_repositories(api:
             "source.image",
         ),
         (
+            json!({ "type": "image", "image": "2130706433:2375/x" }),
+            "source.image",
+        ),
+        (
             json!({ "type": "git", "provider": "github", "repository": "file:///etc", "branch": "main" }),
             "source.repository",
         ),
