@@ -132,10 +132,31 @@ impl std::fmt::Debug for Password {
 /// to its pattern exactly, so a request the document allows is accepted and one it forbids is
 /// refused (the contract check of `make test` tries both).
 pub mod patterns {
+    /// The characters `char::is_whitespace` and `char::is_control` name, for a class: what
+    /// no name, path or URL a user gives may hold (where a pattern says so).
+    macro_rules! space_or_control {
+        () => {
+            " \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f"
+        };
+    }
+    /// A host name's labels: letters, digits and `-` (not at either end), the last starting
+    /// with a letter.
+    macro_rules! host_name {
+        () => {
+            "(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+        };
+    }
+
     /// A display name (a project's, a team's, a token's): no control character, and no
     /// white space at either end (the characters `char::is_whitespace` and `char::is_control`
     /// name). Its length is given apart.
-    pub const DISPLAY_NAME: &str = "^[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f](?:[^\\x00-\\x1f\\x7f-\\x9f]*[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f])?$";
+    pub const DISPLAY_NAME: &str = concat!(
+        "^[^",
+        space_or_control!(),
+        "](?:[^\\x00-\\x1f\\x7f-\\x9f]*[^",
+        space_or_control!(),
+        "])?$"
+    );
     /// A description: any text but control characters (a new line and a tab are fine); at
     /// most 1000 characters.
     pub const DESCRIPTION: &str = "^[^\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]*$";
@@ -160,7 +181,7 @@ pub mod patterns {
     /// A Docker volume's name.
     pub const VOLUME_NAME: &str = "^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}$";
     /// An HTTP path a check requests: `/`, then no white space or control character.
-    pub const HTTP_PATH: &str = "^/[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*$";
+    pub const HTTP_PATH: &str = concat!("^/[^", space_or_control!(), "]*$");
 
     /// A rule of a value users give, as the document states it: a pattern it matches (a
     /// search, as JSON Schema's `pattern` is), patterns it must not contain anywhere (the
@@ -243,7 +264,7 @@ pub mod patterns {
     /// it: labels of letters, digits and `-` (not at either end), the last starting with a
     /// letter (so no IP address), no trailing dot. A domain may start with `*.`.
     pub static HOST_NAME: Rule = Rule::new(
-        Some("^(?:\\*\\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"),
+        Some(concat!("^(?:\\*\\.)?", host_name!(), "$")),
         &[],
         0,
         253,
@@ -251,7 +272,13 @@ pub mod patterns {
     /// An e-mail address: a local part of 1 to 64 characters without `@`, white space or
     /// control characters, `@`, a host name.
     pub static EMAIL: Rule = Rule::new(
-        Some("^[^@ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"),
+        Some(concat!(
+            "^[^@",
+            space_or_control!(),
+            "]{1,64}@",
+            host_name!(),
+            "$"
+        )),
         &[],
         0,
         254,
@@ -296,7 +323,33 @@ pub mod patterns {
     /// starts with neither `:` nor `//`, so no other scheme or transport hides in it); no
     /// white space or control character, not starting with `-`.
     pub static REPOSITORY: Rule = Rule::new(
-        Some("^(?:https?://[^/@ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]+(?:/[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*)?|(?:ssh|git)://[^/ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]+(?:/[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*)?|file://[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*|/[^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*|[^-/: \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f][^/: \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*:(?:[^:/ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f][^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*|/(?:[^/ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f][^ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*)?))$"),
+        Some(concat!(
+            "^(?:https?://[^/@",
+            space_or_control!(),
+            "]+(?:/[^",
+            space_or_control!(),
+            "]*)?|(?:ssh|git)://[^/",
+            space_or_control!(),
+            "]+(?:/[^",
+            space_or_control!(),
+            "]*)?|file://[^",
+            space_or_control!(),
+            "]*|/[^",
+            space_or_control!(),
+            "]*|[^-/:",
+            space_or_control!(),
+            "][^/:",
+            space_or_control!(),
+            "]*:(?:[^:/",
+            space_or_control!(),
+            "][^",
+            space_or_control!(),
+            "]*|/(?:[^/",
+            space_or_control!(),
+            "][^",
+            space_or_control!(),
+            "]*)?))$"
+        )),
         &[],
         0,
         2048,
@@ -304,8 +357,23 @@ pub mod patterns {
     /// A branch or tag name, by the rules of `git check-ref-format --branch`, and none of the
     /// characters a shell reads.
     pub static BRANCH: Rule = Rule::new(
-        Some("^[^-/~^:?*\\[\\\\;$`|&<>\"' \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f](?:[^~^:?*\\[\\\\;$`|&<>\"' \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*[^/.~^:?*\\[\\\\;$`|&<>\"' \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f])?$"),
-        &["\\.\\.", "@\\{", "//", "^@$", "(?:^|/)\\.", "\\.lock(?:/|$)"],
+        Some(concat!(
+            "^[^-/~^:?*\\[\\\\;$`|&<>\"'",
+            space_or_control!(),
+            "](?:[^~^:?*\\[\\\\;$`|&<>\"'",
+            space_or_control!(),
+            "]*[^/.~^:?*\\[\\\\;$`|&<>\"'",
+            space_or_control!(),
+            "])?$"
+        )),
+        &[
+            "\\.\\.",
+            "@\\{",
+            "//",
+            "^@$",
+            "(?:^|/)\\.",
+            "\\.lock(?:/|$)",
+        ],
         1,
         255,
     );
@@ -326,7 +394,7 @@ pub mod patterns {
     /// The path prefix a domain routes: `/`, then no white space, control character, `?`,
     /// `#`, `%`, `\` or `//`.
     pub static PATH_PREFIX: Rule = Rule::new(
-        Some("^/[^?#%\\\\ \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*$"),
+        Some(concat!("^/[^?#%\\\\", space_or_control!(), "]*$")),
         &["//"],
         0,
         200,
