@@ -334,39 +334,33 @@ fn state_the_rules(doc: &mut serde_json::Value) {
 
     // A health check requests a path on a port, or runs a command: one of two shapes.
     let check = schemas["HealthCheckInput"].clone();
-    let shape = |required: [&str; 2], set: &[(&str, serde_json::Value)]| {
+    let shape = |description: &str, required: &[&str], absent: &str| {
         let mut shape = check.clone();
-        for (field, schema) in set {
-            shape["properties"][*field] = schema.clone();
+        for field in required {
+            // What a shape requires is not null.
+            let kind = &mut shape["properties"][*field]["type"];
+            if let Some(one) = kind
+                .as_array()
+                .and_then(|k| k.iter().find(|t| *t != "null"))
+            {
+                *kind = one.clone();
+            }
         }
-        shape["required"] = json!(required
-            .iter()
-            .filter(|r| !r.is_empty())
-            .collect::<Vec<_>>());
+        shape["properties"][absent] = json!({ "const": null });
+        shape["required"] = json!(required);
+        shape["description"] = json!(description);
         shape
     };
-    let mut http_path = check["properties"]["http_path"].clone();
-    http_path["type"] = json!("string");
-    let mut port = check["properties"]["port"].clone();
-    port["type"] = json!("integer");
-    let mut words = check["properties"]["command"].clone();
-    words["type"] = json!("array");
     schemas["HealthCheckHttp"] = shape(
-        ["http_path", "port"],
-        &[
-            ("http_path", http_path),
-            ("port", port),
-            ("command", json!({ "const": null })),
-        ],
+        "A health check that requests `http_path` on the container's `port`.",
+        &["http_path", "port"],
+        "command",
     );
-    schemas["HealthCheckHttp"]["description"] =
-        json!("A health check that requests `http_path` on the container's `port`.");
     schemas["HealthCheckCommand"] = shape(
-        ["command", ""],
-        &[("command", words), ("http_path", json!({ "const": null }))],
+        "A health check that runs `command` in the container (exit 0 is healthy).",
+        &["command"],
+        "http_path",
     );
-    schemas["HealthCheckCommand"]["description"] =
-        json!("A health check that runs `command` in the container (exit 0 is healthy).");
     schemas["HealthCheckInput"] = json!({
         "description": "A health check: a path requested on a port, or a command run in the container.",
         "oneOf": [
