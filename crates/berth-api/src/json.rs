@@ -40,13 +40,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
         let json = web::Json::<Value>::from_request(req, payload);
         Box::pin(async move {
             let mut value = json.await?.into_inner();
-            // Every body berth takes is an object (serde would read a struct from an array).
-            if !value.is_object() {
-                return Err(ApiError::invalid("body", "must be a JSON object").into());
-            }
             whole_numbers(&mut value);
-            serde_json::from_value(value)
-                .map(Body)
+            // Every body berth takes is an object, as every object inside one is (`Obj`).
+            serde_json::from_value::<crate::dto::Obj<T>>(value)
+                .map(|body| Body(body.0))
                 .map_err(|e| ApiError::invalid("body", &e.to_string()).into())
         })
     }

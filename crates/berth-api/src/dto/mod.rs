@@ -103,7 +103,7 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Obj<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(d)?;
         if !value.is_object() {
-            return Err(serde::de::Error::custom("invalid type: expected an object"));
+            return Err(serde::de::Error::custom("must be a JSON object"));
         }
         T::deserialize(value)
             .map(Obj)
