@@ -6,14 +6,14 @@ import type { MemberView, TeamView, UserView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
 import { Banner, Confirm, Field, TableHead } from "./form";
-import { cleared, fieldError, unshown, useAction } from "./hooks";
+import { cleared, enumValue, fieldError, unshown, useAction } from "./hooks";
 import { href } from "./route";
 
 /** The team roles, as the API's document lists them. */
 const TEAM_ROLES: MemberAddRoleEnum[] = Object.values(MemberAddRoleEnum);
 
 function teamRole(s: string): MemberAddRoleEnum {
-  return TEAM_ROLES.find((r) => r === s) ?? MemberAddRoleEnum.Member;
+  return enumValue(MemberAddRoleEnum, s, MemberAddRoleEnum.Member);
 }
 
 export function TeamsPage(props: { api: Apis }): JSX.Element {

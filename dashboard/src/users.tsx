@@ -5,13 +5,13 @@ import type { UserView } from "@api";
 
 import { Apis, Problem, problemOf } from "./client";
 import { Banner, Confirm, Field, TableHead } from "./form";
-import { cleared, useAction } from "./hooks";
+import { cleared, enumValue, useAction } from "./hooks";
 
 /** The platform roles, as the API's document lists them. */
 const PLATFORM_ROLES: UserCreateRoleEnum[] = Object.values(UserCreateRoleEnum);
 
 function platformRole(s: string): UserCreateRoleEnum {
-  return PLATFORM_ROLES.find((r) => r === s) ?? UserCreateRoleEnum.Developer;
+  return enumValue(UserCreateRoleEnum, s, UserCreateRoleEnum.Developer);
 }
 
 export function UsersPage(props: { api: Apis; me: UserView }): JSX.Element {
