@@ -319,16 +319,17 @@ pub mod patterns {
         1024,
     );
     /// Where a repository lives: an `https`, `http` (without credentials in it), `ssh`,
-    /// `git` or `file` URL, an absolute path, or scp-like `[user@]host:path` (whose path
+    /// `git` or `file` URL (its host without `[` or `]`: no IPv6 literal, and no half of one
+    /// that a URL parser chokes on), an absolute path, or scp-like `[user@]host:path` (whose path
     /// starts with neither `:` nor `//`, so no other scheme or transport hides in it); no
     /// white space or control character, not starting with `-`.
     pub static REPOSITORY: Rule = Rule::new(
         Some(concat!(
-            "^(?:https?://[^/@",
+            "^(?:https?://[^/@\\[\\]",
             space_or_control!(),
             "]+(?:/[^",
             space_or_control!(),
-            "]*)?|(?:ssh|git)://[^/",
+            "]*)?|(?:ssh|git)://[^/\\[\\]",
             space_or_control!(),
             "]+(?:/[^",
             space_or_control!(),
@@ -1110,6 +1111,7 @@ mod tests {
     fn repository_urls() {
         for good in [
             "https://github.com/acme/web.git",
+            "https://example.com/a[1]/web.git",
             "ssh://git@example.com:2222/acme/web.git",
             "git@github.com:acme/web.git",
             "file:///srv/git/web",
@@ -1127,6 +1129,8 @@ mod tests {
             "ext::sh%20-c%20touch",
             "ftp://x/y",
             "x:://y",
+            "http://[0",
+            "ssh://git@[::1/x",
         ] {
             assert!(RepositoryUrl::parse(bad).is_err(), "{bad}");
         }
