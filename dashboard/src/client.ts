@@ -8,6 +8,7 @@ import {
   DeploymentsApi,
   DomainsApi,
   ProjectsApi,
+  RegistriesApi,
   ResponseError,
   SettingsApi,
   TeamsApi,
@@ -37,6 +38,7 @@ export interface Apis {
   deployments: DeploymentsApi;
   domains: DomainsApi;
   projects: ProjectsApi;
+  registries: RegistriesApi;
   settings: SettingsApi;
   teams: TeamsApi;
   tokens: TokensApi;
@@ -55,6 +57,7 @@ export function apis(token: string | null): Apis {
     deployments: new DeploymentsApi(config),
     domains: new DomainsApi(config),
     projects: new ProjectsApi(config),
+    registries: new RegistriesApi(config),
     settings: new SettingsApi(config),
     teams: new TeamsApi(config),
     tokens: new TokensApi(config),

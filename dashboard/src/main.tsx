@@ -15,6 +15,7 @@ import { UsersPage } from "./users";
 import { TeamPage, TeamsPage } from "./teams";
 import { ProfilePage } from "./profile";
 import { SettingsPage } from "./settings";
+import { RegistriesPage } from "./registries";
 import { LiveChanges } from "./live";
 
 function App(): JSX.Element {
@@ -94,6 +95,9 @@ function App(): JSX.Element {
           <a href={href({ page: "tokens" })} aria-current={route.page === "tokens" ? "page" : undefined}>
             API tokens
           </a>
+          <a href={href({ page: "registries" })} aria-current={route.page === "registries" ? "page" : undefined}>
+            Registries
+          </a>
           {admin ? (
             <>
               <a href={href({ page: "users" })} aria-current={route.page === "users" ? "page" : undefined}>
@@ -131,6 +135,8 @@ function App(): JSX.Element {
         <ProfilePage api={api} me={me} />
       ) : route.page === "settings" ? (
         <SettingsPage api={api} />
+      ) : route.page === "registries" ? (
+        <RegistriesPage api={api} admin={admin} />
       ) : route.page === "teams" ? (
         <TeamsPage api={api} />
       ) : route.page === "team" ? (

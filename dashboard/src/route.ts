@@ -23,6 +23,7 @@ export type Route =
   | { page: "teams" }
   | { page: "profile" }
   | { page: "settings" }
+  | { page: "registries" }
   | { page: "team"; id: string }
   | { page: "project"; id: string }
   | { page: "application"; id: string; tab?: AppTab };
@@ -34,6 +35,7 @@ const FIXED: Record<string, Route> = {
   "#/teams": { page: "teams" },
   "#/profile": { page: "profile" },
   "#/settings": { page: "settings" },
+  "#/registries": { page: "registries" },
 };
 
 function appTab(s: string | undefined): AppTab | undefined {

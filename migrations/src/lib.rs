@@ -19,6 +19,7 @@ mod m20261201_000011_auth_epoch;
 mod m20261202_000012_audit_keyset;
 mod m20261202_000013_edge_epoch;
 mod m20261202_000014_partitioned_history;
+mod m20261207_000015_registries;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_audit_keyset::Migration),
             Box::new(m20261202_000013_edge_epoch::Migration),
             Box::new(m20261202_000014_partitioned_history::Migration),
+            Box::new(m20261207_000015_registries::Migration),
         ]
     }
 }

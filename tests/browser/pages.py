@@ -1,7 +1,8 @@
 """Each page's refusals, shown where the user looks, against the real binary: a project renamed
 to a name taken and deleted while it still has an application, a volume name taken, a domain
 berth refuses, a health check on no port, a deployment cancelled while it builds, a team
-renamed and deleted, an account re-roled (what a developer then sees) and deleted, a password
+renamed and deleted, a team's registry refused, added (its password never shown again), refused
+twice, its credentials removed and the registry removed, an account re-roled (what a developer then sees) and deleted, a password
 changed after a wrong current one, the installation's ACME settings shown and its DNS-01
 setting refused then saved.
 
@@ -101,6 +102,35 @@ def main(base: str, out: Path, repos: Path) -> None:
         page.get_by_role("button", name="Delete web").click()
         expect(page.get_by_role("heading", name="Teams")).to_be_visible()
         expect(page.get_by_role("link", name="web", exact=True)).to_have_count(0)
+
+        # Registries: a host berth refuses beside its field; a team's registry with a password
+        # never shown again; the same one twice refused; its credentials removed; then gone.
+        page.get_by_role("link", name="Registries").click()
+        expect(page.get_by_text("No registries yet")).to_be_visible()
+        page.locator("#registry-host").fill("https://ghcr.io")
+        page.locator("#registry-owner").select_option(label="The team platform")
+        page.locator("#registry-user").fill("shop-bot")
+        page.locator("#registry-password").fill("registry-token-1")
+        page.get_by_role("button", name="Add the registry").click()
+        expect(page.locator("#registry-host-error")).to_be_visible()
+        page.locator("#registry-host").fill("ghcr.io")
+        page.locator("#registry-password").fill("registry-token-1")
+        page.get_by_role("button", name="Add the registry").click()
+        registries = page.get_by_role("table", name="Registries")
+        expect(registries.get_by_role("row", name="ghcr.io")).to_contain_text("shop-bot")
+        expect(registries.get_by_role("row", name="ghcr.io")).to_contain_text("the team platform")
+        expect(page.locator("body")).not_to_contain_text("registry-token-1")
+        page.locator("#registry-host").fill("ghcr.io")
+        page.locator("#registry-owner").select_option(label="The team platform")
+        page.get_by_role("button", name="Add the registry").click()
+        expect(page.get_by_role("alert").first).to_contain_text("has this registry already")
+        b.shot("10-registries")
+        page.get_by_role("button", name="Change the credentials of ghcr.io for platform").click()
+        page.locator("#registry-new-user").fill("")
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(registries.get_by_role("row", name="ghcr.io")).to_contain_text("anonymous")
+        page.get_by_role("button", name="Remove ghcr.io for platform").click()
+        expect(page.get_by_text("No registries yet")).to_be_visible()
 
         # Users: made, re-roled to viewer, deleted.
         page.get_by_role("link", name="Users").click()

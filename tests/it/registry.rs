@@ -2,7 +2,9 @@
 //! registry (Debian's `docker-registry`, the CNCF distribution registry, on loopback): an
 //! application's image the engine does not have is pulled at its deployment, the pull's
 //! progress in the deployment's log, and it runs; one the registry does not have fails the
-//! deployment with the registry's words, and nothing runs.
+//! deployment with the registry's words, and nothing runs. A registry with basic auth: a
+//! team's credentials pull its private image, and another tenant naming the same image, which
+//! the engine now has, is refused by the registry and runs nothing.
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
@@ -25,6 +27,11 @@ struct Registry {
 
 impl Registry {
     fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// With `user`, the registry answers only that user with that password (htpasswd).
+    fn start_with(user: Option<(&str, &str)>) -> Self {
         let bin = "/usr/bin/docker-registry";
         assert!(
             std::path::Path::new(bin).exists(),
@@ -37,14 +44,22 @@ impl Registry {
             .unwrap()
             .port();
         let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
+        let mut text = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((name, password)) = user {
+            let hash = bcrypt::hash_with_result(password, 4)
+                .unwrap()
+                .format_for_version(bcrypt::Version::TwoY);
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, format!("{name}:{hash}\n")).unwrap();
+            text.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                file.display()
+            ));
+        }
+        std::fs::write(&config, text).unwrap();
         let mut child = Command::new(bin)
             .arg("serve")
             .arg(&config)
@@ -86,6 +101,11 @@ impl Drop for Registry {
 /// Puts the local base image into the registry as `name` and takes that name off the engine,
 /// so only the registry has it.
 fn push_only_to_the_registry(name: &str) {
+    push_as(name, None);
+}
+
+/// [`push_only_to_the_registry`], signed in as `user` when given.
+fn push_as(name: &str, user: Option<(&str, &str)>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -107,13 +127,19 @@ fn push_only_to_the_registry(name: &str) {
             )
             .await
             .unwrap();
+        let credentials = user.map(|(u, p)| bollard::auth::DockerCredentials {
+            username: Some(u.to_owned()),
+            password: Some(p.to_owned()),
+            serveraddress: Some(repo.split('/').next().unwrap().to_owned()),
+            ..Default::default()
+        });
         let mut push = docker.push_image(
             repo,
             Some(bollard::query_parameters::PushImageOptions {
                 tag: Some(tag.to_owned()),
                 ..Default::default()
             }),
-            None,
+            credentials,
         );
         while let Some(item) = push.next().await {
             let item = item.unwrap_or_else(|e| panic!("pushing {name}: {e}"));
@@ -240,6 +266,170 @@ fn an_image_the_engine_lacks_is_pulled_from_its_registry_at_deployment() {
         "nothing runs: {status} {runtime}"
     );
     drop(_cleanup_other);
+    drop(_cleanup);
+    terminate(b);
+}
+
+/// A developer account the admin creates, logged in.
+fn developer<'a>(admin: &crate::pipeline::Api<'a>, name: &str) -> crate::pipeline::Api<'a> {
+    let (status, body) = admin.call(
+        "POST",
+        "/api/v1/users",
+        Some(json!({ "username": name, "email": format!("{name}@example.com"), "password": "password-123", "role": "developer" })),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = crate::request(
+        admin.addr,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(&json!({ "login": name, "password": "password-123" })),
+    );
+    assert_eq!(status, 200, "{body}");
+    crate::pipeline::Api {
+        addr: admin.addr,
+        token: crate::json_of(&body)["token"].as_str().unwrap().to_owned(),
+    }
+}
+
+#[test]
+fn a_private_image_is_pulled_with_its_teams_credentials_and_runs_for_no_other_tenant() {
+    let (user, password) = ("shop-bot", "registry-password-1");
+    let registry = Registry::start_with(Some((user, password)));
+    let host = format!("127.0.0.1:{}", registry.port);
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let image = format!("{host}/shop/private-{suffix}:1.0");
+    push_as(&image, Some((user, password)));
+
+    let url = fresh_pg();
+    let data = tempfile::tempdir().unwrap();
+    let b = start(
+        &["--data-dir", data.path().to_str().unwrap()],
+        &[("BERTH_DATABASE_URL", &url), ("BERTH_BCRYPT_COST", "4")],
+    );
+    let admin = crate::isolation::admin(&b.addr);
+    let alice = developer(&admin, "alice");
+    let eve = developer(&admin, "eve");
+    // The admin lists the registry (an address: no developer may name it otherwise).
+    let (status, r) = admin.call("POST", "/api/v1/registries", Some(json!({ "host": host })));
+    assert_eq!(status, 201, "{r}");
+    let (_, team) = alice.call("POST", "/api/v1/teams", Some(json!({ "name": "shop" })));
+    let team = team["id"].as_str().unwrap().to_owned();
+    let (status, r) = alice.call(
+        "POST",
+        "/api/v1/registries",
+        Some(json!({ "host": host, "team_id": team,
+                     "credentials": { "username": user, "password": password } })),
+    );
+    assert_eq!(status, 201, "{r}");
+    let team_registry = r["id"].as_str().unwrap().to_owned();
+
+    let app_of = |dev: &crate::pipeline::Api<'_>, project: &str, team: Option<&str>| {
+        let (status, p) = dev.call(
+            "POST",
+            "/api/v1/projects",
+            Some(json!({ "name": project, "team_id": team })),
+        );
+        assert_eq!(status, 201, "{p}");
+        let (status, app) = dev.call(
+            "POST",
+            &format!(
+                "/api/v1/projects/{}/applications",
+                p["id"].as_str().unwrap()
+            ),
+            Some(json!({
+                "name": format!("web-{suffix}"),
+                "source": { "type": "image", "image": image },
+                "command": ["httpd", "-f", "-p", "8080"],
+                "replicas": 1
+            })),
+        );
+        assert_eq!(status, 201, "{app}");
+        app["id"].as_str().unwrap().to_owned()
+    };
+    let deploy = |dev: &crate::pipeline::Api<'_>, app: &str| -> (serde_json::Value, Vec<String>) {
+        let (status, d) = dev.call(
+            "POST",
+            &format!("/api/v1/applications/{app}/deployments"),
+            None,
+        );
+        assert_eq!(status, 202, "{d}");
+        let d = dev.wait(d["id"].as_str().unwrap());
+        let text = dev
+            .logs(d["id"].as_str().unwrap())
+            .iter()
+            .map(|l| l["message"].as_str().unwrap().to_owned())
+            .collect();
+        (d, text)
+    };
+
+    // The team's application: pulled with the team's credentials, and it runs.
+    let shop = app_of(&alice, "shop", Some(&team));
+    let _cleanup = Cleanup {
+        addr: b.addr.clone(),
+        token: alice.token.clone(),
+        app: shop.clone(),
+    };
+    let (d, text) = deploy(&alice, &shop);
+    assert_eq!(d["status"], "success", "{d} {text:#?}");
+    assert!(
+        text.iter()
+            .any(|t| t.contains(&format!("pulling it as {user} at {host}"))),
+        "{text:#?}"
+    );
+    assert!(!text.iter().any(|t| t.contains(password)), "{text:#?}");
+    let (_, runtime) = alice.call("GET", &format!("/api/v1/applications/{shop}/runtime"), None);
+    assert_eq!(runtime["running"], 1, "{runtime}");
+
+    // Another tenant names the same image, which the engine now has: the registry is asked
+    // again, without credentials, refuses, and nothing of eve's runs.
+    let eves = app_of(&eve, "eve", None);
+    let _cleanup_eve = Cleanup {
+        addr: b.addr.clone(),
+        token: eve.token.clone(),
+        app: eves.clone(),
+    };
+    let (d, text) = deploy(&eve, &eves);
+    assert_eq!(d["status"], "failed", "{d} {text:#?}");
+    let reason = d["message"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(&format!("the image {image} cannot be pulled")),
+        "{d}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("its registry decides who may run it")),
+        "{text:#?}"
+    );
+    let (status, runtime) = eve.call("GET", &format!("/api/v1/applications/{eves}/runtime"), None);
+    assert!(
+        status == 409 || runtime["running"] == 0,
+        "nothing of eve's runs: {status} {runtime}"
+    );
+
+    // A wrong password is the registry's refusal too, said in the deployment; the running
+    // version stays.
+    let (status, r) = alice.call(
+        "PATCH",
+        &format!("/api/v1/registries/{team_registry}"),
+        Some(json!({ "credentials": { "username": user, "password": "not-the-password" } })),
+    );
+    assert_eq!(status, 200, "{r}");
+    let (d, _) = deploy(&alice, &shop);
+    assert_eq!(d["status"], "failed", "{d}");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot be pulled"),
+        "{d}"
+    );
+    let (_, runtime) = alice.call("GET", &format!("/api/v1/applications/{shop}/runtime"), None);
+    assert_eq!(
+        runtime["running"], 1,
+        "the earlier version runs on: {runtime}"
+    );
+    drop(_cleanup_eve);
     drop(_cleanup);
     terminate(b);
 }

@@ -6,7 +6,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
     applications, audit, auth, certificates, domains, environment, events, history, operations,
-    pipeline, projects, runtime, service_tokens, settings, teams, users, volumes, webhooks,
+    pipeline, projects, registries, runtime, service_tokens, settings, teams, users, volumes,
+    webhooks,
 };
 
 #[derive(Debug, OpenApi)]
@@ -41,6 +42,8 @@ use crate::routes::{
         operations::list_operations, operations::get_operation, operations::stream_operation,
         webhooks::receive,
         audit::list_audit,
+        registries::list_registries, registries::create_registry, registries::get_registry,
+        registries::update_registry, registries::delete_registry,
         settings::get_acme, settings::get_acme_dns, settings::set_acme_dns, settings::delete_acme_dns, settings::get_edge,
         events::stream_events,
     ),
@@ -57,6 +60,7 @@ use crate::routes::{
         (name = "webhooks", description = "Push webhooks from git hosts, signed with the application's secret"),
         (name = "builds", description = "Image builds"),
         (name = "audit", description = "The audit log (admins)"),
+        (name = "registries", description = "Registries berth pulls images from with credentials, a team's or the installation's"),
         (name = "settings", description = "Installation settings (admins)"),
         (name = "events", description = "What changes, live, for the caller"),
     )
@@ -274,7 +278,7 @@ fn state_the_rules(doc: &mut serde_json::Value) {
 
     let schemas = &mut doc["components"]["schemas"];
     // (schema, the variant of a `oneOf` that has this property, field, rule)
-    let strings: [(&str, Option<&str>, &str, &Rule); 22] = [
+    let strings: [(&str, Option<&str>, &str, &Rule); 25] = [
         ("SetupRequest", None, "email", &EMAIL),
         ("SetupRequest", None, "password", &PASSWORD),
         ("UserCreate", None, "email", &EMAIL),
@@ -302,6 +306,14 @@ fn state_the_rules(doc: &mut serde_json::Value) {
         ("AcmeDnsInput", None, "key_name", &DNS_NAME),
         ("AcmeDnsInput", None, "key_secret", &TSIG_SECRET),
         ("EnvSet", None, "value", &ENV_VALUE),
+        ("RegistryCreate", None, "host", &REGISTRY_HOST),
+        ("RegistryCredentialsInput", None, "username", &REGISTRY_USER),
+        (
+            "RegistryCredentialsInput",
+            None,
+            "password",
+            &REGISTRY_PASSWORD,
+        ),
     ];
     for (schema, variant, field, rule) in strings {
         merge(property(schemas, schema, variant, field), rule.schema());

@@ -553,13 +553,15 @@ impl Engine {
     }
 
     /// Pulls an image an application may run from the registry its reference names (Docker
-    /// Hub when it names none), anonymously, and answers its id. Each layer's progress is told
+    /// Hub when it names none), with `credentials` (anonymously without), and answers its id.
+    /// The credentials go to the engine for this one pull and are not kept by it. Each layer's progress is told
     /// once per state (`Pulling fs layer`, `Download complete`, `Pull complete`), not per
     /// chunk; an image the registry does not have, or refuses, is [`BuildError::Pull`] with
     /// the registry's words.
     pub async fn pull(
         &self,
         reference: &berth_domain::ImageReference,
+        credentials: Option<&berth_domain::RegistryCredentials>,
         events: &EventSink,
         cancel: &CancelToken,
     ) -> Result<String, BuildError> {
@@ -575,13 +577,19 @@ impl Engine {
             image: reference.to_string(),
             message,
         };
+        let auth = credentials.map(|c| bollard::auth::DockerCredentials {
+            username: Some(c.username.as_str().to_owned()),
+            password: Some(c.password.expose().to_owned()),
+            serveraddress: Some(c.registry.as_str().to_owned()),
+            ..Default::default()
+        });
         let mut stream = self.docker.create_image(
             Some(CreateImageOptions {
                 from_image: Some(name.clone()),
                 ..Default::default()
             }),
             None,
-            None,
+            auth,
         );
         let mut told: HashMap<String, String> = HashMap::new();
         loop {

@@ -72,10 +72,11 @@ impl Builder for Engine {
     async fn pull(
         &self,
         image: &ImageReference,
+        credentials: Option<&berth_domain::RegistryCredentials>,
         events: &berth_build::EventSink,
         cancel: &CancelToken,
     ) -> Result<String, BuildError> {
-        Engine::pull(self, image, events, cancel).await
+        Engine::pull(self, image, credentials, events, cancel).await
     }
 
     async fn clean_journal(&self, journal: &Path) -> Result<usize, BuildError> {

@@ -43,11 +43,13 @@ pub trait Builder: Send + Sync + Debug {
     /// Whether the engine still has the image (an earlier build of the same commit).
     async fn has_image(&self, image: &str) -> bool;
 
-    /// Pulls an image from the registry its reference names, telling its progress; its id
+    /// Pulls an image from the registry its reference names, with the credentials given,
+    /// telling its progress; its id
     /// (see [`berth_build::Engine::pull`]).
     async fn pull(
         &self,
         image: &ImageReference,
+        credentials: Option<&berth_domain::RegistryCredentials>,
         events: &berth_build::EventSink,
         cancel: &CancelToken,
     ) -> Result<String, BuildError>;

@@ -163,7 +163,7 @@ impl Run<'_> {
                         e.messages()
                     ))
                 })?;
-                self.pull_if_missing(image, &engines).await?;
+                self.pull_as_needed(&app, image, &engines).await?;
                 image.for_engine()
             }
             (ApplicationSource::Git(git), None) => {
@@ -602,26 +602,47 @@ impl Run<'_> {
         }
     }
 
-    /// An image the engine does not have is pulled from its registry first, its progress in
-    /// the log of the rollout it is for; one the engine has is used as it is.
-    async fn pull_if_missing(
+    /// An image is pulled from its registry, its progress in the log of the rollout it is for,
+    /// with the credentials of the application's team (else the installation's) for that
+    /// registry: when the engine does not have it, and always when berth ever held credentials
+    /// for the registry, since the engine's copy may have come with another tenant's and the
+    /// registry, asked again with this one's, decides whether they may have it
+    /// (docs/api.md, "Registries"). Otherwise the engine's copy is used as it is.
+    async fn pull_as_needed(
         &self,
+        app: &Application,
         image: &berth_domain::ImageReference,
         engines: &Engines,
     ) -> Result<(), End> {
         let name = image.for_engine();
-        if engines.builder.has_image(&name).await {
+        let auth = {
+            let scope = self.scope().await?;
+            scope.pull_auth(app.project_id, &image.registry()).await?
+        };
+        let present = engines.builder.has_image(&name).await;
+        if present && !auth.always_pull {
             return Ok(());
         }
         self.step(StepName::Rollout, StepState::Running, None)
             .await?;
+        let with = match &auth.credentials {
+            Some(c) => format!(" as {} at {}", c.username, c.registry),
+            None => String::new(),
+        };
         self.log.info(
             StepName::Rollout,
-            format!("the engine does not have {name}: pulling it"),
+            if present {
+                format!("pulling {name}{with}: its registry decides who may run it")
+            } else {
+                format!("the engine does not have {name}: pulling it{with}")
+            },
         );
         let (sink, events) = berth_build::EventSink::channel(4096);
         let forward = self.forward_build_events(StepName::Rollout, events);
-        let pulled = engines.builder.pull(image, &sink, &self.cancel).await;
+        let pulled = engines
+            .builder
+            .pull(image, auth.credentials.as_ref(), &sink, &self.cancel)
+            .await;
         drop(sink);
         let _ = forward.await;
         match pulled {

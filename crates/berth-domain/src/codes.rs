@@ -74,7 +74,7 @@ codes! {
     /// berth already has its first admin.
     AlreadySetUp = "already_set_up",
     /// A name that must be unique is taken (a user, team, project, application, volume or
-    /// database name; a team membership).
+    /// database name; a team membership; a team's or the installation's registry).
     NameTaken = "name_taken",
     /// A domain's host (or its www alias) is claimed by another domain, or is berth's own.
     HostTaken = "host_taken",

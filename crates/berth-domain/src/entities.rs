@@ -860,6 +860,22 @@ pub struct ServiceToken {
     pub revoked_at: Option<Timestamp>,
 }
 
+/// Credentials berth uses to pull from one registry: a team's (for its projects) or the
+/// installation's (for every project, and the admins' way of letting users name a registry
+/// by its address). The password is write-only: it is never read back, only handed to the
+/// engine for a pull.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Registry {
+    pub id: RegistryId,
+    /// `None`: the installation's.
+    pub team_id: Option<TeamId>,
+    pub host: RegistryHost,
+    /// `None`: no credentials, only the admins' listing of the registry (anonymous pulls).
+    pub username: Option<RegistryUser>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiToken {
     pub id: ApiTokenId,

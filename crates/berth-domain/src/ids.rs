@@ -78,6 +78,7 @@ define_id!(
     OperationId,
     StepId,
     ServiceTokenId,
+    RegistryId,
     ApiTokenId,
     SessionId,
 );

@@ -414,6 +414,25 @@ pub mod patterns {
 
     /// A basic-auth user's name: no `:` and no control character.
     pub static BASIC_AUTH_USER: Rule = Rule::new(Some("^[^:\\x00-\\x1f\\x7f-\\x9f]*$"), &[], 1, 64);
+
+    /// A registry, as an image reference names it: a host name with a dot, or `localhost`, or
+    /// a single label, each with an optional port (a single label needs one), the registry part
+    /// of [`IMAGE`].
+    pub static REGISTRY_HOST: Rule = Rule::new(
+        Some("^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)+|localhost)(?::[0-9]{1,5})?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?:[0-9]{1,5})$"),
+        &[],
+        0,
+        261,
+    );
+    /// A user name at a registry: no `:`, white space or control character.
+    pub static REGISTRY_USER: Rule = Rule::new(
+        Some(concat!("^[^:", space_or_control!(), "]*$")),
+        &[],
+        1,
+        255,
+    );
+    /// A registry password or access token: no NUL character (a JSON key file is one).
+    pub static REGISTRY_PASSWORD: Rule = Rule::new(Some("^[^\\x00]*$"), &[], 1, 8192);
 }
 
 /// A name people read: `min` to `max` characters, no control character, no white space at
@@ -769,16 +788,20 @@ impl ImageReference {
     /// `127.1`, `2130706433`, `0x7f000001`). A pull makes the engine reach the registry, so
     /// naming an address is for admins only (it is berth's machine or its network).
     pub fn registry_is_an_address(&self) -> bool {
-        let Some((first, _)) = self.0.split_once('/') else {
-            return false;
-        };
-        if !(first.contains('.') || first.contains(':') || first == "localhost") {
-            return false;
+        self.registry().is_address()
+    }
+
+    /// The registry the engine pulls it from: the first component when it has a dot, a port
+    /// or is `localhost` (the distribution grammar's rule), else Docker Hub (`docker.io`).
+    pub fn registry(&self) -> RegistryHost {
+        match self.0.split_once('/') {
+            Some((first, _))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                RegistryHost::normalised(first)
+            }
+            _ => RegistryHost(RegistryHost::DOCKER_HUB.to_owned()),
         }
-        let host = first.split(':').next().unwrap_or(first);
-        let last_label = host.rsplit('.').next().unwrap_or(host);
-        host.eq_ignore_ascii_case("localhost")
-            || !last_label.starts_with(|c: char| c.is_ascii_alphabetic())
     }
 
     /// The reference as the engine is asked for it: with `:latest` when it names neither a tag
@@ -796,6 +819,67 @@ impl ImageReference {
         image.check_runnable()?;
         Ok(image)
     }
+}
+
+string_value!(
+    /// A registry's host and port as image references name it ([`patterns::REGISTRY_HOST`]),
+    /// stored lowercase; Docker Hub's other names are `docker.io`.
+    RegistryHost
+);
+impl RegistryHost {
+    /// Docker Hub, the registry of references that name none.
+    pub const DOCKER_HUB: &'static str = "docker.io";
+
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        if !patterns::REGISTRY_HOST.allows(s) {
+            return Err(err(
+                "must be a registry's host, with a port if it needs one, like registry.example.com:5000",
+            ));
+        }
+        Ok(Self::normalised(s))
+    }
+
+    fn normalised(s: &str) -> Self {
+        let s = s.to_ascii_lowercase();
+        match s.as_str() {
+            "index.docker.io" | "registry-1.docker.io" => Self(Self::DOCKER_HUB.to_owned()),
+            _ => Self(s),
+        }
+    }
+
+    /// Whether it is an address rather than a name: `localhost`, or a host whose last label
+    /// does not start with a letter, as [`patterns::HOST_NAME`] asks of a name. That takes in
+    /// every way a resolver reads a number as an address (`127.0.0.1`, `127.1`, `2130706433`,
+    /// `0x7f000001`). A pull makes the engine reach the registry, so an address is berth's
+    /// machine or its network: admins name it, or list it for everyone (docs/api.md, "Registries").
+    pub fn is_address(&self) -> bool {
+        let host = self.0.split(':').next().unwrap_or(&self.0);
+        let last_label = host.rsplit('.').next().unwrap_or(host);
+        host == "localhost" || !last_label.starts_with(|c: char| c.is_ascii_alphabetic())
+    }
+}
+
+string_value!(
+    /// The user name berth gives a registry ([`patterns::REGISTRY_USER`]).
+    RegistryUser
+);
+impl RegistryUser {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        if !patterns::REGISTRY_USER.allows(s) {
+            return Err(err(
+                "must be 1 to 255 characters with no ':', white space or control character",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// What berth hands the engine for one pull: a user and a password (or token) at one registry.
+#[derive(Debug, Clone)]
+pub struct RegistryCredentials {
+    pub registry: RegistryHost,
+    pub username: RegistryUser,
+    pub password: crate::SecretString,
 }
 
 /// `[registry/]path[:tag][@digest]` split into its path, tag and digest: the tag follows the
@@ -1187,6 +1271,48 @@ mod tests {
     }
 
     #[test]
+    fn an_image_names_its_registry_or_docker_hub() {
+        for (image, registry) in [
+            ("busybox", "docker.io"),
+            ("team/app:1", "docker.io"),
+            ("docker.io/team/app", "docker.io"),
+            ("index.docker.io/team/app", "docker.io"),
+            (
+                "Registry.Example.com:5000/team/app",
+                "registry.example.com:5000",
+            ),
+            ("localhost/app", "localhost"),
+            (
+                "host:5000/app@sha256:0123456789abcdef0123456789abcdef",
+                "host:5000",
+            ),
+        ] {
+            let r = ImageReference::parse(image).unwrap().registry();
+            assert_eq!(r.as_str(), registry, "{image}");
+            assert_eq!(RegistryHost::parse(registry).unwrap(), r, "{image}");
+        }
+        for bad in [
+            "",
+            "a",
+            "a/b",
+            "https://ghcr.io",
+            "ghcr.io/",
+            "ghcr.io:",
+            " ghcr.io",
+            "-a.io",
+        ] {
+            assert!(RegistryHost::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(RegistryHost::parse("127.0.0.1:5000").unwrap().is_address());
+        assert!(RegistryHost::parse("localhost").unwrap().is_address());
+        assert!(!RegistryHost::parse("ghcr.io").unwrap().is_address());
+        for bad in ["a:b", "a b", "", "a\n"] {
+            assert!(RegistryUser::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(RegistryUser::parse("_json_key").is_ok());
+    }
+
+    #[test]
     fn an_application_runs_registry_images_only() {
         for ok in [
             "busybox",
@@ -1444,6 +1570,9 @@ mod pattern_tests {
             &COMMAND_WORD,
             &ENV_VALUE,
             &BASIC_AUTH_USER,
+            &REGISTRY_HOST,
+            &REGISTRY_USER,
+            &REGISTRY_PASSWORD,
         ] {
             let _ = rule.allows("x");
             let schema = rule.schema();

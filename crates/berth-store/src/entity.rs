@@ -605,7 +605,7 @@ pub mod installation_certificates {
         #[sea_orm(primary_key, auto_increment = false)]
         pub host: String,
         pub certificate_pem: Option<String>,
-        #[sea_orm(column_type = "VarBinary(StringLen::None)", nullable)]
+        #[sea_orm(column_type = "VarBinary(StringLen::None)")]
         pub private_key_encrypted: Option<Vec<u8>>,
         pub expires_at: Option<DateTimeUtc>,
         pub renew_at: Option<DateTimeUtc>,
@@ -632,6 +632,46 @@ pub mod installation_settings {
         #[sea_orm(column_type = "VarBinary(StringLen::None)")]
         pub value_encrypted: Vec<u8>,
         pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod registries {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "registries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub team_id: Option<Uuid>,
+        pub host: String,
+        pub username: Option<String>,
+        #[sea_orm(column_type = "VarBinary(StringLen::None)")]
+        pub password_encrypted: Option<Vec<u8>>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod credentialed_registry_hosts {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "credentialed_registry_hosts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub host: String,
+        pub since: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -238,11 +238,15 @@ impl Builder for FakeEngines {
     async fn pull(
         &self,
         image: &ImageReference,
+        credentials: Option<&berth_domain::RegistryCredentials>,
         _events: &berth_build::EventSink,
         _cancel: &CancelToken,
     ) -> Result<String, BuildError> {
         let name = image.for_engine();
-        self.call(format!("pull {name}"));
+        match credentials {
+            Some(c) => self.call(format!("pull {name} as {}", c.username)),
+            None => self.call(format!("pull {name}")),
+        }
         self.with(|s| s.missing_images.remove(&name));
         Ok(format!("sha256:{:064x}", name.len()))
     }

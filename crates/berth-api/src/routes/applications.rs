@@ -75,10 +75,12 @@ pub async fn list_applications(
 
 /// A source must name what the caller may use (403 `source_not_allowed` otherwise): a git
 /// repository berth may fetch (over the network, or under a local root the admin allowed), an
-/// image of a registry (not berth's own builds, not an image id).
-fn check_source_allowed(
+/// image of a registry (not berth's own builds, not an image id; a registry named by its address
+/// only when the caller is an admin or the installation lists it, docs/api.md, "Registries").
+async fn check_source_allowed(
     state: &AppState,
     caller: &Caller,
+    scope: &Scope,
     source: &berth_domain::ApplicationSource,
 ) -> Result<(), ApiError> {
     let admin = caller.user().is_ok_and(|u| u.role.is_admin());
@@ -92,13 +94,19 @@ fn check_source_allowed(
             Err(e) => Some(("source.image", e)),
             // A pull makes the engine call the registry: an address (berth's machine, its
             // network, a cloud's metadata service) is not one a tenant may have it call.
-            Ok(()) if image.registry_is_an_address() && !admin => Some((
-                "source.image",
-                ValidationError::field(
-                    "",
-                    "names a registry by its address (localhost or an IP); only an admin may",
-                ),
-            )),
+            Ok(())
+                if image.registry_is_an_address()
+                    && !admin
+                    && !scope.registry_listed(&image.registry()).await? =>
+            {
+                Some((
+                    "source.image",
+                    ValidationError::field(
+                        "",
+                        "names a registry by its address (localhost or an IP) that the installation does not list; only an admin may",
+                    ),
+                ))
+            }
             Ok(()) => None,
         },
     };
@@ -166,7 +174,7 @@ pub async fn create_application(
     let (Some(name), Some(source)) = (c.name, c.source) else {
         return Err(ApiError::invalid("name", "is required"));
     };
-    check_source_allowed(&state, &caller, &source)?;
+    check_source_allowed(&state, &caller, &s, &source).await?;
     let app = s
         .create_application(
             project.id,
@@ -222,7 +230,7 @@ pub async fn update_application(
     let app = application_with(&s, &caller, ApplicationId::from_uuid(*id), Access::Write).await?;
     let mut changes = parsed.changes.clone();
     if let Some(source) = &changes.source {
-        check_source_allowed(&state, &caller, source)?;
+        check_source_allowed(&state, &caller, &s, source).await?;
         if source.kind() != app.kind {
             return Err(ApiError::conflicting(ValidationError::field(
                 "source.type",

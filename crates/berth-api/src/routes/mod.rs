@@ -11,6 +11,7 @@ pub mod history;
 pub mod operations;
 pub mod pipeline;
 pub mod projects;
+pub mod registries;
 pub mod runtime;
 pub mod service_tokens;
 pub mod settings;
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::routes)
             .configure(teams::routes)
             .configure(projects::routes)
+            .configure(registries::routes)
             .configure(applications::routes)
             .configure(environment::routes)
             .configure(volumes::routes)

@@ -760,6 +760,143 @@ async fn every_endpoint_role_and_tenant(api: TestApi) {
             }
         }
     }
+    // Registries: a team's are its owners' and admins' to change and its members' to read
+    // (not found for everyone else); the installation's are the admins' to change and
+    // everyone's to read.
+    let made = api
+        .post(
+            "/api/v1/registries",
+            &owner_token,
+            json!({ "host": "team.example.com", "team_id": team,
+                    "credentials": { "username": "u", "password": "p" } }),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let team_registry = made.body["id"].as_str().unwrap().to_owned();
+    let made = api
+        .post(
+            "/api/v1/registries",
+            &callers[0].token,
+            json!({ "host": "all.example.com" }),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let installation_registry = made.body["id"].as_str().unwrap().to_owned();
+    for (i, caller) in callers.iter().enumerate() {
+        let member =
+            caller.platform_admin || caller.team_role.is_some() || caller.name == "project owner";
+        let manager = caller.platform_admin
+            || caller.name == "project owner"
+            || (caller.name != "platform viewer in team"
+                && matches!(caller.team_role, Some("owner" | "admin")));
+        let cases: [(&str, String, Option<Value>, u16); 6] = [
+            (
+                "GET",
+                format!("/api/v1/registries/{team_registry}"),
+                None,
+                if member { 200 } else { 404 },
+            ),
+            (
+                "PATCH",
+                format!("/api/v1/registries/{team_registry}"),
+                Some(json!({ "credentials": { "username": "v", "password": "q" } })),
+                if manager {
+                    200
+                } else if member {
+                    403
+                } else {
+                    404
+                },
+            ),
+            (
+                "POST",
+                "/api/v1/registries".to_owned(),
+                Some(json!({ "host": format!("r{i}.example.com"), "team_id": team })),
+                if manager {
+                    201
+                } else if member {
+                    403
+                } else {
+                    404
+                },
+            ),
+            (
+                "GET",
+                format!("/api/v1/registries/{installation_registry}"),
+                None,
+                200,
+            ),
+            (
+                "PATCH",
+                format!("/api/v1/registries/{installation_registry}"),
+                Some(json!({ "credentials": null })),
+                if caller.platform_admin { 200 } else { 403 },
+            ),
+            (
+                "POST",
+                "/api/v1/registries".to_owned(),
+                Some(json!({ "host": format!("i{i}.example.com") })),
+                if caller.platform_admin { 201 } else { 403 },
+            ),
+        ];
+        for (method, path, body, want) in cases {
+            let r = api.call(method, &path, Some(&caller.token), body).await;
+            calls += 1;
+            if r.status != want {
+                mismatches.push(format!(
+                    "{method} {path} as {}: got {}, want {want}: {}",
+                    caller.name, r.status, r.body
+                ));
+            }
+        }
+    }
+    // Deleting, last: each caller tries on a registry of its own kind made for it.
+    for caller in &callers {
+        let member =
+            caller.platform_admin || caller.team_role.is_some() || caller.name == "project owner";
+        let manager = caller.platform_admin
+            || caller.name == "project owner"
+            || (caller.name != "platform viewer in team"
+                && matches!(caller.team_role, Some("owner" | "admin")));
+        let n = world.next();
+        let team_one = api
+            .post(
+                "/api/v1/registries",
+                &owner_token,
+                json!({ "host": format!("d{n}.example.com"), "team_id": team }),
+            )
+            .await;
+        let all_one = api
+            .post(
+                "/api/v1/registries",
+                &callers[0].token,
+                json!({ "host": format!("e{n}.example.com") }),
+            )
+            .await;
+        for (made, want) in [
+            (
+                team_one,
+                if manager {
+                    204
+                } else if member {
+                    403
+                } else {
+                    404
+                },
+            ),
+            (all_one, if caller.platform_admin { 204 } else { 403 }),
+        ] {
+            let path = format!("/api/v1/registries/{}", made.body["id"].as_str().unwrap());
+            let r = api.call("DELETE", &path, Some(&caller.token), None).await;
+            calls += 1;
+            if r.status != want {
+                mismatches.push(format!(
+                    "DELETE {path} as {}: got {}, want {want}: {}",
+                    caller.name, r.status, r.body
+                ));
+            }
+        }
+    }
     for (path, admins_only) in [
         ("/api/v1/users", true),
         ("/api/v1/audit-log", true),
@@ -768,6 +905,7 @@ async fn every_endpoint_role_and_tenant(api: TestApi) {
         ("/api/v1/settings/acme", true),
         ("/api/v1/projects", false),
         ("/api/v1/tokens", false),
+        ("/api/v1/registries", false),
     ] {
         for caller in &callers {
             let r = api.get(path, &caller.token).await;

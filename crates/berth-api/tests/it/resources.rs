@@ -18,6 +18,7 @@ both_backends!(
     dns_01_settings_are_for_admins_and_keep_their_secret,
     a_whole_number_written_with_a_fraction_is_that_number,
     settings_that_contradict_each_other_are_conflicts_that_change_nothing,
+    registries_belong_to_a_team_or_the_installation_and_pull_with_theirs,
 );
 
 /// Each value valid alone, together impossible (or impossible for what is stored): 409
@@ -950,4 +951,286 @@ async fn history_is_readable(api: TestApi) {
             "{path} is another tenant's"
         );
     }
+}
+
+/// Waits for the deployment a 202 answered with to end; returns it.
+async fn deployment_end(api: &TestApi, accepted: &crate::api::Res, token: &str) -> Value {
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.body["id"].as_str().unwrap().to_owned();
+    for _ in 0..400 {
+        let r = api.get(&format!("/api/v1/deployments/{id}"), token).await;
+        if ["success", "failed", "cancelled"].contains(&r.body["status"].as_str().unwrap_or("")) {
+            return r.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("deployment {id} did not end");
+}
+
+/// A team's registry is its owners' and admins' to add, change and remove, seen by its members
+/// and nobody else; the installation's are the admins', seen by everyone; the password is
+/// never shown; a registry by its address is for admins unless the installation lists it. A
+/// deployment pulls with the application's team's credentials (else the installation's), and
+/// pulls again an image of a registry berth held credentials for, though the engine has it.
+async fn registries_belong_to_a_team_or_the_installation_and_pull_with_theirs(api: TestApi) {
+    let root = api.admin().await;
+    let (_, alice) = api.user(&root, "alice", "developer").await;
+    let (bob_id, bob) = api.user(&root, "bob", "developer").await;
+    let (_, eve) = api.user(&root, "eve", "developer").await;
+    let team = api
+        .post("/api/v1/teams", &alice, json!({ "name": "shop" }))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = api
+        .post(
+            &format!("/api/v1/teams/{team}/members"),
+            &alice,
+            json!({ "user_id": bob_id, "role": "member" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    // Refused and changing nothing: a bad host or user, a member, a stranger, an address.
+    let body = |host: &str| {
+        json!({ "host": host, "team_id": team,
+                "credentials": { "username": "shop-bot", "password": "s3cret-token" } })
+    };
+    for (bad, field) in [
+        (
+            json!({ "host": "https://ghcr.io", "team_id": team }),
+            "host",
+        ),
+        (
+            json!({ "host": "ghcr.io", "team_id": team, "credentials": { "username": "a:b", "password": "x" } }),
+            "credentials.username",
+        ),
+        (
+            json!({ "host": "ghcr.io", "team_id": team, "credentials": { "username": "a", "password": "" } }),
+            "credentials.password",
+        ),
+    ] {
+        let r = api.post("/api/v1/registries", &alice, bad).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert_eq!(r.body["errors"][0]["field"], field, "{}", r.body);
+    }
+    let r = api.post("/api/v1/registries", &bob, body("ghcr.io")).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (403, Some("insufficient_role"))
+    );
+    let r = api.post("/api/v1/registries", &eve, body("ghcr.io")).await;
+    assert_eq!(r.status, 404, "another team's is not found: {}", r.body);
+    let r = api
+        .post("/api/v1/registries", &alice, body("127.0.0.1:5000"))
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (403, Some("source_not_allowed"))
+    );
+    let r = api
+        .post("/api/v1/registries", &alice, json!({ "host": "ghcr.io" }))
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (403, Some("admin_required"))
+    );
+    assert_eq!(
+        api.get("/api/v1/registries", &root).await.body,
+        json!([]),
+        "nothing was made"
+    );
+
+    // The team's: made by its owner, the password never shown.
+    let r = api
+        .post("/api/v1/registries", &alice, body("GHCR.io"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let ghcr = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["host"], "ghcr.io");
+    assert_eq!(r.body["username"], "shop-bot");
+    assert!(!r.body.to_string().contains("s3cret"), "{}", r.body);
+    let r = api
+        .post("/api/v1/registries", &alice, body("ghcr.io"))
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (409, Some("name_taken"))
+    );
+    // The installation's, by an admin: an address users may now name, and Docker Hub.
+    let r = api
+        .post(
+            "/api/v1/registries",
+            &root,
+            json!({ "host": "127.0.0.1:5000" }),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["username"].clone()),
+        (201, Value::Null),
+        "{}",
+        r.body
+    );
+    let r = api
+        .post(
+            "/api/v1/registries",
+            &root,
+            json!({ "host": "ghcr.io", "credentials": { "username": "company", "password": "company-token" } }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = api
+        .post("/api/v1/registries", &alice, body("127.0.0.1:5000"))
+        .await;
+    assert_eq!(r.status, 201, "a listed address: {}", r.body);
+
+    let hosts = |r: &crate::api::Res| -> Vec<(String, Option<String>)> {
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["host"].as_str().unwrap().to_owned(),
+                    x["team_id"].as_str().map(str::to_owned),
+                )
+            })
+            .collect()
+    };
+    let mine = api.get("/api/v1/registries", &bob).await;
+    assert_eq!(hosts(&mine).len(), 4, "{}", mine.body);
+    assert!(!mine.body.to_string().contains("token"), "{}", mine.body);
+    let theirs = api.get("/api/v1/registries", &eve).await;
+    assert!(
+        hosts(&theirs).iter().all(|(_, t)| t.is_none()),
+        "eve sees the installation's only: {}",
+        theirs.body
+    );
+    assert_eq!(
+        api.get(&format!("/api/v1/registries/{ghcr}"), &eve)
+            .await
+            .status,
+        404
+    );
+    for (method, body) in [
+        ("PATCH", Some(json!({ "credentials": null }))),
+        ("DELETE", None),
+    ] {
+        let r = api
+            .call(
+                method,
+                &format!("/api/v1/registries/{ghcr}"),
+                Some(&eve),
+                body.clone(),
+            )
+            .await;
+        assert_eq!(r.status, 404, "{method} by a stranger: {}", r.body);
+        let r = api
+            .call(
+                method,
+                &format!("/api/v1/registries/{ghcr}"),
+                Some(&bob),
+                body,
+            )
+            .await;
+        assert_eq!(r.status, 403, "{method} by a member: {}", r.body);
+    }
+
+    // Deployments pull with the team's credentials, else the installation's; an image of a
+    // registry berth held credentials for is pulled though the engine has it; another is not.
+    let team_project = api.project(&alice, "shop", Some(&team)).await;
+    let own_project = api.project(&eve, "eve's", None).await;
+    let image_app = |token: &str, project: &str, name: &str, image: &str| {
+        let token = token.to_owned();
+        let path = format!("/api/v1/projects/{project}/applications");
+        let body = json!({ "name": name, "source": { "type": "image", "image": image } });
+        let api = &api;
+        async move {
+            let r = api.post(&path, &token, body).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            r.body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let shop = image_app(&alice, &team_project, "web", "ghcr.io/shop/web:1").await;
+    let eves = image_app(&eve, &own_project, "web", "ghcr.io/shop/web:1").await;
+    let hub = image_app(&eve, &own_project, "hub", "busybox:1").await;
+    for (app, token, pull) in [
+        (&shop, &alice, Some("pull ghcr.io/shop/web:1 as shop-bot")),
+        (&eves, &eve, Some("pull ghcr.io/shop/web:1 as company")),
+        (&hub, &eve, None),
+    ] {
+        let before = api.engines.calls().len();
+        let r = api
+            .post(
+                &format!("/api/v1/applications/{app}/deployments"),
+                token,
+                json!({}),
+            )
+            .await;
+        let end = deployment_end(&api, &r, token).await;
+        assert_eq!(end["status"], "success", "{end}");
+        let pulls: Vec<String> = api.engines.calls()[before..]
+            .iter()
+            .filter(|c| c.starts_with("pull "))
+            .cloned()
+            .collect();
+        assert_eq!(
+            pulls,
+            pull.into_iter().map(str::to_owned).collect::<Vec<_>>()
+        );
+    }
+
+    // Without credentials anywhere (the team's and the installation's gone), the registry is
+    // still asked, anonymously: the engine's copy came with credentials.
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/registries/{ghcr}"),
+            Some(&alice),
+            Some(json!({ "credentials": null })),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["username"].clone()),
+        (200, Value::Null),
+        "{}",
+        r.body
+    );
+    let company = hosts(&api.get("/api/v1/registries", &root).await)
+        .iter()
+        .position(|(h, t)| h == "ghcr.io" && t.is_none())
+        .unwrap();
+    let company = api.get("/api/v1/registries", &root).await.body[company]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = api
+        .call(
+            "DELETE",
+            &format!("/api/v1/registries/{company}"),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let before = api.engines.calls().len();
+    let r = api
+        .post(
+            &format!("/api/v1/applications/{shop}/deployments"),
+            &alice,
+            json!({}),
+        )
+        .await;
+    deployment_end(&api, &r, &alice).await;
+    assert!(
+        api.engines.calls()[before..].contains(&"pull ghcr.io/shop/web:1".to_owned()),
+        "{:?}",
+        api.engines.calls()
+    );
+    let audit = api
+        .get("/api/v1/audit-log?action=registry.create", &root)
+        .await;
+    assert!(!audit.body.to_string().contains("token"), "{}", audit.body);
 }

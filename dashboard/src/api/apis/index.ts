@@ -8,6 +8,7 @@ export * from './DeploymentsApi';
 export * from './DomainsApi';
 export * from './EventsApi';
 export * from './ProjectsApi';
+export * from './RegistriesApi';
 export * from './SettingsApi';
 export * from './TeamsApi';
 export * from './TokensApi';
