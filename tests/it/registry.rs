@@ -3,8 +3,9 @@
 //! application's image the engine does not have is pulled at its deployment, the pull's
 //! progress in the deployment's log, and it runs; one the registry does not have fails the
 //! deployment with the registry's words, and nothing runs. A registry with basic auth: a
-//! team's credentials pull its private image, and another tenant naming the same image, which
-//! the engine now has, is refused by the registry and runs nothing.
+//! team's credentials pull its private image, for its image source and its builds' `FROM`, and
+//! another tenant naming the same image, which the engine now has, is refused by the registry
+//! and runs (or builds) nothing.
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
@@ -407,6 +408,60 @@ fn a_private_image_is_pulled_with_its_teams_credentials_and_runs_for_no_other_te
         "nothing of eve's runs: {status} {runtime}"
     );
 
+    // A build FROM the private image pulls it with the team's credentials too; another
+    // tenant's build FROM it is refused by the registry, though the engine has it.
+    let build_from = |dev: &crate::pipeline::Api<'_>, project: &str, team: Option<&str>| {
+        let repo = crate::pipeline::Repo::new();
+        repo.commit_dockerfile("v1", &format!("FROM {image}\nRUN echo built > /built\n"));
+        let (status, p) = dev.call(
+            "POST",
+            "/api/v1/projects",
+            Some(json!({ "name": project, "team_id": team })),
+        );
+        assert_eq!(status, 201, "{p}");
+        let (status, app) = dev.call(
+            "POST",
+            &format!("/api/v1/projects/{}/applications", p["id"].as_str().unwrap()),
+            Some(json!({
+                "name": format!("built-{suffix}"),
+                "source": { "type": "git", "provider": "github", "repository": repo.url(), "branch": "main" },
+                "command": ["httpd", "-f", "-p", "8080"],
+                "replicas": 1
+            })),
+        );
+        assert_eq!(status, 201, "{app}");
+        (repo, app["id"].as_str().unwrap().to_owned())
+    };
+    let (_repo, built) = build_from(&alice, "shop builds", Some(&team));
+    let _cleanup_built = Cleanup {
+        addr: b.addr.clone(),
+        token: alice.token.clone(),
+        app: built.clone(),
+    };
+    let (d, text) = deploy(&alice, &built);
+    assert_eq!(d["status"], "success", "{d} {text:#?}");
+    assert!(
+        text.iter().any(|t| t.contains(&format!(
+            "pulling {image}, which line 1 builds from, as {user} at {host}"
+        ))),
+        "{text:#?}"
+    );
+    let (_eve_repo, eve_built) = build_from(&eve, "eve builds", None);
+    let _cleanup_eve_built = Cleanup {
+        addr: b.addr.clone(),
+        token: eve.token.clone(),
+        app: eve_built.clone(),
+    };
+    let (d, text) = deploy(&eve, &eve_built);
+    assert_eq!(d["status"], "failed", "{d} {text:#?}");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("the image {image} cannot be pulled")),
+        "{d}"
+    );
+
     // A wrong password is the registry's refusal too, said in the deployment; the running
     // version stays.
     let (status, r) = alice.call(
@@ -429,6 +484,8 @@ fn a_private_image_is_pulled_with_its_teams_credentials_and_runs_for_no_other_te
         runtime["running"], 1,
         "the earlier version runs on: {runtime}"
     );
+    drop(_cleanup_eve_built);
+    drop(_cleanup_built);
     drop(_cleanup_eve);
     drop(_cleanup);
     terminate(b);

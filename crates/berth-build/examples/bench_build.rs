@@ -114,6 +114,7 @@ async fn main() {
         format!("FROM berth-test/busybox:latest\nARG NONCE_{nonce}\nCOPY index.html /www/index.html\n{WORK}")
     };
     let build_spec = |tag: &str| BuildSpec {
+        registries: Default::default(),
         checkout: context.clone(),
         context: RelativePath::parse(".").unwrap(),
         dockerfile: RelativePath::parse("Dockerfile").unwrap(),

@@ -64,6 +64,9 @@ pub struct BuildSpec {
     /// still there belongs to a build whose process died: [`Engine::clean_journal`] removes
     /// what it made.
     pub journal: Option<PathBuf>,
+    /// How the build pulls the images it builds `FROM` (the project's credentials, the
+    /// registries berth held credentials for, those the installation lists).
+    pub registries: berth_domain::RegistryAccess,
 }
 
 /// What a running build has made so far, as its journal file holds it: lines of
@@ -328,7 +331,7 @@ impl Engine {
             .to_string_lossy()
             .into_owned();
         let started = std::time::Instant::now();
-        self.check_bases(&dockerfile, &spec.build_args).await?;
+        self.check_bases(&dockerfile, spec, events, cancel).await?;
         let bases_checked = started.elapsed();
         let archive = ContextTar::pack(
             &context,
@@ -513,12 +516,18 @@ impl Engine {
 }
 
 impl Engine {
-    /// Every image the Dockerfile builds from is one an application may run and is on this
-    /// engine already, so the build neither reaches another application's image nor pulls.
+    /// Every image the Dockerfile builds from is one an application may run, and is on this
+    /// engine before the build starts: pulled when the engine lacks it, or always when berth
+    /// held credentials for its registry (the registry decides, as for an application's
+    /// image), with the project's credentials for that registry; its progress among the
+    /// build's lines. A registry named by its address is pulled from only when the
+    /// installation lists it; the engine's own copy of such an image is used as it is.
     async fn check_bases(
         &self,
         dockerfile: &Path,
-        build_args: &BTreeMap<String, String>,
+        spec: &BuildSpec,
+        events: &EventSink,
+        cancel: &CancelToken,
     ) -> Result<(), BuildError> {
         let size = std::fs::metadata(dockerfile)
             .map_err(BuildError::io("reading the Dockerfile"))?
@@ -530,24 +539,52 @@ impl Engine {
         }
         let text = std::fs::read_to_string(dockerfile)
             .map_err(BuildError::io("reading the Dockerfile"))?;
-        for base in crate::base_images(&text, build_args).map_err(BuildError::Dockerfile)? {
+        let mut pulled = BTreeSet::new();
+        for base in crate::base_images(&text, &spec.build_args).map_err(BuildError::Dockerfile)? {
             let at = |why: String| {
                 BuildError::Dockerfile(format!("line {} names {}: {why}", base.line, base.image))
             };
             let image = berth_domain::ImageReference::parse_runnable(&base.image)
                 .map_err(|e| at(e.messages()))?;
-            match self.docker.inspect_image(&image.for_engine()).await {
-                Ok(_) => {}
+            let name = image.for_engine();
+            if pulled.contains(&name) {
+                continue;
+            }
+            let registry = image.registry();
+            let present = match self.docker.inspect_image(&name).await {
+                Ok(_) => true,
                 Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
-                }) => {
-                    return Err(at(
-                        "no such image is on this engine, and berth pulls no base image from a registry"
-                            .into(),
-                    ))
-                }
+                }) => false,
                 Err(e) => return Err(BuildError::Engine(engine_message(e))),
+            };
+            if present && !spec.registries.always_pull(&registry) {
+                continue;
             }
+            if registry.is_address() && !spec.registries.listed(&registry) {
+                return Err(at(format!(
+                    "{}, and berth pulls from a registry named by its address only when the installation lists it",
+                    if present {
+                        "berth held credentials for its registry, so it is pulled before use"
+                    } else {
+                        "no such image is on this engine"
+                    }
+                )));
+            }
+            let credentials = spec.registries.credentials_for(&registry);
+            events.emit(BuildEvent::line(
+                OutputStream::Stdout,
+                format!(
+                    "pulling {name}, which line {} builds from{}",
+                    base.line,
+                    credentials.map_or(String::new(), |c| format!(
+                        ", as {} at {}",
+                        c.username, c.registry
+                    ))
+                ),
+            ));
+            self.pull(&image, credentials, events, cancel).await?;
+            pulled.insert(name);
         }
         Ok(())
     }

@@ -546,6 +546,7 @@ impl Run<'_> {
             std::fs::create_dir_all(dir)
                 .map_err(|e| End::Failed(format!("cannot create {}: {e}", dir.display())))?;
         }
+        let registries = self.scope().await?.registry_access(app.project_id).await?;
         let spec = BuildSpec {
             checkout: dir,
             context: git.context.clone(),
@@ -561,6 +562,7 @@ impl Run<'_> {
             timeout: self.inner.settings.build_timeout,
             journal: Some(journals.join(build.id.to_string())),
             max_context_bytes: self.inner.settings.max_context_bytes,
+            registries,
         };
         let (sink, events) = berth_build::EventSink::channel(4096);
         let forward = self.forward_build_events(StepName::Build, events);
@@ -615,17 +617,19 @@ impl Run<'_> {
         engines: &Engines,
     ) -> Result<(), End> {
         let name = image.for_engine();
-        let auth = {
+        let access = {
             let scope = self.scope().await?;
-            scope.pull_auth(app.project_id, &image.registry()).await?
+            scope.registry_access(app.project_id).await?
         };
+        let registry = image.registry();
+        let credentials = access.credentials_for(&registry);
         let present = engines.builder.has_image(&name).await;
-        if present && !auth.always_pull {
+        if present && !access.always_pull(&registry) {
             return Ok(());
         }
         self.step(StepName::Rollout, StepState::Running, None)
             .await?;
-        let with = match &auth.credentials {
+        let with = match credentials {
             Some(c) => format!(" as {} at {}", c.username, c.registry),
             None => String::new(),
         };
@@ -641,7 +645,7 @@ impl Run<'_> {
         let forward = self.forward_build_events(StepName::Rollout, events);
         let pulled = engines
             .builder
-            .pull(image, auth.credentials.as_ref(), &sink, &self.cancel)
+            .pull(image, credentials, &sink, &self.cancel)
             .await;
         drop(sink);
         let _ = forward.await;

@@ -882,6 +882,37 @@ pub struct RegistryCredentials {
     pub password: crate::SecretString,
 }
 
+/// How one project pulls: the credentials it uses (its team's for a registry, else the
+/// installation's), the registries berth ever held credentials for, and those the
+/// installation lists. One rule for every pull, an application's image and a build's `FROM`
+/// alike (docs/api.md, "Registries").
+#[derive(Debug, Clone, Default)]
+pub struct RegistryAccess {
+    /// At most one per registry.
+    pub credentials: Vec<RegistryCredentials>,
+    pub credentialed: Vec<RegistryHost>,
+    pub listed: Vec<RegistryHost>,
+}
+
+impl RegistryAccess {
+    /// The credentials to pull from `host` with, if any.
+    pub fn credentials_for(&self, host: &RegistryHost) -> Option<&RegistryCredentials> {
+        self.credentials.iter().find(|c| &c.registry == host)
+    }
+
+    /// Whether an image of `host` is pulled though the engine has it: berth held credentials
+    /// for it, so the engine's copy may have come with another tenant's, and the registry,
+    /// asked with this project's, decides.
+    pub fn always_pull(&self, host: &RegistryHost) -> bool {
+        self.credentialed.contains(host)
+    }
+
+    /// Whether the installation lists `host`, which lets anyone name it by its address.
+    pub fn listed(&self, host: &RegistryHost) -> bool {
+        self.listed.contains(host)
+    }
+}
+
 /// `[registry/]path[:tag][@digest]` split into its path, tag and digest: the tag follows the
 /// last ':' that comes after the last '/'.
 fn split_reference(s: &str) -> (&str, Option<&str>, Option<&str>) {

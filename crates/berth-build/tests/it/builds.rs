@@ -1385,8 +1385,8 @@ async fn a_dockerfile_builds_only_from_images_an_application_may_run_and_never_p
             "berth/ holds",
         ),
         (
-            "FROM registry.invalid/nothing/here:1\n".to_owned(),
-            "berth pulls no base image",
+            "FROM 127.0.0.1:1/nothing/here:1\n".to_owned(),
+            "only when the installation lists it",
         ),
     ] {
         let repo = TestRepo::new();
@@ -1407,6 +1407,41 @@ async fn a_dockerfile_builds_only_from_images_an_application_may_run_and_never_p
         }
         assert!(names.tags().await.is_empty(), "no image was made");
     }
+    // A base the engine lacks is pulled from its registry; one the registry cannot give fails
+    // the build with its words, and nothing is made.
+    let repo = TestRepo::new();
+    let sha = repo.commit(
+        &[
+            ("Dockerfile", "FROM registry.invalid/nothing/here:1\n"),
+            ("index.html", "x"),
+        ],
+        "c",
+    );
+    let (_keep, dir) = fetch_main(&repo);
+    let (sink, mut lines) = EventSink::channel(64);
+    let result = engine
+        .build(&names.spec(&dir, &sha), &sink, &CancelToken::new())
+        .await;
+    drop(sink);
+    match result {
+        Err(e @ BuildError::Pull { .. }) => assert!(
+            e.to_string()
+                .contains("registry.invalid/nothing/here:1 cannot be pulled"),
+            "{e}"
+        ),
+        other => panic!("expected the pull to fail, got {other:?}"),
+    }
+    let mut told = Vec::new();
+    while let Ok(e) = lines.try_recv() {
+        told.push(format!("{e:?}"));
+    }
+    assert!(
+        told.iter().any(
+            |l| l.contains("pulling registry.invalid/nothing/here:1, which line 1 builds from")
+        ),
+        "{told:#?}"
+    );
+    assert!(names.tags().await.is_empty(), "no image was made");
     // The rule lets the application's own registry images through.
     let repo = TestRepo::new();
     let sha = repo.commit(&[("Dockerfile", &dockerfile()), ("index.html", "x")], "c");

@@ -108,6 +108,7 @@ impl Names {
 
     pub fn spec(&self, checkout: &Path, commit: &str) -> BuildSpec {
         BuildSpec {
+            registries: Default::default(),
             checkout: checkout.to_path_buf(),
             context: RelativePath::parse(".").unwrap(),
             dockerfile: RelativePath::parse("Dockerfile").unwrap(),

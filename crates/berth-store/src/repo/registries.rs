@@ -19,16 +19,6 @@ pub struct NewRegistry {
     pub credentials: Option<(RegistryUser, SecretString)>,
 }
 
-/// How berth pulls an image from one registry for one project.
-#[derive(Debug, Clone, Default)]
-pub struct PullAuth {
-    /// The project's team's credentials for the registry, else the installation's.
-    pub credentials: Option<RegistryCredentials>,
-    /// berth held credentials for this registry at some time: an image of it on the engine may
-    /// have come with someone else's, so it is pulled again, with these, before it runs.
-    pub always_pull: bool,
-}
-
 fn registry_from(m: registries::Model) -> Result<Registry, StoreError> {
     Ok(Registry {
         id: RegistryId::from_uuid(m.id),
@@ -175,43 +165,48 @@ impl Scope {
             .is_some())
     }
 
-    /// How to pull from `host` for `project` (berth's own work: the system's view).
-    pub async fn pull_auth(
-        &self,
-        project: ProjectId,
-        host: &RegistryHost,
-    ) -> Result<PullAuth, StoreError> {
+    /// How `project` pulls (berth's own work: the system's view): its team's credentials for
+    /// each registry, else the installation's; the registries berth ever held credentials
+    /// for; those the installation lists.
+    pub async fn registry_access(&self, project: ProjectId) -> Result<RegistryAccess, StoreError> {
         let team = projects::Entity::find_by_id(project.as_uuid())
             .one(self.connection())
             .await?
             .and_then(|p| p.team_id);
         let rows = registries::Entity::find()
-            .filter(registries::Column::Host.eq(host.as_str()))
-            .filter(registries::Column::PasswordEncrypted.is_not_null())
+            .filter(
+                Condition::any()
+                    .add(registries::Column::TeamId.is_null())
+                    .add(registries::Column::TeamId.eq(team)),
+            )
             .all(self.connection())
             .await?;
-        let chosen = rows
-            .iter()
-            .find(|r| team.is_some() && r.team_id == team)
-            .or_else(|| rows.iter().find(|r| r.team_id.is_none()));
-        let credentials = match chosen {
-            Some(m) => match (&m.username, &m.password_encrypted) {
-                (Some(u), Some(p)) => Some(RegistryCredentials {
-                    registry: host.clone(),
-                    username: parse_col(u)?,
-                    password: SecretString::new(self.cipher.decrypt_str(p)?),
-                }),
-                _ => None,
-            },
-            None => None,
-        };
-        let always_pull = credentialed_registry_hosts::Entity::find_by_id(host.as_str().to_owned())
-            .one(self.connection())
+        let mut access = RegistryAccess::default();
+        // The team's first, so they win over the installation's for the same registry.
+        let (mut ordered, installation): (Vec<_>, Vec<_>) =
+            rows.into_iter().partition(|r| r.team_id.is_some());
+        ordered.extend(installation);
+        for m in ordered {
+            let host: RegistryHost = parse_col(&m.host)?;
+            if m.team_id.is_none() {
+                access.listed.push(host.clone());
+            }
+            if let (Some(u), Some(p)) = (&m.username, &m.password_encrypted) {
+                if access.credentials_for(&host).is_none() {
+                    access.credentials.push(RegistryCredentials {
+                        registry: host,
+                        username: parse_col(u)?,
+                        password: SecretString::new(self.cipher.decrypt_str(p)?),
+                    });
+                }
+            }
+        }
+        access.credentialed = credentialed_registry_hosts::Entity::find()
+            .all(self.connection())
             .await?
-            .is_some();
-        Ok(PullAuth {
-            credentials,
-            always_pull,
-        })
+            .into_iter()
+            .map(|m| parse_col(&m.host))
+            .collect::<Result<_, _>>()?;
+        Ok(access)
     }
 }

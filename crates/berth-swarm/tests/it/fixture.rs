@@ -79,6 +79,7 @@ impl Fixture {
         std::fs::write(dir.join("Dockerfile"), DOCKERFILE).unwrap();
         std::fs::write(dir.join("start"), START).unwrap();
         let spec = BuildSpec {
+            registries: Default::default(),
             checkout: dir.clone(),
             context: RelativePath::parse(".").unwrap(),
             dockerfile: RelativePath::parse("Dockerfile").unwrap(),
