@@ -10,6 +10,7 @@ import {
   ProjectsApi,
   RegistriesApi,
   ResponseError,
+  SchedulesApi,
   SettingsApi,
   TeamsApi,
   TokensApi,
@@ -39,6 +40,7 @@ export interface Apis {
   domains: DomainsApi;
   projects: ProjectsApi;
   registries: RegistriesApi;
+  schedules: SchedulesApi;
   settings: SettingsApi;
   teams: TeamsApi;
   tokens: TokensApi;
@@ -58,6 +60,7 @@ export function apis(token: string | null): Apis {
     domains: new DomainsApi(config),
     projects: new ProjectsApi(config),
     registries: new RegistriesApi(config),
+    schedules: new SchedulesApi(config),
     settings: new SettingsApi(config),
     teams: new TeamsApi(config),
     tokens: new TokensApi(config),

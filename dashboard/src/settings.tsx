@@ -1,10 +1,12 @@
 // Installation settings (admins): how certificates are ordered (the server's ACME settings,
-// read only), where DNS-01 answers go, for wildcard certificates, and the edge router's health
-// as it reports itself.
+// read only), where DNS-01 answers go, for wildcard certificates, the edge router's health
+// as it reports itself, and the scheduled jobs with their timetable and last run.
 import { FormEvent, useState } from "react";
 
+import type { ScheduleView } from "@api";
+
 import { Apis } from "./client";
-import { Banner, Field } from "./form";
+import { Banner, Field, TableHead } from "./form";
 import { fieldError, unshown, useAction, useLoad } from "./hooks";
 
 export function SettingsPage(props: { api: Apis }): JSX.Element {
@@ -12,6 +14,24 @@ export function SettingsPage(props: { api: Apis }): JSX.Element {
   const edge = useLoad(() => api.settings.getEdge(), [api]);
   const dns = useLoad(() => api.settings.getAcmeDns(), [api]);
   const acme = useLoad(() => api.settings.getAcme(), [api]);
+  const schedules = useLoad(() => api.schedules.listSchedules(), [api]);
+  const scheduleAction = useAction();
+  const [timetables, setTimetables] = useState<Record<string, string>>({});
+
+  async function saveSchedule(sc: ScheduleView, enabled: boolean): Promise<void> {
+    const cron = (timetables[sc.id] ?? sc.cron).trim();
+    if (await scheduleAction.run(() => api.schedules.updateSchedule({ id: sc.id, scheduleUpdate: { cron, enabled } }))) {
+      await schedules.reload();
+    }
+  }
+
+  async function runNow(sc: ScheduleView): Promise<void> {
+    if (await scheduleAction.run(() => api.schedules.runSchedule({ id: sc.id }))) {
+      // The run is answered before it happens: look again once it has had a moment.
+      await new Promise((done) => setTimeout(done, 500));
+      await schedules.reload();
+    }
+  }
   const action = useAction();
   const [server, setServer] = useState("");
   const [zone, setZone] = useState("");
@@ -69,6 +89,63 @@ export function SettingsPage(props: { api: Apis }): JSX.Element {
           <p className="hint">Off: domains with TLS are served with self-signed certificates until one is uploaded.</p>
         )}
         <p className="hint">These are the server's settings (acme_directory, acme_email, acme_ca_root: see the README); they change there, not here.</p>
+      </section>
+      <section className="card wide" aria-labelledby="schedules-title">
+        <h2 id="schedules-title">Scheduled jobs</h2>
+        {schedules.problem !== null ? <Banner>{schedules.problem.detail}</Banner> : null}
+        {scheduleAction.problem !== null && fieldError(scheduleAction.problem, "cron") === undefined ? <Banner>{scheduleAction.problem.detail}</Banner> : null}
+        {schedules.data === null ? null : (
+          <table className="projects" aria-label="Scheduled jobs">
+            <TableHead columns={["Job", "When (minute hour day month weekday)", "Next run", "Last run"]} hidden="Actions" />
+            <tbody>
+              {schedules.data.map((sc) => (
+                <tr key={sc.id}>
+                  <th scope="row">{sc.kind}</th>
+                  <td data-label="When">
+                    <input
+                      id={`schedule-${sc.kind}`}
+                      aria-label={`When ${sc.kind} runs`}
+                      aria-invalid={fieldError(scheduleAction.problem, "cron") ? true : undefined}
+                      value={timetables[sc.id] ?? sc.cron}
+                      onChange={(e) => setTimetables({ ...timetables, [sc.id]: e.target.value })}
+                    />
+                    {fieldError(scheduleAction.problem, "cron") ? (
+                      <p className="field-error" id="schedule-cron-error" role="alert">
+                        {fieldError(scheduleAction.problem, "cron")}
+                      </p>
+                    ) : (
+                      <p className="hint">{sc.timeZone}</p>
+                    )}
+                  </td>
+                  <td data-label="Next run">{sc.enabled ? sc.nextRunAt.toLocaleString() : "off"}</td>
+                  <td data-label="Last run">
+                    {sc.lastRun ? (
+                      <>
+                        <span className={`status status-${sc.lastRun.status === "success" ? "running" : sc.lastRun.status === "failed" ? "failed" : "deploying"}`}>{sc.lastRun.status}</span>{" "}
+                        {sc.lastRun.startedAt.toLocaleString()}
+                        {sc.lastRun.message ? <p className="hint">{sc.lastRun.message}</p> : null}
+                      </>
+                    ) : (
+                      "never"
+                    )}
+                  </td>
+                  <td>
+                    <button type="button" onClick={() => void saveSchedule(sc, sc.enabled)} aria-label={`Save when ${sc.kind} runs`}>
+                      Save
+                    </button>{" "}
+                    <button type="button" onClick={() => void saveSchedule(sc, !sc.enabled)} aria-label={`${sc.enabled ? "Turn off" : "Turn on"} ${sc.kind}`}>
+                      {sc.enabled ? "Turn off" : "Turn on"}
+                    </button>{" "}
+                    <button type="button" onClick={() => void runNow(sc)} aria-label={`Run ${sc.kind} now`}>
+                      Run now
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <p className="hint">A run missed while berth was down runs once when it starts again.</p>
       </section>
       <section className="card wide" aria-labelledby="dns-title">
         <h2 id="dns-title">DNS-01 for wildcard certificates</h2>

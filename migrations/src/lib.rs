@@ -20,6 +20,7 @@ mod m20261202_000012_audit_keyset;
 mod m20261202_000013_edge_epoch;
 mod m20261202_000014_partitioned_history;
 mod m20261207_000015_registries;
+mod m20261207_000016_schedules;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_edge_epoch::Migration),
             Box::new(m20261202_000014_partitioned_history::Migration),
             Box::new(m20261207_000015_registries::Migration),
+            Box::new(m20261207_000016_schedules::Migration),
         ]
     }
 }

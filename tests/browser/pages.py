@@ -4,7 +4,7 @@ berth refuses, a health check on no port, a deployment cancelled while it builds
 renamed and deleted, a team's registry refused, added (its password never shown again), refused
 twice, its credentials removed and the registry removed, an account re-roled (what a developer then sees) and deleted, a password
 changed after a wrong current one, the installation's ACME settings shown and its DNS-01
-setting refused then saved.
+setting refused then saved, the retention schedule's timetable refused, saved and run now.
 
     python3 tests/browser/pages.py http://127.0.0.1:3000 OUT_DIR GIT_ROOT
 """
@@ -157,12 +157,26 @@ def main(base: str, out: Path, repos: Path) -> None:
         page.get_by_label("Zone").fill("example.test")
         page.get_by_label("TSIG key name").fill("berth-key")
         page.get_by_label("TSIG key secret").fill("c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=")
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
         expect(page.locator("#dns-server-error")).to_be_visible()
         page.get_by_label("DNS server").fill("127.0.0.1:5353")
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
         expect(page.get_by_text("Answers go to")).to_contain_text("127.0.0.1:5353")
         expect(page.get_by_label("TSIG key secret")).to_have_value("")
+        # Scheduled jobs: a timetable that runs backwards refused beside it, one saved, and a
+        # run asked for now, shown with its outcome.
+        jobs = page.get_by_role("table", name="Scheduled jobs")
+        expect(jobs.get_by_role("row", name="retention")).to_be_visible()
+        page.locator("#schedule-retention").fill("0 5-1 * * *")
+        page.get_by_role("button", name="Save when retention runs").click()
+        expect(page.locator("#schedule-cron-error")).to_contain_text("backwards")
+        page.locator("#schedule-retention").fill("0 3 * * *")
+        page.get_by_role("button", name="Save when retention runs").click()
+        expect(page.locator("#schedule-cron-error")).to_have_count(0)
+        page.get_by_role("button", name="Run retention now").click()
+        expect(jobs.get_by_role("row", name="retention")).to_contain_text("pruned", timeout=30_000)
+        page.reload()
+        expect(page.locator("#schedule-retention")).to_have_value("0 3 * * *")
         b.shot("08-installation-settings")
 
         # The password: a wrong current one refused beside its field; then changed, and it signs in.

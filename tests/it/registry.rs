@@ -325,7 +325,12 @@ fn a_private_image_is_pulled_with_its_teams_credentials_and_runs_for_no_other_te
     assert_eq!(status, 201, "{r}");
     let team_registry = r["id"].as_str().unwrap().to_owned();
 
-    let app_of = |dev: &crate::pipeline::Api<'_>, project: &str, team: Option<&str>| {
+    // A project of `dev`'s (in `team`) with an application of `source` serving httpd.
+    let app_in = |dev: &crate::pipeline::Api<'_>,
+                  project: &str,
+                  team: Option<&str>,
+                  name: &str,
+                  source: serde_json::Value| {
         let (status, p) = dev.call(
             "POST",
             "/api/v1/projects",
@@ -339,14 +344,23 @@ fn a_private_image_is_pulled_with_its_teams_credentials_and_runs_for_no_other_te
                 p["id"].as_str().unwrap()
             ),
             Some(json!({
-                "name": format!("web-{suffix}"),
-                "source": { "type": "image", "image": image },
+                "name": format!("{name}-{suffix}"),
+                "source": source,
                 "command": ["httpd", "-f", "-p", "8080"],
                 "replicas": 1
             })),
         );
         assert_eq!(status, 201, "{app}");
         app["id"].as_str().unwrap().to_owned()
+    };
+    let app_of = |dev: &crate::pipeline::Api<'_>, project: &str, team: Option<&str>| {
+        app_in(
+            dev,
+            project,
+            team,
+            "web",
+            json!({ "type": "image", "image": image }),
+        )
     };
     let deploy = |dev: &crate::pipeline::Api<'_>, app: &str| -> (serde_json::Value, Vec<String>) {
         let (status, d) = dev.call(
@@ -413,24 +427,9 @@ fn a_private_image_is_pulled_with_its_teams_credentials_and_runs_for_no_other_te
     let build_from = |dev: &crate::pipeline::Api<'_>, project: &str, team: Option<&str>| {
         let repo = crate::pipeline::Repo::new();
         repo.commit_dockerfile("v1", &format!("FROM {image}\nRUN echo built > /built\n"));
-        let (status, p) = dev.call(
-            "POST",
-            "/api/v1/projects",
-            Some(json!({ "name": project, "team_id": team })),
-        );
-        assert_eq!(status, 201, "{p}");
-        let (status, app) = dev.call(
-            "POST",
-            &format!("/api/v1/projects/{}/applications", p["id"].as_str().unwrap()),
-            Some(json!({
-                "name": format!("built-{suffix}"),
-                "source": { "type": "git", "provider": "github", "repository": repo.url(), "branch": "main" },
-                "command": ["httpd", "-f", "-p", "8080"],
-                "replicas": 1
-            })),
-        );
-        assert_eq!(status, 201, "{app}");
-        (repo, app["id"].as_str().unwrap().to_owned())
+        let source = json!({ "type": "git", "provider": "github", "repository": repo.url(), "branch": "main" });
+        let app = app_in(dev, project, team, "built", source);
+        (repo, app)
     };
     let (_repo, built) = build_from(&alice, "shop builds", Some(&team));
     let _cleanup_built = Cleanup {

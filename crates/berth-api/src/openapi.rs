@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
     applications, audit, auth, certificates, domains, environment, events, history, operations,
-    pipeline, projects, registries, runtime, service_tokens, settings, teams, users, volumes,
-    webhooks,
+    pipeline, projects, registries, runtime, schedules, service_tokens, settings, teams, users,
+    volumes, webhooks,
 };
 
 #[derive(Debug, OpenApi)]
@@ -44,6 +44,8 @@ use crate::routes::{
         audit::list_audit,
         registries::list_registries, registries::create_registry, registries::get_registry,
         registries::update_registry, registries::delete_registry,
+        schedules::list_schedules, schedules::update_schedule, schedules::list_schedule_runs,
+        schedules::run_schedule,
         settings::get_acme, settings::get_acme_dns, settings::set_acme_dns, settings::delete_acme_dns, settings::get_edge,
         events::stream_events,
     ),
@@ -61,6 +63,7 @@ use crate::routes::{
         (name = "builds", description = "Image builds"),
         (name = "audit", description = "The audit log (admins)"),
         (name = "registries", description = "Registries berth pulls images from with credentials, a team's or the installation's"),
+        (name = "schedules", description = "Scheduled jobs and their runs (admins)"),
         (name = "settings", description = "Installation settings (admins)"),
         (name = "events", description = "What changes, live, for the caller"),
     )
@@ -278,7 +281,7 @@ fn state_the_rules(doc: &mut serde_json::Value) {
 
     let schemas = &mut doc["components"]["schemas"];
     // (schema, the variant of a `oneOf` that has this property, field, rule)
-    let strings: [(&str, Option<&str>, &str, &Rule); 25] = [
+    let strings: [(&str, Option<&str>, &str, &Rule); 26] = [
         ("SetupRequest", None, "email", &EMAIL),
         ("SetupRequest", None, "password", &PASSWORD),
         ("UserCreate", None, "email", &EMAIL),
@@ -307,6 +310,7 @@ fn state_the_rules(doc: &mut serde_json::Value) {
         ("AcmeDnsInput", None, "key_secret", &TSIG_SECRET),
         ("EnvSet", None, "value", &ENV_VALUE),
         ("RegistryCreate", None, "host", &REGISTRY_HOST),
+        ("ScheduleUpdate", None, "cron", &CRON),
         ("RegistryCredentialsInput", None, "username", &REGISTRY_USER),
         (
             "RegistryCredentialsInput",

@@ -9,10 +9,11 @@
 //! the build engine and the orchestrator, writes every line of its log, and moves its status
 //! through the domain's state machine. Before it starts, recovery ends what a stopped server
 //! left in progress; a reconciler keeps each application's status in line with what the
-//! orchestrator runs; retention prunes old history.
+//! orchestrator runs; the scheduler runs what is due on a timetable (retention, which prunes
+//! old history, first).
 //!
 //! Modules: [`queue`] (the use cases that queue work, the worker, cancellation), [`run`] (one
-//! deployment), [`operations`] (one operation), [`recovery`], [`reconcile`], [`retention`],
+//! deployment), [`operations`] (one operation), [`recovery`], [`reconcile`], [`retention`], [`scheduler`],
 //! [`runtime`] (what runs, for the API), [`ports`] (the engines' traits) and [`engines`] (their
 //! real implementations), [`changes`] (the one place statuses are written and announced).
 //!
@@ -31,6 +32,7 @@ pub mod recovery;
 pub mod retention;
 mod run;
 pub mod runtime;
+pub mod scheduler;
 mod verify;
 
 use std::collections::HashMap;
@@ -89,6 +91,10 @@ pub struct PipelineSettings {
     pub deployment_retention: Duration,
     /// Audit entries are kept this long.
     pub audit_retention: Duration,
+    /// The installation's time zone, in which schedules are read.
+    pub time_zone: berth_domain::TimeZone,
+    /// How often due schedules are looked for.
+    pub schedule_poll: Duration,
 }
 
 impl Default for PipelineSettings {
@@ -108,6 +114,8 @@ impl Default for PipelineSettings {
             log_retention: Duration::from_secs(30 * 24 * 3600),
             deployment_retention: Duration::from_secs(90 * 24 * 3600),
             audit_retention: Duration::from_secs(365 * 24 * 3600),
+            time_zone: berth_domain::TimeZone::UTC,
+            schedule_poll: Duration::from_secs(10),
         }
     }
 }
@@ -130,6 +138,8 @@ pub(crate) struct Inner {
     /// The deployments this process runs, with what stops each.
     pub(crate) running: Mutex<HashMap<DeploymentId, CancelToken>>,
     pub(crate) wake: Notify,
+    /// Wakes the scheduler (a run asked for now).
+    pub(crate) schedule_wake: Notify,
 }
 
 impl Pipeline {
@@ -152,11 +162,12 @@ impl Pipeline {
                 engines: OnceCell::new(),
                 running: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
+                schedule_wake: Notify::new(),
             }),
         }
     }
 
-    /// Starts the worker, the cancel watch, the reconciler and retention; call
+    /// Starts the worker, the cancel watch, the reconciler and the scheduler; call
     /// [`Self::recover`] first, before anything can queue or claim work. With no engines (`Err`
     /// says why), queued work fails with that reason instead of waiting forever.
     pub fn start(&self, engines: Result<Engines, String>, shutdown: CancelToken) {
@@ -174,8 +185,8 @@ impl Pipeline {
         let reconciler = self.clone();
         let stop = shutdown.clone();
         tokio::spawn(async move { reconciler.reconcile_loop(stop).await });
-        let pruner = self.clone();
-        tokio::spawn(async move { pruner.retention_loop(shutdown).await });
+        let scheduler = self.clone();
+        tokio::spawn(async move { scheduler.schedule_loop(shutdown).await });
     }
 
     /// Something was queued: look at the queue now.

@@ -56,6 +56,15 @@ impl Pipeline {
                 .await?;
             tracing::warn!(operation = %op.id, "{INTERRUPTED}");
         }
+        let runs = scope
+            .end_interrupted_schedule_runs(
+                "interrupted: the server stopped during this run",
+                self.inner.clock.now(),
+            )
+            .await?;
+        if runs > 0 {
+            tracing::warn!(runs, "scheduled runs interrupted by a stop ended as failed");
+        }
         changes.commit(scope, &self.inner.bus).await?;
         Ok(ended)
     }

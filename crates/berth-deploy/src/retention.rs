@@ -2,29 +2,16 @@
 //! application's newest successful deployment always stays, a rollback's target), and webhook
 //! delivery ids after a week (git hosts retry within hours), and audit entries past theirs (a
 //! year by default; on Postgres a month at a time, by dropping its partition, and the partitions
-//! of the months ahead are made in the same round).
+//! of the months ahead are made in the same round). It runs as the scheduler's `retention`
+//! schedule (every six hours by default; [`crate::scheduler`]).
 
 use std::time::Duration;
 
-use berth_events::CancelToken;
 use berth_store::{Actor, StoreError};
 
 use crate::Pipeline;
 
 impl Pipeline {
-    /// Applies the retention settings now and every six hours.
-    pub(crate) async fn retention_loop(self, shutdown: CancelToken) {
-        loop {
-            if let Err(e) = self.prune().await {
-                tracing::warn!(error = %e, "retention skipped");
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(6 * 3600)) => {}
-                _ = shutdown.cancelled() => return,
-            }
-        }
-    }
-
     /// Deletes what the retention settings say is too old, by the pipeline's clock; returns
     /// the lines and deployments that went.
     pub async fn prune(&self) -> Result<(u64, u64), StoreError> {

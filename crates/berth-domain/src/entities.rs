@@ -876,6 +876,34 @@ pub struct Registry {
     pub updated_at: Timestamp,
 }
 
+/// A job berth runs by itself at the times a cron expression names, in the installation's time
+/// zone. The next run is a row (`next_run_at`): a run missed while berth was down runs once when
+/// it starts, and a run is claimed by moving `next_run_at` on in the same transaction that
+/// records it, so no two processes run it twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Schedule {
+    pub id: ScheduleId,
+    pub kind: ScheduleKind,
+    pub cron: CronSchedule,
+    pub enabled: bool,
+    pub next_run_at: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One run of a schedule: when it was due, when it ran, how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduleRun {
+    pub id: ScheduleRunId,
+    pub schedule_id: ScheduleId,
+    pub due_at: Timestamp,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub status: ScheduleRunStatus,
+    /// What it did, or why it failed.
+    pub message: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiToken {
     pub id: ApiTokenId,

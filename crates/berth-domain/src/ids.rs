@@ -79,6 +79,8 @@ define_id!(
     StepId,
     ServiceTokenId,
     RegistryId,
+    ScheduleId,
+    ScheduleRunId,
     ApiTokenId,
     SessionId,
 );

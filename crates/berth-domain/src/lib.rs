@@ -5,6 +5,7 @@
 //! git library. Every entry point (API, webhooks, CLI) validates through these constructors.
 
 pub mod codes;
+pub mod cron;
 pub mod entities;
 pub mod error;
 pub mod hosts;
@@ -17,6 +18,7 @@ pub mod status;
 pub mod values;
 
 pub use codes::ErrorCode;
+pub use cron::{parse_time_zone, CronSchedule, TimeZone};
 pub use entities::*;
 pub use error::{FieldError, TransitionError, ValidationError};
 pub use ids::*;

@@ -174,6 +174,23 @@ impl OperationStatus {
     }
 }
 
+string_enum!(
+    /// What a schedule runs. One scheduler runs every kind (docs/operations.md, "Scheduled
+    /// jobs"); backups and tasks join as kinds of their own.
+    ScheduleKind, "schedule kind" {
+        Retention => "retention",
+    }
+);
+
+string_enum!(
+    /// Where one run of a schedule is.
+    ScheduleRunStatus, "schedule run status" {
+        Running => "running",
+        Success => "success",
+        Failed => "failed",
+    }
+);
+
 string_enum!(StepState, "step state" {
     Pending => "pending",
     Running => "running",

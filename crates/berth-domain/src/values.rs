@@ -431,6 +431,16 @@ pub mod patterns {
         1,
         255,
     );
+    /// A schedule: five fields (minute, hour, day of the month, month, day of the week) separated
+    /// by one space, each `*` or a value or range in its bounds, with an optional step, or a
+    /// list of them; months and weekdays also by name, in any case. That a range does not run
+    /// backwards, and that the schedule ever runs, is checked by [`crate::CronSchedule`].
+    pub static CRON: Rule = Rule::new(
+        Some("^(?:\\*|(?:[0-5]?[0-9])(?:-(?:[0-5]?[0-9]))?)(?:/[1-9][0-9]{0,7})?(?:,(?:\\*|(?:[0-5]?[0-9])(?:-(?:[0-5]?[0-9]))?)(?:/[1-9][0-9]{0,7})?)* (?:\\*|(?:[01]?[0-9]|2[0-3])(?:-(?:[01]?[0-9]|2[0-3]))?)(?:/[1-9][0-9]{0,7})?(?:,(?:\\*|(?:[01]?[0-9]|2[0-3])(?:-(?:[01]?[0-9]|2[0-3]))?)(?:/[1-9][0-9]{0,7})?)* (?:\\*|(?:0?[1-9]|[12][0-9]|3[01])(?:-(?:0?[1-9]|[12][0-9]|3[01]))?)(?:/[1-9][0-9]{0,7})?(?:,(?:\\*|(?:0?[1-9]|[12][0-9]|3[01])(?:-(?:0?[1-9]|[12][0-9]|3[01]))?)(?:/[1-9][0-9]{0,7})?)* (?:\\*|(?:0?[1-9]|1[0-2]|[Jj][Aa][Nn]|[Ff][Ee][Bb]|[Mm][Aa][Rr]|[Aa][Pp][Rr]|[Mm][Aa][Yy]|[Jj][Uu][Nn]|[Jj][Uu][Ll]|[Aa][Uu][Gg]|[Ss][Ee][Pp]|[Oo][Cc][Tt]|[Nn][Oo][Vv]|[Dd][Ee][Cc])(?:-(?:0?[1-9]|1[0-2]|[Jj][Aa][Nn]|[Ff][Ee][Bb]|[Mm][Aa][Rr]|[Aa][Pp][Rr]|[Mm][Aa][Yy]|[Jj][Uu][Nn]|[Jj][Uu][Ll]|[Aa][Uu][Gg]|[Ss][Ee][Pp]|[Oo][Cc][Tt]|[Nn][Oo][Vv]|[Dd][Ee][Cc]))?)(?:/[1-9][0-9]{0,7})?(?:,(?:\\*|(?:0?[1-9]|1[0-2]|[Jj][Aa][Nn]|[Ff][Ee][Bb]|[Mm][Aa][Rr]|[Aa][Pp][Rr]|[Mm][Aa][Yy]|[Jj][Uu][Nn]|[Jj][Uu][Ll]|[Aa][Uu][Gg]|[Ss][Ee][Pp]|[Oo][Cc][Tt]|[Nn][Oo][Vv]|[Dd][Ee][Cc])(?:-(?:0?[1-9]|1[0-2]|[Jj][Aa][Nn]|[Ff][Ee][Bb]|[Mm][Aa][Rr]|[Aa][Pp][Rr]|[Mm][Aa][Yy]|[Jj][Uu][Nn]|[Jj][Uu][Ll]|[Aa][Uu][Gg]|[Ss][Ee][Pp]|[Oo][Cc][Tt]|[Nn][Oo][Vv]|[Dd][Ee][Cc]))?)(?:/[1-9][0-9]{0,7})?)* (?:\\*|(?:0?[0-7]|[Ss][Uu][Nn]|[Mm][Oo][Nn]|[Tt][Uu][Ee]|[Ww][Ee][Dd]|[Tt][Hh][Uu]|[Ff][Rr][Ii]|[Ss][Aa][Tt])(?:-(?:0?[0-7]|[Ss][Uu][Nn]|[Mm][Oo][Nn]|[Tt][Uu][Ee]|[Ww][Ee][Dd]|[Tt][Hh][Uu]|[Ff][Rr][Ii]|[Ss][Aa][Tt]))?)(?:/[1-9][0-9]{0,7})?(?:,(?:\\*|(?:0?[0-7]|[Ss][Uu][Nn]|[Mm][Oo][Nn]|[Tt][Uu][Ee]|[Ww][Ee][Dd]|[Tt][Hh][Uu]|[Ff][Rr][Ii]|[Ss][Aa][Tt])(?:-(?:0?[0-7]|[Ss][Uu][Nn]|[Mm][Oo][Nn]|[Tt][Uu][Ee]|[Ww][Ee][Dd]|[Tt][Hh][Uu]|[Ff][Rr][Ii]|[Ss][Aa][Tt]))?)(?:/[1-9][0-9]{0,7})?)*$"),
+        &[],
+        9,
+        200,
+    );
     /// A registry password or access token: no NUL character (a JSON key file is one).
     pub static REGISTRY_PASSWORD: Rule = Rule::new(Some("^[^\\x00]*$"), &[], 1, 8192);
 }
@@ -1604,6 +1614,7 @@ mod pattern_tests {
             &REGISTRY_HOST,
             &REGISTRY_USER,
             &REGISTRY_PASSWORD,
+            &CRON,
         ] {
             let _ = rule.allows("x");
             let schema = rule.schema();

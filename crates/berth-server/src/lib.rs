@@ -221,6 +221,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             audit_retention: std::time::Duration::from_secs(
                 u64::from(settings.audit_retention_days) * 24 * 3600,
             ),
+            time_zone: berth_domain::parse_time_zone(&settings.time_zone)
+                .unwrap_or(berth_domain::TimeZone::UTC),
             ..Default::default()
         },
     );

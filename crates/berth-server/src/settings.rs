@@ -71,6 +71,8 @@ pub struct Settings {
     pub deployment_retention_days: u32,
     /// Days audit entries are kept.
     pub audit_retention_days: u32,
+    /// The time zone schedules are read in, by its IANA name (`UTC`, `Europe/Berlin`).
+    pub time_zone: String,
     /// Where the edge router serves plain HTTP (`off`: not at all).
     pub proxy_http: Option<SocketAddr>,
     /// Where the edge router serves HTTPS (`off`: not at all).
@@ -133,6 +135,7 @@ impl Default for Settings {
             deploy_concurrency: 2,
             log_retention_days: 30,
             audit_retention_days: 365,
+            time_zone: "UTC".into(),
             deployment_retention_days: 90,
             proxy_http: Some(SocketAddr::from(([0, 0, 0, 0], 80))),
             proxy_https: Some(SocketAddr::from(([0, 0, 0, 0], 443))),
@@ -179,6 +182,7 @@ struct FileSettings {
     log_retention_days: Option<u32>,
     deployment_retention_days: Option<u32>,
     audit_retention_days: Option<u32>,
+    time_zone: Option<String>,
     proxy_http: Option<String>,
     proxy_https: Option<String>,
     proxy_https_public_port: Option<u16>,
@@ -413,6 +417,9 @@ impl Settings {
         if let Some(v) = env("BERTH_PUBLIC_URL") {
             s.public_url = Some(v);
         }
+        if let Some(v) = env("BERTH_TIME_ZONE") {
+            s.time_zone = v;
+        }
         for (name, field) in [
             ("BERTH_LOG_RETENTION_DAYS", &mut s.log_retention_days),
             (
@@ -500,6 +507,12 @@ impl Settings {
             anyhow::bail!(
                 "deploy_concurrency must be from 1 to 64, not {}",
                 s.deploy_concurrency
+            );
+        }
+        if berth_domain::parse_time_zone(&s.time_zone).is_err() {
+            anyhow::bail!(
+                "time_zone must be a time zone's IANA name, like UTC or Europe/Berlin, not {:?}",
+                s.time_zone
             );
         }
         if let Some(u) = &s.public_url {
@@ -595,6 +608,9 @@ impl Settings {
         }
         if let Some(v) = f.audit_retention_days {
             self.audit_retention_days = v;
+        }
+        if let Some(v) = f.time_zone {
+            self.time_zone = v;
         }
         if let Some(v) = f.proxy_http {
             self.proxy_http = listener("proxy_http", &v)?;

@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod projects;
 pub mod registries;
 pub mod runtime;
+pub mod schedules;
 pub mod service_tokens;
 pub mod settings;
 pub mod teams;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(pipeline::routes)
             .configure(runtime::routes)
             .configure(settings::routes)
+            .configure(schedules::routes)
             .configure(webhooks::routes)
             .configure(audit::routes)
             .configure(events::routes),

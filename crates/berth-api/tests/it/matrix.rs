@@ -906,6 +906,7 @@ async fn every_endpoint_role_and_tenant(api: TestApi) {
         ("/api/v1/projects", false),
         ("/api/v1/tokens", false),
         ("/api/v1/registries", false),
+        ("/api/v1/schedules", true),
     ] {
         for caller in &callers {
             let r = api.get(path, &caller.token).await;

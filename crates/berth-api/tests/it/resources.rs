@@ -19,6 +19,7 @@ both_backends!(
     a_whole_number_written_with_a_fraction_is_that_number,
     settings_that_contradict_each_other_are_conflicts_that_change_nothing,
     registries_belong_to_a_team_or_the_installation_and_pull_with_theirs,
+    schedules_are_listed_changed_and_run_now_by_admins,
 );
 
 /// Each value valid alone, together impossible (or impossible for what is stored): 409
@@ -1233,4 +1234,109 @@ async fn registries_belong_to_a_team_or_the_installation_and_pull_with_theirs(ap
         .get("/api/v1/audit-log?action=registry.create", &root)
         .await;
     assert!(!audit.body.to_string().contains("token"), "{}", audit.body);
+}
+
+/// Scheduled jobs are the admins': listed with their timetable and last run, changed (a
+/// malformed timetable 422, one that runs backwards or never 409, nothing changed), run now
+/// (202, then a run in the history); developers get 403.
+async fn schedules_are_listed_changed_and_run_now_by_admins(api: TestApi) {
+    let root = api.admin().await;
+    let (_, dev) = api.user(&root, "dev", "developer").await;
+    let mut list = api.get("/api/v1/schedules", &root).await;
+    for _ in 0..100 {
+        if list.body.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        list = api.get("/api/v1/schedules", &root).await;
+    }
+    assert_eq!(list.status, 200, "{}", list.body);
+    let retention = list.body[0].clone();
+    assert_eq!(retention["kind"], "retention", "{}", list.body);
+    assert_eq!(retention["cron"], "0 */6 * * *");
+    assert_eq!(retention["time_zone"], "UTC");
+    let id = retention["id"].as_str().unwrap().to_owned();
+    assert_eq!(api.get("/api/v1/schedules", &dev).await.status, 403);
+    let path = format!("/api/v1/schedules/{id}");
+    let patch = |token: &str, body: Value| {
+        let token = token.to_owned();
+        let (api, path) = (&api, path.clone());
+        async move { api.call("PATCH", &path, Some(&token), Some(body)).await }
+    };
+    assert_eq!(
+        patch(&dev, json!({ "cron": "0 3 * * *" })).await.status,
+        403
+    );
+    for (bad, status) in [
+        ("0 3 * *", 422),
+        ("60 * * * *", 422),
+        ("@daily", 422),
+        ("0 5-1 * * *", 409),
+        ("0 0 31 2 *", 409),
+    ] {
+        let r = patch(&root, json!({ "cron": bad })).await;
+        assert_eq!(r.status, status, "{bad}: {}", r.body);
+        assert_eq!(r.body["errors"][0]["field"], "cron", "{}", r.body);
+    }
+    let r = patch(&root, json!({ "cron": "30 2 * * sun", "enabled": false })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (r.body["cron"].as_str(), r.body["enabled"].as_bool()),
+        (Some("30 2 * * sun"), Some(false))
+    );
+    let next: chrono::DateTime<chrono::Utc> =
+        r.body["next_run_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        chrono::Datelike::weekday(&next),
+        chrono::Weekday::Sun,
+        "{}",
+        r.body
+    );
+
+    // Run now: answered at once, then the run is in the history.
+    let before = api
+        .get(&format!("/api/v1/schedules/{id}/runs"), &root)
+        .await
+        .body["total"]
+        .as_u64()
+        .unwrap();
+    let r = patch(&root, json!({ "enabled": true })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = api
+        .call(
+            "POST",
+            &format!("/api/v1/schedules/{id}/runs"),
+            Some(&dev),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = api
+        .call(
+            "POST",
+            &format!("/api/v1/schedules/{id}/runs"),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let mut runs = Value::Null;
+    for _ in 0..200 {
+        runs = api
+            .get(&format!("/api/v1/schedules/{id}/runs"), &root)
+            .await
+            .body;
+        if runs["total"].as_u64() == Some(before + 1) && runs["items"][0]["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(runs["total"].as_u64(), Some(before + 1), "{runs}");
+    assert_eq!(runs["items"][0]["status"], "success", "{runs}");
+    assert_eq!(
+        api.get(&format!("/api/v1/schedules/{id}/runs"), &dev)
+            .await
+            .status,
+        403
+    );
 }

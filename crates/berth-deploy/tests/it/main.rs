@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use berth_deploy::ports::Clock as _;
 use berth_deploy::{DeployError, DeploymentRequest, Pipeline, PipelineSettings};
 use berth_domain::*;
 use berth_events::{CancelToken, Event, EventBus, Received};
@@ -859,4 +860,102 @@ async fn a_redeploy_takes_todays_environment_without_building() {
     let spec = w.service().unwrap().spec;
     assert_eq!(spec.image, image);
     assert_eq!(env_of(&spec), [("GREETING".to_owned(), "two".to_owned())]);
+}
+
+/// The scheduler: berth's retention schedule is made due at once; a due run happens once and
+/// the next is the timetable's next time; runs missed while berth was down become one run; a
+/// run claimed by one process is not claimed by another; one a stop left running is ended
+/// failed by recovery; an admin's timetable survives a restart.
+#[tokio::test]
+async fn scheduled_jobs_run_once_when_due_and_never_twice() {
+    let w = world(false).await;
+    w.pipeline.ensure_schedules().await.unwrap();
+    let schedules = || async { w.scope().await.list_schedules().await.unwrap() };
+    let (retention, last) = schedules().await.remove(0);
+    assert_eq!(retention.kind, ScheduleKind::Retention);
+    assert_eq!(retention.cron.as_str(), "0 */6 * * *");
+    assert!(last.is_none());
+    assert!(
+        retention.next_run_at <= w.clock.now(),
+        "due at the first start"
+    );
+
+    assert_eq!(w.pipeline.run_due_schedules().await.unwrap(), 1);
+    let (after, last) = schedules().await.remove(0);
+    let last = last.expect("a run");
+    assert_eq!(last.status, ScheduleRunStatus::Success, "{last:?}");
+    assert_eq!(
+        last.message.as_deref(),
+        Some("pruned 0 log lines and 0 deployments")
+    );
+    assert_eq!(last.due_at, retention.next_run_at);
+    let next = retention
+        .cron
+        .next_after(w.clock.now(), TimeZone::UTC)
+        .unwrap();
+    assert_eq!(after.next_run_at, next);
+    assert_eq!(w.pipeline.run_due_schedules().await.unwrap(), 0, "not due");
+
+    // Three days down: twelve runs missed, one run made up, the next one ahead.
+    w.clock.advance(chrono::Duration::days(3));
+    assert_eq!(w.pipeline.run_due_schedules().await.unwrap(), 1);
+    assert_eq!(w.pipeline.run_due_schedules().await.unwrap(), 0);
+    let runs = w
+        .scope()
+        .await
+        .schedule_runs(retention.id, Page::default())
+        .await
+        .unwrap();
+    assert_eq!(runs.total, 2);
+    assert!(schedules().await[0].0.next_run_at > w.clock.now());
+
+    // Two processes see the same due schedule: the first claims it, the second gets nothing.
+    w.clock.advance(chrono::Duration::hours(7));
+    let due = w.scope().await.due_schedules(w.clock.now()).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let later = w.clock.now() + chrono::Duration::hours(1);
+    let first = w.scope().await;
+    let claimed = first
+        .claim_schedule_run(&due[0], later, w.clock.now())
+        .await
+        .unwrap()
+        .expect("the first claims it");
+    first.commit().await.unwrap();
+    let second = w.scope().await;
+    assert!(second
+        .claim_schedule_run(&due[0], later, w.clock.now())
+        .await
+        .unwrap()
+        .is_none());
+    drop(second);
+    // That first process stopped while it ran: recovery ends the run as failed.
+    w.pipeline.recover().await.unwrap();
+    let runs = w
+        .scope()
+        .await
+        .schedule_runs(retention.id, Page::default())
+        .await
+        .unwrap();
+    let interrupted = runs.items.iter().find(|r| r.id == claimed.id).unwrap();
+    assert_eq!(interrupted.status, ScheduleRunStatus::Failed);
+    assert!(interrupted
+        .message
+        .as_deref()
+        .unwrap()
+        .starts_with("interrupted"));
+
+    // An admin's timetable stays when berth starts again.
+    let s = w.scope().await;
+    s.update_schedule(
+        retention.id,
+        berth_store::ScheduleChanges {
+            cron: Some(CronSchedule::parse("30 2 * * *").unwrap()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    s.commit().await.unwrap();
+    w.pipeline.ensure_schedules().await.unwrap();
+    assert_eq!(schedules().await[0].0.cron.as_str(), "30 2 * * *");
 }

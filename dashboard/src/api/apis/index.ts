@@ -9,6 +9,7 @@ export * from './DomainsApi';
 export * from './EventsApi';
 export * from './ProjectsApi';
 export * from './RegistriesApi';
+export * from './SchedulesApi';
 export * from './SettingsApi';
 export * from './TeamsApi';
 export * from './TokensApi';
