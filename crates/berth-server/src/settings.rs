@@ -817,6 +817,18 @@ mod tests {
         let e =
             Settings::load(&Flags::default(), &env_of(&[("BERTH_LOG_JSON", "maybe")])).unwrap_err();
         assert!(e.to_string().contains("BERTH_LOG_JSON"), "{e}");
+        let e = Settings::load(
+            &Flags::default(),
+            &env_of(&[("BERTH_TIME_ZONE", "Mars/Olympus")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("time_zone"), "{e}");
+        let s = Settings::load(
+            &Flags::default(),
+            &env_of(&[("BERTH_TIME_ZONE", "Europe/Berlin")]),
+        )
+        .unwrap();
+        assert_eq!(s.time_zone, "Europe/Berlin");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("berth.toml");
         std::fs::write(&file, "lisen = \"x\"\n").unwrap();
