@@ -60,9 +60,11 @@ contract:
 	scripts/generate-client.sh --check
 	scripts/test-postgres.sh scripts/test-contract.sh $(TARGET_DIR)/debug/berth
 
-# The local base image that builds and deployments are tested with (there is no registry).
+# The local images that builds, deployments and database tests use (there is no registry):
+# busybox, and PostgreSQL from Debian's packages (cached under ~/.cache/berth/images).
 base-image:
 	scripts/base-image.sh
+	scripts/database-image.sh postgres
 
 # The document from the code, then the dashboard's client from the document.
 openapi:

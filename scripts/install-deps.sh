@@ -17,6 +17,11 @@ command -v openssl >/dev/null || apt_packages+=(openssl)
 # Certificates: Let's Encrypt's test CA, and a DNS server for names and DNS-01.
 command -v pebble >/dev/null || apt_packages+=(pebble)
 [[ -x /usr/sbin/named ]] || apt_packages+=(bind9)
+# The PostgreSQL image the database tests pull is made from these packages' files
+# (scripts/database-image.sh).
+for p in postgresql-15 postgresql-client-15; do
+  dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || apt_packages+=("$p")
+done
 # A registry on loopback: applications' images pulled at deployment (tests/it/registry.rs).
 [[ -x /usr/bin/docker-registry ]] || apt_packages+=(docker-registry)
 # The dashboard's generated client: openapi-generator runs on Java, tsc type-checks the result.

@@ -107,6 +107,12 @@ fn push_only_to_the_registry(name: &str) {
 
 /// [`push_only_to_the_registry`], signed in as `user` when given.
 fn push_as(name: &str, user: Option<(&str, &str)>) {
+    push_image_as(BASE, name, user);
+}
+
+/// Puts the local image `source` into the registry as `name`, signed in as `user` when given,
+/// and takes `name` off the engine, so only the registry has it.
+fn push_image_as(source: &str, name: &str, user: Option<(&str, &str)>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -120,7 +126,7 @@ fn push_as(name: &str, user: Option<(&str, &str)>) {
         let (repo, tag) = name.rsplit_once(':').unwrap();
         docker
             .tag_image(
-                BASE,
+                source,
                 Some(bollard::query_parameters::TagImageOptions {
                     repo: Some(repo.to_owned()),
                     tag: Some(tag.to_owned()),
@@ -486,6 +492,149 @@ fn a_private_image_is_pulled_with_its_teams_credentials_and_runs_for_no_other_te
     drop(_cleanup_eve_built);
     drop(_cleanup_built);
     drop(_cleanup_eve);
+    drop(_cleanup);
+    terminate(b);
+}
+
+/// The PostgreSQL image made from Debian's packages (`scripts/database-image.sh`, which
+/// `make test` runs) is pulled from the registry by the name a user gives, runs with its
+/// password from a secret variable and its data on a volume, answers on a port the engine
+/// picks, and keeps its rows across a restart.
+#[test]
+fn a_postgres_image_made_from_debian_packages_is_pulled_and_keeps_its_data() {
+    const MADE: &str = "berth-test/postgres:15";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let present = rt.block_on(async {
+        let docker = bollard::Docker::connect_with_local_defaults().unwrap();
+        docker.inspect_image(MADE).await.is_ok()
+    });
+    assert!(
+        present,
+        "{MADE} is missing: scripts/database-image.sh postgres makes it (make test runs it)"
+    );
+    let registry = Registry::start();
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let image = format!("127.0.0.1:{}/library/postgres:15", registry.port);
+    push_image_as(MADE, &image, None);
+
+    let url = fresh_pg();
+    let data = tempfile::tempdir().unwrap();
+    let b = start(
+        &["--data-dir", data.path().to_str().unwrap()],
+        &[("BERTH_DATABASE_URL", &url), ("BERTH_BCRYPT_COST", "4")],
+    );
+    let api = crate::isolation::admin(&b.addr);
+    let (_, project) = api.call("POST", "/api/v1/projects", Some(json!({ "name": "data" })));
+    let (status, app) = api.call(
+        "POST",
+        &format!("/api/v1/projects/{}/applications", project["id"].as_str().unwrap()),
+        Some(json!({
+            "name": format!("pg-{suffix}"),
+            "source": { "type": "image", "image": image },
+            "ports": [{ "container": 5432, "mode": "host" }],
+            "health_check": { "command": ["/usr/lib/postgresql/15/bin/pg_isready", "-h", "127.0.0.1"],
+                              "interval_s": 1, "retries": 30, "start_period_s": 30 },
+            "replicas": 1
+        })),
+    );
+    assert_eq!(status, 201, "{app}");
+    let app = app["id"].as_str().unwrap().to_owned();
+    let _cleanup = Cleanup {
+        addr: b.addr.clone(),
+        token: api.token.clone(),
+        app: app.clone(),
+    };
+    let password = format!("pw-{suffix}-secret");
+    let (status, r) = api.call(
+        "PUT",
+        &format!("/api/v1/applications/{app}/env/POSTGRES_PASSWORD"),
+        Some(json!({ "value": password, "is_secret": true })),
+    );
+    assert!(status == 200 || status == 201, "{r}");
+    let (status, r) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app}/volumes"),
+        Some(json!({ "name": "pgdata", "mount_path": "/var/lib/postgresql/data", "size_gb": 1 })),
+    );
+    assert_eq!(status, 201, "{r}");
+    let (status, d) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app}/deployments"),
+        None,
+    );
+    assert_eq!(status, 202, "{d}");
+    let d = api.wait(d["id"].as_str().unwrap());
+    assert_eq!(d["status"], "success", "{d}");
+
+    let port = || -> u16 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, runtime) =
+                api.call("GET", &format!("/api/v1/applications/{app}/runtime"), None);
+            let found = runtime["replicas"].as_array().and_then(|r| {
+                r.iter()
+                    .filter(|x| x["state"] == "running")
+                    .find_map(|x| x["host_ports"][0][1].as_u64())
+            });
+            if let Some(p) = found {
+                return p as u16;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no running replica with a port: {runtime}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    let psql = |port: u16, password: &str, sql: &str| -> (bool, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = Command::new("psql")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                    "-Atc",
+                    sql,
+                ])
+                .env("PGPASSWORD", password)
+                .env("PGCONNECT_TIMEOUT", "3")
+                .output()
+                .expect("psql (Debian's postgresql-client) runs");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            // The server may still be starting behind a port the engine already opened.
+            if out.status.success()
+                || text.contains("password authentication failed")
+                || Instant::now() > deadline
+            {
+                return (out.status.success(), text);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    let p = port();
+    let (ok, text) = psql(p, &password, "CREATE TABLE orders (id int); INSERT INTO orders VALUES (1), (2), (3); SELECT count(*) FROM orders");
+    assert!(ok && text.trim().ends_with('3'), "{text}");
+    let (ok, text) = psql(p, "not-the-password", "SELECT 1");
+    assert!(
+        !ok && text.contains("password authentication failed"),
+        "{text}"
+    );
+
+    // Restarted, a new container: the rows are still there, on the volume.
+    let op = api.operate("POST", &format!("/api/v1/applications/{app}/restart"), None);
+    assert_eq!(op["status"], "success", "{op}");
+    let (ok, text) = psql(port(), &password, "SELECT count(*) FROM orders");
+    assert!(ok && text.trim() == "3", "{text}");
     drop(_cleanup);
     terminate(b);
 }
