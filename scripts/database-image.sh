@@ -13,6 +13,7 @@
 # package's version) is loaded; only with neither is the image made, and then saved there.
 #   scripts/database-image.sh postgres [tag]     (default berth-test/postgres:15)
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 kind=${1:?which database: postgres}
 [[ $kind == postgres ]] || { echo "database-image: only postgres is made so far" >&2; exit 2; }
 tag=${2:-berth-test/postgres:15}
@@ -21,9 +22,9 @@ version=$(dpkg-query -W -f '${Version}' postgresql-15 2>/dev/null) || {
   echo "database-image: Debian's postgresql-15 is not installed (apt-get install postgresql-15)" >&2
   exit 1
 }
-# What the image is made of: this script and the package's version. An image or a tarball made
+# What the image is made of: this script, the busybox part and the package's version. An image or a tarball made
 # by another recipe is made again.
-recipe=$( (cat "$0"; echo "$version") | sha256sum | cut -c1-16)
+recipe=$( (cat "$0" "$here/lib/busybox.sh"; echo "$version") | sha256sum | cut -c1-16)
 made_by() { docker image inspect -f '{{index .Config.Labels "berth.recipe"}}' "$tag" 2>/dev/null; }
 if [[ $(made_by) == "$recipe" ]]; then
   echo "database-image: $tag is there"
@@ -42,16 +43,8 @@ root=$work/rootfs
 mkdir -p "$root"
 
 # A shell and the usual commands: Debian's static busybox, one link per applet.
-if ! ls /var/cache/apt/archives/busybox-static_*.deb >/dev/null 2>&1; then
-  sudo_cmd=()
-  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq >/dev/null 2>&1 || true
-  "${sudo_cmd[@]}" apt-get install -y -qq --download-only busybox-static >/dev/null
-fi
-dpkg-deb -x "$(ls /var/cache/apt/archives/busybox-static_*.deb | sort -V | tail -n1)" "$root"
-for applet in $(busybox_bin=$root/bin/busybox; "$busybox_bin" --list); do
-  [[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
-done
+. "$here/lib/busybox.sh"
+busybox_rootfs "$root"
 
 # The server's files as its packages installed them, and the time zone database.
 {
@@ -89,8 +82,7 @@ for d in lib; do
   ln -sfn "usr/$d" "$root/$d"
 done
 
-mkdir -p "$root"/{etc,tmp,root,proc,sys,dev,var/run/postgresql,var/lib/postgresql/data,usr/local/bin}
-chmod 1777 "$root/tmp"
+mkdir -p "$root"/{var/run/postgresql,var/lib/postgresql/data,usr/local/bin}
 printf 'root:x:0:0:root:/root:/bin/sh\npostgres:x:999:999:PostgreSQL:/var/lib/postgresql:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
 printf 'root:x:0:\npostgres:x:999:\nnogroup:x:65534:\n' >"$root/etc/group"
 chown -R 999:999 "$root/var/lib/postgresql" "$root/var/run/postgresql"
@@ -143,4 +135,6 @@ tar -C "$root" --numeric-owner -c . | docker import \
   - "$tag" >/dev/null
 mkdir -p "$cache"
 docker save -o "$saved.part" "$tag" && mv "$saved.part" "$saved"
+# Tarballs of earlier recipes are of no use any more.
+find "$cache" -maxdepth 1 -name 'postgres-15-*.tar' ! -name "$(basename "$saved")" -delete
 echo "database-image: made $tag from postgresql-15 $version ($(du -h "$saved" | cut -f1) saved in $cache)"

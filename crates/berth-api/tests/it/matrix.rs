@@ -11,6 +11,18 @@ use crate::api::{app_body, TestApi};
 
 both_backends!(every_endpoint_role_and_tenant);
 
+/// Whether `caller` sees a registry of the team (a member of it, its founder, an admin) and
+/// whether they manage it (its owners and admins, platform admins; a platform viewer never).
+fn registry_roles(caller: &Caller) -> (bool, bool) {
+    let member =
+        caller.platform_admin || caller.team_role.is_some() || caller.name == "project owner";
+    let manager = caller.platform_admin
+        || caller.name == "project owner"
+        || (caller.name != "platform viewer in team"
+            && matches!(caller.team_role, Some("owner" | "admin")));
+    (member, manager)
+}
+
 /// What a caller may do to the project under test, as the rules say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Level {
@@ -783,12 +795,7 @@ async fn every_endpoint_role_and_tenant(api: TestApi) {
     assert_eq!(made.status, 201, "{}", made.body);
     let installation_registry = made.body["id"].as_str().unwrap().to_owned();
     for (i, caller) in callers.iter().enumerate() {
-        let member =
-            caller.platform_admin || caller.team_role.is_some() || caller.name == "project owner";
-        let manager = caller.platform_admin
-            || caller.name == "project owner"
-            || (caller.name != "platform viewer in team"
-                && matches!(caller.team_role, Some("owner" | "admin")));
+        let (member, manager) = registry_roles(caller);
         let cases: [(&str, String, Option<Value>, u16); 6] = [
             (
                 "GET",
@@ -852,12 +859,7 @@ async fn every_endpoint_role_and_tenant(api: TestApi) {
     }
     // Deleting, last: each caller tries on a registry of its own kind made for it.
     for caller in &callers {
-        let member =
-            caller.platform_admin || caller.team_role.is_some() || caller.name == "project owner";
-        let manager = caller.platform_admin
-            || caller.name == "project owner"
-            || (caller.name != "platform viewer in team"
-                && matches!(caller.team_role, Some("owner" | "admin")));
+        let (member, manager) = registry_roles(caller);
         let n = world.next();
         let team_one = api
             .post(
