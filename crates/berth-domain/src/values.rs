@@ -792,15 +792,6 @@ impl ImageReference {
         Ok(())
     }
 
-    /// Whether the registry it names is an address rather than a name: `localhost`, or a host
-    /// whose last label does not start with a letter, as [`patterns::HOST_NAME`] asks of a
-    /// name. That takes in every way a resolver reads a number as an address (`127.0.0.1`,
-    /// `127.1`, `2130706433`, `0x7f000001`). A pull makes the engine reach the registry, so
-    /// naming an address is for admins only (it is berth's machine or its network).
-    pub fn registry_is_an_address(&self) -> bool {
-        self.registry().is_address()
-    }
-
     /// The registry the engine pulls it from: the first component when it has a dot, a port
     /// or is `localhost` (the distribution grammar's rule), else Docker Hub (`docker.io`).
     pub fn registry(&self) -> RegistryHost {
@@ -1275,7 +1266,7 @@ mod tests {
             "LocalHost:5000/x",
         ] {
             let image = ImageReference::parse(address).unwrap();
-            assert!(image.registry_is_an_address(), "{address}");
+            assert!(image.registry().is_address(), "{address}");
         }
         for name in [
             "busybox",
@@ -1284,7 +1275,7 @@ mod tests {
             "registry.example.com:5000/x",
         ] {
             let image = ImageReference::parse(name).unwrap();
-            assert!(!image.registry_is_an_address(), "{name}");
+            assert!(!image.registry().is_address(), "{name}");
         }
     }
 

@@ -83,40 +83,27 @@ async fn check_source_allowed(
     scope: &Scope,
     source: &berth_domain::ApplicationSource,
 ) -> Result<(), ApiError> {
-    let admin = caller.user().is_ok_and(|u| u.role.is_admin());
     let refused = match source {
         berth_domain::ApplicationSource::Git(g) => g
             .repository
             .check_fetchable(&state.git_local_roots)
             .err()
             .map(|e| ("source.repository", e)),
-        berth_domain::ApplicationSource::Image { image } => match image.check_runnable() {
-            Err(e) => Some(("source.image", e)),
-            // A pull makes the engine call the registry: an address (berth's machine, its
-            // network, a cloud's metadata service) is not one a tenant may have it call.
-            Ok(())
-                if image.registry_is_an_address()
-                    && !admin
-                    && !scope.registry_listed(&image.registry()).await? =>
-            {
-                Some((
-                    "source.image",
-                    ValidationError::field(
-                        "",
-                        "names a registry by its address (localhost or an IP) that the installation does not list; only an admin may",
-                    ),
-                ))
-            }
-            Ok(()) => None,
-        },
+        berth_domain::ApplicationSource::Image { image } => {
+            image.check_runnable().err().map(|e| ("source.image", e))
+        }
     };
-    match refused {
-        Some((field, e)) => Err(ApiError::Forbidden(
+    if let Some((field, e)) = refused {
+        return Err(ApiError::Forbidden(
             ErrorCode::SourceNotAllowed,
             format!("{field}: {}", e.messages()),
-        )),
-        None => Ok(()),
+        ));
     }
+    if let berth_domain::ApplicationSource::Image { image } = source {
+        super::registries::check_registry_allowed(caller, scope, &image.registry(), "source.image")
+            .await?;
+    }
+    Ok(())
 }
 
 /// A host port below 1024, or one berth itself listens on, is published by admins only: a

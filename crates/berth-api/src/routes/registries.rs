@@ -33,18 +33,21 @@ fn require_manager(caller: &Caller, scope: &Scope, team: Option<TeamId>) -> Resu
     }
 }
 
-/// A registry by its address is berth's machine or its network: a team names one only when
-/// the installation lists it (an admin's choice), as for an application's image.
-async fn check_host_allowed(
+/// The one rule for naming a registry, an image's or a registry entry's: a pull makes the
+/// engine call it, so a registry named by its address (berth's machine, its network, a cloud's
+/// metadata service) is for admins, or anyone once the installation lists it (403
+/// `source_not_allowed` naming `field`).
+pub(crate) async fn check_registry_allowed(
     caller: &Caller,
     scope: &Scope,
     host: &RegistryHost,
+    field: &str,
 ) -> Result<(), ApiError> {
     let admin = caller.user().is_ok_and(|u| u.role.is_admin());
     if host.is_address() && !admin && !scope.registry_listed(host).await? {
-        return Err(ApiError::forbidden(
+        return Err(ApiError::Forbidden(
             ErrorCode::SourceNotAllowed,
-            "host: names a registry by its address (localhost or an IP) that the installation does not list; only an admin may",
+            format!("{field}: names a registry by its address (localhost or an IP) that the installation does not list; only an admin may"),
         ));
     }
     Ok(())
@@ -91,7 +94,7 @@ pub async fn create_registry(
         s.team(team).await?;
     }
     require_manager(&caller, &s, team)?;
-    check_host_allowed(&caller, &s, &host).await?;
+    check_registry_allowed(&caller, &s, &host, "host").await?;
     let r = s
         .create_registry(NewRegistry {
             team_id: team,
