@@ -17,17 +17,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/schedules/{id}/runs", web::post().to(run_schedule));
 }
 
+/// A schedule as it is now, with its newest run.
 async fn view(
     state: &AppState,
     s: &berth_store::Scope,
-    id: ScheduleId,
+    schedule: berth_domain::Schedule,
 ) -> Result<ScheduleView, ApiError> {
-    let (schedule, last) = s
-        .list_schedules()
-        .await?
-        .into_iter()
-        .find(|(x, _)| x.id == id)
-        .ok_or(ApiError::NotFound("schedule"))?;
+    let last = s.last_schedule_run(schedule.id).await?;
     Ok(ScheduleView::new(
         schedule,
         last,
@@ -101,7 +97,7 @@ pub async fn update_schedule(
         serde_json::json!({ "kind": schedule.kind, "cron": schedule.cron, "enabled": schedule.enabled }),
     )
     .await?;
-    let v = view(&state, &s, id).await?;
+    let v = view(&state, &s, schedule).await?;
     s.commit().await?;
     Ok(HttpResponse::Ok().json(v))
 }
@@ -153,7 +149,7 @@ pub async fn run_schedule(
         serde_json::json!({ "kind": schedule.kind }),
     )
     .await?;
-    let v = view(&state, &s, id).await?;
+    let v = view(&state, &s, schedule).await?;
     s.commit().await?;
     state.pipeline.wake_scheduler();
     Ok(HttpResponse::Accepted().json(v))

@@ -93,16 +93,25 @@ impl Scope {
             .all(self.connection())
             .await?
         {
-            let last = schedule_runs::Entity::find()
-                .filter(schedule_runs::Column::ScheduleId.eq(m.id))
-                .order_by_desc(schedule_runs::Column::DueAt)
-                .one(self.connection())
-                .await?
-                .map(run_from)
-                .transpose()?;
-            out.push((schedule_from(m)?, last));
+            let schedule = schedule_from(m)?;
+            let last = self.last_schedule_run(schedule.id).await?;
+            out.push((schedule, last));
         }
         Ok(out)
+    }
+
+    /// A schedule's newest run, if it ran.
+    pub async fn last_schedule_run(
+        &self,
+        id: ScheduleId,
+    ) -> Result<Option<ScheduleRun>, StoreError> {
+        schedule_runs::Entity::find()
+            .filter(schedule_runs::Column::ScheduleId.eq(id.as_uuid()))
+            .order_by_desc(schedule_runs::Column::DueAt)
+            .one(self.connection())
+            .await?
+            .map(run_from)
+            .transpose()
     }
 
     pub async fn schedule(&self, id: ScheduleId) -> Result<Schedule, StoreError> {
