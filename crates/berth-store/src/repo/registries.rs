@@ -173,12 +173,12 @@ impl Scope {
             .one(self.connection())
             .await?
             .and_then(|p| p.team_id);
+        let mut owners = Condition::any().add(registries::Column::TeamId.is_null());
+        if let Some(team) = team {
+            owners = owners.add(registries::Column::TeamId.eq(team));
+        }
         let rows = registries::Entity::find()
-            .filter(
-                Condition::any()
-                    .add(registries::Column::TeamId.is_null())
-                    .add(registries::Column::TeamId.eq(team)),
-            )
+            .filter(owners)
             .all(self.connection())
             .await?;
         let mut access = RegistryAccess::default();
