@@ -209,19 +209,8 @@ fn an_image_the_engine_lacks_is_pulled_from_its_registry_at_deployment() {
         token: api.token.clone(),
         app: app.clone(),
     };
-    let (status, d) = api.call(
-        "POST",
-        &format!("/api/v1/applications/{app}/deployments"),
-        None,
-    );
-    assert_eq!(status, 202, "{d}");
-    let d = api.wait(d["id"].as_str().unwrap());
+    let (d, text) = deploy_and_wait(&api, &app);
     assert_eq!(d["status"], "success", "{d}");
-    let text: Vec<String> = api
-        .logs(d["id"].as_str().unwrap())
-        .iter()
-        .map(|l| l["message"].as_str().unwrap().to_owned())
-        .collect();
     assert!(
         text.iter()
             .any(|t| t.contains("pulling it") && t.contains(&image)),
@@ -250,13 +239,7 @@ fn an_image_the_engine_lacks_is_pulled_from_its_registry_at_deployment() {
         token: api.token.clone(),
         app: other.clone(),
     };
-    let (status, d) = api.call(
-        "POST",
-        &format!("/api/v1/applications/{other}/deployments"),
-        None,
-    );
-    assert_eq!(status, 202, "{d}");
-    let d = api.wait(d["id"].as_str().unwrap());
+    let (d, _) = deploy_and_wait(&api, &other);
     assert_eq!(d["status"], "failed", "{d}");
     let reason = d["message"].as_str().unwrap_or_default().to_owned();
     assert!(
@@ -275,6 +258,23 @@ fn an_image_the_engine_lacks_is_pulled_from_its_registry_at_deployment() {
     drop(_cleanup_other);
     drop(_cleanup);
     terminate(b);
+}
+
+/// Deploys `app` and waits for the deployment to end; returns it and its log's messages.
+fn deploy_and_wait(api: &crate::pipeline::Api<'_>, app: &str) -> (serde_json::Value, Vec<String>) {
+    let (status, d) = api.call(
+        "POST",
+        &format!("/api/v1/applications/{app}/deployments"),
+        None,
+    );
+    assert_eq!(status, 202, "{d}");
+    let d = api.wait(d["id"].as_str().unwrap());
+    let text = api
+        .logs(d["id"].as_str().unwrap())
+        .iter()
+        .map(|l| l["message"].as_str().unwrap().to_owned())
+        .collect();
+    (d, text)
 }
 
 /// A developer account the admin creates, logged in.
@@ -368,21 +368,6 @@ fn a_private_image_is_pulled_with_its_teams_credentials_and_runs_for_no_other_te
             json!({ "type": "image", "image": image }),
         )
     };
-    let deploy = |dev: &crate::pipeline::Api<'_>, app: &str| -> (serde_json::Value, Vec<String>) {
-        let (status, d) = dev.call(
-            "POST",
-            &format!("/api/v1/applications/{app}/deployments"),
-            None,
-        );
-        assert_eq!(status, 202, "{d}");
-        let d = dev.wait(d["id"].as_str().unwrap());
-        let text = dev
-            .logs(d["id"].as_str().unwrap())
-            .iter()
-            .map(|l| l["message"].as_str().unwrap().to_owned())
-            .collect();
-        (d, text)
-    };
 
     // The team's application: pulled with the team's credentials, and it runs.
     let shop = app_of(&alice, "shop", Some(&team));
@@ -391,7 +376,7 @@ fn a_private_image_is_pulled_with_its_teams_credentials_and_runs_for_no_other_te
         token: alice.token.clone(),
         app: shop.clone(),
     };
-    let (d, text) = deploy(&alice, &shop);
+    let (d, text) = deploy_and_wait(&alice, &shop);
     assert_eq!(d["status"], "success", "{d} {text:#?}");
     assert!(
         text.iter()
@@ -410,7 +395,7 @@ fn a_private_image_is_pulled_with_its_teams_credentials_and_runs_for_no_other_te
         token: eve.token.clone(),
         app: eves.clone(),
     };
-    let (d, text) = deploy(&eve, &eves);
+    let (d, text) = deploy_and_wait(&eve, &eves);
     assert_eq!(d["status"], "failed", "{d} {text:#?}");
     let reason = d["message"].as_str().unwrap_or_default();
     assert!(
@@ -443,7 +428,7 @@ fn a_private_image_is_pulled_with_its_teams_credentials_and_runs_for_no_other_te
         token: alice.token.clone(),
         app: built.clone(),
     };
-    let (d, text) = deploy(&alice, &built);
+    let (d, text) = deploy_and_wait(&alice, &built);
     assert_eq!(d["status"], "success", "{d} {text:#?}");
     assert!(
         text.iter().any(|t| t.contains(&format!(
@@ -457,7 +442,7 @@ fn a_private_image_is_pulled_with_its_teams_credentials_and_runs_for_no_other_te
         token: eve.token.clone(),
         app: eve_built.clone(),
     };
-    let (d, text) = deploy(&eve, &eve_built);
+    let (d, text) = deploy_and_wait(&eve, &eve_built);
     assert_eq!(d["status"], "failed", "{d} {text:#?}");
     assert!(
         d["message"]
@@ -475,7 +460,7 @@ fn a_private_image_is_pulled_with_its_teams_credentials_and_runs_for_no_other_te
         Some(json!({ "credentials": { "username": user, "password": "not-the-password" } })),
     );
     assert_eq!(status, 200, "{r}");
-    let (d, _) = deploy(&alice, &shop);
+    let (d, _) = deploy_and_wait(&alice, &shop);
     assert_eq!(d["status"], "failed", "{d}");
     assert!(
         d["message"]
@@ -560,13 +545,7 @@ fn a_postgres_image_made_from_debian_packages_is_pulled_and_keeps_its_data() {
         Some(json!({ "name": "pgdata", "mount_path": "/var/lib/postgresql/data", "size_gb": 1 })),
     );
     assert_eq!(status, 201, "{r}");
-    let (status, d) = api.call(
-        "POST",
-        &format!("/api/v1/applications/{app}/deployments"),
-        None,
-    );
-    assert_eq!(status, 202, "{d}");
-    let d = api.wait(d["id"].as_str().unwrap());
+    let (d, _) = deploy_and_wait(&api, &app);
     assert_eq!(d["status"], "success", "{d}");
 
     let port = || -> u16 {
